@@ -1,0 +1,84 @@
+/**
+ * Arrow values in the cache (SPEC 7, 8): apache-arrow Tables and RecordBatches
+ * are stored as native Arrow objects, tagged in their schema metadata exactly
+ * as the Python SDK tags them (`_schema_with_cache_metadata`), so that Python's
+ * `get_object` answers a `pyarrow.Table` (or `pyarrow.RecordBatch`).
+ */
+import { RecordBatch, RecordBatchReader, Schema, Table, tableToIPC, type Vector } from 'apache-arrow';
+import { describeThrown, invalidInput } from '../errors';
+import { CACHE_FORMAT_ARROW_TABLE, CACHE_FORMAT_KEY, CACHE_LOGICAL_TYPE_KEY, CACHE_VERSION_KEY, type CachePayload } from '../cache/types';
+
+export const LOGICAL_TYPE_TABLE = 'pyarrow.table';
+export const LOGICAL_TYPE_RECORD_BATCH = 'pyarrow.record_batch';
+const CACHE_METADATA_PREFIX = 'flame.cache.';
+
+/** Table and RecordBatch use global-symbol `instanceof`, so copies of apache-arrow in user packages match too. */
+export function isArrowTabular(v: unknown): v is Table | RecordBatch {
+  return v instanceof Table || v instanceof RecordBatch;
+}
+
+export function encodeArrowValue(v: Table | RecordBatch): CachePayload {
+  const logicalType = v instanceof RecordBatch ? LOGICAL_TYPE_RECORD_BATCH : LOGICAL_TYPE_TABLE;
+  const metadata = new Map(v.schema.metadata);
+  metadata.set(CACHE_FORMAT_KEY, CACHE_FORMAT_ARROW_TABLE);
+  metadata.set(CACHE_VERSION_KEY, '0');
+  metadata.set(CACHE_LOGICAL_TYPE_KEY, logicalType);
+  try {
+    const table = withSchema(v instanceof RecordBatch ? new Table(v) : v, new Schema(v.schema.fields, metadata));
+    return { kind: 'arrow', ipc: tableToIPC(table, 'stream') };
+  } catch (err) {
+    throw invalidInput(`cannot store the Arrow ${v instanceof RecordBatch ? 'RecordBatch' : 'Table'}: ${describeThrown(err)}`, err);
+  }
+}
+
+/** A native Arrow object read from the cache: a Table, or a RecordBatch when it was stored as one (as Python does). */
+export function decodeArrowObject(ipc: Uint8Array): Table | RecordBatch {
+  const table = readIpc(ipc, 'native Arrow object');
+  const metadata = table.schema.metadata;
+  const logicalType = metadata.get(CACHE_LOGICAL_TYPE_KEY) ?? LOGICAL_TYPE_TABLE;
+  const user = new Map([...metadata].filter(([k]) => !k.startsWith(CACHE_METADATA_PREFIX)));
+  const plain = withSchema(table, new Schema(table.schema.fields, user));
+  if (logicalType === LOGICAL_TYPE_RECORD_BATCH && plain.batches.length === 1) return plain.batches[0]!;
+  return plain;
+}
+
+/** `FLM\x02`: a table as an IPC stream. */
+export function decodeArrowTable(payload: Uint8Array): Table {
+  return readIpc(payload, 'FLM\\x02 Arrow table');
+}
+
+/** `FLM\x04`: a record batch as an IPC stream (its first batch, as pyarrow's read_next_batch). */
+export function decodeArrowBatch(payload: Uint8Array): RecordBatch {
+  const table = readIpc(payload, 'FLM\\x04 Arrow record batch');
+  const batch = table.batches[0];
+  if (!batch) throw invalidInput('FLM\\x04 Arrow record batch value holds no batch');
+  return batch;
+}
+
+/** `FLM\x03`: an array, stored as one batch with one column `data`. */
+export function decodeArrowArray(payload: Uint8Array): Vector {
+  const batch = decodeArrowBatch(payload);
+  const column = batch.getChildAt(0);
+  if (!column) throw invalidInput('FLM\\x03 Arrow array value has no column');
+  return column;
+}
+
+function withSchema(table: Table, schema: Schema): Table {
+  return table.batches.length > 0 ? new Table(table.batches.map((b) => new RecordBatch(schema, b.data))) : new Table(schema);
+}
+
+function readIpc(bytes: Uint8Array, what: string): Table {
+  let schema: Schema | undefined;
+  let batches: RecordBatch[];
+  try {
+    const reader = RecordBatchReader.from(bytes);
+    reader.open();
+    schema = reader.schema as Schema | undefined;
+    batches = schema ? reader.readAll() : [];
+  } catch (err) {
+    throw invalidInput(`cannot read the ${what} (an Arrow IPC stream of ${bytes.length} bytes): ${describeThrown(err)}`, err);
+  }
+  // apache-arrow reads bytes without a schema message as an empty table; that is not a value.
+  if (!schema) throw invalidInput(`cannot read the ${what}: its ${bytes.length} bytes hold no Arrow IPC stream (no schema)`);
+  return batches.length > 0 ? new Table(batches) : new Table(schema);
+}
