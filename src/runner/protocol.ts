@@ -1,0 +1,33 @@
+/** Messages between a SessionWorker (main thread) and its worker thread. */
+import type { SessionSpec } from './session-worker';
+
+/** workerData of a session worker. */
+export interface WorkerInit {
+  spec: SessionSpec;
+  cacheEndpoint: string;
+  caFile?: string;
+  refConcurrency: number;
+  /** pino level and bindings of the main thread's logger; log lines travel back as messages. */
+  logLevel: string;
+  logBindings: Record<string, unknown>;
+  /** Latest persisted state known to the session; wins over the context's own `state`. */
+  state?: Uint8Array;
+}
+
+export interface TaskOutcome {
+  returnCode: number;
+  output?: Buffer;
+  message?: string;
+}
+
+export type ToWorker =
+  | { type: 'invoke'; taskId: string; input?: Uint8Array }
+  | { type: 'abort'; taskId: string; reason: string }
+  | { type: 'leave'; reason: string };
+
+export type FromWorker =
+  | { type: 'ready' }
+  | { type: 'failed'; code: string; message: string }
+  | { type: 'done'; taskId: string; returnCode: number; output?: Uint8Array; message?: string; state?: Uint8Array }
+  | { type: 'left' }
+  | { type: 'log'; line: string };
