@@ -1,0 +1,30 @@
+# flmrun-js: the Node.js runner for Flame.
+# Stage 1 builds the TypeScript; stage 2 carries only production dependencies.
+FROM node:24-bookworm-slim AS build
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json ./
+COPY proto ./proto
+COPY src ./src
+RUN npm run build
+
+FROM node:24-bookworm-slim
+ENV NODE_ENV=production \
+    FLAME_INSTANCE_ENDPOINT=/run/flmrun/instance.sock \
+    FLAME_LOG=info
+WORKDIR /opt/flmrun-js
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+COPY --from=build /src/dist ./dist
+COPY proto ./proto
+COPY examples ./examples
+RUN ln -s /opt/flmrun-js/dist/cli.js /usr/local/bin/flmrun-js \
+ && mkdir -p /run/flmrun /var/lib/flmrun/work \
+ && chown node:node /run/flmrun /var/lib/flmrun/work
+USER node
+WORKDIR /var/lib/flmrun/work
+HEALTHCHECK --interval=15s --timeout=5s --start-period=10s --retries=3 \
+  CMD ["node", "/opt/flmrun-js/dist/cli.js", "health"]
+ENTRYPOINT ["node", "/opt/flmrun-js/dist/cli.js"]
+CMD ["serve"]

@@ -1,0 +1,29 @@
+/** `flmrun-js cache`: the embedded object cache server, standalone. */
+import type { Logger } from '../log';
+import { parseHostPort } from '../config';
+import { CacheServer } from '../cache/server';
+import { onShutdownSignal } from './signals';
+
+export interface CacheCommandOptions {
+  listen: string;
+  storageDir?: string;
+  maxMemoryBytes?: number;
+  publicEndpoint?: string;
+}
+
+export async function runCache(opts: CacheCommandOptions, logger: Logger): Promise<number> {
+  const { host, port } = parseHostPort(opts.listen, '--listen');
+  const server = new CacheServer({
+    host,
+    port,
+    storageDir: opts.storageDir,
+    maxMemoryBytes: opts.maxMemoryBytes,
+    publicEndpoint: opts.publicEndpoint,
+    logger: logger.child({ component: 'cache-server' }),
+  });
+  const endpoint = await server.start();
+  logger.info({ endpoint, storage: opts.storageDir ?? null }, 'object cache serving');
+  await onShutdownSignal();
+  await server.close();
+  return 0;
+}

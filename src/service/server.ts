@@ -1,0 +1,128 @@
+/**
+ * The composition root of `flmrun-js serve`: the object cache (external or
+ * embedded), the package manager, the Instance service, the gRPC server with
+ * its health service, and an orderly shutdown.
+ */
+import fs from 'node:fs';
+import * as grpc from '@grpc/grpc-js';
+import { HealthImplementation } from 'grpc-health-check';
+import type { ServeOptions } from '../config';
+import type { Logger } from '../log';
+import { CacheServer } from '../cache/server';
+import { CacheClient } from '../cache/client';
+import { PackageManager } from '../packages';
+import { SessionWorker } from '../runner/session-worker';
+import { InstanceService } from './instance-service';
+import { instanceProtos } from './protos';
+import { bindTcp, bindUnixSocket } from './listeners';
+
+export const INSTANCE_SERVICE = 'flame.v1.Instance';
+
+/** Server-side gRPC limits, set deliberately: task inputs and outputs can be large. */
+export const SERVER_CHANNEL_OPTIONS: grpc.ServerOptions = {
+  'grpc.max_receive_message_length': -1,
+  'grpc.max_send_message_length': -1,
+  // Clients may ping every 10 s while idle; faster pings are answered with GOAWAY.
+  'grpc.keepalive_permit_without_calls': 1,
+  'grpc.http2.min_ping_interval_without_data_ms': 10_000,
+  'grpc.keepalive_time_ms': 60_000,
+  'grpc.keepalive_timeout_ms': 20_000,
+  'grpc.max_concurrent_streams': 128,
+};
+
+export interface RunningInstance {
+  cacheEndpoint: string;
+  socketPath?: string;
+  tcpPort?: number;
+  service: InstanceService;
+  /** Graceful stop; idempotent. */
+  close(): Promise<void>;
+}
+
+export async function startInstance(opts: ServeOptions, logger: Logger): Promise<RunningInstance> {
+  const log = logger.child({ component: 'server' });
+  let embedded: CacheServer | undefined;
+  let cacheEndpoint = opts.cacheEndpoint;
+  if (!cacheEndpoint) {
+    embedded = new CacheServer({
+      host: '127.0.0.1',
+      port: 0,
+      storageDir: opts.embeddedCacheStorage,
+      maxMemoryBytes: opts.embeddedCacheMaxMemoryBytes,
+      logger: logger.child({ component: 'cache-server' }),
+    });
+    cacheEndpoint = await embedded.start();
+    log.info({ cacheEndpoint }, 'no FLAME_CACHE_ENDPOINT given: embedded object cache started');
+  }
+
+  // The main thread's cache client only downloads packages (grpc:// URLs);
+  // task traffic goes through each session worker's own client.
+  const cacheClient = new CacheClient({ endpoint: cacheEndpoint, caFile: opts.caFile, logger });
+  const packages = new PackageManager({
+    workDir: opts.workDir,
+    keepExtracted: opts.keepExtracted,
+    allowInstallScripts: opts.allowInstallScripts,
+    caFile: opts.caFile,
+    logger: logger.child({ component: 'packages' }),
+    fetchFromCache: (endpointUrl, key, dest) =>
+      cacheClient.download({ endpoint: endpointUrl, key, version: 0 }, dest),
+  });
+  await packages.cleanupStale();
+
+  const service = new InstanceService({
+    packages,
+    startWorker: (spec, ro) => SessionWorker.start(spec, ro),
+    runnerOptions: {
+      cacheEndpoint,
+      caFile: opts.caFile,
+      taskTimeoutMs: opts.taskTimeoutMs || undefined,
+      workerHeapMb: opts.workerHeapMb || undefined,
+      refConcurrency: opts.refConcurrency,
+    },
+    workDir: opts.workDir,
+    logger,
+  });
+
+  const server = new grpc.Server(SERVER_CHANNEL_OPTIONS);
+  const handlers = service.handlers();
+  for (const def of instanceProtos().services) server.addService(def, handlers as unknown as grpc.UntypedServiceImplementation);
+  const health = new HealthImplementation({ '': 'SERVING', [INSTANCE_SERVICE]: 'SERVING' });
+  health.addToServer(server);
+
+  let tcpPort: number | undefined;
+  try {
+    if (opts.socketPath) await bindUnixSocket(server, opts.socketPath);
+    if (opts.listen) {
+      const tls = opts.tlsCertFile && opts.tlsKeyFile ? { certFile: opts.tlsCertFile, keyFile: opts.tlsKeyFile } : undefined;
+      tcpPort = await bindTcp(server, opts.listen, tls);
+    }
+  } catch (err) {
+    server.forceShutdown();
+    cacheClient.close();
+    await embedded?.close();
+    throw err;
+  }
+  log.info({ socket: opts.socketPath, tcpPort, cacheEndpoint, workDir: opts.workDir }, 'flmrun-js serving');
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> =>
+    (closing ??= (async () => {
+      log.info('shutting down: no new calls accepted');
+      health.setStatus('', 'NOT_SERVING');
+      health.setStatus(INSTANCE_SERVICE, 'NOT_SERVING');
+      // Stop accepting new calls; in-flight ones run on.
+      const drained = new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+      await service.close(opts.shutdownGraceMs);
+      const timer = setTimeout(() => server.forceShutdown(), 2_000);
+      timer.unref();
+      await drained;
+      clearTimeout(timer);
+      await packages.close();
+      cacheClient.close();
+      await embedded?.close();
+      if (opts.socketPath) fs.rmSync(opts.socketPath, { force: true });
+      log.info('stopped');
+    })());
+
+  return { cacheEndpoint, socketPath: opts.socketPath, tcpPort, service, close };
+}
