@@ -56,12 +56,18 @@ export function decodeContextObject(obj: CacheObject): RunnerContext {
   return contextFromOpaque(obj.base, what);
 }
 
-function contextFromOpaque(bytes: Uint8Array, what: string): RunnerContext {
+function contextFromOpaque(bytes: Uint8Array, what: string, nested = false): RunnerContext {
   let value: unknown;
   try {
     value = decodeOpaque(bytes);
   } catch (err) {
     throw FlmError.from(err, ErrorCode.InvalidInput, what);
+  }
+  // The Python SDK stores its context as put_object(prefix, cloudpickle.dumps(ctx)): a bytes value holding
+  // a pickle. Look one level into such bytes (a pickle or a BSON document) before giving up.
+  if (!nested && Buffer.isBuffer(value)) {
+    if (looksLikeBsonDocument(value)) return contextFromBson(value, what);
+    if (value[0] === 0x80) return contextFromOpaque(value, what, true);
   }
   if (!isPlainObject(value)) {
     throw invalidInput(`${what} holds a value of type ${typeName(value)}, not a context: store a dict {module, export, init_args} or a BSON document`);

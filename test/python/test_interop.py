@@ -5,7 +5,7 @@ import cloudpickle
 import pyarrow as pa
 import pytest
 from flamepy.core.cache import ObjectRef, get_object, put_object
-from flamepy.proto import types_pb2
+from flamepy.proto import shim_pb2, types_pb2
 from flamepy.runner.types import RunnerRequest
 
 from conftest import fixture_url
@@ -18,8 +18,8 @@ def session(flmrun):
     stub, endpoint = flmrun
     sid = f"s-{uuid.uuid4().hex[:8]}"
     res = stub.OnSessionEnter(
-        types_pb2.SessionContext(
-            session_id=sid, application=types_pb2.ApplicationContext(name=APP, url=fixture_url("jsmath"))
+        shim_pb2.SessionContext(
+            session_id=sid, application=shim_pb2.ApplicationContext(name=APP, url=fixture_url("jsmath"))
         )
     )
     assert res.return_code == 0, res.message
@@ -27,7 +27,7 @@ def session(flmrun):
 
     def invoke(request: RunnerRequest):
         out = stub.OnTaskInvoke(
-            types_pb2.TaskContext(task_id=str(next(counter)), session_id=sid, input=cloudpickle.dumps(request))
+            shim_pb2.TaskContext(task_id=str(next(counter)), session_id=sid, input=cloudpickle.dumps(request))
         )
         return out
 
@@ -119,9 +119,9 @@ def test_a_pickled_python_context_is_refused_with_code_2(flmrun):
     ctx = RunnerContext(execution_object=len)
     ref = put_object(f"{APP}/{sid}", cloudpickle.dumps(ctx))
     res = stub.OnSessionEnter(
-        types_pb2.SessionContext(
+        shim_pb2.SessionContext(
             session_id=sid,
-            application=types_pb2.ApplicationContext(name=APP, url=fixture_url("jsmath")),
+            application=shim_pb2.ApplicationContext(name=APP, url=fixture_url("jsmath")),
             common_data=ref.encode(),
         )
     )

@@ -6,7 +6,7 @@
  */
 import { invalidInput, limitExceeded } from '../../errors';
 import { ObjectRefArg } from '../object-ref-arg';
-import { PickledRunnerRequest, PyDict, PyGlobal, PyInstance, PyList, PySet, PyTuple, pyTypeName } from './python-objects';
+import { PickledRunnerRequest, PyDict, PyGlobal, PyInstance, PyIntValue, PyList, PySet, PyTuple, pyTypeName } from './python-objects';
 
 export function materialize(root: unknown, maxDepth: number): unknown {
   const done = new Map<object, unknown>();
@@ -36,6 +36,7 @@ function build(v: object, convert: (child: unknown) => unknown): unknown {
     // Object.fromEntries defines own properties, so a "__proto__" key stays a plain key.
     return entries.every(([k]) => typeof k === 'string') ? Object.fromEntries(entries) : new Map(entries);
   }
+  if (v instanceof PyIntValue) return v.value;
   if (v instanceof PyInstance) return v.cls === 'RunnerRequest' ? runnerRequest(v, convert) : objectRef(v, convert);
   throw invalidInput(`pickle produced an unexpected ${pyTypeName(v)}`);
 }

@@ -24,7 +24,8 @@ export const PYTHON_EXECUTION_OBJECT_MESSAGE =
 export type GlobalKind =
   | 'RunnerRequest' | 'ObjectRef' // dataclasses instantiated by NEWOBJ / copyreg helpers
   | 'object' | 'reconstructor' | 'newobj' | 'newobj_ex' // copyreg helpers used by protocol 2 object pickles
-  | 'bytes' | 'bytearray' | 'set' | 'frozenset' | 'codecs.encode'; // how protocols 2-3 spell bytes and sets
+  | 'bytes' | 'bytearray' | 'set' | 'frozenset' | 'codecs.encode' // how protocols 2-3 spell bytes and sets
+  | 'int64'; // pymongo's bson.int64.Int64, an int subclass: what an ObjectRef's version is after a BSON round trip
 
 // Python 2 spellings that protocol 0-2 pickles use (`fix_imports`).
 const MODULE_ALIASES: Record<string, string> = { __builtin__: 'builtins', copy_reg: 'copyreg' };
@@ -41,6 +42,7 @@ const GLOBALS = new Map<string, GlobalKind>([
   ['builtins.set', 'set'],
   ['builtins.frozenset', 'frozenset'],
   ['_codecs.encode', 'codecs.encode'],
+  ['bson.int64.Int64', 'int64'],
 ]);
 
 export class PyGlobal {
@@ -66,6 +68,11 @@ export class PyInstance {
   constructor(readonly cls: 'RunnerRequest' | 'ObjectRef') {}
 }
 
+/** An int subclass instance (bson.int64.Int64): its value, waiting for its (empty) BUILD state. */
+export class PyIntValue {
+  constructor(readonly value: number | bigint) {}
+}
+
 /** Python type name of an intermediate value, for messages. */
 export function pyTypeName(v: unknown): string {
   if (v === null) return 'None';
@@ -79,6 +86,7 @@ export function pyTypeName(v: unknown): string {
   if (v instanceof PyDict) return 'dict';
   if (v instanceof PySet) return v.frozen ? 'frozenset' : 'set';
   if (v instanceof PyInstance) return v.cls;
+  if (v instanceof PyIntValue) return 'int';
   if (v instanceof PyGlobal) return `class ${v.qualname}`;
   return typeof v;
 }

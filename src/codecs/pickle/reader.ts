@@ -19,7 +19,7 @@ import { constants as bufferConstants } from 'node:buffer';
 import { describeThrown, invalidInput, isFlmError, limitExceeded } from '../../errors';
 import { Op, opcodeName } from './opcodes';
 import {
-  checkHashable, printable, PyDict, PyGlobal, PyInstance, PyList, PySet, PyTuple, pyTypeName, resolveGlobal,
+  checkHashable, printable, PyDict, PyGlobal, PyInstance, PyIntValue, PyList, PySet, PyTuple, pyTypeName, resolveGlobal,
 } from './python-objects';
 import { decodeUtf8 } from './utf8';
 import { materialize } from './materialize';
@@ -317,8 +317,14 @@ class Unpickler {
 
   // ---- objects ----
 
-  private instantiate(cls: unknown, _args: unknown): PyInstance {
+  private instantiate(cls: unknown, args: unknown): PyInstance | PyIntValue {
     if (cls instanceof PyGlobal && (cls.kind === 'RunnerRequest' || cls.kind === 'ObjectRef')) return new PyInstance(cls.kind);
+    if (cls instanceof PyGlobal && cls.kind === 'int64') {
+      const a = args instanceof PyTuple ? args.items : [];
+      const v = a.length === 1 ? a[0] : a.length === 0 ? 0 : undefined;
+      if ((typeof v === 'number' && Number.isInteger(v)) || typeof v === 'bigint') return new PyIntValue(v);
+      throw this.fail(`bson.int64.Int64 takes one int, not (${a.map(pyTypeName).join(', ')})`);
+    }
     throw this.fail(`creating an instance of ${pyTypeName(cls)} is not allowed`);
   }
 
@@ -332,7 +338,7 @@ class Unpickler {
         break;
       case 'newobj': // copyreg.__newobj__(cls, *args)
       case 'newobj_ex': // copyreg.__newobj_ex__(cls, args, kwargs)
-        if (a.length >= 1) return this.instantiate(a[0], null);
+        if (a.length >= 1) return this.instantiate(a[0], callable.kind === 'newobj' ? new PyTuple(a.slice(1)) : a[1]);
         break;
       case 'bytes':
         if (a.length === 0) return Buffer.alloc(0);
@@ -362,6 +368,11 @@ class Unpickler {
   }
 
   private build(target: unknown, state: unknown): void {
+    if (target instanceof PyIntValue) {
+      // An int subclass pickles an empty instance __dict__ (or None): nothing to set.
+      if (state === null || (state instanceof PyDict && state.map.size === 0)) return;
+      throw this.fail(`setting attributes on a bson.int64.Int64 is not allowed`);
+    }
     if (!(target instanceof PyInstance)) throw this.fail(`setting the state of a ${pyTypeName(target)} is not allowed`);
     // A dataclass pickles its __dict__; with __slots__ the state is (dict or None, slots dict).
     const parts = state instanceof PyTuple && state.items.length === 2 ? state.items : [state];
