@@ -1,0 +1,405 @@
+/**
+ * CacheClient: talks to Flame's object cache (or the embedded one) over Arrow
+ * Flight (SPEC 7). One gRPC channel per endpoint, reused; unlimited message
+ * sizes; a client-side LRU of fetched objects keyed by (endpoint, key) with
+ * conditional gets (`key:version`), as the Python SDK does. Works in worker
+ * threads (nothing here is process-global).
+ *
+ * Objects returned by get() are shared with the LRU: treat them as read-only.
+ */
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import * as grpc from '@grpc/grpc-js';
+import { BSON } from 'bson';
+import { LRUCache } from 'lru-cache';
+import { ErrorCode, FlmError, invalidInput, notFound, unavailable } from '../errors';
+import { silentLogger, type Logger } from '../log';
+import { objectRefFromDocument } from '../codecs/object-ref';
+import type { CacheObject, CachePayload, ObjectRef } from './types';
+import { flightClientConstructor, UNLIMITED_MESSAGES, type FlightServiceClient, type FlightInfo } from './flight';
+import type { FlightData, OutgoingFlightData } from './flight-data';
+import { parseEndpoint, type CacheEndpoint } from './endpoint';
+import { matchesKey, parseKey, parsePath, parsePrefix, parsePutTarget } from './keys';
+import { AnswerReader, type Answer } from './answer';
+import { arrowPutMessages, opaquePutMessages } from './put-messages';
+
+export interface CacheClientOptions {
+  /**
+   * Where put/update/patch/delete/upload/info/list go: `grpc://host:port`, `grpcs://`/`grpc+tls://` for TLS;
+   * default port 9090. Default `grpc://127.0.0.1:9090` (the Python SDK's default). get/download use the ref's endpoint.
+   */
+  endpoint?: string;
+  /** PEM CA bundle for TLS endpoints (default: the system roots). */
+  caFile?: string;
+  /** Deadline of each call in milliseconds. Default 30000. */
+  deadlineMs?: number;
+  /** Deadline of upload() and download() in milliseconds. Default 300000 (as the Python SDK's upload). */
+  transferDeadlineMs?: number;
+  /** Extra attempts after UNAVAILABLE for idempotent calls (get, info, list, delete, download). Default 2. */
+  retries?: number;
+  /** Objects kept in the client-side LRU. Default 1000 (the Python SDK's size); 0 disables it. */
+  lruEntries?: number;
+  /** Bytes of objects kept in the client-side LRU; larger objects are not kept. Default 512 MiB. */
+  lruMaxBytes?: number;
+  /** Bytes per row when putting and uploading. Default 1 MiB (the Python SDK's upload chunk). */
+  chunkBytes?: number;
+  logger?: Logger;
+}
+
+export interface CacheInfo {
+  key: string;
+  /** Where the object is served (the endpoint's location). */
+  endpoint: string;
+  /** Size in bytes, -1 when the server does not say. */
+  totalBytes: number;
+  /** IPC-framed schema for native Arrow objects, empty otherwise. */
+  schema: Buffer;
+}
+
+const RETRY_BASE_MS = 100;
+export const DEFAULT_ENDPOINT = 'grpc://127.0.0.1:9090';
+const FLOW_CONTROL_WINDOW = 32 * 1024 * 1024;
+
+export class CacheClient {
+  private readonly opts: Required<Omit<CacheClientOptions, 'endpoint' | 'caFile'>> & Pick<CacheClientOptions, 'endpoint' | 'caFile'>;
+  private readonly channels = new Map<string, FlightServiceClient>();
+  private readonly lru?: LRUCache<string, CacheObject>;
+  private ca?: Buffer;
+  private closed = false;
+
+  constructor(options: CacheClientOptions = {}) {
+    const positive = (name: string, v: number | undefined, dflt: number, min = 1): number => {
+      const value = v ?? dflt;
+      if (!Number.isSafeInteger(value) || value < min) throw invalidInput(`cache client option ${name} must be an integer >= ${min}, got ${String(v)}`);
+      return value;
+    };
+    this.opts = {
+      endpoint: options.endpoint,
+      caFile: options.caFile,
+      deadlineMs: positive('deadlineMs', options.deadlineMs, 30_000),
+      transferDeadlineMs: positive('transferDeadlineMs', options.transferDeadlineMs, 300_000),
+      retries: positive('retries', options.retries, 2, 0),
+      lruEntries: positive('lruEntries', options.lruEntries, 1000, 0),
+      lruMaxBytes: positive('lruMaxBytes', options.lruMaxBytes, 512 * 1024 ** 2),
+      chunkBytes: positive('chunkBytes', options.chunkBytes, 1024 ** 2),
+      logger: options.logger ?? silentLogger,
+    };
+    if (options.endpoint !== undefined) parseEndpoint(options.endpoint);
+    if (this.opts.lruEntries > 0) {
+      this.lru = new LRUCache<string, CacheObject>({
+        max: this.opts.lruEntries,
+        maxSize: this.opts.lruMaxBytes,
+        sizeCalculation: (o) => Math.max(1, o.kind === 'opaque' ? o.base.length + o.patches.reduce((n, p) => n + p.length, 0) : o.ipc.length),
+      });
+    }
+  }
+
+  /** Puts a new object under `<app>/<session>`; the server names it. */
+  async put(prefix: string, payload: CachePayload | Uint8Array): Promise<ObjectRef> {
+    parsePrefix(prefix);
+    return this.putTo(prefix, payload, `put ${prefix}`);
+  }
+
+  /** Creates or overwrites the object at a full key; its version goes up by one. */
+  async update(key: string, payload: CachePayload | Uint8Array): Promise<ObjectRef> {
+    parseKey(key);
+    const ref = await this.putTo(key, payload, `update ${key}`);
+    this.forget(ref.endpoint, key);
+    return ref;
+  }
+
+  /** Appends a delta to an existing object (NotFound when there is none). */
+  async patch(key: string, delta: Uint8Array): Promise<ObjectRef> {
+    parseKey(key);
+    const endpoint = this.defaultEndpoint();
+    const messages = opaquePutMessages({ type: 'CMD', cmd: Buffer.from(`PATCH:${key}`) }, [delta], this.opts.chunkBytes);
+    const ref = await this.doPut(endpoint, messages, `patch ${key}`, this.opts.deadlineMs);
+    this.forget(ref.endpoint, key);
+    return ref;
+  }
+
+  /** Fetches an object: from ref.endpoint, sending the version of the copy it holds. */
+  async get(ref: ObjectRef): Promise<CacheObject> {
+    parseKey(ref.key);
+    const endpoint = parseEndpoint(ref.endpoint);
+    const lruKey = `${endpoint.canonical}\n${ref.key}`;
+    const cached = ref.version === 0 ? undefined : this.lru?.get(lruKey);
+    const answer = await this.fetch(endpoint, ref.key, cached?.version ?? 0);
+    let obj: CacheObject | undefined;
+    if (answer.mode === 'not-modified') obj = cached;
+    else if (answer.mode === 'arrow') obj = { kind: 'arrow', version: answer.version, ipc: answer.ipc };
+    else if (answer.mode === 'full') obj = { kind: 'opaque', version: answer.version, base: answer.base, patches: answer.patches.map((p) => p.data) };
+    else if (cached?.kind === 'opaque' && answer.version > cached.version) {
+      obj = { ...cached, version: answer.version, patches: [...cached.patches, ...answer.patches.map((p) => p.data)] };
+    }
+    if (!obj) {
+      // The copy we held went away meanwhile (or the server answered patches we cannot apply): fetch it whole.
+      const full = await this.fetch(endpoint, ref.key, 0);
+      if (full.mode === 'arrow') obj = { kind: 'arrow', version: full.version, ipc: full.ipc };
+      else if (full.mode === 'full') obj = { kind: 'opaque', version: full.version, base: full.base, patches: full.patches.map((p) => p.data) };
+      else throw notFound(`cache get ${ref.key} at ${endpoint.canonical}: the server answered no object to a fresh fetch`);
+    }
+    this.lru?.set(lruKey, obj);
+    return obj;
+  }
+
+  /** Deletes an object (full key), a session (`<app>/<session>`) or an application (`<app>/*`). */
+  async delete(keyOrPrefix: string, endpoint?: string): Promise<void> {
+    const pattern = parsePath(keyOrPrefix, 'key or prefix');
+    const ep = endpoint !== undefined ? parseEndpoint(endpoint) : this.defaultEndpoint();
+    const what = `delete ${keyOrPrefix}`;
+    await this.retrying(ep, what, async () => {
+      const call = this.channel(ep).DoAction({ type: 'DELETE', body: Buffer.from(keyOrPrefix) }, new grpc.Metadata(), this.deadline());
+      const results: Buffer[] = [];
+      for await (const r of call as AsyncIterable<{ body: Buffer }>) results.push(r.body);
+      if (results.length === 0) throw unavailable(`cache ${what} at ${ep.canonical}: the server sent no result`);
+    });
+    if (this.lru) {
+      for (const k of [...this.lru.keys()]) {
+        const [epKey, key] = k.split('\n') as [string, string];
+        if (epKey === ep.canonical && matchesKey(pattern, key)) this.lru.delete(k);
+      }
+    }
+  }
+
+  /** Streams a file into the cache as chunk rows (never whole in memory). */
+  async upload(prefixOrKey: string, filePath: string): Promise<ObjectRef> {
+    parsePutTarget(prefixOrKey);
+    const what = `upload ${filePath} to ${prefixOrKey}`;
+    const endpoint = this.defaultEndpoint();
+    let fh: fsp.FileHandle;
+    try {
+      fh = await fsp.open(filePath, 'r');
+    } catch (err) {
+      throw FlmError.from(err, (err as NodeJS.ErrnoException).code === 'ENOENT' ? ErrorCode.NotFound : ErrorCode.InvalidInput, `cache ${what}`);
+    }
+    try {
+      const chunkBytes = this.opts.chunkBytes;
+      async function* chunks(): AsyncGenerator<Uint8Array> {
+        for (;;) {
+          const buf = Buffer.allocUnsafe(chunkBytes);
+          const { bytesRead } = await fh.read(buf, 0, chunkBytes, null);
+          if (bytesRead === 0) return;
+          yield buf.subarray(0, bytesRead);
+        }
+      }
+      const messages = opaquePutMessages({ type: 'PATH', path: [prefixOrKey] }, chunks(), chunkBytes);
+      const ref = await this.doPut(endpoint, messages, what, this.opts.transferDeadlineMs);
+      this.forget(ref.endpoint, ref.key);
+      return ref;
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /** Streams an object to a file (through a temporary file: no partial file on failure). */
+  async download(ref: ObjectRef, destPath: string): Promise<void> {
+    parseKey(ref.key);
+    const endpoint = parseEndpoint(ref.endpoint);
+    const what = `download ${ref.key} from ${endpoint.canonical}`;
+    await fsp.mkdir(path.dirname(path.resolve(destPath)), { recursive: true });
+    await this.retrying(endpoint, what, async () => {
+      const tmp = `${destPath}.${randomBytes(6).toString('hex')}.tmp`;
+      const fh = await fsp.open(tmp, 'wx');
+      let ok = false;
+      try {
+        const reader = new AnswerReader(`cache ${what}`);
+        const call = this.channel(endpoint).DoGet({ ticket: Buffer.from(`${ref.key}:0`) }, new grpc.Metadata(), this.deadline(this.opts.transferDeadlineMs));
+        for await (const msg of call as AsyncIterable<FlightData>) {
+          for (const row of reader.add(msg)) {
+            if (row.kind !== undefined && row.kind !== 'base') throw invalidInput(`cache ${what}: expected base rows only, got a '${row.kind}' row`);
+            if (row.data.length > 0) await fh.write(row.data);
+          }
+        }
+        const answer = reader.finish();
+        if (answer.mode === 'arrow') await fh.write(answer.ipc);
+        await fh.close();
+        await fsp.rename(tmp, destPath);
+        ok = true;
+      } finally {
+        if (!ok) {
+          await fh.close().catch(() => undefined);
+          await fsp.rm(tmp, { force: true });
+        }
+      }
+    });
+  }
+
+  /** What the server says about one key (GetFlightInfo). */
+  async info(key: string, endpoint?: string): Promise<CacheInfo> {
+    parseKey(key);
+    const ep = endpoint !== undefined ? parseEndpoint(endpoint) : this.defaultEndpoint();
+    const res = await this.retrying(ep, `info ${key}`, () =>
+      new Promise<FlightInfo>((resolve, reject) =>
+        this.channel(ep).GetFlightInfo({ type: 'PATH', path: [key] }, new grpc.Metadata(), this.deadline(), (err, r) =>
+          err || !r ? reject(err ?? new Error('no answer')) : resolve(r),
+        ),
+      ),
+    );
+    return toInfo(res, key, ep.canonical);
+  }
+
+  /** Every object the server holds (ListFlights). */
+  async list(endpoint?: string): Promise<CacheInfo[]> {
+    const ep = endpoint !== undefined ? parseEndpoint(endpoint) : this.defaultEndpoint();
+    return this.retrying(ep, 'list', async () => {
+      const call = this.channel(ep).ListFlights({ expression: Buffer.alloc(0) }, new grpc.Metadata(), this.deadline());
+      const out: CacheInfo[] = [];
+      for await (const info of call as AsyncIterable<FlightInfo>) {
+        const ticket = info.endpoint[0]?.ticket?.ticket;
+        const key = info.flight_descriptor?.path.join('/') || (ticket ? ticket.toString('utf8') : '');
+        out.push(toInfo(info, key, ep.canonical));
+      }
+      return out;
+    });
+  }
+
+  /** Closes every channel and empties the LRU. Idempotent. */
+  close(): void {
+    this.closed = true;
+    for (const c of this.channels.values()) c.close();
+    this.channels.clear();
+    this.lru?.clear();
+  }
+
+  private async putTo(target: string, payload: CachePayload | Uint8Array, what: string): Promise<ObjectRef> {
+    const endpoint = this.defaultEndpoint();
+    const descriptor = { type: 'PATH' as const, path: [target] };
+    const messages =
+      payload instanceof Uint8Array
+        ? opaquePutMessages(descriptor, [payload], this.opts.chunkBytes)
+        : payload.kind === 'opaque'
+          ? opaquePutMessages(descriptor, payload.chunks, this.opts.chunkBytes)
+          : arrowPutMessages(descriptor, payload.ipc);
+    return this.doPut(endpoint, messages, what, this.opts.deadlineMs);
+  }
+
+  private async doPut(
+    endpoint: CacheEndpoint,
+    messages: Iterable<OutgoingFlightData> | AsyncIterable<OutgoingFlightData>,
+    what: string,
+    deadlineMs: number,
+  ): Promise<ObjectRef> {
+    const context = `cache ${what} at ${endpoint.canonical}`;
+    const call = this.channel(endpoint).DoPut(new grpc.Metadata(), this.deadline(deadlineMs));
+    let failure: unknown;
+    const results: Buffer[] = [];
+    const finished = new Promise<void>((resolve) => {
+      call.on('data', (r: { app_metadata: Buffer }) => results.push(r.app_metadata));
+      call.on('error', (err) => {
+        failure = err;
+        resolve();
+      });
+      call.on('status', () => resolve());
+      call.on('end', () => resolve());
+    });
+    try {
+      for await (const m of messages) {
+        if (failure) break;
+        if (!call.write(m)) await Promise.race([new Promise((r) => call.once('drain', r)), finished]);
+      }
+    } catch (err) {
+      call.cancel();
+      await finished;
+      throw callError(err, context, ErrorCode.InvalidInput);
+    }
+    if (!failure) call.end();
+    await finished;
+    if (failure) throw callError(failure, context, ErrorCode.Unavailable);
+    const meta = results[0];
+    if (!meta) throw unavailable(`${context}: the server sent no PutResult`);
+    let ref: ObjectRef | undefined;
+    try {
+      ref = objectRefFromDocument(BSON.deserialize(meta, { promoteValues: false }));
+    } catch {
+      ref = undefined;
+    }
+    if (!ref) throw unavailable(`${context}: the PutResult is not a BSON ObjectRef`);
+    return ref;
+  }
+
+  private async fetch(endpoint: CacheEndpoint, key: string, version: number): Promise<Answer> {
+    const what = `get ${key}`;
+    return this.retrying(endpoint, what, async () => {
+      const reader = new AnswerReader(`cache ${what} at ${endpoint.canonical}`);
+      const call = this.channel(endpoint).DoGet({ ticket: Buffer.from(`${key}:${version}`) }, new grpc.Metadata(), this.deadline());
+      for await (const msg of call as AsyncIterable<FlightData>) reader.add(msg);
+      return reader.finish();
+    });
+  }
+
+  /** Runs an idempotent call, again after UNAVAILABLE (bounded, with backoff). */
+  private async retrying<T>(endpoint: CacheEndpoint, what: string, fn: () => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await fn();
+      } catch (err) {
+        const e = callError(err, `cache ${what} at ${endpoint.canonical}`, ErrorCode.Unavailable);
+        const retryable = (err as { code?: unknown }).code === grpc.status.UNAVAILABLE;
+        if (!retryable || attempt >= this.opts.retries || this.closed) throw e;
+        this.opts.logger.debug({ err: e.message, attempt }, 'cache call unavailable; retrying');
+        await new Promise((r) => setTimeout(r, RETRY_BASE_MS * 2 ** attempt));
+      }
+    }
+  }
+
+  private defaultEndpoint(): CacheEndpoint {
+    return parseEndpoint(this.opts.endpoint ?? DEFAULT_ENDPOINT);
+  }
+
+  private deadline(ms = this.opts.deadlineMs): grpc.CallOptions {
+    return { deadline: Date.now() + ms };
+  }
+
+  private forget(endpoint: string, key: string): void {
+    try {
+      this.lru?.delete(`${parseEndpoint(endpoint).canonical}\n${key}`);
+    } catch {
+      // an endpoint we cannot parse holds nothing in the LRU
+    }
+  }
+
+  private channel(endpoint: CacheEndpoint): FlightServiceClient {
+    if (this.closed) throw unavailable(`cache client is closed (endpoint ${endpoint.canonical})`);
+    let client = this.channels.get(endpoint.canonical);
+    if (!client) {
+      const Ctor = flightClientConstructor();
+      client = new Ctor(endpoint.target, this.credentials(endpoint), {
+        ...UNLIMITED_MESSAGES,
+        // Answers are one message of the object's size: a larger receive window than HTTP/2's
+        // 64 KiB default saves a WINDOW_UPDATE round trip per 64 KiB.
+        'grpc-node.flow_control_window': FLOW_CONTROL_WINDOW,
+      });
+      this.channels.set(endpoint.canonical, client);
+    }
+    return client;
+  }
+
+  private credentials(endpoint: CacheEndpoint): grpc.ChannelCredentials {
+    if (!endpoint.tls) return grpc.credentials.createInsecure();
+    if (this.opts.caFile && !this.ca) {
+      try {
+        this.ca = fs.readFileSync(this.opts.caFile);
+      } catch (err) {
+        throw FlmError.from(err, ErrorCode.InvalidInput, `cannot read the CA file ${this.opts.caFile} for ${endpoint.canonical}`);
+      }
+    }
+    return grpc.credentials.createSsl(this.ca ?? null);
+  }
+}
+
+/** An FlmError naming the call, with the server's own words (gRPC details) when there are any. */
+function callError(err: unknown, context: string, fallback: ErrorCode): FlmError {
+  const e = FlmError.from(err, fallback);
+  if (e.message.startsWith('cache ')) return e; // already says which call
+  const { code, details } = err as { code?: unknown; details?: unknown };
+  const text = typeof code === 'number' && typeof details === 'string' && details ? `${grpc.status[code] ?? code}: ${details}` : e.message;
+  return new FlmError(e.code, `${context}: ${text}`, { cause: err });
+}
+
+function toInfo(info: FlightInfo, key: string, fallbackEndpoint: string): CacheInfo {
+  const location = info.endpoint[0]?.location[0]?.uri;
+  return { key, endpoint: location || fallbackEndpoint, totalBytes: Number(info.total_bytes), schema: info.schema };
+}

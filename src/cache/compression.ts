@@ -1,0 +1,124 @@
+/**
+ * Arrow IPC body compression (format/Message.fbs BodyCompression, method
+ * BUFFER): every buffer of a compressed record batch body is an int64
+ * little-endian uncompressed length followed by the codec's frame, or by the
+ * raw bytes when that length is -1; empty buffers stay empty.
+ *
+ * apache-arrow can decompress too, but only through its process-wide codec
+ * registry, which user code may also set; this module keeps the cache's
+ * decoding independent of that global state. The framing is eight bytes, the
+ * codecs come from libraries:
+ * - ZSTD: node:zlib's zstd when the runtime has it (Node >= 22.15), else fzstd
+ *   (pure JS; slower, synchronous).
+ * - LZ4_FRAME: lz4-napi (lz4_flex through N-API, prebuilt per platform as
+ *   registry packages, no install script; maintained, works in worker threads).
+ */
+import zlib from 'node:zlib';
+import { decompress as fzstdDecompress } from 'fzstd';
+import { decompressFrameSync } from 'lz4-napi';
+import { CompressionType } from 'apache-arrow';
+import { BufferRegion, RecordBatch as RecordBatchHeader } from 'apache-arrow/ipc/metadata/message';
+import { invalidInput } from '../errors';
+
+const NOT_COMPRESSED = -1n;
+const PREFIX = 8;
+
+type ZstdSync = (buf: Uint8Array, options?: { maxOutputLength?: number }) => Buffer;
+const nodeZstd = (zlib as unknown as { zstdDecompressSync?: ZstdSync }).zstdDecompressSync;
+
+function codecName(type: CompressionType): string {
+  return type === CompressionType.ZSTD ? 'ZSTD' : type === CompressionType.LZ4_FRAME ? 'LZ4_FRAME' : `codec ${type}`;
+}
+
+function decode(type: CompressionType, frame: Uint8Array, expected: number): Uint8Array {
+  if (type === CompressionType.ZSTD) {
+    if (nodeZstd) return nodeZstd(frame, { maxOutputLength: Math.max(expected, 1) });
+    return fzstdDecompress(frame, new Uint8Array(expected));
+  }
+  if (type === CompressionType.LZ4_FRAME) {
+    return decompressFrameSync(Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength));
+  }
+  throw invalidInput(`unsupported Arrow body compression ${codecName(type)}`);
+}
+
+export interface PlainBatch {
+  /** The header rewritten for the decompressed body (no compression). */
+  header: RecordBatchHeader;
+  /** The body as parts (buffers and their 8-byte alignment padding). */
+  body: Uint8Array[];
+  bodyLength: number;
+  /** Each buffer of the body, by the header's buffer index. */
+  buffers: Uint8Array[];
+  /** Whether the body was compressed (so the header was rewritten). */
+  wasCompressed: boolean;
+}
+
+const PADDING = new Uint8Array(8);
+
+/** Decompresses a record batch body; answers the header and body unchanged when not compressed. */
+export function decompressBatch(header: RecordBatchHeader, body: Uint8Array): PlainBatch {
+  const compression = header.compression;
+  if (!compression) {
+    const buffers = header.buffers.map(({ offset: start, length }, i) => {
+      if (start < 0 || length < 0 || start + length > body.length) {
+        throw invalidInput(`record batch buffer ${i} [${start}, +${length}) lies outside the ${body.length}-byte body`);
+      }
+      return body.subarray(start, start + length);
+    });
+    return { header, body: [body], bodyLength: body.length, buffers, wasCompressed: false };
+  }
+  const buffers: Uint8Array[] = [];
+  const parts: Uint8Array[] = [];
+  const regions: BufferRegion[] = [];
+  let offset = 0;
+  header.buffers.forEach(({ offset: start, length }, i) => {
+    if (start < 0 || length < 0 || start + length > body.length) {
+      throw invalidInput(`record batch buffer ${i} [${start}, +${length}) lies outside the ${body.length}-byte body`);
+    }
+    let plain: Uint8Array;
+    if (length === 0) {
+      plain = new Uint8Array(0);
+    } else {
+      if (length < PREFIX) throw invalidInput(`compressed buffer ${i} is shorter than its length prefix`);
+      const view = new DataView(body.buffer, body.byteOffset + start, PREFIX);
+      const declared = view.getBigInt64(0, true);
+      const frame = body.subarray(start + PREFIX, start + length);
+      if (declared === NOT_COMPRESSED) {
+        plain = frame;
+      } else {
+        if (declared < 0n || declared > BigInt(Number.MAX_SAFE_INTEGER)) {
+          throw invalidInput(`compressed buffer ${i} declares an impossible length ${declared}`);
+        }
+        const expected = Number(declared);
+        try {
+          plain = decode(compression.type, frame, expected);
+        } catch (err) {
+          throw invalidInput(`cannot decompress ${codecName(compression.type)} buffer ${i}: ${(err as Error).message ?? err}`, err);
+        }
+        if (plain.length !== expected) {
+          throw invalidInput(
+            `${codecName(compression.type)} buffer ${i} decompressed to ${plain.length} bytes, expected ${expected}`,
+          );
+        }
+      }
+    }
+    regions.push(new BufferRegion(offset, plain.length));
+    parts.push(plain);
+    buffers.push(plain);
+    offset += plain.length;
+    const pad = (8 - (offset % 8)) % 8;
+    if (pad) {
+      parts.push(PADDING.subarray(0, pad));
+      offset += pad;
+    }
+  });
+  const plainHeader = new RecordBatchHeader(
+    header.length,
+    header.nodes,
+    regions,
+    null,
+    header.variadicBufferCounts,
+    header.metadata,
+  );
+  return { header: plainHeader, body: parts, bodyLength: offset, buffers, wasCompressed: true };
+}

@@ -1,0 +1,161 @@
+/**
+ * CacheServer: the embedded object cache, an Arrow Flight gRPC server
+ * wire-compatible with Flame's `flame-object-cache` (SPEC 7).
+ *
+ *   const server = new CacheServer({ port: 0, storageDir });
+ *   const endpoint = await server.start(); // grpc://127.0.0.1:<port>
+ *   ...
+ *   await server.close();
+ */
+import os from 'node:os';
+import fs from 'node:fs/promises';
+import * as grpc from '@grpc/grpc-js';
+import { FlmError, ErrorCode, invalidInput } from '../errors';
+import { silentLogger, type Logger } from '../log';
+import { flightServiceDefinition, UNLIMITED_MESSAGES } from './flight';
+import { flightHandlers } from './flight-service';
+import { DiskStorage } from './storage';
+import { ObjectStore } from './store';
+
+export interface CacheServerOptions {
+  /** Address to listen on. Default `127.0.0.1`. */
+  host?: string;
+  /** Port; 0 picks a free one. Default 0. */
+  port?: number;
+  /** Persist objects here (created if missing); without it objects live in memory only. */
+  storageDir?: string;
+  /** Bytes of object data kept in memory. Default 1 GiB. See store.ts for what happens past it. */
+  maxMemoryBytes?: number;
+  /**
+   * Endpoint written into ObjectRefs (clients connect to it). Default `grpc://<host>:<port>`;
+   * for a wildcard host, the first non-internal IPv4 address (as Flame's server picks an interface's).
+   */
+  publicEndpoint?: string;
+  /** Serve TLS with this PEM certificate chain and key; the endpoint scheme becomes `grpc+tls`. */
+  tls?: { certChain: Buffer; privateKey: Buffer };
+  /** Milliseconds close() waits for calls in flight before cutting them. Default 5000. */
+  closeGraceMs?: number;
+  logger?: Logger;
+}
+
+type State = 'new' | 'starting' | 'serving' | 'closing' | 'closed';
+
+const DEFAULT_MAX_MEMORY = 1024 ** 3;
+
+export class CacheServer {
+  private readonly opts: Required<Omit<CacheServerOptions, 'storageDir' | 'publicEndpoint' | 'tls'>> &
+    Pick<CacheServerOptions, 'storageDir' | 'publicEndpoint' | 'tls'>;
+  private state: State = 'new';
+  private server?: grpc.Server;
+  private store?: ObjectStore;
+  private publicEndpoint = '';
+  private closing?: Promise<void>;
+
+  constructor(options: CacheServerOptions = {}) {
+    const port = options.port ?? 0;
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw invalidInput(`cache server port ${String(port)} is not a port number`);
+    const maxMemoryBytes = options.maxMemoryBytes ?? DEFAULT_MAX_MEMORY;
+    if (!Number.isSafeInteger(maxMemoryBytes) || maxMemoryBytes <= 0) {
+      throw invalidInput(`cache maxMemoryBytes must be a positive integer, got ${String(maxMemoryBytes)}`);
+    }
+    this.opts = {
+      host: options.host ?? '127.0.0.1',
+      port,
+      maxMemoryBytes,
+      closeGraceMs: options.closeGraceMs ?? 5000,
+      logger: options.logger ?? silentLogger,
+      storageDir: options.storageDir,
+      publicEndpoint: options.publicEndpoint,
+      tls: options.tls,
+    };
+  }
+
+  /** The public endpoint (after start). */
+  get endpoint(): string {
+    return this.publicEndpoint;
+  }
+
+  /** Loads storage, binds, and answers the public endpoint, e.g. `grpc://127.0.0.1:40123`. */
+  async start(): Promise<string> {
+    if (this.state !== 'new') throw new FlmError(ErrorCode.Internal, `cache server cannot start: it is ${this.state}`);
+    this.state = 'starting';
+    const { logger } = this.opts;
+    try {
+      let storage: DiskStorage | undefined;
+      if (this.opts.storageDir) {
+        await fs.mkdir(this.opts.storageDir, { recursive: true });
+        storage = new DiskStorage(this.opts.storageDir, logger);
+      }
+      this.store = new ObjectStore(this.opts.maxMemoryBytes, storage, logger);
+      const loaded = await this.store.load();
+      if (storage) logger.info({ storage: this.opts.storageDir, objects: loaded }, 'cache storage loaded');
+
+      const server = new grpc.Server({ ...UNLIMITED_MESSAGES });
+      server.addService(
+        flightServiceDefinition(),
+        flightHandlers({
+          store: this.store,
+          endpoint: () => this.publicEndpoint,
+          // Without storage a put must fit in memory; with it, it is bounded by the Binary column (2 GiB).
+          maxPutBytes: storage ? Number.MAX_SAFE_INTEGER : this.opts.maxMemoryBytes,
+          logger,
+        }),
+      );
+      const creds = this.opts.tls
+        ? grpc.ServerCredentials.createSsl(null, [{ cert_chain: this.opts.tls.certChain, private_key: this.opts.tls.privateKey }], false)
+        : grpc.ServerCredentials.createInsecure();
+      const host = this.opts.host.includes(':') && !this.opts.host.startsWith('[') ? `[${this.opts.host}]` : this.opts.host;
+      const port = await new Promise<number>((resolve, reject) =>
+        server.bindAsync(`${host}:${this.opts.port}`, creds, (err, p) => (err ? reject(err) : resolve(p))),
+      ).catch((err: unknown) => {
+        throw new FlmError(ErrorCode.Unavailable, `cache server cannot listen on ${host}:${this.opts.port}: ${(err as Error).message}`, { cause: err });
+      });
+      this.server = server;
+      this.publicEndpoint = this.opts.publicEndpoint ?? `${this.opts.tls ? 'grpc+tls' : 'grpc'}://${publicHost(this.opts.host)}:${port}`;
+      this.state = 'serving';
+      logger.info({ endpoint: this.publicEndpoint }, 'object cache listening');
+      return this.publicEndpoint;
+    } catch (err) {
+      this.state = 'closed';
+      throw err;
+    }
+  }
+
+  /** Stops accepting calls, waits up to closeGraceMs for calls in flight, then cuts them. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    const server = this.server;
+    this.state = 'closing';
+    if (server) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, this.opts.closeGraceMs);
+        timer.unref();
+        server.tryShutdown(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+    this.state = 'closed';
+  }
+}
+
+/** The host clients should use: the bound host, or for a wildcard bind the first external IPv4. */
+function publicHost(host: string): string {
+  if (host === '0.0.0.0' || host === '::' || host === '[::]') {
+    for (const addrs of Object.values(os.networkInterfaces())) {
+      const v4 = addrs?.find((a) => a.family === 'IPv4' && !a.internal);
+      if (v4) return v4.address;
+    }
+    return '127.0.0.1';
+  }
+  if (host === 'localhost') return '127.0.0.1';
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+}

@@ -1,0 +1,240 @@
+/**
+ * The embedded cache's object table: versions, per-key serialization, an
+ * in-memory LRU bounded by bytes, and (optionally) disk persistence.
+ *
+ * Memory limit (`maxMemoryBytes`):
+ * - with storage, every write goes to disk first (write-through, as Flame's
+ *   reference server does); over the limit the least recently used objects are
+ *   dropped from memory only and read back from disk on their next get. An
+ *   object larger than the whole limit is served from disk each time.
+ * - without storage, memory is the only copy. A put that alone exceeds the
+ *   limit is refused (RESOURCE_EXHAUSTED). Otherwise the least recently used
+ *   objects are dropped for good, as the reference server does with its
+ *   `none` storage: they leave the listing and a get answers NOT_FOUND saying
+ *   the object was evicted. Choose a storage directory when results must
+ *   outlive memory pressure.
+ */
+import { randomUUID } from 'node:crypto';
+import { limitExceeded, notFound } from '../errors';
+import type { Logger } from '../log';
+import { formatKey, matchesKey, type ObjectKey } from './keys';
+import type { DiskStorage } from './storage';
+import { objectSize, type ArrowValue, type Delta, type OpaqueValue, type StoredObject } from './stored';
+
+export interface ObjectMeta {
+  key: string;
+  version: number;
+  size: number;
+  kind: 'opaque' | 'arrow';
+}
+
+const MAX_REMEMBERED_EVICTIONS = 10_000;
+
+export class ObjectStore {
+  private readonly meta = new Map<string, ObjectMeta>();
+  /** Objects held in memory; Map order is the LRU order (first = least recent). */
+  private readonly resident = new Map<string, StoredObject>();
+  private residentBytes = 0;
+  private readonly locks = new Map<string, Promise<void>>();
+  /** Keys dropped without storage, so that a get can say why they are gone. */
+  private readonly evicted = new Set<string>();
+
+  constructor(
+    private readonly maxMemoryBytes: number,
+    private readonly storage: DiskStorage | undefined,
+    private readonly logger: Logger,
+  ) {}
+
+  get memoryBytes(): number {
+    return this.residentBytes;
+  }
+
+  get hasStorage(): boolean {
+    return this.storage !== undefined;
+  }
+
+  /** Loads what the storage directory holds (at start). Unreadable files are skipped with a warning. */
+  async load(): Promise<number> {
+    if (!this.storage) return 0;
+    let count = 0;
+    for (const key of await this.storage.listKeys()) {
+      try {
+        const obj = await this.storage.read(key);
+        if (!obj) continue;
+        this.record(obj);
+        this.keep(obj);
+        count++;
+      } catch (err) {
+        this.logger.warn({ err, key: formatKey(key) }, 'skipping an unreadable stored object');
+      }
+    }
+    return count;
+  }
+
+  /** Creates (prefix: new id) or overwrites (full key) an object; its version is the old one plus 1. */
+  async put(target: ObjectKey, value: OpaqueValue | ArrowValue): Promise<ObjectMeta> {
+    const key = target.id === undefined ? { ...target, id: randomUUID() } : (target as Required<ObjectKey>);
+    const keyText = formatKey(key);
+    if (!this.storage && value.size > this.maxMemoryBytes) {
+      throw limitExceeded(
+        `object ${keyText} of ${value.size} bytes exceeds the cache memory limit of ${this.maxMemoryBytes} bytes (no storage directory configured)`,
+      );
+    }
+    return this.withLock(keyText, async () => {
+      const version = (this.meta.get(keyText)?.version ?? 0) + 1;
+      await this.storage?.writeBase(key, version, value);
+      const obj: StoredObject = { key: keyText, baseVersion: version, version, value, deltas: [], size: value.size };
+      this.record(obj);
+      this.keep(obj);
+      return this.meta.get(keyText)!;
+    });
+  }
+
+  /** Appends a delta to an existing object; NOT_FOUND when there is none. */
+  async patch(key: Required<ObjectKey>, data: Uint8Array): Promise<ObjectMeta> {
+    const keyText = formatKey(key);
+    return this.withLock(keyText, async () => {
+      const current = await this.lookup(key, keyText);
+      if (!current) throw this.missing(keyText, 'patch');
+      if (!this.storage && current.size + data.length > this.maxMemoryBytes) {
+        throw limitExceeded(`patching ${keyText} would exceed the cache memory limit of ${this.maxMemoryBytes} bytes`);
+      }
+      const delta: Delta = { version: current.version + 1, data };
+      await this.storage?.writeDelta(key, delta);
+      const deltas = [...current.deltas, delta];
+      const obj: StoredObject = { ...current, version: delta.version, deltas, size: objectSize(current.value, deltas) };
+      this.record(obj);
+      this.keep(obj);
+      return this.meta.get(keyText)!;
+    });
+  }
+
+  /** The object, from memory or storage; NOT_FOUND when unknown. */
+  async get(key: Required<ObjectKey>): Promise<StoredObject> {
+    const keyText = formatKey(key);
+    const hit = this.resident.get(keyText);
+    if (hit) {
+      this.touch(keyText, hit);
+      return hit;
+    }
+    const obj = await this.withLock(keyText, () => this.lookup(key, keyText));
+    if (!obj) throw this.missing(keyText, 'get');
+    return obj;
+  }
+
+  /** Metadata without loading the object. */
+  info(key: string): ObjectMeta | undefined {
+    return this.meta.get(key);
+  }
+
+  list(): ObjectMeta[] {
+    return [...this.meta.values()];
+  }
+
+  /** Deletes every object the pattern (key, `<app>/<session>`, `<app>/*`) covers; answers how many. */
+  async delete(pattern: ObjectKey): Promise<number> {
+    const keys = [...this.meta.keys()].filter((k) => matchesKey(pattern, k));
+    for (const keyText of keys) {
+      await this.withLock(keyText, async () => {
+        const [app, session, id] = keyText.split('/') as [string, string, string];
+        this.forget(keyText);
+        await this.storage?.remove({ app, session, id });
+      });
+    }
+    for (const k of this.evicted) if (matchesKey(pattern, k)) this.evicted.delete(k);
+    return keys.length;
+  }
+
+  private missing(keyText: string, op: string): Error {
+    if (this.evicted.has(keyText)) {
+      return notFound(`object ${keyText} was evicted under the cache memory limit (no storage directory configured)`);
+    }
+    return notFound(op === 'patch' ? `object ${keyText} not found: put it before patching` : `object ${keyText} not found`);
+  }
+
+  /** Memory first, then storage (caller holds the key's lock when storage may be read). */
+  private async lookup(key: Required<ObjectKey>, keyText: string): Promise<StoredObject | undefined> {
+    const hit = this.resident.get(keyText);
+    if (hit) {
+      this.touch(keyText, hit);
+      return hit;
+    }
+    if (!this.storage || !this.meta.has(keyText)) return undefined;
+    const obj = await this.storage.read(key);
+    if (!obj) {
+      this.meta.delete(keyText);
+      return undefined;
+    }
+    this.record(obj);
+    this.keep(obj);
+    return obj;
+  }
+
+  private record(obj: StoredObject): void {
+    this.meta.set(obj.key, { key: obj.key, version: obj.version, size: obj.size, kind: obj.value.kind });
+    this.evicted.delete(obj.key);
+  }
+
+  /** Makes `obj` the most recent resident object, then evicts down to the limit. */
+  private keep(obj: StoredObject): void {
+    const old = this.resident.get(obj.key);
+    if (old) {
+      this.resident.delete(obj.key);
+      this.residentBytes -= old.size;
+    }
+    if (this.storage && obj.size > this.maxMemoryBytes) return; // served from disk
+    this.resident.set(obj.key, obj);
+    this.residentBytes += obj.size;
+    this.evict(obj.key);
+  }
+
+  private touch(keyText: string, obj: StoredObject): void {
+    this.resident.delete(keyText);
+    this.resident.set(keyText, obj);
+  }
+
+  private evict(protect: string): void {
+    for (const [k, victim] of this.resident) {
+      if (this.residentBytes <= this.maxMemoryBytes) break;
+      if (k === protect) continue;
+      this.resident.delete(k);
+      this.residentBytes -= victim.size;
+      if (!this.storage) {
+        this.meta.delete(k);
+        this.evicted.add(k);
+        if (this.evicted.size > MAX_REMEMBERED_EVICTIONS) {
+          const oldest = this.evicted.values().next().value;
+          if (oldest !== undefined) this.evicted.delete(oldest);
+        }
+        this.logger.warn({ key: k, size: victim.size }, 'object evicted under the memory limit and dropped (no storage)');
+      } else {
+        this.logger.debug({ key: k, size: victim.size }, 'object evicted from memory');
+      }
+    }
+  }
+
+  private forget(keyText: string): void {
+    const obj = this.resident.get(keyText);
+    if (obj) {
+      this.resident.delete(keyText);
+      this.residentBytes -= obj.size;
+    }
+    this.meta.delete(keyText);
+  }
+
+  /** Runs `fn` after every earlier operation on the same key has finished. */
+  private async withLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const previous = this.locks.get(key) ?? Promise.resolve();
+    let release!: () => void;
+    const mine = new Promise<void>((resolve) => (release = resolve));
+    const tail = previous.then(() => mine);
+    this.locks.set(key, tail);
+    await previous;
+    try {
+      return await fn();
+    } finally {
+      release();
+      if (this.locks.get(key) === tail) this.locks.delete(key);
+    }
+  }
+}

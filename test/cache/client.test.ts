@@ -1,0 +1,239 @@
+import * as grpc from '@grpc/grpc-js';
+import { tableFromArrays, tableFromIPC, tableToIPC } from 'apache-arrow';
+import { CacheClient } from '../../src/cache/client';
+import { ErrorCode } from '../../src/errors';
+import type { CacheServer } from '../../src/cache/server';
+import type { FlightServiceClient } from '../../src/cache/flight';
+import { rawClient, rawGet, startServer } from './helpers';
+
+let server: CacheServer;
+let endpoint: string;
+let client: CacheClient;
+let raw: FlightServiceClient;
+
+beforeAll(async () => {
+  ({ server, endpoint } = await startServer());
+  client = new CacheClient({ endpoint });
+  raw = rawClient(endpoint);
+});
+
+afterAll(async () => {
+  client.close();
+  raw.close();
+  await server.close();
+});
+
+const text = (b: Buffer): string => b.toString('utf8');
+
+describe('CacheClient against the embedded server', () => {
+  test('put names a new object at version 1 under the prefix; get reads it back', async () => {
+    const ref = await client.put('app/s1', Buffer.from('hello'));
+    expect(ref.endpoint).toBe(endpoint);
+    expect(ref.key).toMatch(/^app\/s1\/[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(ref.version).toBe(1);
+    const obj = await client.get(ref);
+    expect(obj.kind).toBe('opaque');
+    if (obj.kind !== 'opaque') return;
+    expect(text(obj.base)).toBe('hello');
+    expect(obj.patches).toEqual([]);
+    expect(obj.version).toBe(1);
+  });
+
+  test('update overwrites a full key with version + 1 and drops the patches; patch appends', async () => {
+    const created = await client.update('app/s2/obj', Buffer.from('v1'));
+    expect(created.version).toBe(1);
+    const patched = await client.patch('app/s2/obj', Buffer.from('d2'));
+    expect(patched.version).toBe(2);
+    const patched2 = await client.patch('app/s2/obj', Buffer.from('d3'));
+    expect(patched2.version).toBe(3);
+    let obj = await client.get(patched2);
+    expect(obj.kind === 'opaque' && obj.patches.map(text)).toEqual(['d2', 'd3']);
+    const updated = await client.update('app/s2/obj', Buffer.from('v4'));
+    expect(updated.version).toBe(4);
+    obj = await client.get(updated);
+    expect(obj.kind === 'opaque' && [text(obj.base), obj.patches.length, obj.version]).toEqual(['v4', 0, 4]);
+  });
+
+  test('chunks sent as many rows are answered as one base row', async () => {
+    const small = new CacheClient({ endpoint, chunkBytes: 3 });
+    try {
+      const ref = await small.put('app/s3', { kind: 'opaque', chunks: [Buffer.from('abcdefg'), Buffer.from('hij')] });
+      const answer = await rawGet(raw, `${ref.key}:0`);
+      expect(answer.rows).toHaveLength(1);
+      expect(text(Buffer.from(answer.rows[0]!.data))).toBe('abcdefghij');
+    } finally {
+      small.close();
+    }
+  });
+
+  test('not-modified and patch-suffix answers on the wire (SPEC 7)', async () => {
+    const ref = await client.put('app/wire', Buffer.from('base'));
+    await client.patch(ref.key, Buffer.from('p2'));
+    await client.patch(ref.key, Buffer.from('p3'));
+
+    const full = await rawGet(raw, `${ref.key}:0`);
+    expect(full.schema.fields.map((f) => f.name)).toEqual(['version', 'kind', 'data']);
+    expect(full.rows.map((r) => [r.version, r.kind, text(Buffer.from(r.data))])).toEqual([
+      [1, 'base', 'base'],
+      [2, 'patch', 'p2'],
+      [3, 'patch', 'p3'],
+    ]);
+    const noColon = await rawGet(raw, ref.key);
+    expect(noColon.rows).toHaveLength(3);
+
+    const notModified = await rawGet(raw, `${ref.key}:3`);
+    expect(notModified.messages).toHaveLength(1);
+    expect(notModified.rows).toHaveLength(0);
+
+    const suffix = await rawGet(raw, `${ref.key}:1`);
+    expect(suffix.rows.map((r) => [r.version, r.kind])).toEqual([
+      [2, 'patch'],
+      [3, 'patch'],
+    ]);
+    const suffix2 = await rawGet(raw, `${ref.key}:2`);
+    expect(suffix2.rows.map((r) => r.version)).toEqual([3]);
+
+    // Newer than the server's, or older than the base: the full object.
+    expect((await rawGet(raw, `${ref.key}:9`)).rows).toHaveLength(3);
+    await client.update(ref.key, Buffer.from('new base'));
+    await client.patch(ref.key, Buffer.from('p5'));
+    const afterOverwrite = await rawGet(raw, `${ref.key}:2`);
+    expect(afterOverwrite.rows.map((r) => [r.version, r.kind])).toEqual([
+      [4, 'base'],
+      [5, 'patch'],
+    ]);
+  });
+
+  test('the client keeps its copy on not-modified and applies patch-only answers', async () => {
+    const ref = await client.put('app/lru', Buffer.from('big base'));
+    const first = await client.get(ref);
+    const again = await client.get(ref);
+    expect(again).toBe(first); // "not modified": the very same cached object
+
+    const other = new CacheClient({ endpoint });
+    try {
+      const p = await other.patch(ref.key, Buffer.from('delta'));
+      const patched = await client.get(p);
+      expect(patched.kind).toBe('opaque');
+      if (patched.kind !== 'opaque' || first.kind !== 'opaque') return;
+      expect(patched.base).toBe(first.base); // only the patch travelled: the base buffer is the one held
+      expect(patched.patches.map(text)).toEqual(['delta']);
+      expect(patched.version).toBe(2);
+      // version 0 forces a fresh fetch
+      const fresh = await client.get({ ...p, version: 0 });
+      expect(fresh.kind === 'opaque' && fresh.base).not.toBe(first.base);
+      expect(fresh.kind === 'opaque' && text(fresh.base)).toBe('big base');
+    } finally {
+      other.close();
+    }
+  });
+
+  test('delete by key, by session prefix and by app wildcard; list and info', async () => {
+    const a = await client.put('del/s1', Buffer.from('a'));
+    const b = await client.put('del/s1', Buffer.from('bb'));
+    const c = await client.put('del/s2', Buffer.from('ccc'));
+    const d = await client.put('keep/s1', Buffer.from('dddd'));
+
+    const listed = await client.list();
+    const sizes = Object.fromEntries(listed.map((i) => [i.key, i.totalBytes]));
+    expect(sizes[a.key]).toBe(1);
+    expect(sizes[c.key]).toBe(3);
+    expect(listed.every((i) => i.endpoint === endpoint)).toBe(true);
+    const info = await client.info(b.key);
+    expect(info).toMatchObject({ key: b.key, endpoint, totalBytes: 2 });
+
+    await client.delete(a.key);
+    await expect(client.get(a)).rejects.toMatchObject({ code: ErrorCode.NotFound });
+    await expect(client.get(b)).resolves.toBeDefined();
+    await client.delete('del/s1');
+    await expect(client.get(b)).rejects.toMatchObject({ code: ErrorCode.NotFound });
+    await expect(client.get(c)).resolves.toBeDefined();
+    await client.delete('del/*');
+    await expect(client.get({ ...c, version: 0 })).rejects.toMatchObject({ code: ErrorCode.NotFound });
+    await expect(client.get(d)).resolves.toBeDefined();
+    const keys = (await client.list()).map((i) => i.key);
+    expect(keys.some((k) => k.startsWith('del/'))).toBe(false);
+    expect(keys).toContain(d.key);
+  });
+
+  test('native Arrow tables are stored as tables and answered with flame.cache.version', async () => {
+    const table = tableFromArrays({ a: Int32Array.from([1, 2, 3]), b: ['x', 'y', 'z'] });
+    const ref = await client.update('app/arrow/t', { kind: 'arrow', ipc: tableToIPC(table, 'stream') });
+    expect(ref.version).toBe(1);
+    const ref2 = await client.update('app/arrow/t', { kind: 'arrow', ipc: tableToIPC(table, 'stream') });
+    expect(ref2.version).toBe(2);
+    const obj = await client.get(ref2);
+    expect(obj.kind).toBe('arrow');
+    if (obj.kind !== 'arrow') return;
+    expect(obj.version).toBe(2);
+    const back = tableFromIPC(obj.ipc);
+    expect(back.schema.metadata.get('flame.cache.format')).toBe('arrow-table-v1');
+    expect(back.schema.metadata.get('flame.cache.version')).toBe('2');
+    expect(back.getChild('b')?.toArray()).toEqual(['x', 'y', 'z']);
+    const info = await client.info(ref2.key);
+    expect(info.schema.length).toBeGreaterThan(0);
+    await expect(client.patch(ref2.key, Buffer.from('x'))).resolves.toMatchObject({ version: 3 });
+  });
+
+  test('concurrent puts to one key get distinct consecutive versions', async () => {
+    const n = 20;
+    const refs = await Promise.all(
+      Array.from({ length: n }, (_, i) => (i % 2 ? client.update('app/race/k', Buffer.from(`v${i}`)) : client.patch('app/race/k', Buffer.from(`p${i}`)).catch(() => undefined))),
+    );
+    const versions = refs.filter((r) => r !== undefined).map((r) => r!.version).sort((x, y) => x - y);
+    expect(new Set(versions).size).toBe(versions.length);
+    expect(versions).toEqual(Array.from({ length: versions.length }, (_, i) => i + 1));
+    const obj = await client.get({ endpoint, key: 'app/race/k', version: 0 });
+    expect(obj.version).toBe(versions.length);
+  });
+
+  test('errors name the key and endpoint: bad key, missing object, unreachable server', async () => {
+    await expect(client.put('app/../x', Buffer.from('1'))).rejects.toMatchObject({ code: ErrorCode.InvalidInput, message: expect.stringContaining("'app/../x'") });
+    await expect(client.put('app/s/id', Buffer.from('1'))).rejects.toMatchObject({ code: ErrorCode.InvalidInput });
+    await expect(client.get({ endpoint, key: 'a\\b/c/d', version: 0 })).rejects.toMatchObject({ code: ErrorCode.InvalidInput });
+    await expect(client.patch('app/none/missing', Buffer.from('1'))).rejects.toMatchObject({
+      code: ErrorCode.NotFound,
+      message: expect.stringContaining('app/none/missing'),
+    });
+    const missing = client.get({ endpoint, key: 'app/none/missing', version: 0 });
+    await expect(missing).rejects.toMatchObject({ code: ErrorCode.NotFound, message: expect.stringContaining(endpoint) });
+
+    const lonely = new CacheClient({ endpoint: 'grpc://127.0.0.1:1', retries: 1, deadlineMs: 5000 });
+    try {
+      const err = await lonely.get({ endpoint: 'grpc://127.0.0.1:1', key: 'app/s/k', version: 0 }).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: ErrorCode.Unavailable });
+      expect((err as Error).message).toContain('grpc://127.0.0.1:1');
+      expect((err as Error).message).toContain('app/s/k');
+      await expect(lonely.put('app/s', Buffer.from('x'))).rejects.toMatchObject({ code: ErrorCode.Unavailable });
+    } finally {
+      lonely.close();
+    }
+    expect(() => new CacheClient({ endpoint: 'http://x:1' })).toThrow(/scheme/);
+  });
+
+  test('a closed client refuses calls', async () => {
+    const c = new CacheClient({ endpoint });
+    c.close();
+    c.close();
+    await expect(c.put('app/s', Buffer.from('x'))).rejects.toMatchObject({ code: ErrorCode.Unavailable });
+  });
+
+  test('ListActions names DELETE; Handshake, DoExchange and PollFlightInfo are UNIMPLEMENTED', async () => {
+    const actions: { type: string }[] = [];
+    for await (const a of raw.ListActions({}, new grpc.Metadata(), {}) as AsyncIterable<{ type: string }>) actions.push(a);
+    expect(actions.map((a) => a.type)).toEqual(['DELETE']);
+    const code = (call: grpc.ClientDuplexStream<unknown, unknown>): Promise<number> =>
+      new Promise((resolve) => {
+        call.on('error', (e: grpc.ServiceError) => resolve(e.code));
+        call.on('data', () => undefined);
+        call.end();
+      });
+    expect(await code(raw.Handshake(new grpc.Metadata(), {}))).toBe(grpc.status.UNIMPLEMENTED);
+    expect(await code(raw.DoExchange(new grpc.Metadata(), {}) as never)).toBe(grpc.status.UNIMPLEMENTED);
+    const poll = (raw as unknown as Record<string, (...a: unknown[]) => void>).PollFlightInfo!;
+    const pollCode = await new Promise<number>((resolve) =>
+      poll.call(raw, { type: 'PATH', path: ['a/b/c'] }, new grpc.Metadata(), {}, (e: grpc.ServiceError | null) => resolve(e?.code ?? 0)),
+    );
+    expect(pollCode).toBe(grpc.status.UNIMPLEMENTED);
+  });
+});

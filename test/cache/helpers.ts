@@ -1,0 +1,97 @@
+/** Shared pieces of the cache tests: a server on a loopback port, and a raw Flight client to look at the wire. */
+import http2 from 'node:http2';
+import * as grpc from '@grpc/grpc-js';
+import { CacheServer, type CacheServerOptions } from '../../src/cache/server';
+import { flightClientConstructor, UNLIMITED_MESSAGES, type FlightServiceClient } from '../../src/cache/flight';
+import { encodeFlightData, type FlightData, type OutgoingFlightData } from '../../src/cache/flight-data';
+import { decodeMessage, plainBatch, schemaOf } from '../../src/cache/ipc';
+import { opaqueLayout, readRows, type OpaqueRow } from '../../src/cache/opaque';
+import type { Schema } from 'apache-arrow';
+
+export async function startServer(opts: CacheServerOptions = {}): Promise<{ server: CacheServer; endpoint: string }> {
+  const server = new CacheServer({ port: 0, closeGraceMs: 1000, ...opts });
+  const endpoint = await server.start();
+  return { server, endpoint };
+}
+
+export function rawClient(endpoint: string): FlightServiceClient {
+  const Ctor = flightClientConstructor();
+  return new Ctor(endpoint.replace(/^grpc:\/\//, ''), grpc.credentials.createInsecure(), { ...UNLIMITED_MESSAGES });
+}
+
+export interface RawAnswer {
+  schema: Schema;
+  messages: FlightData[];
+  rows: OpaqueRow[];
+}
+
+/** DoGet with a raw ticket; the rows as they travelled. */
+export async function rawGet(client: FlightServiceClient, ticket: string | Buffer): Promise<RawAnswer> {
+  const call = client.DoGet({ ticket: Buffer.isBuffer(ticket) ? ticket : Buffer.from(ticket) }, new grpc.Metadata(), {});
+  const messages: FlightData[] = [];
+  for await (const m of call as AsyncIterable<FlightData>) messages.push(m);
+  const schema = schemaOf(decodeMessage(messages[0]!.data_header));
+  const rows: OpaqueRow[] = [];
+  if (schema.metadata.get('flame.cache.format') !== 'arrow-table-v1') {
+    const layout = opaqueLayout(schema);
+    for (const m of messages.slice(1)) rows.push(...readRows(layout, plainBatch(decodeMessage(m.data_header), m.data_body)));
+  }
+  return { schema, messages, rows };
+}
+
+/** DoPut of raw messages; resolves to the PutResult metadata or rejects with the gRPC error. */
+export function rawPut(client: FlightServiceClient, messages: OutgoingFlightData[], opts: { cancelAfter?: number } = {}): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const call = client.DoPut(new grpc.Metadata(), {});
+    let result: Buffer | undefined;
+    call.on('data', (r: { app_metadata: Buffer }) => (result = r.app_metadata));
+    call.on('error', reject);
+    call.on('status', (s: grpc.StatusObject) => {
+      if (s.code === grpc.status.OK) (result ? resolve(result) : reject(new Error('no PutResult')));
+    });
+    messages.forEach((m, i) => {
+      if (opts.cancelAfter !== undefined && i >= opts.cancelAfter) return;
+      call.write(m);
+    });
+    if (opts.cancelAfter !== undefined) setTimeout(() => call.cancel(), 100);
+    else call.end();
+  });
+}
+
+/** The gRPC status code of a rejected promise. */
+export async function grpcCode(p: Promise<unknown>): Promise<{ code: number; details: string }> {
+  try {
+    await p;
+  } catch (err) {
+    const e = err as { code: number; details: string };
+    return { code: e.code, details: e.details };
+  }
+  throw new Error('expected the call to fail');
+}
+
+/**
+ * A DoPut cut mid-way as a crashed client or a lost connection cuts it: gRPC frames
+ * (the last one possibly torn in half) and then the TCP connection goes, with no END_STREAM.
+ */
+export async function cutPut(endpoint: string, messages: OutgoingFlightData[], tearLastInHalf = false): Promise<void> {
+  const session = http2.connect(endpoint.replace(/^grpc:/, 'http:'));
+  session.on('error', () => undefined);
+  const stream = session.request({
+    ':method': 'POST',
+    ':path': '/arrow.flight.protocol.FlightService/DoPut',
+    'content-type': 'application/grpc',
+    te: 'trailers',
+  });
+  stream.on('error', () => undefined);
+  stream.on('data', () => undefined);
+  messages.forEach((m, i) => {
+    const body = encodeFlightData(m);
+    const frame = Buffer.alloc(5 + body.length);
+    frame.writeUInt32BE(body.length, 1);
+    body.copy(frame, 5);
+    stream.write(tearLastInHalf && i === messages.length - 1 ? frame.subarray(0, 5 + (body.length >> 1)) : frame);
+  });
+  await new Promise((r) => setTimeout(r, 100)); // the frames reach the server
+  session.destroy();
+  await new Promise((r) => setTimeout(r, 100)); // the server notices the cut
+}
