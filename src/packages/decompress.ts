@@ -1,0 +1,131 @@
+/**
+ * The plain tar inside a (compressed) tar file, with the
+ * output capped and the compression ratio bounded: node-tar's own ratio guard
+ * never sees what these decompressors produce.
+ *
+ * gzip: node:zlib. xz: xz-decompress (xz-embedded compiled to WASM, no native
+ * code, no install script; pull-based, so a bomb produces output only as fast
+ * as we read it, in 64 KiB chunks; it has a process-wide lock, so we queue xz
+ * work ourselves and never cancel a stream still waiting for that lock).
+ * bzip2: see bunzip2.ts.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { pipeline as pipe, Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import zlib from 'node:zlib';
+import { XzReadableStream } from 'xz-decompress';
+import { FlmError, invalidInput, isFlmError, limitExceeded } from '../errors';
+import type { ArchiveKind } from './archive-kind';
+import { bunzip2File } from './bunzip2';
+
+export interface StreamLimits {
+  /** Cap on the decompressed tar stream. */
+  maxOutputBytes: number;
+  maxRatio: number;
+  ratioFloorBytes: number;
+  timeoutMs: number;
+}
+
+const CHUNK = 64 * 1024;
+
+/**
+ * The plain tar inside `file`: the file itself for `.tar`, else a new file in
+ * `tmpDir`, written under the output cap and ratio bound. Having it on disk lets
+ * the extractor check every entry before it writes anything.
+ */
+export async function plainTar(
+  file: string, kind: Exclude<ArchiveKind, 'zip'>, tmpDir: string, limits: StreamLimits, where: string, signal: AbortSignal,
+): Promise<string> {
+  if (kind === 'tar') {
+    const size = (await fs.promises.stat(file)).size;
+    if (size > limits.maxOutputBytes) throw limitExceeded(`${where}: the tar is ${size} bytes (limit maxExtractBytes)`);
+    return file;
+  }
+  const plain = path.join(tmpDir, 'plain.tar');
+  if (kind === 'tar.bz2') {
+    await bunzip2File(file, plain, limits, where, signal);
+    return plain;
+  }
+  const inSize = Math.max(1, (await fs.promises.stat(file)).size);
+  let out = 0;
+  const guard = (chunk: Buffer): Buffer => {
+    out += chunk.length;
+    if (out > limits.maxOutputBytes) {
+      throw limitExceeded(`${where}: more than ${limits.maxOutputBytes} bytes after decompression (limit maxExtractBytes)`);
+    }
+    if (out > limits.ratioFloorBytes && out / inSize > limits.maxRatio) {
+      throw limitExceeded(`${where}: ${kind} data expands more than ${limits.maxRatio} times (limit maxCompressionRatio)`);
+    }
+    return chunk;
+  };
+  const source = kind === 'tar.gz' ? gunzip(file, where, signal, guard) : unxz(file, where, signal, guard);
+  await pipeline(Readable.from(source), fs.createWriteStream(plain, { flags: 'wx', mode: 0o600 }), { signal });
+  return plain;
+}
+
+async function* gunzip(file: string, where: string, signal: AbortSignal, guard: (b: Buffer) => Buffer): AsyncGenerator<Buffer> {
+  const unzip = zlib.createGunzip({ chunkSize: CHUNK });
+  // pipeline forwards a read error into `unzip`, which the loop below then throws.
+  pipe(fs.createReadStream(file, { highWaterMark: CHUNK, signal }), unzip, () => undefined);
+  try {
+    for await (const c of unzip) yield guard(c as Buffer);
+  } catch (err) {
+    throw wrapCorrupt(err, 'gzip', where);
+  } finally {
+    unzip.destroy();
+  }
+}
+
+let xzQueue: Promise<void> = Promise.resolve();
+
+async function* unxz(file: string, where: string, signal: AbortSignal, guard: (b: Buffer) => Buffer): AsyncGenerator<Buffer> {
+  // Our own queue in front of xz-decompress's lock (see the file comment).
+  let release!: () => void;
+  const mine = new Promise<void>((r) => (release = r));
+  const before = xzQueue;
+  xzQueue = before.then(() => mine);
+  await before;
+  const fh = await fs.promises.open(file, 'r');
+  // A pull-based source: Readable.toWeb() on Node 20 throws past a closed controller after a decode error.
+  const input = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const buf = Buffer.alloc(CHUNK);
+      const { bytesRead } = await fh.read(buf, 0, CHUNK, null);
+      if (bytesRead === 0) controller.close();
+      else controller.enqueue(buf.subarray(0, bytesRead));
+    },
+  });
+  const reader = new XzReadableStream(input).getReader();
+  let done = false;
+  try {
+    for (;;) {
+      if (signal.aborted) throw signal.reason;
+      const r = await reader.read().catch((err: unknown) => { done = true; throw wrapCorrupt(err, 'xz', where); });
+      if (r.done) { done = true; return; }
+      yield guard(Buffer.from(r.value.buffer, r.value.byteOffset, r.value.byteLength));
+    }
+  } finally {
+    if (!done) await reader.cancel().catch(() => undefined);
+    await fh.close().catch(() => undefined);
+    release();
+  }
+}
+
+function wrapCorrupt(err: unknown, format: string, where: string): FlmError {
+  if (isFlmError(err)) return err;
+  const msg = err instanceof Error ? err.message : String(err);
+  // xz-embedded's codes: 4 memory limit (dictionary too large), 5 not xz, 6 unsupported options, 7 corrupt, 8 truncated.
+  const hint = format === 'xz' ? xzHint(msg) : '';
+  return invalidInput(`${where}: corrupt or truncated ${format} data (${msg}${hint})`, err);
+}
+
+function xzHint(msg: string): string {
+  const code = /error code (\d+)/.exec(msg)?.[1];
+  const words: Record<string, string> = {
+    '4': ': dictionary larger than the decoder allows', '5': ': not xz data', '6': ': unsupported xz options',
+    '7': ': data error', '8': ': unexpected end or bad structure',
+  };
+  if (/null|undefined/.test(msg)) return ': input ended early';
+  return code ? words[code] ?? '' : '';
+}

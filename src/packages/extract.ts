@@ -1,0 +1,82 @@
+/**
+ * One archive into one directory, or nothing: the caller gives a fresh staging
+ * directory and renames it into place only when this resolves. Compressed tars
+ * are first decompressed to a plain tar in `tmpDir` (capped), which is scanned
+ * entry by entry before anything is written. A deadline
+ * bounds the whole extraction; afterwards the written tree is checked on disk
+ * (no link resolves outside it, nothing but files, directories and links).
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { invalidInput, isFlmError, limitExceeded } from '../errors';
+import type { ArchiveKind } from './archive-kind';
+import { EntryRules } from './entry-rules';
+import { scanTar, unpackTar } from './extract-tar';
+import { plainTar } from './decompress';
+import { extractZip } from './extract-zip';
+import { RATIO_FLOOR_BYTES, type ResolvedPackageOptions } from './options';
+
+/** Room for tar headers and padding on top of maxExtractBytes of entry data. */
+const TAR_OVERHEAD_PER_ENTRY = 1536;
+
+export async function extractArchive(
+  file: string, kind: ArchiveKind, destDir: string, tmpDir: string, o: ResolvedPackageOptions, where: string,
+): Promise<void> {
+  const ac = new AbortController();
+  const timer = setTimeout(() => {
+    ac.abort(limitExceeded(`${where}: extraction took longer than ${o.extractTimeoutMs} ms (limit extractTimeoutMs)`));
+  }, o.extractTimeoutMs);
+  timer.unref();
+  try {
+    if (kind === 'zip') {
+      await extractZip(file, destDir, new EntryRules(o, where), { maxRatio: o.maxCompressionRatio, ratioFloorBytes: RATIO_FLOOR_BYTES }, where, ac.signal);
+    } else {
+      const plain = await plainTar(file, kind, tmpDir, {
+        maxOutputBytes: o.maxExtractBytes + o.maxEntries * TAR_OVERHEAD_PER_ENTRY,
+        maxRatio: o.maxCompressionRatio,
+        ratioFloorBytes: RATIO_FLOOR_BYTES,
+        timeoutMs: o.extractTimeoutMs,
+      }, where, ac.signal);
+      await scanTar(plain, new EntryRules(o, where), where, ac.signal);
+      await unpackTar(plain, destDir, new EntryRules(o, where), o, where, ac.signal);
+    }
+  } catch (err) {
+    if (ac.signal.aborted && !isFlmError(err)) throw ac.signal.reason;
+    throw err;
+  } finally {
+    clearTimeout(timer);
+    ac.abort(new Error('extraction finished'));
+  }
+  await verifyTree(destDir, where);
+}
+
+/** Defence in depth: what is on disk now, seen by the file system rather than by the archive's words. */
+export async function verifyTree(root: string, where: string): Promise<void> {
+  const realRoot = await fs.realpath(root);
+  const walk = async (dir: string): Promise<void> => {
+    for (const d of await fs.readdir(dir, { withFileTypes: true })) {
+      const p = path.join(dir, d.name);
+      const rel = path.relative(root, p);
+      if (d.isDirectory()) await walk(p);
+      else if (d.isSymbolicLink()) {
+        const target = await fs.realpath(p).catch(() => undefined);
+        if (target !== undefined && target !== realRoot && !target.startsWith(realRoot + path.sep)) {
+          throw invalidInput(`${where}: entry "${rel}" is a link that resolves outside the package`);
+        }
+      } else if (!d.isFile()) {
+        throw invalidInput(`${where}: entry "${rel}" is neither a file, a directory nor a link`);
+      }
+    }
+  };
+  await walk(root);
+}
+
+/**
+ * The package root inside an extracted tree: its single top-level directory
+ * (as `npm pack`'s `package/`), else the tree itself.
+ */
+export async function packageRootOf(tree: string, ignore: ReadonlySet<string>): Promise<string> {
+  const entries = (await fs.readdir(tree, { withFileTypes: true })).filter((d) => !ignore.has(d.name));
+  const only = entries[0];
+  return entries.length === 1 && only?.isDirectory() ? path.join(tree, only.name) : tree;
+}
