@@ -28,5 +28,8 @@ export async function runServe(opts: ServeOptions, logger: Logger, demo: boolean
   const signal = await stopped;
   logger.info({ signal }, 'signal received');
   await instance.close();
+  // The demo's private socket directory goes with it.
+  const dir = opts.socketPath && path.dirname(opts.socketPath);
+  if (demo && dir && path.basename(dir).startsWith('flmrun-demo-')) fs.rmSync(dir, { recursive: true, force: true });
   return 0;
 }
