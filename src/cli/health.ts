@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { protoPath } from 'grpc-health-check';
-import { invalidInput } from '../errors';
+import { instanceTarget } from './driver';
 
 export async function runHealth(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const { values } = parseArgs({
@@ -16,9 +16,7 @@ export async function runHealth(argv: string[], env: NodeJS.ProcessEnv): Promise
       'timeout-ms': { type: 'string', default: '3000' },
     },
   });
-  const socket = values.socket ?? env.FLAME_INSTANCE_ENDPOINT?.replace(/^unix:\/\//, '');
-  const target = values.target ?? (socket ? `unix://${socket}` : undefined);
-  if (!target) throw invalidInput('health needs --socket PATH or --target HOST:PORT (or FLAME_INSTANCE_ENDPOINT)');
+  const target = instanceTarget(values, env, 'health');
   const status = await checkHealth(target, values.service ?? '', Number(values['timeout-ms']) || 3000);
   process.stdout.write(`${status}\n`);
   return status === 'SERVING' ? 0 : 1;

@@ -22,6 +22,7 @@ serve:
   --work-dir DIR             working directory for extracted packages [default: cwd]
   --log-level LEVEL          trace|debug|info|warn|error [env FLAME_LOG; default info]
   --task-timeout-ms N        per-task time limit, 0 = none [default 0]
+  --cache-deadline-ms N      deadline of each object cache call a task makes [default 30000]
   --worker-heap-mb N         heap limit of the user-code worker, 0 = Node's default [default 0]
   --ref-concurrency N        ObjectRef arguments fetched at once [default 8]
   --keep-extracted           keep extracted packages after session leave [default: remove]

@@ -4,7 +4,7 @@ import { parseArgs, inspect } from 'node:util';
 import { invalidInput } from '../errors';
 import { encodeObjectRef } from '../codecs/object-ref';
 import type { RunnerContext } from '../codecs';
-import { Driver, parseRefArgument } from './driver';
+import { Driver, instanceTarget, parseRefArgument } from './driver';
 import { CacheClient } from '../cache/client';
 import { decodeValue } from '../codecs';
 
@@ -38,9 +38,7 @@ export async function runInvoke(argv: string[], env: NodeJS.ProcessEnv): Promise
       repeat: { type: 'string', default: '1' },
     },
   });
-  const socket = values.socket ?? env.FLAME_INSTANCE_ENDPOINT?.replace(/^unix:\/\//, '');
-  const target = values.target ?? (socket ? `unix://${socket}` : undefined);
-  if (!target) throw invalidInput('invoke needs --socket PATH or --target HOST:PORT (or FLAME_INSTANCE_ENDPOINT)');
+  const target = instanceTarget(values, env, 'invoke');
   const args = parseJson<unknown[]>(values.args, '--args', []);
   if (!Array.isArray(args)) throw invalidInput('--args must be a JSON array');
   const kwargs = parseJson<Record<string, unknown> | null>(values.kwargs, '--kwargs', null);
