@@ -19,10 +19,13 @@ RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /src/dist ./dist
 COPY proto ./proto
 COPY examples ./examples
+# The directories exist in the image owned by `node`, so that a named volume
+# mounted on one of them (docker-compose.yml) starts out writable by it.
 RUN ln -s /opt/flmrun-js/dist/cli.js /usr/local/bin/flmrun-js \
- && mkdir -p /run/flmrun /var/lib/flmrun/work \
- && chown node:node /run/flmrun /var/lib/flmrun/work
-USER node
+ && mkdir -p /run/flmrun /var/lib/flmrun/work /var/lib/flmrun/cache \
+ && chown node:node /run/flmrun /var/lib/flmrun/work /var/lib/flmrun/cache
+# `node` (uid 1000 in the official image), numeric so that runAsNonRoot can verify it.
+USER 1000:1000
 WORKDIR /var/lib/flmrun/work
 HEALTHCHECK --interval=15s --timeout=5s --start-period=10s --retries=3 \
   CMD ["node", "/opt/flmrun-js/dist/cli.js", "health"]

@@ -24,6 +24,11 @@ export interface ServeOptions {
   logLevel: string;
   /** Per-task time limit in ms; 0 = no limit (default). */
   taskTimeoutMs: number;
+  /**
+   * Deadline of each object cache call a task makes (get, put, state write-back), in ms. Default 30000.
+   * A cache that is down fails the task with code 3 at once; one that hangs fails it after this long.
+   */
+  cacheDeadlineMs: number;
   /** Heap limit of the worker that runs user code, in MB; 0 = Node's default (default). */
   workerHeapMb: number;
   /** How many ObjectRef arguments are fetched at once. Default 8, as the Python runner. */
@@ -42,6 +47,7 @@ export interface ServeOptions {
 export const DEFAULTS = {
   logLevel: 'info',
   taskTimeoutMs: 0,
+  cacheDeadlineMs: 30_000,
   workerHeapMb: 0,
   refConcurrency: 8,
   keepExtracted: false,
@@ -75,6 +81,9 @@ export function resolveServeOptions(partial: Partial<ServeOptions>, cwd = proces
   if (o.listen) parseHostPort(o.listen, '--listen');
   if (Boolean(o.tlsCertFile) !== Boolean(o.tlsKeyFile)) throw invalidInput('--tls-cert and --tls-key go together');
   nonNegativeInt(o.taskTimeoutMs, '--task-timeout-ms');
+  if (!Number.isSafeInteger(o.cacheDeadlineMs) || o.cacheDeadlineMs < 1) {
+    throw invalidInput(`--cache-deadline-ms must be a whole number >= 1, got ${String(o.cacheDeadlineMs)}`);
+  }
   nonNegativeInt(o.workerHeapMb, '--worker-heap-mb');
   nonNegativeInt(o.shutdownGraceMs, '--shutdown-grace-ms');
   nonNegativeInt(o.embeddedCacheMaxMemoryBytes, '--cache-max-memory');

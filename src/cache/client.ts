@@ -364,6 +364,16 @@ export class CacheClient {
   private channel(endpoint: CacheEndpoint): FlightServiceClient {
     if (this.closed) throw unavailable(`cache client is closed (endpoint ${endpoint.canonical})`);
     let client = this.channels.get(endpoint.canonical);
+    // A channel whose connection failed waits out a reconnect backoff that grows to
+    // minutes, failing every call meanwhile: a cache restarted on the same address
+    // would stay unreachable that long. Replace it by a fresh channel, which
+    // connects on its first call (and fails that call at once if the cache is
+    // still down). In TRANSIENT_FAILURE no call is in flight on it, so none is cut.
+    if (client && client.getChannel().getConnectivityState(false) === grpc.connectivityState.TRANSIENT_FAILURE) {
+      this.channels.delete(endpoint.canonical);
+      client.close();
+      client = undefined;
+    }
     if (!client) {
       const Ctor = flightClientConstructor();
       client = new Ctor(endpoint.target, this.credentials(endpoint), {

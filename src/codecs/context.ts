@@ -9,13 +9,14 @@
  * Unknown fields are refused, naming them: a misspelt `initArgs` or `exports`
  * would otherwise be silently ignored.
  */
-import { Binary, BSON } from 'bson';
+import { Binary } from 'bson';
 import { describeThrown, ErrorCode, FlmError, invalidInput } from '../errors';
 import type { CacheObject, CachePayload, ObjectRef } from '../cache/types';
 import { tryDecodeObjectRef } from './object-ref';
 import { bsonTypeName, looksLikeBsonDocument, parseBsonDocument, plainBsonValue } from './bson-values';
 import { decodeOpaque, flmTag } from './values';
 import { typeName } from './pickle/writer';
+import { serializeBson } from './bson-serialize';
 
 export interface RunnerContext {
   module?: string;
@@ -86,7 +87,7 @@ export function encodeRunnerContext(ctx: RunnerContext): Buffer {
   doc.warmup = ctx.warmup;
   if (ctx.state !== undefined) doc.state = new Binary(ctx.state);
   try {
-    return Buffer.from(BSON.serialize(doc));
+    return serializeBson(doc);
   } catch (err) {
     throw invalidInput(`cannot encode the runner context as BSON: ${describeThrown(err)}`, err);
   }

@@ -8,7 +8,7 @@
  * values) are object references: a BSON binary of subtype 0x80 holding an
  * encoded ObjectRef, or in a pickle an `ObjectRef` or `bytes` that decode as one.
  */
-import { Binary, BSON } from 'bson';
+import { Binary } from 'bson';
 import { describeThrown, ErrorCode, FlmError, invalidInput } from '../errors';
 import type { ObjectRef } from '../cache/types';
 import { encodeObjectRef, tryDecodeObjectRef } from './object-ref';
@@ -16,6 +16,7 @@ import { isObjectRefArg, ObjectRefArg } from './object-ref-arg';
 import { PickledRunnerRequest, readPickle } from './pickle';
 import { bsonTypeName, looksLikeBsonDocument, OBJECT_REF_SUBTYPE, parseBsonDocument, plainBsonValue } from './bson-values';
 import { typeName } from './pickle/writer';
+import { serializeBson } from './bson-serialize';
 
 export { ObjectRefArg, isObjectRefArg } from './object-ref-arg';
 
@@ -50,7 +51,7 @@ export function encodeRunnerRequest(req: { method?: string | null; args?: unknow
     kwargs: req.kwargs ? Object.fromEntries(Object.entries(req.kwargs).map(([k, v]) => [k, toBson(v)])) : null,
   };
   try {
-    return Buffer.from(BSON.serialize(doc));
+    return serializeBson(doc);
   } catch (err) {
     throw invalidInput(`cannot encode the runner request as BSON: ${describeThrown(err)}`, err);
   }

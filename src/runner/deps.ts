@@ -14,7 +14,12 @@ export interface RuntimeDeps {
 }
 
 export function createRuntimeDeps(init: WorkerInit, logger: Logger): RuntimeDeps {
-  const client = new CacheClient({ endpoint: init.cacheEndpoint, caFile: init.caFile, logger: logger.child({ component: 'cache-client' }) });
+  const client = new CacheClient({
+    endpoint: init.cacheEndpoint,
+    caFile: init.caFile,
+    deadlineMs: init.cacheDeadlineMs,
+    logger: logger.child({ component: 'cache-client' }),
+  });
   const codecs: RuntimeCodecs = {
     decodeCommonData,
     decodeContextObject,

@@ -6,6 +6,8 @@ export interface WorkerInit {
   spec: SessionSpec;
   cacheEndpoint: string;
   caFile?: string;
+  /** Deadline of each cache call (CacheClient deadlineMs); undefined = its default. */
+  cacheDeadlineMs?: number;
   refConcurrency: number;
   /** pino level and bindings of the main thread's logger; log lines travel back as messages. */
   logLevel: string;

@@ -19,13 +19,13 @@ const PACKAGE_NAME = /^(?:@[a-z0-9][\w.~-]*\/)?[a-z0-9][\w.~-]*$/i;
 /** Absolute path of the module named by `spec` (or of the package entry) under `root`. */
 export function resolveModuleFile(root: string, spec?: string): string {
   const base = path.resolve(root);
-  if (spec === undefined || spec === '' || spec === '.') return packageEntry(base, base);
+  if (spec === undefined || spec === '' || spec === '.') return contained(packageEntry(base, base), base, 'the package entry point');
   if (path.isAbsolute(spec) || spec.startsWith('file:')) {
     throw invalidInput(`module '${spec}' must be relative to the package root ${base}, not absolute`);
   }
   if (spec.split(/[\\/]/).includes('..')) throw invalidInput(`module '${spec}' refused: '..' may not leave the package root`);
   const local = fileOrDir(path.join(base, spec), base);
-  if (local) return local;
+  if (local) return contained(local, base, `'${spec}'`);
   const bare = splitPackageSpecifier(spec);
   if (!spec.startsWith('./') && bare) {
     const found = packageFile(base, bare.name, bare.subpath);
@@ -74,13 +74,15 @@ function packageFile(from: string, name: string, subpath: string): string | unde
   for (let dir = from; ; dir = path.dirname(dir)) {
     const pkgDir = path.join(dir, 'node_modules', name);
     if (isDir(pkgDir)) {
+      const what = `'${name}${subpath.slice(1)}'`;
       const pkg = readPackageJson(pkgDir);
       if (pkg?.exports !== undefined) {
-        const targets = exportTargets(pkg, subpath, `'${name}${subpath.slice(1)}'`);
-        for (const t of targets) if (isFile(path.join(pkgDir, t))) return path.join(pkgDir, t);
+        const targets = exportTargets(pkg, subpath, what);
+        for (const t of targets) if (isFile(path.join(pkgDir, t))) return contained(path.join(pkgDir, t), pkgDir, what);
         return undefined;
       }
-      return subpath === '.' ? packageEntry(pkgDir, pkgDir) : fileOrDir(path.join(pkgDir, subpath), pkgDir);
+      const file = subpath === '.' ? packageEntry(pkgDir, pkgDir) : fileOrDir(path.join(pkgDir, subpath), pkgDir);
+      return file === undefined ? undefined : contained(file, pkgDir, what);
     }
     if (path.dirname(dir) === dir) return undefined;
   }
@@ -98,6 +100,22 @@ function exportTargets(pkg: PackageJson, entry: string, what: string): string[] 
     }
   }
   throw invalidInput(`module not found: ${what}: ${first instanceof Error ? first.message : 'no matching export'}`);
+}
+
+/**
+ * Refuses a resolved file outside `root`, links followed: neither the context's
+ * `module` nor a package.json `main`/`exports` target nor a symbolic link in
+ * the package may choose a file elsewhere on the machine (issue 6: no value
+ * from a task or package chooses a path outside the working directory).
+ */
+function contained(file: string, root: string, what: string): string {
+  const realRoot = fs.realpathSync(root);
+  const realFile = fs.realpathSync(file);
+  const rel = path.relative(realRoot, realFile);
+  if (rel === '..' || rel.startsWith(`..${path.sep}`) || path.isAbsolute(rel)) {
+    throw invalidInput(`module ${what} refused: it resolves to ${realFile}, outside the package root ${realRoot}`);
+  }
+  return file;
 }
 
 function splitPackageSpecifier(spec: string): { name: string; subpath: string } | undefined {

@@ -32,6 +32,8 @@ export interface RunnerOptions {
   /** grpc://host:port of the object cache (default target for puts). */
   cacheEndpoint: string;
   caFile?: string;
+  /** Deadline of each cache call the worker makes; undefined = the CacheClient's default (30000). */
+  cacheDeadlineMs?: number;
   /** Per-task timeout; 0/undefined = off. */
   taskTimeoutMs?: number;
   /** Worker heap limit (resourceLimits.maxOldGenerationSizeMb); undefined = Node's default. */
@@ -47,8 +49,9 @@ export interface RunnerOptions {
   logger?: Logger;
 }
 
-interface Options extends Required<Omit<RunnerOptions, 'caFile' | 'workerHeapMb'>> {
+interface Options extends Required<Omit<RunnerOptions, 'caFile' | 'workerHeapMb' | 'cacheDeadlineMs'>> {
   caFile?: string;
+  cacheDeadlineMs?: number;
   workerHeapMb?: number;
 }
 
@@ -62,6 +65,7 @@ function compileOptions(o: RunnerOptions): Options {
   return {
     cacheEndpoint: o.cacheEndpoint,
     caFile: o.caFile,
+    cacheDeadlineMs: o.cacheDeadlineMs,
     taskTimeoutMs: nonNegative(o.taskTimeoutMs, 'taskTimeoutMs', 0),
     workerHeapMb: heap,
     refConcurrency: Math.max(1, Math.floor(nonNegative(o.refConcurrency, 'refConcurrency', 8))),
@@ -226,6 +230,7 @@ export class SessionWorker {
       spec: this.spec,
       cacheEndpoint: this.opts.cacheEndpoint,
       caFile: this.opts.caFile,
+      cacheDeadlineMs: this.opts.cacheDeadlineMs,
       refConcurrency: this.opts.refConcurrency,
       logLevel: this.logStream ? this.log.level : 'silent',
       logBindings: this.log.bindings(),
@@ -286,7 +291,9 @@ export class SessionWorker {
         if (this.thread === thread) {
           this.thread = undefined;
           if (!this.closing && !thread.killedFor?.startsWith('session')) {
-            this.log.warn({ reason: why }, 'session worker ended; entering the session again in a new worker');
+            // `why` may quote the user's error message (and so task data): its leading clause only above debug.
+            this.log.warn({ reason: why.split(': ', 1)[0] }, 'session worker ended; entering the session again in a new worker');
+            this.log.debug({ reason: why }, 'session worker ended');
             // Eager: the next task should not wait for the module to load again.
             this.liveThread().catch((err: unknown) => this.log.error({ err }, 'session worker could not be restarted'));
           }

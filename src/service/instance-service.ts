@@ -99,7 +99,9 @@ export class InstanceService {
       } catch (err) {
         await pkg?.release().catch((e: unknown) => log.warn({ err: e }, 'package release failed'));
         const e = FlmError.from(err, ErrorCode.Internal);
-        log.warn({ err: e }, 'session enter failed');
+        // The full message may quote the user's data (an init_args value in an error): debug only.
+        log.warn({ returnCode: e.returnCode, error: summary(e.message) }, 'session enter failed');
+        log.debug({ err: e }, 'session enter failed');
         return failure(e.returnCode, e.message);
       }
     });
@@ -123,7 +125,12 @@ export class InstanceService {
         outcome = { returnCode: e.returnCode, message: e.message };
       }
       if (outcome.returnCode === ReturnCode.Success) log.debug('task done');
-      else log.info({ returnCode: outcome.returnCode, message: outcome.message }, 'task failed');
+      else {
+        // The message goes back to the client; it may quote task data (a user error
+        // echoing its argument), so info gets only its leading clause.
+        log.info({ returnCode: outcome.returnCode, error: summary(outcome.message ?? '') }, 'task failed');
+        log.debug({ message: outcome.message }, 'task failed');
+      }
       const res: TaskResult = { return_code: outcome.returnCode };
       if (outcome.output) res.output = outcome.output;
       if (outcome.message) res.message = outcome.message;
@@ -175,6 +182,17 @@ export class InstanceService {
     }
     s.log.info({ reason }, 'session left');
   }
+}
+
+/**
+ * The leading clause of an error message, before any quoted or user-supplied part
+ * (`TypeError` of `TypeError: <user text>`, `unknown method` of `unknown method 'x'`):
+ * safe to log at info.
+ */
+export function summary(message: string): string {
+  const line = message.split('\n', 1)[0] ?? '';
+  const cut = line.search(/: |['"`]/);
+  return (cut < 0 ? line : line.slice(0, cut)).trim();
 }
 
 function failure(code: number, message: string): Result & TaskResult {

@@ -76,6 +76,7 @@ export async function startInstance(opts: ServeOptions, logger: Logger): Promise
       cacheEndpoint,
       caFile: opts.caFile,
       taskTimeoutMs: opts.taskTimeoutMs || undefined,
+      cacheDeadlineMs: opts.cacheDeadlineMs,
       workerHeapMb: opts.workerHeapMb || undefined,
       refConcurrency: opts.refConcurrency,
     },
