@@ -194,3 +194,31 @@ describe('Instance service', () => {
     await t.client.leave();
   });
 });
+
+describe('the pre-0.6 package name', () => {
+  it('serves flame.Instance as well as flame.v1.Instance', async () => {
+    const grpc = await import('@grpc/grpc-js');
+    const { instanceProtos } = await import('../../src/service/protos');
+    const t2 = await startTestInstance();
+    try {
+      const legacy = instanceProtos().services[1]!;
+      expect(Object.values(legacy).map((m) => m.path)).toContain('/flame.Instance/OnSessionEnter');
+      const Ctor = grpc.makeGenericClientConstructor(legacy, 'Instance');
+      const client = new Ctor(`unix://${t2.socketPath}`, grpc.credentials.createInsecure()) as unknown as Record<
+        string,
+        (req: unknown, cb: (e: Error | null, r: { return_code: number; message?: string; output?: Buffer }) => void) => void
+      >;
+      const call = (m: string, req: unknown) =>
+        new Promise<{ return_code: number; message?: string; output?: Buffer }>((res, rej) =>
+          client[m]!.call(client, req, (e, r) => (e ? rej(e) : res(r))),
+        );
+      expect((await call('OnSessionEnter', { session_id: 'old', application: { name: APP, url: fixtureUrl('calc') } })).return_code).toBe(0);
+      const out = await call('OnTaskInvoke', { task_id: '1', session_id: 'old', input: t2.request('sum', [40, 2]) });
+      expect(await t2.valueOf(out as never)).toBe(42);
+      expect((await call('OnSessionLeave', {})).return_code).toBe(0);
+      (client as unknown as { close(): void }).close();
+    } finally {
+      await t2.close();
+    }
+  });
+});
