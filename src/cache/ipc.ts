@@ -14,6 +14,7 @@ import { Footer, FileBlock } from 'apache-arrow/ipc/metadata/file';
 import { RecordBatch as RecordBatchHeader } from 'apache-arrow/ipc/metadata/message';
 import { invalidInput } from '../errors';
 import { decompressBatch, type PlainBatch } from './compression';
+import { verifyArrowMessage } from './ipc-verify';
 
 export { RecordBatchHeader };
 
@@ -34,6 +35,7 @@ export interface IpcMessage {
 /** Decodes a flatbuffer Message (a FlightData data_header); garbage is InvalidInput. */
 export function decodeMessage(header: Uint8Array, what = 'data_header'): Message {
   if (header.length < 8) throw invalidInput(`${what} of ${header.length} bytes is not an Arrow IPC message`);
+  verifyArrowMessage(header, what); // apache-arrow trusts vector lengths (see ipc-verify.ts)
   let message: Message;
   try {
     message = Message.decode(header);
@@ -43,6 +45,13 @@ export function decodeMessage(header: Uint8Array, what = 'data_header'): Message
   const type = message.headerType;
   if (type !== MessageHeader.Schema && type !== MessageHeader.RecordBatch && type !== MessageHeader.DictionaryBatch) {
     throw invalidInput(`${what} holds an unsupported Arrow IPC message type ${String(type)}`);
+  }
+  try {
+    // Decoded once here so that every caller meets an undecodable header as InvalidInput (found by test/fuzz:
+    // a dictionary batch buffer offset past 2^53 made apache-arrow throw a TypeError out of answer.ts).
+    message.header();
+  } catch (err) {
+    throw invalidInput(`${what} holds an undecodable ${MessageHeader[type]} header: ${(err as Error).message ?? String(err)}`, err);
   }
   if (!Number.isSafeInteger(message.bodyLength) || message.bodyLength < 0) {
     throw invalidInput(`${what} declares an impossible body length ${String(message.bodyLength)}`);

@@ -90,6 +90,15 @@ export function encodeRow(version: number, kind: string | undefined, data: reado
   return { header: encodeBatchHeader(header, offset), body, bodyLength: offset };
 }
 
+/** apache-arrow's own toString throws for a nested type without children (a hostile schema; found by test/fuzz). */
+function typeText(type: DataType): string {
+  try {
+    return String(type);
+  } catch {
+    return Type[type.typeId] ?? `type id ${String(type.typeId)}`;
+  }
+}
+
 function bufferCount(type: DataType, name: string): number {
   switch (type.typeId) {
     case Type.Null:
@@ -111,7 +120,7 @@ function bufferCount(type: DataType, name: string): number {
     case Type.FixedSizeBinary:
       return 2;
     default:
-      throw invalidInput(`opaque object schema: column '${name}' has unsupported type ${String(type)}`);
+      throw invalidInput(`opaque object schema: column '${name}' has unsupported type ${typeText(type)}`);
   }
 }
 
@@ -134,7 +143,7 @@ export function opaqueLayout(schema: Schema): OpaqueLayout {
     const t = field.type;
     if (field.name === FIELD_DATA) {
       if (!(t instanceof Binary || t instanceof LargeBinary)) {
-        throw invalidInput(`opaque object schema: column 'data' must be Binary, got ${String(t)}`);
+        throw invalidInput(`opaque object schema: column 'data' must be Binary, got ${typeText(t)}`);
       }
       data = { buffer, large: t instanceof LargeBinary };
     } else if (field.name === FIELD_VERSION && t.typeId === Type.Int && (t as Uint64).bitWidth === 64) {
@@ -146,7 +155,7 @@ export function opaqueLayout(schema: Schema): OpaqueLayout {
   }
   if (!data) {
     throw invalidInput(
-      `not an opaque object schema (expected {version: UInt64, data: Binary}), got {${schema.fields.map((f) => `${f.name}: ${String(f.type)}`).join(', ')}}`,
+      `not an opaque object schema (expected {version: UInt64, data: Binary}), got {${schema.fields.map((f) => `${f.name}: ${typeText(f.type)}`).join(', ')}}`,
     );
   }
   return { data, version, kind };

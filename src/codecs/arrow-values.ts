@@ -5,7 +5,8 @@
  * `get_object` answers a `pyarrow.Table` (or `pyarrow.RecordBatch`).
  */
 import { RecordBatch, RecordBatchReader, Schema, Table, tableToIPC, type Vector } from 'apache-arrow';
-import { describeThrown, invalidInput } from '../errors';
+import { describeThrown, ErrorCode, FlmError, invalidInput } from '../errors';
+import { readIpcMessages } from '../cache/ipc';
 import { CACHE_FORMAT_ARROW_TABLE, CACHE_FORMAT_KEY, CACHE_LOGICAL_TYPE_KEY, CACHE_VERSION_KEY, type CachePayload } from '../cache/types';
 
 export const LOGICAL_TYPE_TABLE = 'pyarrow.table';
@@ -67,9 +68,23 @@ function withSchema(table: Table, schema: Schema): Table {
   return table.batches.length > 0 ? new Table(table.batches.map((b) => new RecordBatch(schema, b.data))) : new Table(schema);
 }
 
+function isIpcFile(bytes: Uint8Array): boolean {
+  return bytes.length >= 6 && Buffer.from(bytes.buffer, bytes.byteOffset, 6).toString('latin1') === 'ARROW1';
+}
+
 function readIpc(bytes: Uint8Array, what: string): Table {
   let schema: Schema | undefined;
   let batches: RecordBatch[];
+  // Values are IPC streams (as Python writes them): files are refused, because apache-arrow's file reader
+  // follows the footer's block offsets and never returned on a corrupt file; every stream header is
+  // bounds-checked first because apache-arrow trusts flatbuffer vector lengths (a small hostile header
+  // loops for minutes). Both found by test/fuzz; the cases are in test/fuzz/corpus/.
+  if (isIpcFile(bytes)) throw invalidInput(`cannot read the ${what}: it is an Arrow IPC file, not an IPC stream`);
+  try {
+    readIpcMessages(bytes, 'IPC stream');
+  } catch (err) {
+    throw FlmError.from(err, ErrorCode.InvalidInput, `cannot read the ${what}`);
+  }
   try {
     const reader = RecordBatchReader.from(bytes);
     reader.open();
