@@ -1,86 +1,129 @@
 /**
- * Object cache throughput: put and get of 1 MiB and 64 MiB objects against our
- * server (in its own process), with our client and with pyarrow.flight's.
+ * Object cache (4): put and get of 1 MiB and 64 MiB objects against our
+ * server (`flmrun-js cache`, its own process), with our client and with
+ * pyarrow.flight's (as flamepy uses it), taking turns round by round; and
+ * loopback TCP bandwidth between two processes in the same run, the floor
+ * any gRPC transfer on this machine sits on.
  *
- *   node -r ./bench/register.js bench/cache.ts        (needs the test venv: scripts/test-venv.sh)
+ * Part of `npm run bench`; alone (after `npx tsc`):
+ *   node -r ./bench/register.js bench/cache.ts [--quick]
  */
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
+import { spawn } from 'node:child_process';
+import net from 'node:net';
 import { CacheClient } from '../src/cache/client';
-import { CacheServer } from '../src/cache/server';
+import { MiB, since, summarize, type Summary } from './stats';
+import { run, startCache } from './procs';
 
-const MiB = 1024 * 1024;
-const CASES = [
-  { size: MiB, iterations: 50 },
-  { size: 64 * MiB, iterations: 5 },
+export interface CacheResult {
+  sizeMiB: number;
+  op: 'put' | 'get';
+  /** Per-operation seconds. */
+  ours: Summary;
+  pyarrow: Summary;
+}
+
+export interface CacheBench {
+  results: CacheResult[];
+  /** Loopback TCP, one stream, MiB/s per transfer of `tcpMiB`. */
+  tcp: Summary;
+  tcpMiB: number;
+}
+
+const ROUNDS_FULL = [
+  { mib: 1, rounds: 6, perRound: 20 },
+  { mib: 64, rounds: 4, perRound: 3 },
+];
+const ROUNDS_QUICK = [
+  { mib: 1, rounds: 2, perRound: 10 },
+  { mib: 64, rounds: 2, perRound: 1 },
 ];
 
-async function serve(): Promise<void> {
-  const server = new CacheServer({ port: 0, maxMemoryBytes: 4 * 1024 * MiB });
-  process.stdout.write(`${await server.start()}\n`);
-  process.stdin.resume();
-  process.stdin.on('end', () => void server.close().then(() => process.exit(0)));
-}
-
-async function ours(endpoint: string, size: number, iterations: number): Promise<{ put: number; get: number }> {
-  const client = new CacheClient({ endpoint, lruEntries: 0, deadlineMs: 600_000 });
+async function ours(client: CacheClient, size: number, n: number, puts: number[], gets: number[]): Promise<void> {
   const payload = Buffer.alloc(size, 7);
-  await client.get(await client.put('bench/warm', payload)); // warm-up: channel, JIT
-  let t = process.hrtime.bigint();
-  const refs = [];
-  for (let i = 0; i < iterations; i++) refs.push(await client.put('bench/ours', payload));
-  const put = Number(process.hrtime.bigint() - t) / 1e9;
-  t = process.hrtime.bigint();
-  for (const ref of refs) await client.get(ref);
-  const get = Number(process.hrtime.bigint() - t) / 1e9;
+  for (let i = 0; i < n; i++) {
+    let t = process.hrtime.bigint();
+    const ref = await client.put('bench/ours', payload);
+    puts.push(since(t));
+    t = process.hrtime.bigint();
+    await client.get({ ...ref, version: 0 });
+    gets.push(since(t));
+  }
   await client.delete('bench/*');
-  client.close();
-  return { put: (size * iterations) / MiB / put, get: (size * iterations) / MiB / get };
 }
 
-const PYARROW = `
-import sys, time, json, bson, pyarrow as pa, pyarrow.flight as fl
-endpoint, size, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-c = fl.FlightClient(endpoint, generic_options=[("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", -1)])
-schema = pa.schema([pa.field("version", pa.uint64()), pa.field("data", pa.binary())])
-batch = pa.record_batch([pa.array([0], pa.uint64()), pa.array([b"\\x07" * size], pa.binary())], schema=schema)
-def put():
-    w, r = c.do_put(fl.FlightDescriptor.for_path("bench/py"), schema)
-    w.write_batch(batch); w.done_writing(); ref = bson.decode(bytes(r.read())); w.close(); return ref
-c.do_get(fl.Ticket((put()["key"] + ":0").encode())).read_all()
-t = time.perf_counter(); refs = [put() for _ in range(n)]; tput = time.perf_counter() - t
-t = time.perf_counter()
-for ref in refs: c.do_get(fl.Ticket((ref["key"] + ":0").encode())).read_all()
-tget = time.perf_counter() - t
-list(c.do_action(fl.Action("DELETE", b"bench/*")))
-mb = size * n / 2**20
-print(json.dumps({"put": mb / tput, "get": mb / tget}))
-`;
-
-function pyarrow(python: string, endpoint: string, size: number, iterations: number): { put: number; get: number } {
-  return JSON.parse(execFileSync(python, ['-c', PYARROW, endpoint, String(size), String(iterations)], { encoding: 'utf8' })) as { put: number; get: number };
-}
-
-async function main(): Promise<void> {
-  if (process.argv[2] === 'serve') return serve();
-  const root = path.resolve(__dirname, '..');
-  const python = process.env.FLMRUN_TEST_PYTHON ?? execFileSync('bash', [path.join(root, 'scripts/test-venv.sh')], { encoding: 'utf8' }).trim();
-  const child: ChildProcess = spawn(process.execPath, ['-r', path.join(__dirname, 'register.js'), __filename, 'serve'], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const endpoint = await new Promise<string>((resolve) => child.stdout!.once('data', (d: Buffer) => resolve(d.toString().trim())));
+/** A sink process on loopback; each transfer is `mib` MiB written by us and one byte of acknowledgement back. */
+async function loopbackTcp(mib: number, reps: number): Promise<Summary> {
+  const SINK = `const net=require('net');const total=${mib * MiB};net.createServer(s=>{let got=0;s.on('data',d=>{got+=d.length;while(got>=total){got-=total;s.write('k');}});}).listen(0,'127.0.0.1',function(){process.stdout.write(this.address().port+'\\n');});`;
+  const sink = spawn(process.execPath, ['-e', SINK], { stdio: ['ignore', 'pipe', 'inherit'] });
   try {
-    console.log(`object cache throughput against our server at ${endpoint} (MB/s = MiB/s)`);
-    console.log('size      op   flmrun-js   pyarrow   ratio');
-    for (const { size, iterations } of CASES) {
-      const a = await ours(endpoint, size, iterations);
-      const b = pyarrow(python, endpoint, size, iterations);
-      for (const op of ['put', 'get'] as const) {
-        const label = `${size / MiB} MiB`.padEnd(9);
-        console.log(`${label} ${op}  ${a[op].toFixed(0).padStart(9)}  ${b[op].toFixed(0).padStart(8)}   ${(a[op] / b[op]).toFixed(2)}`);
-      }
-    }
+    const port = Number(await new Promise<string>((r) => sink.stdout!.once('data', (d: Buffer) => r(d.toString()))));
+    const sock = net.connect(port, '127.0.0.1');
+    await new Promise((r) => sock.once('connect', r));
+    const chunk = Buffer.alloc(MiB, 1);
+    const once = async (): Promise<number> => {
+      const acked = new Promise((r) => sock.once('data', r));
+      const t = process.hrtime.bigint();
+      for (let i = 0; i < mib; i++) if (!sock.write(chunk)) await new Promise((r) => sock.once('drain', r));
+      await acked;
+      return mib / since(t);
+    };
+    await once();
+    const rates: number[] = [];
+    for (let i = 0; i < reps; i++) rates.push(await once());
+    sock.destroy();
+    return summarize(rates);
   } finally {
-    child.stdin!.end();
+    sink.kill();
   }
 }
 
-void main();
+export async function benchCache(python: string, helper: string, endpoint: string, quick: boolean): Promise<CacheBench> {
+  const client = new CacheClient({ endpoint, lruEntries: 0, deadlineMs: 600_000 });
+  const results: CacheResult[] = [];
+  try {
+    await client.get(await client.put('bench/warm', Buffer.alloc(1024))); // channel, JIT
+    for (const { mib, rounds, perRound } of quick ? ROUNDS_QUICK : ROUNDS_FULL) {
+      const o = { put: [] as number[], get: [] as number[] };
+      const p = { put: [] as number[], get: [] as number[] };
+      for (let r = 0; r < rounds; r++) {
+        const py = async (): Promise<void> => {
+          const res = JSON.parse(await run(python, [helper, 'cache', endpoint, String(mib * MiB), String(perRound)])) as { put: number[]; get: number[] };
+          p.put.push(...res.put);
+          p.get.push(...res.get);
+        };
+        if (r % 2 === 0) {
+          await ours(client, mib * MiB, perRound, o.put, o.get);
+          await py();
+        } else {
+          await py();
+          await ours(client, mib * MiB, perRound, o.put, o.get);
+        }
+      }
+      for (const op of ['put', 'get'] as const) results.push({ sizeMiB: mib, op, ours: summarize(o[op]), pyarrow: summarize(p[op]) });
+    }
+    await client.delete('bench/*');
+  } finally {
+    client.close();
+  }
+  const tcpMiB = 256;
+  return { results, tcp: await loopbackTcp(tcpMiB, quick ? 3 : 8), tcpMiB };
+}
+
+async function main(): Promise<void> {
+  const { benchPython, HELPER } = await import('./python');
+  const cache = await startCache();
+  try {
+    const r = await benchCache(await benchPython(), HELPER, cache.endpoint, process.argv.includes('--quick'));
+    console.log('size     op   ours MiB/s  pyarrow MiB/s  ratio');
+    for (const x of r.results) {
+      const a = x.sizeMiB / x.ours.p50;
+      const b = x.sizeMiB / x.pyarrow.p50;
+      console.log(`${String(x.sizeMiB).padStart(3)} MiB  ${x.op}  ${a.toFixed(0).padStart(10)}  ${b.toFixed(0).padStart(13)}  ${(a / b).toFixed(2)}`);
+    }
+    console.log(`loopback TCP ${r.tcp.p50.toFixed(0)} MiB/s`);
+  } finally {
+    await cache.stop();
+  }
+}
+
+if (require.main === module) void main();

@@ -1,63 +1,89 @@
 /**
- * Package install: cold (hash, decompress, scan, extract) for a ~20 MB .tgz
- * against the system's `tar xzf` of the same file, in one run, and warm
- * re-entry of the same content (reused by hash, nothing extracted).
+ * Session enter with a ~20 MB .tgz package (5), through OnSessionEnter of a
+ * running `flmrun-js serve --keep-extracted`: cold (a fresh instance and work
+ * directory: hash, decompress, scan, extract, start the session worker, load
+ * the module) and warm (the same archive again: hashed, tree reused), against
+ * `tar xzf` of the same file into a fresh directory, taking turns.
  *
- *   node -r ./bench/register.js bench/packages.ts
+ * Part of `npm run bench`; alone (after `npx tsc`):
+ *   node -r ./bench/register.js bench/packages.ts [--quick]
  */
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { PackageManager } from '../src/packages';
+import { connectInstance } from '../src/service/protos';
+import { since, summarize, type Summary } from './stats';
+import { startCache, startFlmrun, tempDir } from './procs';
+import { writeBenchArchive } from './fixture';
 
-const FILES = 1500;
-const FILE_BYTES = 20 * 1024;
-
-function seconds(t0: bigint): number {
-  return Number(process.hrtime.bigint() - t0) / 1e9;
+export interface PackagesResult {
+  archiveMB: number;
+  entries: number;
+  /** Seconds. */
+  tar: Summary;
+  cold: Summary;
+  warm: Summary;
 }
 
-async function main(): Promise<void> {
-  const base = fs.mkdtempSync(path.join(os.tmpdir(), 'flmrun-bench-pkg-'));
+async function enterAndLeave(socket: string, url: string): Promise<number> {
+  const client = connectInstance(`unix://${socket}`);
   try {
-    const pkg = path.join(base, 'src', 'package');
-    fs.mkdirSync(path.join(pkg, 'lib'), { recursive: true });
-    fs.writeFileSync(path.join(pkg, 'package.json'), JSON.stringify({ name: 'bench', version: '1.0.0', main: 'index.js' }));
-    fs.writeFileSync(path.join(pkg, 'index.js'), 'exports.ok = true;\n');
-    for (let i = 0; i < FILES; i++) {
-      fs.writeFileSync(path.join(pkg, 'lib', `m${i}.js`), `module.exports = ${JSON.stringify(randomBytes(FILE_BYTES * 0.75).toString('base64'))};\n`);
+    const t = process.hrtime.bigint();
+    const res = await client.enter({ session_id: randomUUID(), application: { name: 'bench-pkg', url } });
+    const s = since(t);
+    if ((res.return_code ?? 0) !== 0) throw new Error(`session enter failed (${res.return_code}): ${res.message ?? ''}`);
+    await client.leave();
+    return s;
+  } finally {
+    client.close();
+  }
+}
+
+export async function benchPackages(cacheEndpoint: string, logLevel: string, quick: boolean): Promise<PackagesResult> {
+  const base = tempDir('pkg');
+  try {
+    const { archive, mb, entries } = writeBenchArchive(base);
+    const url = `file://${archive}`;
+    const tar: number[] = [];
+    const cold: number[] = [];
+    const warm: number[] = [];
+    const reps = quick ? 2 : 5;
+    for (let r = 0; r < reps; r++) {
+      const out = fs.mkdtempSync(path.join(base, 'tar-'));
+      const t = process.hrtime.bigint();
+      execFileSync('tar', ['xzf', archive, '-C', out]);
+      tar.push(since(t));
+      fs.rmSync(out, { recursive: true, force: true });
+
+      const work = fs.mkdtempSync(path.join(base, 'work-'));
+      const inst = await startFlmrun({ cacheEndpoint, workDir: work, keepExtracted: true, name: 'flmrun-js-packages' }, logLevel);
+      try {
+        cold.push(await enterAndLeave(inst.socket, url));
+        for (let w = 0; w < 4; w++) warm.push(await enterAndLeave(inst.socket, url));
+      } finally {
+        await inst.stop();
+        fs.rmSync(work, { recursive: true, force: true });
+      }
     }
-    const archive = path.join(base, 'bench.tgz');
-    execFileSync('tar', ['czf', archive, '-C', path.join(base, 'src'), 'package']);
-    const mb = fs.statSync(archive).size / 1e6;
-
-    const tarDir = path.join(base, 'tar-out');
-    fs.mkdirSync(tarDir);
-    let t = process.hrtime.bigint();
-    execFileSync('tar', ['xzf', archive, '-C', tarDir]);
-    const tarS = seconds(t);
-
-    const pm = new PackageManager({ workDir: path.join(base, 'work') });
-    t = process.hrtime.bigint();
-    const cold = await pm.install(`file://${archive}`, 'cold');
-    const coldS = seconds(t);
-    t = process.hrtime.bigint();
-    const warm = await pm.install(`file://${archive}`, 'warm');
-    const warmS = seconds(t);
-    if (!warm.reused) throw new Error('warm install was not reused');
-    await warm.release();
-    await cold.release();
-    await pm.close();
-
-    console.log(`archive ${mb.toFixed(1)} MB, ${FILES + 2} files`);
-    console.log(`tar xzf            ${(tarS * 1000).toFixed(0)} ms`);
-    console.log(`cold install       ${(coldS * 1000).toFixed(0)} ms  (${(coldS / tarS).toFixed(2)}x tar xzf)`);
-    console.log(`warm re-entry      ${(warmS * 1000).toFixed(1)} ms  (hash of the archive, tree reused)`);
+    return { archiveMB: mb, entries, tar: summarize(tar), cold: summarize(cold), warm: summarize(warm) };
   } finally {
     fs.rmSync(base, { recursive: true, force: true });
   }
 }
 
-void main();
+async function main(): Promise<void> {
+  const cache = await startCache();
+  try {
+    const r = await benchPackages(cache.endpoint, 'warn', process.argv.includes('--quick'));
+    const ms = (s: Summary): string => `${(s.p50 * 1000).toFixed(0)} ms (p99 ${(s.p99 * 1000).toFixed(0)})`;
+    console.log(`archive ${r.archiveMB.toFixed(1)} MB, ${r.entries} entries`);
+    console.log(`tar xzf          ${ms(r.tar)}`);
+    console.log(`cold enter       ${ms(r.cold)}  ${(r.cold.p50 / r.tar.p50).toFixed(2)}x tar`);
+    console.log(`warm enter       ${ms(r.warm)}`);
+  } finally {
+    await cache.stop();
+  }
+}
+
+if (require.main === module) void main();

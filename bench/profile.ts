@@ -1,0 +1,99 @@
+/**
+ * Where a missed goal's time goes: `flmrun-js serve` is run under
+ * `node --cpu-prof` (one V8 profile per thread, written at exit) while it
+ * serves small tasks, and each profile's self time is summed by function and
+ * by area (our code, grpc-js, apache-arrow, Node internals, GC, idle).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { ROOT } from './procs';
+import { flmrunContender } from './contenders';
+import type { BenchContext } from './tasks';
+
+interface CpuProfile {
+  nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+export interface ProfileSummary {
+  thread: string;
+  file: string;
+  totalMs: number;
+  areas: { area: string; ms: number; pct: number }[];
+  top: { fn: string; where: string; ms: number; pct: number }[];
+}
+
+function area(url: string, fn: string): string {
+  if (fn === '(idle)') return 'idle';
+  if (fn === '(garbage collector)') return 'GC';
+  if (fn === '(program)' || fn === '(root)') return 'V8/native (program)';
+  if (url.includes('/node_modules/')) {
+    const m = /\/node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
+    return m?.[1] ?? 'node_modules';
+  }
+  if (url.startsWith('node:') || url === '') return 'Node internals';
+  if (url.includes('/dist/')) return 'flmrun-js (dist/)';
+  return 'other';
+}
+
+function where(url: string, line: number): string {
+  const rel = url.startsWith('file://') ? path.relative(ROOT, url.slice('file://'.length)) : url;
+  return rel ? `${rel}:${line + 1}` : '';
+}
+
+export function summarizeProfile(file: string, threadNames: Map<string, string> = new Map()): ProfileSummary {
+  const prof = JSON.parse(fs.readFileSync(file, 'utf8')) as CpuProfile;
+  const byId = new Map(prof.nodes.map((n) => [n.id, n.callFrame]));
+  const self = new Map<number, number>();
+  prof.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (prof.timeDeltas[i] ?? 0)));
+  const fns = new Map<string, { fn: string; where: string; us: number }>();
+  const areas = new Map<string, number>();
+  let total = 0;
+  for (const [id, us] of self) {
+    const cf = byId.get(id);
+    if (!cf) continue;
+    total += us;
+    const a = area(cf.url, cf.functionName);
+    areas.set(a, (areas.get(a) ?? 0) + us);
+    if (a === 'idle') continue;
+    const key = `${cf.functionName}@${cf.url}:${cf.lineNumber}`;
+    const e = fns.get(key) ?? { fn: cf.functionName || '(anonymous)', where: where(cf.url, cf.lineNumber), us: 0 };
+    e.us += us;
+    fns.set(key, e);
+  }
+  const pct = (us: number): number => (100 * us) / total;
+  // File names are CPU.<date>.<time>.<pid>.<thread id>.<seq>.cpuprofile; thread 0 is the main thread.
+  const tid = path.basename(file).split('.')[4];
+  return {
+    thread: tid === '0' ? 'main' : (threadNames.get(tid ?? '') ?? `worker thread ${tid}`),
+    file: path.relative(ROOT, file),
+    totalMs: total / 1000,
+    areas: [...areas].map(([a, us]) => ({ area: a, ms: us / 1000, pct: pct(us) })).sort((x, y) => y.ms - x.ms),
+    top: [...fns.values()].sort((x, y) => y.us - x.us).slice(0, 12).map((e) => ({ fn: e.fn, where: e.where, ms: e.us / 1000, pct: pct(e.us) })),
+  };
+}
+
+/** Runs `n` small tasks through a profiled flmrun-js and summarizes each thread's profile. */
+export async function profileSmallTasks(ctx: BenchContext, input: Buffer, n: number, outDir: string): Promise<ProfileSummary[]> {
+  fs.rmSync(outDir, { recursive: true, force: true });
+  fs.mkdirSync(outDir, { recursive: true });
+  // The diag preload rides along only to name the threads (its own cost is a timer per second).
+  const diagFile = path.join(outDir, 'threads.jsonl');
+  const c = await flmrunContender(ctx.cacheEndpoint, ctx.logLevel, { cpuProfDir: outDir, diagFile, name: 'flmrun-js-profiled' });
+  try {
+    for (let i = 0; i < n; i++) await c.invoke(input);
+  } finally {
+    await c.close(); // profiles are written as the threads exit
+  }
+  const names = new Map<string, string>();
+  for (const line of fs.readFileSync(diagFile, 'utf8').trim().split('\n')) {
+    const l = JSON.parse(line) as { thread: string; tid: number };
+    names.set(String(l.tid), l.thread);
+  }
+  return fs
+    .readdirSync(outDir)
+    .filter((f) => f.endsWith('.cpuprofile'))
+    .map((f) => summarizeProfile(path.join(outDir, f), names))
+    .sort((a, b) => (a.thread === 'main' ? -1 : b.thread === 'main' ? 1 : 0));
+}

@@ -1,0 +1,98 @@
+"""Python side of the benchmarks, run in the bench venv (flamepy 0.6.0 from PyPI).
+
+  helper.py context APP SESSION        put the session's RunnerContext into the cache exactly as
+                                       flamepy.runner.Runner does; print common_data (hex)
+  helper.py requests JSON              JSON = [[method, args, [ref_hex, ...]], ...]; print a JSON list of
+                                       cloudpickle.dumps(RunnerRequest(...)) (hex), as the SDK sends; each
+                                       ref_hex (a BSON ObjectRef) is appended as an ObjectRef argument
+  helper.py cache ENDPOINT SIZE N      pyarrow.flight put/get timings (seconds per op, JSON)
+
+The cache endpoint comes from FLAME_CACHE_ENDPOINT, as for the runner.
+"""
+import json
+import sys
+import time
+
+import cloudpickle
+
+
+class Bench:
+    """The execution object of the Python contender: the same three methods as bench/fixture.ts's package."""
+
+    def add(self, a, b):
+        return a + b
+
+    def blob(self, n):
+        return b"\x01" * n  # filled, as the JavaScript side
+
+    def total(self, *bufs):
+        return sum(len(b) for b in bufs)
+
+
+def context(app, session):
+    from flamepy.core import put_object
+    from flamepy.runner.types import RunnerContext
+
+    # What Runner.__init__ does (flamepy/runner/runner.py): pickle the context, put it under
+    # "<app>/<session>", pass the encoded ObjectRef as the session's common_data. Bench is defined
+    # in __main__, so cloudpickle ships it by value and the runner needs no package for it.
+    ctx = RunnerContext(execution_object=Bench)
+    ref = put_object(f"{app}/{session}", cloudpickle.dumps(ctx, protocol=cloudpickle.DEFAULT_PROTOCOL))
+    print(ref.encode().hex())
+
+
+def requests(specs_json):
+    import bson
+    from flamepy.core import ObjectRef
+    from flamepy.runner.types import RunnerRequest
+
+    out = []
+    for method, args, ref_hex in json.loads(specs_json):
+        args = list(args)
+        for h in ref_hex:
+            d = bson.decode(bytes.fromhex(h))
+            # version 0: both runners fetch fresh every time (flamepy would otherwise answer from its
+            # client-side copy after a "not modified" round trip, which is not what we measure).
+            args.append(ObjectRef(endpoint=d["endpoint"], key=d["key"], version=0))
+        req = RunnerRequest(method=method, args=tuple(args))
+        out.append(cloudpickle.dumps(req, protocol=cloudpickle.DEFAULT_PROTOCOL).hex())
+    print(json.dumps(out))
+
+
+def cache(endpoint, size, n):
+    import bson
+    import pyarrow as pa
+    import pyarrow.flight as fl
+
+    size, n = int(size), int(n)
+    c = fl.FlightClient(endpoint, generic_options=[("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", -1)])
+    schema = pa.schema([pa.field("version", pa.uint64()), pa.field("data", pa.binary())])
+    # One row, as flamepy's put_object sends a value.
+    batch = pa.record_batch([pa.array([0], pa.uint64()), pa.array([b"\x07" * size], pa.binary())], schema=schema)
+
+    def put():
+        w, r = c.do_put(fl.FlightDescriptor.for_path("bench/pyarrow"), schema)
+        w.write_batch(batch)
+        w.done_writing()
+        ref = bson.decode(bytes(r.read()))
+        w.close()
+        return ref
+
+    def get(ref):
+        return c.do_get(fl.Ticket((ref["key"] + ":0").encode())).read_all()
+
+    get(put())  # warm-up: channel and first allocations
+    puts, gets = [], []
+    for _ in range(n):
+        t = time.perf_counter()
+        ref = put()
+        puts.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        get(ref)
+        gets.append(time.perf_counter() - t)
+    list(c.do_action(fl.Action("DELETE", b"bench/*")))
+    print(json.dumps({"put": puts, "get": gets}))
+
+
+if __name__ == "__main__":
+    {"context": context, "requests": requests, "cache": cache}[sys.argv[1]](*sys.argv[2:])

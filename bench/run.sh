@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# `npm run bench [-- --quick | --only ... | --small-n N | --steady-n N | --profile | --no-doc]`:
+# builds flmrun-js, makes the bench's Python venv on first use (bench/venv.sh), runs every
+# benchmark of issue 5 and writes docs/benchmarks.md + docs/benchmarks.svg. Not part of `npm test`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -d node_modules ] || npm ci --no-audit --no-fund
+npx tsc -p tsconfig.json || echo "bench: tsc reported type errors; benchmarking what it emitted" >&2
+[ -f dist/cli.js ] || { echo "bench: dist/cli.js missing after the build" >&2; exit 1; }
+export FLMRUN_BENCH_PYTHON="${FLMRUN_BENCH_PYTHON:-$(bash bench/venv.sh)}"
+exec node -r ./bench/register.js bench/main.ts "$@"
