@@ -23,7 +23,7 @@ import type { FlightData, OutgoingFlightData } from './flight-data';
 import { parseEndpoint, type CacheEndpoint } from './endpoint';
 import { matchesKey, parseKey, parsePath, parsePrefix, parsePutTarget } from './keys';
 import { AnswerReader, type Answer } from './answer';
-import { arrowPutMessages, opaquePutMessages } from './put-messages';
+import { arrowPutMessages, opaquePutMessages, opaquePutMessagesSync } from './put-messages';
 
 export interface CacheClientOptions {
   /**
@@ -269,9 +269,9 @@ export class CacheClient {
     const descriptor = { type: 'PATH' as const, path: [target] };
     const messages =
       payload instanceof Uint8Array
-        ? opaquePutMessages(descriptor, [payload], this.opts.chunkBytes)
+        ? opaquePutMessagesSync(descriptor, [payload], this.opts.chunkBytes)
         : payload.kind === 'opaque'
-          ? opaquePutMessages(descriptor, payload.chunks, this.opts.chunkBytes)
+          ? opaquePutMessagesSync(descriptor, payload.chunks, this.opts.chunkBytes)
           : arrowPutMessages(descriptor, payload.ipc);
     return this.doPut(endpoint, messages, what, this.opts.deadlineMs);
   }
@@ -295,10 +295,19 @@ export class CacheClient {
       call.on('status', () => resolve());
       call.on('end', () => resolve());
     });
+    const drained = (): Promise<unknown> => Promise.race([new Promise((r) => call.once('drain', r)), finished]);
     try {
-      for await (const m of messages) {
-        if (failure) break;
-        if (!call.write(m)) await Promise.race([new Promise((r) => call.once('drain', r)), finished]);
+      if (Symbol.iterator in messages) {
+        // In-memory payloads: no await between messages unless the stream asks to wait.
+        for (const m of messages) {
+          if (failure) break;
+          if (!call.write(m)) await drained();
+        }
+      } else {
+        for await (const m of messages) {
+          if (failure) break;
+          if (!call.write(m)) await drained();
+        }
       }
     } catch (err) {
       call.cancel();

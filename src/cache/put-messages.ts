@@ -22,16 +22,41 @@ export async function* opaquePutMessages(
   yield { flight_descriptor: descriptor, data_header: PUT_SCHEMA_HEADER };
   let rows = 0;
   for await (const chunk of chunks) {
-    for (let at = 0; at < chunk.length; at += chunkBytes) {
-      const row = encodeRow(0, undefined, [chunk.subarray(at, Math.min(at + chunkBytes, chunk.length))]);
+    for (const m of chunkRows(chunk, chunkBytes)) {
       rows++;
-      yield { data_header: row.header, data_body: row.body };
+      yield m;
     }
   }
-  if (rows === 0) {
-    const row = encodeRow(0, undefined, []);
+  if (rows === 0) yield emptyRow();
+}
+
+/**
+ * opaquePutMessages for chunks already in memory: a plain generator, so that
+ * the put is written without a microtask hop per message (small puts are
+ * per-task cost).
+ */
+export function* opaquePutMessagesSync(descriptor: Descriptor, chunks: Iterable<Uint8Array>, chunkBytes: number): Generator<OutgoingFlightData> {
+  yield { flight_descriptor: descriptor, data_header: PUT_SCHEMA_HEADER };
+  let rows = 0;
+  for (const chunk of chunks) {
+    for (const m of chunkRows(chunk, chunkBytes)) {
+      rows++;
+      yield m;
+    }
+  }
+  if (rows === 0) yield emptyRow();
+}
+
+function* chunkRows(chunk: Uint8Array, chunkBytes: number): Generator<OutgoingFlightData> {
+  for (let at = 0; at < chunk.length; at += chunkBytes) {
+    const row = encodeRow(0, undefined, [chunk.subarray(at, Math.min(at + chunkBytes, chunk.length))]);
     yield { data_header: row.header, data_body: row.body };
   }
+}
+
+function emptyRow(): OutgoingFlightData {
+  const row = encodeRow(0, undefined, []);
+  return { data_header: row.header, data_body: row.body };
 }
 
 /** A native Arrow object from an IPC stream; the schema gets `flame.cache.format` when it lacks it. */

@@ -33,3 +33,14 @@ export type FromWorker =
   | { type: 'done'; taskId: string; returnCode: number; output?: Uint8Array; message?: string; state?: Uint8Array }
   | { type: 'left' }
   | { type: 'log'; line: string };
+
+/**
+ * A buffer ready to be transferred to the other thread: itself when it spans
+ * its whole ArrayBuffer, else a copy of just its bytes. postMessage clones a
+ * view by cloning its whole ArrayBuffer (a pooled Buffer's 8 KiB slab, the
+ * gRPC message a task input was sliced from), so copying the view and
+ * transferring the copy moves fewer bytes.
+ */
+export function transferable(b: Uint8Array): Uint8Array {
+  return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength && b.buffer instanceof ArrayBuffer ? b : b.slice();
+}

@@ -11,7 +11,7 @@ import { Worker } from 'node:worker_threads';
 import pino from 'pino';
 import { ErrorCode, FlmError, ReturnCode } from '../errors';
 import { silentLogger, type Logger } from '../log';
-import type { FromWorker, TaskOutcome, WorkerInit } from './protocol';
+import { transferable, type FromWorker, type TaskOutcome, type WorkerInit } from './protocol';
 import { describeUserError } from './user-stack';
 
 export type { TaskOutcome } from './protocol';
@@ -190,7 +190,10 @@ export class SessionWorker {
         thread.task.died(thread.death);
         return;
       }
-      thread.worker.postMessage({ type: 'invoke', taskId, input });
+      // The input is a view into the gRPC message (owned by this thread): send only its bytes.
+      const sent = input && transferable(input);
+      const transfer = sent && sent !== input ? [sent.buffer as ArrayBuffer] : [];
+      thread.worker.postMessage({ type: 'invoke', taskId, input: sent }, transfer);
       if (ms > 0) {
         timer = setTimeout(() => {
           timedOut = true;

@@ -9,7 +9,7 @@ import pino from 'pino';
 import { FlmError, ErrorCode } from '../errors';
 import { createRuntimeDeps } from './deps';
 import { installModuleAlias } from './module-alias';
-import type { FromWorker, ToWorker, WorkerInit } from './protocol';
+import { transferable, type FromWorker, type ToWorker, type WorkerInit } from './protocol';
 import { SessionRuntime } from './session-runtime';
 
 const port = ((): NonNullable<typeof parentPort> => {
@@ -38,11 +38,13 @@ port.on('message', (msg: ToWorker) => {
       queue = queue.then(async () => {
         if (!runtime) return;
         const r = await runtime.runTask(msg.taskId, msg.input);
-        // Hand over large buffers without a copy; pooled small ones are cloned.
-        const transfer = [r.output, r.state]
-          .filter((b): b is Buffer => b !== undefined && b.byteOffset === 0 && b.byteLength === b.buffer.byteLength)
-          .map((b) => b.buffer as ArrayBuffer);
-        post({ type: 'done', taskId: msg.taskId, ...r }, transfer);
+        const output = r.output && transferable(r.output);
+        const state = r.state && transferable(r.state);
+        const transfer: ArrayBuffer[] = [];
+        if (output) transfer.push(output.buffer as ArrayBuffer);
+        // The runtime keeps its own state buffer (to skip unchanged writes): only a copy may go.
+        if (state && state !== r.state) transfer.push(state.buffer as ArrayBuffer);
+        post({ type: 'done', taskId: msg.taskId, returnCode: r.returnCode, message: r.message, output, state }, transfer);
       });
       break;
     case 'abort':
