@@ -163,3 +163,14 @@ export async function zeroBombTar(dest: string, size: number, compress: 'gzip' |
     fs.rmSync(plain);
   }
 }
+
+/** The tar-based formats, each made from a plain tar file (src) into dest. */
+export const TAR_FORMATS: Array<[string, (src: string, dest: string) => void | Promise<void>]> = [
+  ['pkg.tar.gz', gzipFile],
+  ['pkg.tgz', gzipFile],
+  ['pkg.tar.bz2', (s, d) => compressWith('bzip2', s, d)],
+  ['pkg.tbz2', (s, d) => compressWith('bzip2', s, d)],
+  ['pkg.tar.xz', (s, d) => compressWith('xz', s, d)],
+  ['pkg.txz', (s, d) => compressWith('xz', s, d)],
+  ['pkg.tar', (s, d) => fs.copyFileSync(s, d)],
+];

@@ -9,7 +9,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { ErrorCode } from '../../src/errors';
-import { compressWith, gzipFile, packTar, writePackage, zipDir } from './archives';
+import { compressWith, gzipFile, packTar, TAR_FORMATS, writePackage, zipDir } from './archives';
 import { fileUrl, httpServer, refusal, sandbox, type Sandbox } from './env';
 
 let sb: Sandbox;
@@ -32,15 +32,7 @@ function callInto(root: string): { sum: number; marker: string } {
   return { sum: mod.add(2, 3), marker: mod.marker };
 }
 
-const FORMATS: Array<[string, (src: string, dest: string) => void | Promise<void>]> = [
-  ['pkg.tar.gz', gzipFile],
-  ['pkg.tgz', gzipFile],
-  ['pkg.tar.bz2', (s, d) => compressWith('bzip2', s, d)],
-  ['pkg.tbz2', (s, d) => compressWith('bzip2', s, d)],
-  ['pkg.tar.xz', (s, d) => compressWith('xz', s, d)],
-  ['pkg.txz', (s, d) => compressWith('xz', s, d)],
-  ['pkg.tar', (s, d) => fs.copyFileSync(s, d)],
-];
+const FORMATS = TAR_FORMATS;
 
 describe.each(FORMATS)('%s over file://', (name, make) => {
   it('installs, keeps the executable bit, and the package can be called', async () => {

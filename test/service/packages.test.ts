@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ReturnCode } from '../../src/errors';
-import { compressWith, gzipFile, packTar, writePackage, zipDir } from '../packages/archives';
+import { gzipFile, packTar, TAR_FORMATS, writePackage, zipDir } from '../packages/archives';
 import { httpServer, type TestHttpServer } from '../packages/env';
 import { makeTempDir, removeDir } from '../helpers/tmp';
 import { startTestInstance, type TestInstance } from '../helpers/instance';
@@ -52,14 +52,8 @@ async function roundTrip(url: string): Promise<{ enter: number; message?: string
   }
 }
 
-const FORMATS: Array<[string, (src: string, dest: string) => void | Promise<void>]> = [
-  ['pkg.tar.gz', gzipFile],
-  ['pkg.tgz', gzipFile],
-  ['pkg.tar.bz2', (s, d) => compressWith('bzip2', s, d)],
-  ['pkg.tbz2', (s, d) => compressWith('bzip2', s, d)],
-  ['pkg.tar.xz', (s, d) => compressWith('xz', s, d)],
-  ['pkg.txz', (s, d) => compressWith('xz', s, d)],
-  ['pkg.tar', (s, d) => fs.copyFileSync(s, d)],
+const FORMATS: typeof TAR_FORMATS = [
+  ...TAR_FORMATS,
   ['pkg.zip', (_s, d) => zipDir(path.join(input, 'package'), d, 'package')],
   ['pkg-without-extension', gzipFile],
 ];
