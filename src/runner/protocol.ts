@@ -42,5 +42,8 @@ export type FromWorker =
  * transferring the copy moves fewer bytes.
  */
 export function transferable(b: Uint8Array): Uint8Array {
-  return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength && b.buffer instanceof ArrayBuffer ? b : b.slice();
+  // new Uint8Array(view) copies into a fresh ArrayBuffer. (Buffer#slice would
+  // not: it is a view, so the copy "transferred" would be Node's shared
+  // Buffer pool slab, which hangs the receiving side on Node 22.)
+  return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength && b.buffer instanceof ArrayBuffer ? b : new Uint8Array(b);
 }
