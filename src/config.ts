@@ -112,7 +112,8 @@ function nonNegativeInt(n: number, what: string): void {
   if (!Number.isSafeInteger(n) || n < 0) throw invalidInput(`${what} must be a whole number >= 0, got ${String(n)}`);
 }
 
-function stripUnixScheme(p: string): string {
+/** `unix:///path` or `unix:/path` -> `/path`; anything else as it is. */
+export function stripUnixScheme(p: string): string {
   return p.startsWith('unix://') ? p.slice('unix://'.length) : p.startsWith('unix:') ? p.slice('unix:'.length) : p;
 }
 

@@ -69,18 +69,6 @@ function toContext(c: Partial<RunnerContext>): RunnerContext {
   return { stateful: false, autoscale: false, warmup: 0, ...c };
 }
 
-/** The instance a command talks to: --target HOST:PORT, else --socket PATH, else FLAME_INSTANCE_ENDPOINT. */
-export function instanceTarget(
-  flags: { socket?: string; target?: string },
-  env: NodeJS.ProcessEnv,
-  command: string,
-): string {
-  const socket = flags.socket ?? env.FLAME_INSTANCE_ENDPOINT?.replace(/^unix:\/\//, '');
-  const target = flags.target ?? (socket ? `unix://${socket}` : undefined);
-  if (!target) throw new FlmError(ErrorCode.InvalidInput, `${command} needs --socket PATH or --target HOST:PORT (or FLAME_INSTANCE_ENDPOINT)`);
-  return target;
-}
-
 /** Reads an ObjectRef given as hex or base64 BSON, or as JSON {endpoint, key, version}. */
 export function parseRefArgument(text: string): ObjectRef {
   const t = text.trim();

@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { protoPath } from 'grpc-health-check';
-import { instanceTarget } from './driver';
+import { instanceTarget } from './target';
 
 export async function runHealth(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const { values } = parseArgs({

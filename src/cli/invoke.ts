@@ -4,7 +4,8 @@ import { parseArgs, inspect } from 'node:util';
 import { invalidInput } from '../errors';
 import { encodeObjectRef } from '../codecs/object-ref';
 import type { RunnerContext } from '../codecs';
-import { Driver, instanceTarget, parseRefArgument } from './driver';
+import { Driver, parseRefArgument } from './driver';
+import { instanceTarget } from './target';
 import { CacheClient } from '../cache/client';
 import { decodeValue } from '../codecs';
 
