@@ -1,19 +1,12 @@
 import { writePickle } from '../../src/codecs/pickle';
 import { encodeValue, decodeValue } from '../../src/codecs/values';
 import { ErrorCode, isFlmError } from '../../src/errors';
+import { refusalOf } from '../helpers/refusal';
 import { pythonMap } from './py-batch';
 
 const pickle = (v: unknown): Buffer => Buffer.concat(writePickle(v));
 
-function refusal(v: unknown): { code: ErrorCode; message: string } {
-  try {
-    writePickle(v);
-  } catch (err) {
-    if (!isFlmError(err)) throw err;
-    return { code: err.code, message: err.message };
-  }
-  throw new Error('expected writePickle to refuse the value');
-}
+const refusal = (v: unknown) => refusalOf(() => writePickle(v), 'writePickle');
 
 /** repr() of what Python's pickle.loads makes of each value. */
 function pythonRepr(values: unknown[]): string[] {

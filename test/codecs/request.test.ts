@@ -2,19 +2,12 @@ import { Binary, BSON, Long } from 'bson';
 import { decodeRunnerRequest, encodeRunnerRequest, ObjectRefArg, argumentRef } from '../../src/codecs/request';
 import { encodeObjectRef } from '../../src/codecs/object-ref';
 import { ErrorCode, isFlmError } from '../../src/errors';
+import { refusalOf } from '../helpers/refusal';
 import { pythonOutputs } from './py-batch';
 
 const REF = { endpoint: 'grpc://127.0.0.1:9090', key: 'app/ssn/obj', version: 3 };
 
-function refusal(input: Uint8Array): { code: ErrorCode; message: string } {
-  try {
-    decodeRunnerRequest(input);
-  } catch (err) {
-    if (!isFlmError(err)) throw err;
-    return { code: err.code, message: err.message };
-  }
-  throw new Error('expected the request to be refused');
-}
+const refusal = (input: Uint8Array) => refusalOf(() => decodeRunnerRequest(input), 'the request');
 
 describe('runner requests pickled by the Python SDK', () => {
   const py = pythonOutputs(`

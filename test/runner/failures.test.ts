@@ -9,16 +9,12 @@ import { encodeRunnerRequest, ObjectRefArg } from '../../src/codecs/request';
 import { isFlmError, ReturnCode } from '../../src/errors';
 import { liveWorkerThreads, type SessionWorker } from '../../src/runner/session-worker';
 import { makeTempDir, removeDir } from '../helpers/tmp';
-import { Harness } from './harness';
+import { Harness, useHarness } from './harness';
 
+const harness = useHarness();
 let h: Harness;
-beforeAll(async () => {
-  h = await new Harness().start();
-});
-afterEach(() => h.closeWorkers());
-afterAll(async () => {
-  await h.stop();
-  expect(liveWorkerThreads()).toBe(0);
+beforeAll(() => {
+  h = harness();
 });
 
 async function expectOk(w: SessionWorker): Promise<void> {

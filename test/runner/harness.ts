@@ -7,7 +7,7 @@ import type { ObjectRef } from '../../src/cache/types';
 import { decodeObjectRef } from '../../src/codecs/object-ref';
 import { encodeRunnerRequest } from '../../src/codecs/request';
 import { decodeValue, encodeValue } from '../../src/codecs/values';
-import { SessionWorker, type RunnerOptions, type TaskOutcome } from '../../src/runner/session-worker';
+import { liveWorkerThreads, SessionWorker, type RunnerOptions, type TaskOutcome } from '../../src/runner/session-worker';
 
 export const APP_ROOT = path.resolve(__dirname, '../fixtures/runner-app');
 export const APP = 'runner-test';
@@ -79,4 +79,21 @@ export class Harness {
     await this.cache?.close();
     await this.server.close();
   }
+}
+
+/**
+ * One Harness for a test file: started before its tests, its workers closed
+ * after each, stopped at the end with no worker thread left alive.
+ */
+export function useHarness(): () => Harness {
+  let h: Harness | undefined;
+  beforeAll(async () => {
+    h = await new Harness().start();
+  });
+  afterEach(() => h!.closeWorkers());
+  afterAll(async () => {
+    await h!.stop();
+    expect(liveWorkerThreads()).toBe(0);
+  });
+  return () => h!;
 }

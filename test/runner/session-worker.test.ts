@@ -6,16 +6,12 @@ import pino from 'pino';
 import { ObjectRefArg } from '../../src/codecs/request';
 import { decodeObjectRef, encodeObjectRef } from '../../src/codecs/object-ref';
 import { liveWorkerThreads } from '../../src/runner/session-worker';
-import { APP, Harness } from './harness';
+import { APP, Harness, useHarness } from './harness';
 
+const harness = useHarness();
 let h: Harness;
-beforeAll(async () => {
-  h = await new Harness().start();
-});
-afterEach(() => h.closeWorkers());
-afterAll(async () => {
-  await h.stop();
-  expect(liveWorkerThreads()).toBe(0);
+beforeAll(() => {
+  h = harness();
 });
 
 describe('SessionWorker: the Python runner suite', () => {
