@@ -14,6 +14,7 @@ import type { InstalledPackage, PackageManager } from '../packages';
 import type { RunnerOptions, SessionWorker, SessionSpec, TaskOutcome } from '../runner/session-worker';
 import type { EmptyRequest, InstanceHandlers, Result, SessionContext, TaskContext, TaskResult } from './protos';
 import { SerialQueue } from './serial-queue';
+import { parsePrefix } from '../cache/keys';
 
 export interface InstanceServiceDeps {
   packages: PackageManager;
@@ -72,7 +73,7 @@ export class InstanceService {
             ? 'SessionContext.application.name is empty'
             : !NAME_RE.test(appName) || appName.includes('..')
               ? `application name "${appName}" must not contain "/", "\\" or ".."`
-              : undefined;
+              : prefixProblem(`${appName}/${sessionId}`);
       if (problem) return failure(ReturnCode.InvalidInput, problem);
 
       if (this.session) {
@@ -193,6 +194,19 @@ export function summary(message: string): string {
   const line = message.split('\n', 1)[0] ?? '';
   const cut = line.search(/: |['"`]/);
   return (cut < 0 ? line : line.slice(0, cut)).trim();
+}
+
+/**
+ * Results go under `<app>/<session>`: whatever the cache's own key rules refuse
+ * there ('*', '.', ...) is refused at enter, not at every task's put.
+ */
+function prefixProblem(prefix: string): string | undefined {
+  try {
+    parsePrefix(prefix);
+    return undefined;
+  } catch (err) {
+    return `application name and session id cannot name results: ${FlmError.from(err).message}`;
+  }
 }
 
 function failure(code: number, message: string): Result & TaskResult {

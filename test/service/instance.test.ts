@@ -39,6 +39,12 @@ describe('Instance service', () => {
     expect(res.message).toMatch(/no session/);
   });
 
+  it.each(['*', '.'])('refuses session id %p, which the cache could not store results under', async (sid) => {
+    const res = await t.client.enter({ session_id: sid, application: { name: APP } });
+    expect(res.return_code).toBe(2);
+    expect(res.message).toMatch(/cannot name results/);
+  });
+
   it('refuses an application name that would escape its cache prefix', async () => {
     const res = await t.client.enter({ session_id: 's', application: { name: '../etc' } });
     expect(res.return_code).toBe(2);
