@@ -11,7 +11,10 @@
 import { parseArgs } from 'node:util';
 import { createLogger } from './log';
 import { describeThrown, isFlmError } from './errors';
-import { fromEnv, parseIntFlag, resolveServeOptions } from './config';
+import { fromEnv, resolveServeOptions } from './config';
+import { SERVE_OPTIONS } from './options/serve';
+import { CACHE_OPTIONS } from './options/cache';
+import { fromFlags, parseArgsConfig, resolveOptions } from './options/resolve';
 import { HELP, VERSION } from './cli/help';
 import { demoSocketPath, runServe } from './cli/serve';
 import { runCache } from './cli/cache';
@@ -31,78 +34,18 @@ async function main(argv: string[]): Promise<number> {
   const logger = createLogger(process.env.FLAME_LOG);
   switch (command) {
     case 'serve': {
-      const { values } = parseArgs({
-        args: rest,
-        strict: true,
-        options: {
-          socket: { type: 'string' },
-          listen: { type: 'string' },
-          'tls-cert': { type: 'string' },
-          'tls-key': { type: 'string' },
-          cache: { type: 'string' },
-          'ca-file': { type: 'string' },
-          'work-dir': { type: 'string' },
-          'log-level': { type: 'string' },
-          'task-timeout-ms': { type: 'string' },
-          'cache-deadline-ms': { type: 'string' },
-          'worker-heap-mb': { type: 'string' },
-          'ref-concurrency': { type: 'string' },
-          'keep-extracted': { type: 'boolean' },
-          'allow-install-scripts': { type: 'boolean' },
-          'shutdown-grace-ms': { type: 'string' },
-          'cache-storage': { type: 'string' },
-          'cache-max-memory': { type: 'string' },
-          demo: { type: 'boolean' },
-        },
-      });
+      const { values } = parseArgs({ args: rest, strict: true, options: parseArgsConfig(SERVE_OPTIONS) });
       const env = fromEnv(process.env);
+      const flags = fromFlags(SERVE_OPTIONS, values);
       // The demo needs somewhere to listen even outside Flame: a private temp socket.
-      if (values.demo && !values.socket && !values.listen && !env.socketPath) values.socket = demoSocketPath();
-      const opts = resolveServeOptions({
-        ...env,
-        ...defined({
-          socketPath: values.socket,
-          listen: values.listen,
-          tlsCertFile: values['tls-cert'],
-          tlsKeyFile: values['tls-key'],
-          cacheEndpoint: values.cache,
-          caFile: values['ca-file'],
-          workDir: values['work-dir'],
-          logLevel: values['log-level'],
-          taskTimeoutMs: parseIntFlag(values['task-timeout-ms'], '--task-timeout-ms'),
-          cacheDeadlineMs: parseIntFlag(values['cache-deadline-ms'], '--cache-deadline-ms'),
-          workerHeapMb: parseIntFlag(values['worker-heap-mb'], '--worker-heap-mb'),
-          refConcurrency: parseIntFlag(values['ref-concurrency'], '--ref-concurrency'),
-          keepExtracted: values['keep-extracted'],
-          allowInstallScripts: values['allow-install-scripts'],
-          shutdownGraceMs: parseIntFlag(values['shutdown-grace-ms'], '--shutdown-grace-ms'),
-          embeddedCacheStorage: values['cache-storage'],
-          embeddedCacheMaxMemoryBytes: parseIntFlag(values['cache-max-memory'], '--cache-max-memory'),
-        }),
-      });
-      if (values['log-level']) logger.level = values['log-level'];
-      return runServe(opts, logger, values.demo === true);
+      if (flags.demo && !flags.socketPath && !flags.listen && !env.socketPath) flags.socketPath = demoSocketPath();
+      const opts = resolveServeOptions({ ...env, ...flags });
+      logger.level = opts.logLevel;
+      return runServe(opts, logger, opts.demo);
     }
     case 'cache': {
-      const { values } = parseArgs({
-        args: rest,
-        strict: true,
-        options: {
-          listen: { type: 'string' },
-          storage: { type: 'string' },
-          'max-memory': { type: 'string' },
-          'public-endpoint': { type: 'string' },
-        },
-      });
-      return runCache(
-        {
-          listen: values.listen ?? '127.0.0.1:9090',
-          storageDir: values.storage,
-          maxMemoryBytes: parseIntFlag(values['max-memory'], '--max-memory'),
-          publicEndpoint: values['public-endpoint'],
-        },
-        logger,
-      );
+      const { values } = parseArgs({ args: rest, strict: true, options: parseArgsConfig(CACHE_OPTIONS) });
+      return runCache(resolveOptions(CACHE_OPTIONS, fromFlags(CACHE_OPTIONS, values)), logger);
     }
     case 'invoke':
       return runInvoke(rest, process.env);
@@ -114,10 +57,6 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write(`flmrun-js: unknown command "${command}"\n\n${HELP}`);
       return 2;
   }
-}
-
-function defined<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 main(process.argv.slice(2)).then(

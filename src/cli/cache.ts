@@ -1,15 +1,12 @@
 /** `flmrun-js cache`: the embedded object cache server, standalone. */
 import type { Logger } from '../log';
-import { parseHostPort } from '../config';
+import { parseHostPort } from '../options/values';
+import type { CACHE_OPTIONS } from '../options/cache';
+import type { OptionsOf } from '../options/spec';
 import { CacheServer } from '../cache/server';
 import { onShutdownSignal } from './signals';
 
-export interface CacheCommandOptions {
-  listen: string;
-  storageDir?: string;
-  maxMemoryBytes?: number;
-  publicEndpoint?: string;
-}
+export type CacheCommandOptions = OptionsOf<typeof CACHE_OPTIONS>;
 
 export async function runCache(opts: CacheCommandOptions, logger: Logger): Promise<number> {
   const { host, port } = parseHostPort(opts.listen, '--listen');

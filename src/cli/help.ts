@@ -1,4 +1,8 @@
-/** `flmrun-js --help`: every option, with its default and environment variable. */
+/** `flmrun-js --help`: every option, with its default and environment variable (serve and cache from src/options). */
+import { helpLines } from '../options/render';
+import { SERVE_OPTIONS } from '../options/serve';
+import { CACHE_OPTIONS } from '../options/cache';
+
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 export const VERSION: string = (require('../../package.json') as { version: string }).version;
 
@@ -13,30 +17,10 @@ Usage:
   flmrun-js --version | --help
 
 serve:
-  --socket PATH              Unix socket to listen on            [env FLAME_INSTANCE_ENDPOINT]
-  --listen HOST:PORT         also listen on TCP (off by default; keep it on loopback unless TLS)
-  --tls-cert FILE --tls-key FILE   serve TLS on the TCP listener
-  --cache URL                object cache grpc://host:port | grpcs://host:port
-                             [env FLAME_CACHE_ENDPOINT; default: start an embedded cache on 127.0.0.1]
-  --ca-file FILE             PEM CA bundle for TLS to the cache and https downloads [env FLAME_CA_FILE]
-  --work-dir DIR             working directory for extracted packages [default: cwd]
-  --log-level LEVEL          trace|debug|info|warn|error [env FLAME_LOG; default info]
-  --task-timeout-ms N        per-task time limit, 0 = none [default 0]
-  --cache-deadline-ms N      deadline of each object cache call a task makes [default 30000]
-  --worker-heap-mb N         heap limit of the user-code worker, 0 = Node's default [default 0]
-  --ref-concurrency N        ObjectRef arguments fetched at once [default 8]
-  --keep-extracted           keep extracted packages after session leave [default: remove]
-  --allow-install-scripts    let dependencies' npm install scripts run [default: --ignore-scripts]
-  --shutdown-grace-ms N      SIGTERM waits this long for a running task [default 30000]
-  --cache-storage DIR        embedded cache: persist objects here [default: memory only]
-  --cache-max-memory BYTES   embedded cache: memory limit [default 1073741824]
-  --demo                     once serving, run the bundled example package end to end and print it
+${helpLines(SERVE_OPTIONS)}
 
 cache:
-  --listen HOST:PORT         [default 127.0.0.1:9090]
-  --storage DIR              persist objects (Arrow IPC files) [default: memory only]
-  --max-memory BYTES         in-memory limit [default 1073741824]
-  --public-endpoint URL      endpoint written into ObjectRefs [default grpc://<listen address>]
+${helpLines(CACHE_OPTIONS)}
 
 invoke:
   --socket PATH | --target HOST:PORT   the instance to drive [env FLAME_INSTANCE_ENDPOINT]
@@ -49,5 +33,6 @@ invoke:
   --kwargs JSON              keyword arguments as a JSON object (passed as one trailing options object)
   --repeat N                 run the task N times [default 1]
 
-Environment: FLAME_INSTANCE_ENDPOINT, FLAME_CACHE_ENDPOINT, FLAME_CA_FILE, FLAME_LOG (see SPEC section 1).
+Environment: FLAME_INSTANCE_ENDPOINT, FLAME_CACHE_ENDPOINT, FLAME_CA_FILE, FLAME_LOG
+(docs/protocol.md §1 says how Flame sets them).
 `;

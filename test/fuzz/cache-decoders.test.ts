@@ -30,7 +30,8 @@ describe.each([...byteCases.map((c) => [...c, 'bytes'] as const), ...streamCases
   (name, seedsOf, mode) => {
     it('replays its corpus', async () => {
       const corpus = corpusOf(name).map((c) => c.input);
-      if (corpus.length > 0) await fuzzInWorker(name, 'replay', corpus, 0);
+      const stats = await fuzzInWorker(name, 'replay', corpus, 0);
+      expect(stats.inputs).toBe(corpus.length);
     });
 
     it('decodes its seeds', async () => {

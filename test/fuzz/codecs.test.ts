@@ -25,7 +25,8 @@ const cases: [TargetName, () => Buffer[]][] = [
 describe.each(cases)('fuzz %s', (name, seedsOf) => {
   it('replays its corpus', async () => {
     const corpus = corpusOf(name).map((c) => c.input);
-    if (corpus.length > 0) await fuzzInWorker(name, 'replay', corpus, 0);
+    const stats = await fuzzInWorker(name, 'replay', corpus, 0);
+    expect(stats.inputs).toBe(corpus.length);
   });
 
   it('decodes its seeds', () => {

@@ -153,14 +153,18 @@ export async function fuzzAsync(
   return finish(name, fromDetails(details, stats), stats, started);
 }
 
-/** The kept inputs of a target (regression cases found by earlier runs, or written by hand). */
+/**
+ * The kept inputs of a target (regression cases found by earlier runs, or written by hand).
+ * Every target has some: a missing or empty directory throws, so that a misnamed target or a
+ * lost corpus fails its "replays its corpus" test instead of passing it with nothing replayed.
+ */
 export function corpusOf(name: string): { file: string; input: Buffer }[] {
   const dir = path.join(CORPUS_DIR, name);
-  if (!fs.existsSync(dir)) return [];
-  return fs.readdirSync(dir)
-    .filter((f) => f.endsWith('.bin'))
-    .sort()
-    .map((f) => ({ file: f, input: fs.readFileSync(path.join(dir, f)) }));
+  const files = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.bin')).sort() : [];
+  if (files.length === 0) {
+    throw new Error(`fuzz target ${name} has no corpus: keep at least one input in ${path.relative(process.cwd(), dir)}/ (see its README)`);
+  }
+  return files.map((f) => ({ file: f, input: fs.readFileSync(path.join(dir, f)) }));
 }
 
 /** Room for the in-flight input in shared memory; longer inputs are kept truncated (said in the report). */

@@ -1,0 +1,106 @@
+/** Options of `serve` and `cache`: one parse for flags and environment, one validation for every value. */
+import { parseArgs } from 'node:util';
+import { DEFAULTS, fromEnv, resolveServeOptions } from '../../src/config';
+import { CACHE_OPTIONS } from '../../src/options/cache';
+import { fromFlags, parseArgsConfig, resolveOptions } from '../../src/options/resolve';
+import { SERVE_OPTIONS } from '../../src/options/serve';
+import { knownLevel, parseWholeNumber } from '../../src/options/values';
+import { isFlmError } from '../../src/errors';
+
+function serveFlags(...args: string[]) {
+  const { values } = parseArgs({ args, strict: true, options: parseArgsConfig(SERVE_OPTIONS) });
+  return resolveServeOptions({ socketPath: '/tmp/x.sock', ...fromFlags(SERVE_OPTIONS, values) }, '/work');
+}
+
+function refusal(run: () => unknown): string {
+  try {
+    run();
+  } catch (err) {
+    if (isFlmError(err)) return err.message;
+    throw err;
+  }
+  throw new Error('not refused');
+}
+
+describe('log levels', () => {
+  it.each([
+    ['trace', 'trace'], ['debug', 'debug'], ['info', 'info'], ['warn', 'warn'], ['warning', 'warn'], ['WARNING', 'warn'],
+    [' Error ', 'error'], ['fatal', 'fatal'], ['silent', 'silent'],
+  ])('--log-level %s is %s', (text, level) => {
+    expect(serveFlags('--log-level', text).logLevel).toBe(level);
+  });
+
+  it('an unknown --log-level is refused, naming the choices', () => {
+    expect(refusal(() => serveFlags('--log-level', 'verbose'))).toMatch(/--log-level must be one of trace, debug, info, warn, error, fatal, silent.*"verbose"/);
+  });
+
+  it('FLAME_LOG is read the same way, and one that is not a level is ignored', () => {
+    expect(fromEnv({ FLAME_LOG: 'warning' }).logLevel).toBe('warn');
+    expect(fromEnv({ FLAME_LOG: 'flame=debug' }).logLevel).toBeUndefined();
+    expect(knownLevel('nope')).toBeUndefined();
+  });
+
+  it('a level set by code is validated too', () => {
+    expect(refusal(() => resolveServeOptions({ socketPath: '/tmp/x.sock', logLevel: 'loud' as never }))).toMatch(/--log-level/);
+  });
+});
+
+describe('whole numbers', () => {
+  const INT_FLAGS = SERVE_OPTIONS.filter((o) => o.kind === 'int');
+
+  it.each(INT_FLAGS.map((o) => [o.flag, o.min] as const))('--%s refuses floats, signs, exponents and text alike', (flag, min) => {
+    for (const bad of ['1.5', '-1', '1e3', '0x10', 'ten', '']) {
+      expect(refusal(() => serveFlags(`--${flag}=${bad}`))).toMatch(new RegExp(`--${flag} must be a whole number >= ${min}`));
+    }
+    expect(serveFlags(`--${flag}`, String(min + 7))).toMatchObject({});
+  });
+
+  it('values set by code go through the same check', () => {
+    expect(refusal(() => resolveServeOptions({ socketPath: '/tmp/x.sock', refConcurrency: 2.5 }))).toBe(
+      '--ref-concurrency must be a whole number >= 1, got 2.5',
+    );
+    expect(refusal(() => resolveServeOptions({ socketPath: '/tmp/x.sock', refConcurrency: 0 }))).toMatch(/>= 1/);
+    expect(refusal(() => resolveServeOptions({ socketPath: '/tmp/x.sock', cacheDeadlineMs: 1.5 }))).toBe(
+      '--cache-deadline-ms must be a whole number >= 1 (milliseconds), got 1.5',
+    );
+  });
+
+  it('the message names the unit', () => {
+    expect(refusal(() => parseWholeNumber('x', '--worker-heap-mb', 'MB', 0))).toMatch(/\(megabytes\)/);
+    expect(refusal(() => parseWholeNumber('x', '--cache-max-memory', 'bytes', 0))).toMatch(/\(bytes\)/);
+  });
+});
+
+describe('serve', () => {
+  it('fills the defaults declared in the table', () => {
+    const o = serveFlags();
+    expect(o).toMatchObject({ ...DEFAULTS, workDir: '/work' });
+    expect(DEFAULTS).toMatchObject({ refConcurrency: 8, cacheDeadlineMs: 30_000, shutdownGraceMs: 30_000, embeddedCacheMaxMemoryBytes: 1 << 30 });
+  });
+
+  it('flags win over the environment', () => {
+    const { values } = parseArgs({ args: ['--cache', 'grpc://flag:1'], strict: true, options: parseArgsConfig(SERVE_OPTIONS) });
+    const o = resolveServeOptions({ ...fromEnv({ FLAME_CACHE_ENDPOINT: 'grpc://env:1', FLAME_INSTANCE_ENDPOINT: 'unix:///run/a.sock' }), ...fromFlags(SERVE_OPTIONS, values) });
+    expect(o.cacheEndpoint).toBe('grpc://flag:1');
+    expect(o.socketPath).toBe('/run/a.sock');
+  });
+
+  it('paths are resolved against the working directory', () => {
+    const o = resolveServeOptions({ socketPath: 'unix:rel.sock', workDir: 'wd' }, '/base');
+    expect(o).toMatchObject({ socketPath: '/base/rel.sock', workDir: '/base/wd' });
+  });
+
+  it('cross-option rules stay', () => {
+    expect(refusal(() => resolveServeOptions({}))).toMatch(/nothing to listen on/);
+    expect(refusal(() => serveFlags('--tls-cert', 'c.pem'))).toMatch(/--tls-cert and --tls-key go together/);
+    expect(refusal(() => serveFlags('--listen', 'nowhere'))).toMatch(/--listen must be HOST:PORT/);
+  });
+});
+
+describe('cache', () => {
+  it('defaults and validation come from its table', () => {
+    const { values } = parseArgs({ args: ['--max-memory', '1024'], strict: true, options: parseArgsConfig(CACHE_OPTIONS) });
+    expect(resolveOptions(CACHE_OPTIONS, fromFlags(CACHE_OPTIONS, values))).toEqual({ listen: '127.0.0.1:9090', maxMemoryBytes: 1024 });
+    expect(refusal(() => fromFlags(CACHE_OPTIONS, { 'max-memory': '1.5' }))).toMatch(/--max-memory must be a whole number >= 0 \(bytes\)/);
+  });
+});
