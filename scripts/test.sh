@@ -4,7 +4,8 @@
 # environment) and the pytest suite on the machine's Node, then again on each
 # other supported LTS line (FLMRUN_TEST_NODE_LINES, default "22 24", fetched
 # from the npm registry; set it empty to skip), and prints the closing line
-# `N passed, N failed` from the runners' own counts.
+# `N passed, N failed` from the runners' own counts, plus one count for each
+# guard rail (npm run lint, check:cycles, check:unused).
 # Arguments are passed to jest (and skip pytest and the other Node lines).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -23,6 +24,21 @@ export FLMRUN_TEST_PYTHON
 
 passed=0; failed=0
 user_args=$#
+
+# The guard rails (lint, import cycles, unused exports and files): each counts as
+# one test in the closing line, and a failure does not stop the suites.
+run_check() {
+  local name="$1"
+  echo "== npm run $name"
+  if npm run --silent "$name"; then
+    passed=$((passed + 1)); echo "== $name: passed"
+  else
+    failed=$((failed + 1)); echo "== $name: FAILED" >&2
+  fi
+}
+if [ "$user_args" -eq 0 ]; then
+  for check in lint check:cycles check:unused; do run_check "$check"; done
+fi
 
 # run_suites LABEL: jest (+ pytest without extra arguments) with the `node` first on PATH.
 run_suites() {

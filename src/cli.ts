@@ -64,9 +64,9 @@ main(process.argv.slice(2)).then(
     if (code !== -1) process.exitCode = code;
   },
   (err: unknown) => {
-    const text = isFlmError(err) || (err as { code?: string })?.code?.startsWith?.('ERR_PARSE_ARGS')
-      ? (err as Error).message
-      : describeThrown(err);
+    // Our own refusals and parseArgs's usage errors are meant for people as they are.
+    const usage = err instanceof Error && (isFlmError(err) || ('code' in err && String(err.code).startsWith('ERR_PARSE_ARGS')));
+    const text = usage ? err.message : describeThrown(err);
     process.stderr.write(`flmrun-js: ${text}\n`);
     process.exitCode = 2;
   },

@@ -1,7 +1,7 @@
 /** `flmrun-js invoke` and `flmrun-js get`: drive a running instance by hand. */
 import { randomUUID } from 'node:crypto';
 import { parseArgs, inspect } from 'node:util';
-import { invalidInput } from '../errors';
+import { describeThrown, invalidInput } from '../errors';
 import { encodeObjectRef } from '../codecs/object-ref';
 import type { RunnerContext } from '../codecs';
 import { Driver, parseRefArgument } from './driver';
@@ -18,7 +18,7 @@ function parseJson<T>(text: string | undefined, what: string, fallback: T): T {
   try {
     return JSON.parse(text) as T;
   } catch (err) {
-    throw invalidInput(`${what} is not valid JSON: ${(err as Error).message}`);
+    throw invalidInput(`${what} is not valid JSON: ${err instanceof Error ? err.message : describeThrown(err)}`);
   }
 }
 

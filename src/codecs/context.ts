@@ -17,6 +17,7 @@ import { bsonTypeName, looksLikeBsonDocument, parseBsonDocument, plainBsonValue 
 import { decodeOpaque, flmTag } from './values';
 import { typeName } from './pickle/writer';
 import { serializeBson } from './bson-serialize';
+import { isPlainObject } from '../util/plain-object';
 
 export interface RunnerContext {
   module?: string;
@@ -150,10 +151,4 @@ function contextFromFields(doc: Record<string, unknown>, what: string, nameOf: (
     ctx.state = doc.state;
   }
   return ctx;
-}
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  if (typeof v !== 'object' || v === null) return false;
-  const proto: unknown = Object.getPrototypeOf(v);
-  return proto === Object.prototype || proto === null;
 }

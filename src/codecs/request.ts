@@ -17,6 +17,7 @@ import { PickledRunnerRequest, readPickle } from './pickle';
 import { bsonTypeName, looksLikeBsonDocument, OBJECT_REF_SUBTYPE, parseBsonDocument, plainBsonValue } from './bson-values';
 import { typeName } from './pickle/writer';
 import { serializeBson } from './bson-serialize';
+import { isPlainObject } from '../util/plain-object';
 
 export { ObjectRefArg, isObjectRefArg } from './object-ref-arg';
 
@@ -119,12 +120,6 @@ function fromBson(input: Uint8Array): RunnerRequest {
 function fieldError(field: string, expected: string, got: unknown, bson = false): Error {
   const type = bson ? bsonTypeName(got) : typeName(got);
   return invalidInput(`${bson ? 'task input' : 'RunnerRequest'}.${field} must be ${expected}, got ${type}`);
-}
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  if (typeof v !== 'object' || v === null) return false;
-  const proto: unknown = Object.getPrototypeOf(v);
-  return proto === Object.prototype || proto === null;
 }
 
 function mapValues(obj: Record<string, unknown>, f: (v: unknown) => unknown): Record<string, unknown> {

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { invalidInput, unavailable } from '../errors';
+import { describeThrown, invalidInput, unavailable } from '../errors';
 import { parseHostPort } from '../config';
 
 function bind(server: grpc.Server, address: string, creds: grpc.ServerCredentials): Promise<number> {
@@ -22,7 +22,7 @@ export async function bindUnixSocket(server: grpc.Server, socketPath: string): P
   try {
     await bind(server, `unix://${socketPath}`, grpc.ServerCredentials.createInsecure());
   } catch (err) {
-    throw unavailable(`cannot listen on unix socket ${socketPath}: ${(err as Error).message}`, err);
+    throw unavailable(`cannot listen on unix socket ${socketPath}: ${describeThrown(err)}`, err);
   } finally {
     process.umask(previous);
   }
@@ -56,6 +56,6 @@ export async function bindTcp(
   try {
     return await bind(server, address, creds);
   } catch (err) {
-    throw unavailable(`cannot listen on ${address}: ${(err as Error).message}`, err);
+    throw unavailable(`cannot listen on ${address}: ${describeThrown(err)}`, err);
   }
 }

@@ -15,6 +15,7 @@ import { SessionWorker } from '../runner/session-worker';
 import { InstanceService } from './instance-service';
 import { instanceProtos } from './protos';
 import { bindTcp, bindUnixSocket } from './listeners';
+import { gracefully } from '../util/deadline';
 
 export const INSTANCE_SERVICE = 'flame.v1.Instance';
 
@@ -114,10 +115,7 @@ export async function startInstance(opts: ServeOptions, logger: Logger): Promise
       // Stop accepting new calls; in-flight ones run on.
       const drained = new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
       await service.close(opts.shutdownGraceMs);
-      const timer = setTimeout(() => server.forceShutdown(), 2_000);
-      timer.unref();
-      await drained;
-      clearTimeout(timer);
+      await gracefully(drained, 2_000, () => server.forceShutdown());
       await packages.close();
       cacheClient.close();
       await embedded?.close();

@@ -61,17 +61,20 @@ async function extract(bytes: Buffer): Promise<void> {
   fs.mkdirSync(tmp);
   fs.writeFileSync(file, bytes);
   const o = resolvePackageOptions({ workDir: run, maxExtractBytes: 8 << 20, maxEntryBytes: 4 << 20, maxEntries: 1000, extractTimeoutMs: 5000 });
+  let refusal: { err: unknown } | undefined;
   try {
     const kind = sniff(bytes.subarray(0, 512));
     if (!kind) throw invalidInput('not an archive');
     await extractArchive(file, kind, dest, tmp, o, 'fuzz archive');
-  } finally {
-    const outside = fs.readdirSync(run).filter((e) => !['archive', 'dest', 'tmp'].includes(e));
-    const escaped = ['escape.txt', 'abs.txt', 'zip-escape.txt', 'up'].filter((e) => fs.existsSync(path.join(root, e)));
-    removeDir(run);
-    // A plain Error: the harness counts it as a failure, whatever the extractor answered.
-    if (outside.length > 0 || escaped.length > 0) throw new Error(`written outside the target: ${[...outside, ...escaped].join(', ')}`);
+  } catch (err) {
+    refusal = { err };
   }
+  const outside = fs.readdirSync(run).filter((e) => !['archive', 'dest', 'tmp'].includes(e));
+  const escaped = ['escape.txt', 'abs.txt', 'zip-escape.txt', 'up'].filter((e) => fs.existsSync(path.join(root, e)));
+  removeDir(run);
+  // A plain Error: the harness counts it as a failure, whatever the extractor answered.
+  if (outside.length > 0 || escaped.length > 0) throw new Error(`written outside the target: ${[...outside, ...escaped].join(', ')}`);
+  if (refusal) throw refusal.err;
 }
 
 describe('fuzz archive-extract', () => {

@@ -6,6 +6,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import fc from 'fast-check';
+import { describeThrown } from '../../src/errors';
 import { checkSync, type FuzzStats } from './harness';
 import { fuzzBytes, fuzzSequences, toFrames } from './mutate';
 import { TARGETS, type TargetName } from './targets';
@@ -48,7 +49,7 @@ function replay(): WorkerResult {
       stats[checkSync(job.name, input, decode)]++;
       stats.inputs++;
     } catch (err) {
-      return { stats, failed: true, report: (err as Error).message, counterexample: input };
+      return { stats, failed: true, report: err instanceof Error ? err.message : describeThrown(err), counterexample: input };
     }
   }
   return { stats, failed: false };

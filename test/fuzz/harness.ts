@@ -120,21 +120,6 @@ function newStats(name: string): FuzzStats {
   return { target: name, inputs: 0, accepted: 0, refused: 0, seconds: 0, seed: SEED, failures: 0 };
 }
 
-/** Fuzzes a synchronous decoder; answers the figures of the run. */
-export function fuzzSync(name: string, inputs: fc.Arbitrary<Buffer>, decode: (input: Buffer) => unknown, shortRuns: number): FuzzStats {
-  const stats = newStats(name);
-  const started = performance.now();
-  const details = fc.check(
-    fc.property(inputs, (input) => {
-      const outcome = checkSync(name, input, decode);
-      stats.inputs++;
-      stats[outcome]++;
-    }),
-    { numRuns: runsFor(shortRuns), seed: SEED },
-  );
-  return finish(name, fromDetails(details, stats), stats, started);
-}
-
 /** Fuzzes an asynchronous decoder (one input at a time). */
 export async function fuzzAsync(
   name: string, inputs: fc.Arbitrary<Buffer>, decode: (input: Buffer) => Promise<unknown>, shortRuns: number,

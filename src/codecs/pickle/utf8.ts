@@ -1,28 +1,11 @@
 /**
- * UTF-8 with Python's "surrogatepass" error handler, which is what pickle uses
- * for `str`: a lone surrogate (legal in both Python and JavaScript strings) is
- * written as its 3-byte form instead of failing or becoming U+FFFD.
- * Hand-written because Node's and TextDecoder's UTF-8 replace lone surrogates.
+ * Reading UTF-8 with Python's "surrogatepass" error handler, which is what pickle
+ * uses for `str`: a lone surrogate (legal in both Python and JavaScript strings)
+ * arrives in its 3-byte form. Hand-written because Node's and TextDecoder's UTF-8
+ * replace lone surrogates. (Writing them: writer.ts `encodeSurrogatePass`.)
  */
 import { isUtf8 } from 'node:buffer';
 import { invalidInput } from '../../errors';
-
-// With the `u` flag a well-formed pair is one code point, so this matches lone surrogates only.
-const LONE_SURROGATE = /\p{Cs}/u;
-
-export function encodeUtf8(text: string): Buffer {
-  if (!LONE_SURROGATE.test(text)) return Buffer.from(text, 'utf8');
-  const out: number[] = [];
-  for (const ch of text) {
-    const cp = ch.codePointAt(0)!;
-    if (cp >= 0xd800 && cp <= 0xdfff) {
-      out.push(0xe0 | (cp >> 12), 0x80 | ((cp >> 6) & 0x3f), 0x80 | (cp & 0x3f));
-    } else {
-      for (const b of Buffer.from(ch, 'utf8')) out.push(b);
-    }
-  }
-  return Buffer.from(out);
-}
 
 /** Decodes strict UTF-8, accepting encoded surrogates; anything else malformed is an input error. */
 export function decodeUtf8(bytes: Buffer, where: string): string {
