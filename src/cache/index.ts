@@ -1,6 +1,6 @@
 /** The object cache: client, embedded server, and their shared vocabulary (SPEC 3, 7). */
 export { CacheClient, DEFAULT_ENDPOINT, type CacheClientOptions, type CacheInfo } from './client';
-export { CacheServer, type CacheServerOptions } from './server';
+export { CacheServer, type CacheServerOptions } from './server/cache-server';
 export { parseEndpoint, DEFAULT_CACHE_PORT, type CacheEndpoint } from './endpoint';
 export { parseKey, parsePath, parsePrefix, parsePutTarget, formatKey, matchesKey, WILDCARD_SESSION, type ObjectKey } from './keys';
 export * from './types';

@@ -1,7 +1,7 @@
 /** `flmrun-js cache`: the embedded object cache server, standalone. */
 import type { Logger } from '../log';
 import { parseHostPort } from '../config';
-import { CacheServer } from '../cache/server';
+import { CacheServer } from '../cache/server/cache-server';
 import { onShutdownSignal } from './signals';
 
 export interface CacheCommandOptions {

@@ -11,7 +11,7 @@ import {
 import { decodeFlightData, decodeFlightDataLenient } from '../../src/cache/flight-data';
 import { plainBatch, readIpcMessages, schemaOf } from '../../src/cache/ipc';
 import { parseKey, parsePath, parsePrefix, parsePutTarget } from '../../src/cache/keys';
-import { PutReceiver } from '../../src/cache/put-receiver';
+import { PutReceiver } from '../../src/cache/server/put-receiver';
 import { AnswerReader } from '../../src/cache/answer';
 import { fromFrames } from './mutate';
 

@@ -15,11 +15,11 @@
  *   outlive memory pressure.
  */
 import { randomUUID } from 'node:crypto';
-import { limitExceeded, notFound } from '../errors';
-import type { Logger } from '../log';
-import { formatKey, matchesKey, type ObjectKey } from './keys';
-import type { DiskStorage } from './storage';
-import { objectSize, type ArrowValue, type Delta, type OpaqueValue, type StoredObject } from './stored';
+import { limitExceeded, notFound } from '../../errors';
+import type { Logger } from '../../log';
+import { formatKey, matchesKey, type ObjectKey } from '../keys';
+import type { DiskStorage } from './disk-storage';
+import { objectSize, type ArrowValue, type Delta, type OpaqueValue, type StoredObject } from './stored-object';
 
 export interface ObjectMeta {
   key: string;
@@ -30,7 +30,7 @@ export interface ObjectMeta {
 
 const MAX_REMEMBERED_EVICTIONS = 10_000;
 
-export class ObjectStore {
+export class ObjectTable {
   private readonly meta = new Map<string, ObjectMeta>();
   /** Objects held in memory; Map order is the LRU order (first = least recent). */
   private readonly resident = new Map<string, StoredObject>();

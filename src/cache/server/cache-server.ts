@@ -10,12 +10,12 @@
 import os from 'node:os';
 import fs from 'node:fs/promises';
 import * as grpc from '@grpc/grpc-js';
-import { FlmError, ErrorCode, invalidInput } from '../errors';
-import { silentLogger, type Logger } from '../log';
-import { flightServiceDefinition, UNLIMITED_MESSAGES } from './flight';
+import { FlmError, ErrorCode, invalidInput } from '../../errors';
+import { silentLogger, type Logger } from '../../log';
+import { flightServiceDefinition, UNLIMITED_MESSAGES } from '../flight';
 import { flightHandlers } from './flight-service';
-import { DiskStorage } from './storage';
-import { ObjectStore } from './store';
+import { DiskStorage } from './disk-storage';
+import { ObjectTable } from './object-table';
 
 export interface CacheServerOptions {
   /** Address to listen on. Default `127.0.0.1`. */
@@ -24,7 +24,7 @@ export interface CacheServerOptions {
   port?: number;
   /** Persist objects here (created if missing); without it objects live in memory only. */
   storageDir?: string;
-  /** Bytes of object data kept in memory. Default 1 GiB. See store.ts for what happens past it. */
+  /** Bytes of object data kept in memory. Default 1 GiB. See object-table.ts for what happens past it. */
   maxMemoryBytes?: number;
   /**
    * Endpoint written into ObjectRefs (clients connect to it). Default `grpc://<host>:<port>`;
@@ -47,7 +47,7 @@ export class CacheServer {
     Pick<CacheServerOptions, 'storageDir' | 'publicEndpoint' | 'tls'>;
   private state: State = 'new';
   private server?: grpc.Server;
-  private store?: ObjectStore;
+  private store?: ObjectTable;
   private publicEndpoint = '';
   private closing?: Promise<void>;
 
@@ -86,7 +86,7 @@ export class CacheServer {
         await fs.mkdir(this.opts.storageDir, { recursive: true });
         storage = new DiskStorage(this.opts.storageDir, logger);
       }
-      this.store = new ObjectStore(this.opts.maxMemoryBytes, storage, logger);
+      this.store = new ObjectTable(this.opts.maxMemoryBytes, storage, logger);
       const loaded = await this.store.load();
       if (storage) logger.info({ storage: this.opts.storageDir, objects: loaded }, 'cache storage loaded');
 

@@ -5,20 +5,20 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { BSON, Long } from 'bson';
-import { ErrorCode, FlmError, invalidInput } from '../errors';
-import type { Logger } from '../log';
-import type { FlightData, OutgoingFlightData } from './flight-data';
-import type { Action, ActionType, Criteria, FlightInfo, FlightResult, PutResult, SchemaResult, Ticket } from './flight';
-import { encodeSchema, framePrefix, joinParts } from './ipc';
-import { formatKey, parseKey, parsePath } from './keys';
-import { ANSWER_SCHEMA_HEADER, encodeRow } from './opaque';
+import { ErrorCode, FlmError, invalidInput } from '../../errors';
+import type { Logger } from '../../log';
+import type { FlightData, OutgoingFlightData } from '../flight-data';
+import type { Action, ActionType, Criteria, FlightInfo, FlightResult, PutResult, SchemaResult, Ticket } from '../flight';
+import { encodeSchema, framePrefix, joinParts } from '../ipc';
+import { formatKey, parseKey, parsePath } from '../keys';
+import { ANSWER_SCHEMA_HEADER, encodeRow } from '../opaque';
 import { PutReceiver } from './put-receiver';
-import { withCacheVersion } from './arrow-meta';
-import type { ObjectStore } from './store';
-import type { StoredObject } from './stored';
+import { withCacheVersion } from '../arrow-meta';
+import type { ObjectTable } from './object-table';
+import type { StoredObject } from './stored-object';
 
 export interface ServiceContext {
-  store: ObjectStore;
+  store: ObjectTable;
   /** The public endpoint, known once the server is bound. */
   endpoint: () => string;
   /** Body bytes one DoPut may carry before it is refused. */

@@ -12,13 +12,13 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Schema } from 'apache-arrow';
-import { FlmError, ErrorCode } from '../errors';
-import type { Logger } from '../log';
-import { formatKey, parseKey, type ObjectKey } from './keys';
-import { encodeSchema, ipcFileParts, plainBatch, readIpcMessages, schemaOf } from './ipc';
-import { encodeRow, opaqueLayout, PUT_SCHEMA, PUT_SCHEMA_HEADER, readRows } from './opaque';
-import { isNativeArrowSchema, withCacheVersion, withoutCacheVersion, cacheVersionOf } from './arrow-meta';
-import { objectSize, type ArrowValue, type Delta, type OpaqueValue, type StoredObject } from './stored';
+import { FlmError, ErrorCode } from '../../errors';
+import type { Logger } from '../../log';
+import { formatKey, parseKey, type ObjectKey } from '../keys';
+import { encodeSchema, ipcFileParts, plainBatch, readIpcMessages, schemaOf } from '../ipc';
+import { encodeRow, opaqueLayout, PUT_SCHEMA, PUT_SCHEMA_HEADER, readRows } from '../opaque';
+import { isNativeArrowSchema, withCacheVersion, withoutCacheVersion, cacheVersionOf } from '../arrow-meta';
+import { objectSize, type ArrowValue, type Delta, type OpaqueValue, type StoredObject } from './stored-object';
 
 const DELTAS_SUFFIX = '.deltas';
 

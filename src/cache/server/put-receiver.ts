@@ -6,13 +6,13 @@
  * at its first bad message; nothing is stored until the stream has ended whole.
  */
 import { MessageHeader, type Schema } from 'apache-arrow';
-import { invalidInput, limitExceeded } from '../errors';
-import type { FlightData } from './flight-data';
-import { decodeMessage, plainBatch, schemaOf } from './ipc';
-import { parseKey, parsePutTarget, type ObjectKey } from './keys';
-import { opaqueLayout, readRows, type OpaqueLayout } from './opaque';
-import { isNativeArrowSchema, withoutCacheVersion } from './arrow-meta';
-import type { ArrowMessage, ArrowValue, OpaqueValue } from './stored';
+import { invalidInput, limitExceeded } from '../../errors';
+import type { FlightData } from '../flight-data';
+import { decodeMessage, plainBatch, schemaOf } from '../ipc';
+import { parseKey, parsePutTarget, type ObjectKey } from '../keys';
+import { opaqueLayout, readRows, type OpaqueLayout } from '../opaque';
+import { isNativeArrowSchema, withoutCacheVersion } from '../arrow-meta';
+import type { ArrowMessage, ArrowValue, OpaqueValue } from './stored-object';
 
 const PATCH_PREFIX = 'PATCH:';
 
