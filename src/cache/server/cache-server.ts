@@ -16,6 +16,7 @@ import { flightServiceDefinition, UNLIMITED_MESSAGES } from '../flight';
 import { flightHandlers } from './flight-service';
 import { DiskStorage } from './disk-storage';
 import { ObjectTable } from './object-table';
+import { PutBudget } from './put-budget';
 
 export interface CacheServerOptions {
   /** Address to listen on. Default `127.0.0.1`. */
@@ -24,7 +25,10 @@ export interface CacheServerOptions {
   port?: number;
   /** Persist objects here (created if missing); without it objects live in memory only. */
   storageDir?: string;
-  /** Bytes of object data kept in memory. Default 1 GiB. See object-table.ts for what happens past it. */
+  /**
+   * Bytes of object data kept in memory. Default 1 GiB. See object-table.ts for what happens past it.
+   * The same figure bounds the bytes all unfinished puts hold together (put-budget.ts).
+   */
   maxMemoryBytes?: number;
   /**
    * Endpoint written into ObjectRefs (clients connect to it). Default `grpc://<host>:<port>`;
@@ -33,6 +37,11 @@ export interface CacheServerOptions {
   publicEndpoint?: string;
   /** Serve TLS with this PEM certificate chain and key; the endpoint scheme becomes `grpc+tls`. */
   tls?: { certChain: Buffer; privateKey: Buffer };
+  /**
+   * Milliseconds a DoPut may go without sending a message, and a DoGet reader
+   * without taking one, before the call is ended (DEADLINE_EXCEEDED). Default 60000.
+   */
+  idleTimeoutMs?: number;
   /** Milliseconds close() waits for calls in flight before cutting them. Default 5000. */
   closeGraceMs?: number;
   logger?: Logger;
@@ -41,6 +50,11 @@ export interface CacheServerOptions {
 type State = 'new' | 'starting' | 'serving' | 'closing' | 'closed';
 
 const DEFAULT_MAX_MEMORY = 1024 ** 3;
+const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
+/** With storage, puts up to this size are kept in memory too, so that their first get needs no disk read. */
+const RETAIN_BYTES = 1024 * 1024;
+/** The largest opaque object (one Binary value) plus room for its framing. */
+const MAX_MESSAGE_WITH_STORAGE = 0x7fffffff;
 
 export class CacheServer {
   private readonly opts: Required<Omit<CacheServerOptions, 'storageDir' | 'publicEndpoint' | 'tls'>> &
@@ -58,7 +72,12 @@ export class CacheServer {
     if (!Number.isSafeInteger(maxMemoryBytes) || maxMemoryBytes <= 0) {
       throw invalidInput(`cache maxMemoryBytes must be a positive integer, got ${String(maxMemoryBytes)}`);
     }
+    const idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
+    if (!Number.isSafeInteger(idleTimeoutMs) || idleTimeoutMs <= 0) {
+      throw invalidInput(`cache idleTimeoutMs must be a positive integer, got ${String(idleTimeoutMs)}`);
+    }
     this.opts = {
+      idleTimeoutMs,
       host: options.host ?? '127.0.0.1',
       port,
       maxMemoryBytes,
@@ -90,14 +109,23 @@ export class CacheServer {
       const loaded = await this.store.load();
       if (storage) logger.info({ storage: this.opts.storageDir, objects: loaded }, 'cache storage loaded');
 
-      const server = new grpc.Server({ ...UNLIMITED_MESSAGES });
+      const maxMemory = this.opts.maxMemoryBytes;
+      const server = new grpc.Server({
+        ...UNLIMITED_MESSAGES,
+        // grpc-js gathers a message whole before the handler sees it; this refuses one that cannot be
+        // stored before it is gathered (without storage an object must fit in memory).
+        'grpc.max_receive_message_length': storage ? MAX_MESSAGE_WITH_STORAGE : Math.min(maxMemory + 1024 * 1024, MAX_MESSAGE_WITH_STORAGE),
+      });
       server.addService(
         flightServiceDefinition(),
         flightHandlers({
           store: this.store,
           endpoint: () => this.publicEndpoint,
           // Without storage a put must fit in memory; with it, it is bounded by the Binary column (2 GiB).
-          maxPutBytes: storage ? Number.MAX_SAFE_INTEGER : this.opts.maxMemoryBytes,
+          maxPutBytes: storage ? Number.MAX_SAFE_INTEGER : maxMemory,
+          putBudget: new PutBudget(maxMemory),
+          retainBytes: Math.min(RETAIN_BYTES, maxMemory),
+          idleTimeoutMs: this.opts.idleTimeoutMs,
           logger,
         }),
       );
