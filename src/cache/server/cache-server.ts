@@ -17,6 +17,7 @@ import { flightHandlers } from './flight-service';
 import { DiskStorage } from './disk-storage';
 import { ObjectTable } from './object-table';
 import { PutBudget } from './put-budget';
+import { SharedAnswers } from './shared-answers';
 
 export interface CacheServerOptions {
   /** Address to listen on. Default `127.0.0.1`. */
@@ -63,6 +64,8 @@ export class CacheServer {
   private server?: grpc.Server;
   private store?: ObjectTable;
   private publicEndpoint = '';
+  private putBudget?: PutBudget;
+  private answers?: SharedAnswers;
   private closing?: Promise<void>;
 
   constructor(options: CacheServerOptions = {}) {
@@ -94,6 +97,16 @@ export class CacheServer {
     return this.publicEndpoint;
   }
 
+  /** Bytes held now by DoPut streams that have not ended (all of them together). */
+  get unfinishedPutBytes(): number {
+    return this.putBudget?.bytes ?? 0;
+  }
+
+  /** How many times a full DoGet answer has been encoded (once per object version, however many readers share it). */
+  get answerEncodings(): number {
+    return this.answers?.encodings ?? 0;
+  }
+
   /** Loads storage, binds, and answers the public endpoint, e.g. `grpc://127.0.0.1:40123`. */
   async start(): Promise<string> {
     if (this.state !== 'new') throw new FlmError(ErrorCode.Internal, `cache server cannot start: it is ${this.state}`);
@@ -123,8 +136,9 @@ export class CacheServer {
           endpoint: () => this.publicEndpoint,
           // Without storage a put must fit in memory; with it, it is bounded by the Binary column (2 GiB).
           maxPutBytes: storage ? Number.MAX_SAFE_INTEGER : maxMemory,
-          putBudget: new PutBudget(maxMemory),
-          retainBytes: Math.min(RETAIN_BYTES, maxMemory),
+          putBudget: (this.putBudget = new PutBudget(maxMemory)),
+          answers: (this.answers = new SharedAnswers()),
+          retainBytes: Math.min(RETAIN_BYTES, Math.floor(maxMemory / 8)),
           idleTimeoutMs: this.opts.idleTimeoutMs,
           logger,
         }),

@@ -26,6 +26,8 @@ export interface ServiceContext {
   endpoint: () => string;
   /** Body bytes one DoPut may carry before it is refused. */
   maxPutBytes: number;
+  /** Full DoGet answers being read, shared by their readers. */
+  answers: SharedAnswers;
   /** Bytes all unfinished DoPut streams may hold together. */
   putBudget: PutBudget;
   /** With storage: puts up to this size are kept in memory as well as written. */
@@ -149,7 +151,7 @@ function framedSchema(header: Uint8Array): Buffer {
 
 export function flightHandlers(ctx: ServiceContext): grpc.UntypedServiceImplementation {
   const { store, logger } = ctx;
-  const answers = new SharedAnswers();
+  const { answers } = ctx;
 
   const doGet = (call: grpc.ServerWritableStream<Ticket, OutgoingFlightData>): void => {
     void (async () => {

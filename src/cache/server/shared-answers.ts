@@ -36,11 +36,18 @@ interface Entry {
 
 export class SharedAnswers {
   private readonly entries = new Map<string, Entry>();
+  private encoded = 0;
+
+  /** Full answers encoded so far. */
+  get encodings(): number {
+    return this.encoded;
+  }
 
   /** The framed answer for `id` (key and version), made by `encode` unless a reader already holds it. */
   async acquire(id: string, encode: () => Promise<OutgoingFlightData[]>): Promise<{ messages: FramedMessage[]; release: () => void }> {
     let entry = this.entries.get(id);
     if (!entry) {
+      this.encoded++;
       const made: Entry = { messages: encode().then((ms) => ms.map((m) => FramedMessage.of(m))), readers: 0 };
       this.entries.set(id, made);
       entry = made;
