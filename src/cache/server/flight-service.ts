@@ -56,6 +56,7 @@ function whenWritable(call: grpc.ServerWritableStream<unknown, unknown>, events:
       for (const e of all) call.off(e, done);
       reject(new FlmError(ErrorCode.DeadlineExceeded, `the reader took nothing for ${idleMs} ms; the answer is abandoned`));
     }, idleMs);
+    timer.unref();
     for (const e of all) call.on(e, done);
   });
 }
@@ -205,6 +206,7 @@ export function flightHandlers(ctx: ServiceContext): grpc.UntypedServiceImplemen
         () => fail(new FlmError(ErrorCode.DeadlineExceeded, `DoPut sent nothing for ${ctx.idleTimeoutMs} ms; the put is dropped`)),
         ctx.idleTimeoutMs,
       );
+      idle.unref();
     };
     armIdle();
     const take = (msg: FlightData): Promise<void> | undefined => {
