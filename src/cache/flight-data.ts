@@ -87,8 +87,11 @@ function encodeDescriptor(d: NonNullable<OutgoingFlightData['flight_descriptor']
   return out;
 }
 
-/** Serializes a FlightData into one buffer; body parts are copied once, straight into it. */
-export function encodeFlightData(msg: OutgoingFlightData): Buffer {
+/**
+ * Serializes a FlightData into one buffer; body parts are copied once, straight into it.
+ * `headroom` bytes are left free in front (the server writes the gRPC frame prefix there).
+ */
+export function encodeFlightData(msg: OutgoingFlightData, headroom = 0): Buffer {
   const descriptor = msg.flight_descriptor ? encodeDescriptor(msg.flight_descriptor) : undefined;
   const header = msg.data_header ?? EMPTY;
   const meta = msg.app_metadata ?? EMPTY;
@@ -103,8 +106,8 @@ export function encodeFlightData(msg: OutgoingFlightData): Buffer {
   if (meta.length > 0) size += 1 + varintSize(meta.length) + meta.length;
   if (bodyLength > 0) size += 2 + varintSize(bodyLength) + bodyLength; // field 1000: 2-byte tag
 
-  const out = Buffer.allocUnsafe(size);
-  let pos = 0;
+  const out = Buffer.allocUnsafe(headroom + size);
+  let pos = headroom;
   const field = (tag: number, bytes: Uint8Array): void => {
     out[pos++] = tag;
     pos = writeVarint(out, pos, bytes.length);

@@ -20,11 +20,9 @@ export class FramedMessage {
   constructor(readonly bytes: Buffer) {}
 
   static of(msg: OutgoingFlightData): FramedMessage {
-    const body = encodeFlightData(msg);
-    const bytes = Buffer.allocUnsafe(body.length + 5);
+    const bytes = encodeFlightData(msg, 5);
     bytes[0] = 0; // not compressed
-    bytes.writeUInt32BE(body.length, 1);
-    body.copy(bytes, 5);
+    bytes.writeUInt32BE(bytes.length - 5, 1);
     return new FramedMessage(bytes);
   }
 }
