@@ -10,7 +10,7 @@
 import os from 'node:os';
 import fs from 'node:fs/promises';
 import * as grpc from '@grpc/grpc-js';
-import { FlmError, ErrorCode, invalidInput } from '../../errors';
+import { describeThrown, FlmError, ErrorCode, invalidInput } from '../../errors';
 import { silentLogger, type Logger } from '../../log';
 import { flightServiceDefinition, UNLIMITED_MESSAGES } from '../flight';
 import { flightHandlers } from './flight-service';
@@ -54,7 +54,7 @@ const DEFAULT_MAX_MEMORY = 1024 ** 3;
 const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
 /** With storage, puts up to this size are kept in memory too, so that their first get needs no disk read. */
 const RETAIN_BYTES = 1024 * 1024;
-/** The largest opaque object (one Binary value) plus room for its framing. */
+/** gRPC's own ceiling for one message; an opaque object (one Binary value) is below it. */
 const MAX_MESSAGE_WITH_STORAGE = 0x7fffffff;
 
 export class CacheServer {
@@ -150,7 +150,7 @@ export class CacheServer {
       const port = await new Promise<number>((resolve, reject) =>
         server.bindAsync(`${host}:${this.opts.port}`, creds, (err, p) => (err ? reject(err) : resolve(p))),
       ).catch((err: unknown) => {
-        throw new FlmError(ErrorCode.Unavailable, `cache server cannot listen on ${host}:${this.opts.port}: ${(err as Error).message}`, { cause: err });
+        throw new FlmError(ErrorCode.Unavailable, `cache server cannot listen on ${host}:${this.opts.port}: ${describeThrown(err)}`, { cause: err });
       });
       this.server = server;
       this.publicEndpoint = this.opts.publicEndpoint ?? `${this.opts.tls ? 'grpc+tls' : 'grpc'}://${publicHost(this.opts.host)}:${port}`;

@@ -14,7 +14,7 @@ import { formatKey, parseKey, parsePath } from '../keys';
 import { ANSWER_SCHEMA_HEADER, encodeRow } from '../opaque';
 import { PutReceiver } from './put-receiver';
 import type { PutBudget } from './put-budget';
-import { passFramed, SharedAnswers, type FramedMessage } from './shared-answers';
+import { passFramed, type FramedMessage, type SharedAnswers } from './shared-answers';
 import { toStatus, unimplemented } from './status';
 import { withCacheVersion } from '../arrow-meta';
 import type { ObjectTable } from './object-table';

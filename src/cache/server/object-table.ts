@@ -15,7 +15,7 @@
  *   outlive memory pressure.
  */
 import { randomUUID } from 'node:crypto';
-import { limitExceeded, notFound } from '../../errors';
+import { ErrorCode, FlmError, limitExceeded, notFound } from '../../errors';
 import type { Logger } from '../../log';
 import { formatKey, matchesKey, type ObjectKey } from '../keys';
 import type { DiskStorage } from './disk-storage';
@@ -103,7 +103,7 @@ export class ObjectTable {
    */
   async putSpooled(key: Required<ObjectKey>, spool: PutSpool, kind: 'opaque' | 'arrow', size: number, retained?: OpaqueValue | ArrowValue): Promise<ObjectMeta> {
     const storage = this.storage;
-    if (!storage) throw new Error('putSpooled without a storage directory');
+    if (!storage) throw new FlmError(ErrorCode.Internal, 'a spooled put reached a cache without a storage directory');
     const keyText = formatKey(key);
     return this.withLock(keyText, async () => {
       const version = (this.meta.get(keyText)?.version ?? 0) + 1;
