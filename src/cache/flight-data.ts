@@ -87,11 +87,23 @@ function encodeDescriptor(d: NonNullable<OutgoingFlightData['flight_descriptor']
   return out;
 }
 
+/** Serializes a FlightData into one buffer; body parts are copied once, straight into it. */
+export function encodeFlightData(msg: OutgoingFlightData): Buffer {
+  return encodeWithHeadroom(msg, 0);
+}
+
 /**
- * Serializes a FlightData into one buffer; body parts are copied once, straight into it.
- * `headroom` bytes are left free in front (the server writes the gRPC frame prefix there).
+ * A FlightData as a gRPC length-prefixed message (flag byte, 4-byte length,
+ * message) in one buffer, for a server that sends the same bytes to many calls.
  */
-export function encodeFlightData(msg: OutgoingFlightData, headroom = 0): Buffer {
+export function encodeFramedFlightData(msg: OutgoingFlightData): Buffer {
+  const out = encodeWithHeadroom(msg, 5);
+  out[0] = 0; // not compressed
+  out.writeUInt32BE(out.length - 5, 1);
+  return out;
+}
+
+function encodeWithHeadroom(msg: OutgoingFlightData, headroom: number): Buffer {
   const descriptor = msg.flight_descriptor ? encodeDescriptor(msg.flight_descriptor) : undefined;
   const header = msg.data_header ?? EMPTY;
   const meta = msg.app_metadata ?? EMPTY;

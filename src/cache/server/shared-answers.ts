@@ -13,17 +13,14 @@
  *
  * An entry lives while a reader uses it; the last reader to finish drops it.
  */
-import { encodeFlightData, type OutgoingFlightData } from '../flight-data';
+import { encodeFramedFlightData, type OutgoingFlightData } from '../flight-data';
 
 /** A message already serialized and framed for the wire (5-byte gRPC prefix + FlightData). */
 export class FramedMessage {
   constructor(readonly bytes: Buffer) {}
 
   static of(msg: OutgoingFlightData): FramedMessage {
-    const bytes = encodeFlightData(msg, 5);
-    bytes[0] = 0; // not compressed
-    bytes.writeUInt32BE(bytes.length - 5, 1);
-    return new FramedMessage(bytes);
+    return new FramedMessage(encodeFramedFlightData(msg));
   }
 }
 
