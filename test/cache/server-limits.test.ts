@@ -185,8 +185,7 @@ test('readers of one object version share one encoded answer', async () => {
     // Ten readers that take nothing until all have asked: the answer is encoded once.
     const calls = Array.from({ length: 10 }, () => raw.DoGet({ ticket: Buffer.from(`${ref.key}:0`) }, new grpc.Metadata(), {}));
     for (const c of calls) c.pause();
-    await until(() => server.answerEncodings >= 1);
-    await new Promise((r) => setTimeout(r, 200)); // every reader's call reaches the server
+    await until(() => server.sharedAnswerReaders === 10);
     const lengths = await Promise.all(
       calls.map(async (c) => {
         let n = 0;

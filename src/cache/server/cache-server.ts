@@ -107,6 +107,11 @@ export class CacheServer {
     return this.answers?.encodings ?? 0;
   }
 
+  /** DoGet calls reading a shared answer now. */
+  get sharedAnswerReaders(): number {
+    return this.answers?.readers ?? 0;
+  }
+
   /** Loads storage, binds, and answers the public endpoint, e.g. `grpc://127.0.0.1:40123`. */
   async start(): Promise<string> {
     if (this.state !== 'new') throw new FlmError(ErrorCode.Internal, `cache server cannot start: it is ${this.state}`);

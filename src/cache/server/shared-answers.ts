@@ -63,9 +63,11 @@ export class SharedAnswers {
     }
   }
 
-  /** Answers being shared now (for tests). */
-  get size(): number {
-    return this.entries.size;
+  /** Calls reading a shared answer now. */
+  get readers(): number {
+    let n = 0;
+    for (const e of this.entries.values()) n += e.readers;
+    return n;
   }
 }
 
