@@ -89,6 +89,21 @@ function encodeDescriptor(d: NonNullable<OutgoingFlightData['flight_descriptor']
 
 /** Serializes a FlightData into one buffer; body parts are copied once, straight into it. */
 export function encodeFlightData(msg: OutgoingFlightData): Buffer {
+  return encodeWithHeadroom(msg, 0);
+}
+
+/**
+ * A FlightData as a gRPC length-prefixed message (flag byte, 4-byte length,
+ * message) in one buffer, for a server that sends the same bytes to many calls.
+ */
+export function encodeFramedFlightData(msg: OutgoingFlightData): Buffer {
+  const out = encodeWithHeadroom(msg, 5);
+  out[0] = 0; // not compressed
+  out.writeUInt32BE(out.length - 5, 1);
+  return out;
+}
+
+function encodeWithHeadroom(msg: OutgoingFlightData, headroom: number): Buffer {
   const descriptor = msg.flight_descriptor ? encodeDescriptor(msg.flight_descriptor) : undefined;
   const header = msg.data_header ?? EMPTY;
   const meta = msg.app_metadata ?? EMPTY;
@@ -103,8 +118,8 @@ export function encodeFlightData(msg: OutgoingFlightData): Buffer {
   if (meta.length > 0) size += 1 + varintSize(meta.length) + meta.length;
   if (bodyLength > 0) size += 2 + varintSize(bodyLength) + bodyLength; // field 1000: 2-byte tag
 
-  const out = Buffer.allocUnsafe(size);
-  let pos = 0;
+  const out = Buffer.allocUnsafe(headroom + size);
+  let pos = headroom;
   const field = (tag: number, bytes: Uint8Array): void => {
     out[pos++] = tag;
     pos = writeVarint(out, pos, bytes.length);

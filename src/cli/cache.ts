@@ -3,7 +3,7 @@ import type { Logger } from '../log';
 import { parseHostPort } from '../options/values';
 import type { CACHE_OPTIONS } from '../options/cache';
 import type { OptionsOf } from '../options/spec';
-import { CacheServer } from '../cache/server';
+import { CacheServer } from '../cache/server/cache-server';
 import { onShutdownSignal } from './signals';
 
 export type CacheCommandOptions = OptionsOf<typeof CACHE_OPTIONS>;
@@ -16,6 +16,7 @@ export async function runCache(opts: CacheCommandOptions, logger: Logger): Promi
     storageDir: opts.storageDir,
     maxMemoryBytes: opts.maxMemoryBytes,
     publicEndpoint: opts.publicEndpoint,
+    idleTimeoutMs: opts.idleTimeoutMs,
     logger: logger.child({ component: 'cache-server' }),
   });
   const endpoint = await server.start();

@@ -17,6 +17,10 @@ export const CACHE_OPTIONS = [
     default: CACHE_MAX_MEMORY_BYTES, defaultText: '1 GiB', help: 'memory limit for object data',
   },
   {
+    key: 'idleTimeoutMs', flag: 'idle-timeout-ms', arg: 'N', kind: 'int', unit: 'ms', min: 1, default: 60_000,
+    help: 'a put that sends nothing, or a reader that takes nothing, for this long is ended (DEADLINE_EXCEEDED)',
+  },
+  {
     key: 'publicEndpoint', flag: 'public-endpoint', arg: 'URL', kind: 'text', defaultText: 'grpc://<listen address>',
     help: 'endpoint written into ObjectRefs',
   },

@@ -8,7 +8,7 @@ import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import type { ServeOptions } from '../config';
 import type { Logger } from '../log';
-import { CacheServer } from '../cache/server';
+import { CacheServer } from '../cache/server/cache-server';
 import { CacheClient } from '../cache/client';
 import { PackageManager } from '../packages';
 import { SessionWorker } from '../runner/session-worker';

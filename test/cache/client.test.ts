@@ -2,7 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import { tableFromArrays, tableFromIPC, tableToIPC } from 'apache-arrow';
 import { CacheClient } from '../../src/cache/client';
 import { ErrorCode } from '../../src/errors';
-import type { CacheServer } from '../../src/cache/server';
+import type { CacheServer } from '../../src/cache/server/cache-server';
 import type { FlightServiceClient } from '../../src/cache/flight';
 import { rawClient, rawGet, startServer } from './helpers';
 

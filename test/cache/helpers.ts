@@ -1,7 +1,7 @@
 /** Shared pieces of the cache tests: a server on a loopback port, and a raw Flight client to look at the wire. */
 import http2 from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
-import { CacheServer, type CacheServerOptions } from '../../src/cache/server';
+import { CacheServer, type CacheServerOptions } from '../../src/cache/server/cache-server';
 import { flightClientConstructor, UNLIMITED_MESSAGES, type FlightServiceClient } from '../../src/cache/flight';
 import { encodeFlightData, type FlightData, type OutgoingFlightData } from '../../src/cache/flight-data';
 import { decodeMessage, plainBatch, schemaOf } from '../../src/cache/ipc';

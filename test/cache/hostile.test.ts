@@ -1,7 +1,7 @@
 /** Hostile input to the cache server: each answered with a clear gRPC status, nothing stored half-way, still serving. */
 import * as grpc from '@grpc/grpc-js';
 import { CacheClient } from '../../src/cache/client';
-import type { CacheServer } from '../../src/cache/server';
+import type { CacheServer } from '../../src/cache/server/cache-server';
 import type { FlightServiceClient } from '../../src/cache/flight';
 import { Field, Int32, Schema } from 'apache-arrow';
 import { encodeRow, PUT_SCHEMA_HEADER } from '../../src/cache/opaque';

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { CompressionType, tableFromIPC } from 'apache-arrow';
 import { CacheClient } from '../../src/cache/client';
 import { decodeObjectRef, encodeObjectRef } from '../../src/codecs/object-ref';
-import type { CacheServer } from '../../src/cache/server';
+import type { CacheServer } from '../../src/cache/server/cache-server';
 import { testPython } from '../helpers/python';
 import { makeTempDir, removeDir } from '../helpers/tmp';
 import { rawClient, rawGet, startServer } from './helpers';

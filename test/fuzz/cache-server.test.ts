@@ -7,7 +7,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { invalidInput } from '../../src/errors';
 import { CacheClient } from '../../src/cache/client';
-import type { CacheServer } from '../../src/cache/server';
+import type { CacheServer } from '../../src/cache/server/cache-server';
 import { startServer } from '../cache/helpers';
 import { corpusOf, checkAsync, fuzzAsync, testTimeoutMs } from './harness';
 import { fromFrames, fuzzBytes, fuzzSequences, toFrames } from './mutate';

@@ -11,7 +11,8 @@ import {
 import { decodeFlightData, decodeFlightDataLenient } from '../../src/cache/flight-data';
 import { plainBatch, readIpcMessages, schemaOf } from '../../src/cache/ipc';
 import { parseKey, parsePath, parsePrefix, parsePutTarget } from '../../src/cache/keys';
-import { PutReceiver } from '../../src/cache/put-receiver';
+import { PutReceiver } from '../../src/cache/server/put-receiver';
+import { PutBudget } from '../../src/cache/server/put-budget';
 import { AnswerReader } from '../../src/cache/answer';
 import { fromFrames } from './mutate';
 
@@ -75,7 +76,7 @@ export const TARGETS = {
     }
   },
   'put-stream': (b: Buffer) => {
-    const receiver = new PutReceiver(PUT_LIMIT_BYTES);
+    const receiver = new PutReceiver({ maxBytes: PUT_LIMIT_BYTES, budget: new PutBudget(4 * PUT_LIMIT_BYTES) });
     for (const m of fromFrames(b)) receiver.add(decodeFlightDataLenient(m));
     return receiver.finish();
   },

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { CacheClient } from '../../src/cache/client';
-import { CacheServer } from '../../src/cache/server';
+import { CacheServer } from '../../src/cache/server/cache-server';
 import { ErrorCode } from '../../src/errors';
 import { gzipFile, packTar, writePackage } from './archives';
 import { fileUrl, refusal, sandbox, type Sandbox } from './env';

@@ -1,7 +1,7 @@
 /** A real object cache and SessionWorkers over the runner-app fixture, for the runner's end-to-end tests. */
 import path from 'node:path';
 import { BSON } from 'bson';
-import { CacheServer } from '../../src/cache/server';
+import { CacheServer } from '../../src/cache/server/cache-server';
 import { CacheClient } from '../../src/cache/client';
 import type { ObjectRef } from '../../src/cache/types';
 import { decodeObjectRef } from '../../src/codecs/object-ref';

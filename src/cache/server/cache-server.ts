@@ -10,12 +10,14 @@
 import os from 'node:os';
 import fs from 'node:fs/promises';
 import * as grpc from '@grpc/grpc-js';
-import { FlmError, ErrorCode, invalidInput } from '../errors';
-import { silentLogger, type Logger } from '../log';
-import { flightServiceDefinition, UNLIMITED_MESSAGES } from './flight';
+import { describeThrown, FlmError, ErrorCode, invalidInput } from '../../errors';
+import { silentLogger, type Logger } from '../../log';
+import { flightServiceDefinition, UNLIMITED_MESSAGES } from '../flight';
 import { flightHandlers } from './flight-service';
-import { DiskStorage } from './storage';
-import { ObjectStore } from './store';
+import { DiskStorage } from './disk-storage';
+import { ObjectTable } from './object-table';
+import { PutBudget } from './put-budget';
+import { SharedAnswers } from './shared-answers';
 
 export interface CacheServerOptions {
   /** Address to listen on. Default `127.0.0.1`. */
@@ -24,7 +26,10 @@ export interface CacheServerOptions {
   port?: number;
   /** Persist objects here (created if missing); without it objects live in memory only. */
   storageDir?: string;
-  /** Bytes of object data kept in memory. Default 1 GiB. See store.ts for what happens past it. */
+  /**
+   * Bytes of object data kept in memory. Default 1 GiB. See object-table.ts for what happens past it.
+   * The same figure bounds the bytes all unfinished puts hold together (put-budget.ts).
+   */
   maxMemoryBytes?: number;
   /**
    * Endpoint written into ObjectRefs (clients connect to it). Default `grpc://<host>:<port>`;
@@ -33,6 +38,11 @@ export interface CacheServerOptions {
   publicEndpoint?: string;
   /** Serve TLS with this PEM certificate chain and key; the endpoint scheme becomes `grpc+tls`. */
   tls?: { certChain: Buffer; privateKey: Buffer };
+  /**
+   * Milliseconds a DoPut may go without sending a message, and a DoGet reader
+   * without taking one, before the call is ended (DEADLINE_EXCEEDED). Default 60000.
+   */
+  idleTimeoutMs?: number;
   /** Milliseconds close() waits for calls in flight before cutting them. Default 5000. */
   closeGraceMs?: number;
   logger?: Logger;
@@ -41,14 +51,21 @@ export interface CacheServerOptions {
 type State = 'new' | 'starting' | 'serving' | 'closing' | 'closed';
 
 const DEFAULT_MAX_MEMORY = 1024 ** 3;
+const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
+/** With storage, puts up to this size are kept in memory too, so that their first get needs no disk read. */
+const RETAIN_BYTES = 1024 * 1024;
+/** gRPC's own ceiling for one message; an opaque object (one Binary value) is below it. */
+const MAX_MESSAGE_WITH_STORAGE = 0x7fffffff;
 
 export class CacheServer {
   private readonly opts: Required<Omit<CacheServerOptions, 'storageDir' | 'publicEndpoint' | 'tls'>> &
     Pick<CacheServerOptions, 'storageDir' | 'publicEndpoint' | 'tls'>;
   private state: State = 'new';
   private server?: grpc.Server;
-  private store?: ObjectStore;
+  private store?: ObjectTable;
   private publicEndpoint = '';
+  private putBudget?: PutBudget;
+  private answers?: SharedAnswers;
   private closing?: Promise<void>;
 
   constructor(options: CacheServerOptions = {}) {
@@ -58,7 +75,12 @@ export class CacheServer {
     if (!Number.isSafeInteger(maxMemoryBytes) || maxMemoryBytes <= 0) {
       throw invalidInput(`cache maxMemoryBytes must be a positive integer, got ${String(maxMemoryBytes)}`);
     }
+    const idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
+    if (!Number.isSafeInteger(idleTimeoutMs) || idleTimeoutMs <= 0) {
+      throw invalidInput(`cache idleTimeoutMs must be a positive integer, got ${String(idleTimeoutMs)}`);
+    }
     this.opts = {
+      idleTimeoutMs,
       host: options.host ?? '127.0.0.1',
       port,
       maxMemoryBytes,
@@ -75,6 +97,21 @@ export class CacheServer {
     return this.publicEndpoint;
   }
 
+  /** Bytes held now by DoPut streams that have not ended (all of them together). */
+  get unfinishedPutBytes(): number {
+    return this.putBudget?.bytes ?? 0;
+  }
+
+  /** How many times a full DoGet answer has been encoded (once per object version, however many readers share it). */
+  get answerEncodings(): number {
+    return this.answers?.encodings ?? 0;
+  }
+
+  /** DoGet calls reading a shared answer now. */
+  get sharedAnswerReaders(): number {
+    return this.answers?.readers ?? 0;
+  }
+
   /** Loads storage, binds, and answers the public endpoint, e.g. `grpc://127.0.0.1:40123`. */
   async start(): Promise<string> {
     if (this.state !== 'new') throw new FlmError(ErrorCode.Internal, `cache server cannot start: it is ${this.state}`);
@@ -86,18 +123,28 @@ export class CacheServer {
         await fs.mkdir(this.opts.storageDir, { recursive: true });
         storage = new DiskStorage(this.opts.storageDir, logger);
       }
-      this.store = new ObjectStore(this.opts.maxMemoryBytes, storage, logger);
+      this.store = new ObjectTable(this.opts.maxMemoryBytes, storage, logger);
       const loaded = await this.store.load();
       if (storage) logger.info({ storage: this.opts.storageDir, objects: loaded }, 'cache storage loaded');
 
-      const server = new grpc.Server({ ...UNLIMITED_MESSAGES });
+      const maxMemory = this.opts.maxMemoryBytes;
+      const server = new grpc.Server({
+        ...UNLIMITED_MESSAGES,
+        // grpc-js gathers a message whole before the handler sees it; this refuses one that cannot be
+        // stored before it is gathered (without storage an object must fit in memory).
+        'grpc.max_receive_message_length': storage ? MAX_MESSAGE_WITH_STORAGE : Math.min(maxMemory + 1024 * 1024, MAX_MESSAGE_WITH_STORAGE),
+      });
       server.addService(
         flightServiceDefinition(),
         flightHandlers({
           store: this.store,
           endpoint: () => this.publicEndpoint,
           // Without storage a put must fit in memory; with it, it is bounded by the Binary column (2 GiB).
-          maxPutBytes: storage ? Number.MAX_SAFE_INTEGER : this.opts.maxMemoryBytes,
+          maxPutBytes: storage ? Number.MAX_SAFE_INTEGER : maxMemory,
+          putBudget: (this.putBudget = new PutBudget(maxMemory)),
+          answers: (this.answers = new SharedAnswers()),
+          retainBytes: Math.min(RETAIN_BYTES, Math.floor(maxMemory / 8)),
+          idleTimeoutMs: this.opts.idleTimeoutMs,
           logger,
         }),
       );
@@ -108,7 +155,7 @@ export class CacheServer {
       const port = await new Promise<number>((resolve, reject) =>
         server.bindAsync(`${host}:${this.opts.port}`, creds, (err, p) => (err ? reject(err) : resolve(p))),
       ).catch((err: unknown) => {
-        throw new FlmError(ErrorCode.Unavailable, `cache server cannot listen on ${host}:${this.opts.port}: ${(err as Error).message}`, { cause: err });
+        throw new FlmError(ErrorCode.Unavailable, `cache server cannot listen on ${host}:${this.opts.port}: ${describeThrown(err)}`, { cause: err });
       });
       this.server = server;
       this.publicEndpoint = this.opts.publicEndpoint ?? `${this.opts.tls ? 'grpc+tls' : 'grpc'}://${publicHost(this.opts.host)}:${port}`;

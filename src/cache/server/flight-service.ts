@@ -5,24 +5,35 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { BSON, Long } from 'bson';
-import { ErrorCode, FlmError, invalidInput } from '../errors';
-import type { Logger } from '../log';
-import type { FlightData, OutgoingFlightData } from './flight-data';
-import type { Action, ActionType, Criteria, FlightInfo, FlightResult, PutResult, SchemaResult, Ticket } from './flight';
-import { encodeSchema, framePrefix, joinParts } from './ipc';
-import { formatKey, parseKey, parsePath } from './keys';
-import { ANSWER_SCHEMA_HEADER, encodeRow } from './opaque';
+import { ErrorCode, FlmError, invalidInput } from '../../errors';
+import type { Logger } from '../../log';
+import type { FlightData, OutgoingFlightData } from '../flight-data';
+import type { Action, ActionType, Criteria, FlightInfo, FlightResult, PutResult, SchemaResult, Ticket } from '../flight';
+import { encodeSchema, framePrefix, joinParts } from '../ipc';
+import { formatKey, parseKey, parsePath } from '../keys';
+import { ANSWER_SCHEMA_HEADER, encodeRow } from '../opaque';
 import { PutReceiver } from './put-receiver';
-import { withCacheVersion } from './arrow-meta';
-import type { ObjectStore } from './store';
-import type { StoredObject } from './stored';
+import type { PutBudget } from './put-budget';
+import { passFramed, type FramedMessage, type SharedAnswers } from './shared-answers';
+import { toStatus, unimplemented } from './status';
+import { withCacheVersion } from '../arrow-meta';
+import type { ObjectTable } from './object-table';
+import type { StoredObject } from './stored-object';
 
 export interface ServiceContext {
-  store: ObjectStore;
+  store: ObjectTable;
   /** The public endpoint, known once the server is bound. */
   endpoint: () => string;
   /** Body bytes one DoPut may carry before it is refused. */
   maxPutBytes: number;
+  /** Full DoGet answers being read, shared by their readers. */
+  answers: SharedAnswers;
+  /** Bytes all unfinished DoPut streams may hold together. */
+  putBudget: PutBudget;
+  /** With storage: puts up to this size are kept in memory as well as written. */
+  retainBytes: number;
+  /** A DoPut that sends nothing, or a DoGet whose reader takes nothing, for this long is ended. */
+  idleTimeoutMs: number;
   logger: Logger;
 }
 
@@ -30,41 +41,36 @@ interface Descriptor { type: string; cmd: Buffer; path: string[] }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-function toStatus(err: unknown, logger: Logger, op: string): Partial<grpc.StatusObject> & Error {
-  const e = FlmError.from(err, ErrorCode.Internal);
-  if (e.code === ErrorCode.Internal) logger.error({ err, op }, 'cache request failed');
-  else logger.debug({ err: e.message, op }, 'cache request refused');
-  return Object.assign(new Error(e.message), { code: e.grpcCode, details: e.message, metadata: new grpc.Metadata() });
-}
+const EVENTS_OF_AN_END = ['close', 'cancelled', 'error', 'finish'] as const;
 
-function unimplemented(name: string): grpc.ServiceError {
-  const msg = `${name} is not implemented by this object cache`;
-  return Object.assign(new Error(msg), { code: grpc.status.UNIMPLEMENTED, details: msg, metadata: new grpc.Metadata() });
-}
-
-/** Resolves when the stream can take more, or has gone away. */
-function drained(call: grpc.ServerWritableStream<unknown, unknown>): Promise<void> {
-  return new Promise((resolve) => {
+/** Resolves on the first of `events` or the end of the call; rejects after `idleMs` without one. */
+function whenWritable(call: grpc.ServerWritableStream<unknown, unknown>, events: readonly string[], idleMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const all = [...events, ...EVENTS_OF_AN_END];
     const done = (): void => {
-      call.off('drain', done);
-      call.off('close', done);
-      call.off('cancelled', done);
-      call.off('error', done);
+      clearTimeout(timer);
+      for (const e of all) call.off(e, done);
       resolve();
     };
-    call.on('drain', done);
-    call.on('close', done);
-    call.on('cancelled', done);
-    call.on('error', done);
+    const timer = setTimeout(() => {
+      for (const e of all) call.off(e, done);
+      reject(new FlmError(ErrorCode.DeadlineExceeded, `the reader took nothing for ${idleMs} ms; the answer is abandoned`));
+    }, idleMs);
+    timer.unref();
+    for (const e of all) call.on(e, done);
   });
 }
 
-async function writeAll(call: grpc.ServerWritableStream<unknown, OutgoingFlightData>, messages: OutgoingFlightData[]): Promise<void> {
+/** Writes the messages with backpressure and ends the call; resolves once grpc-js has sent them (or the call ended). */
+async function writeAll(call: grpc.ServerWritableStream<unknown, unknown>, messages: readonly unknown[], idleMs: number): Promise<void> {
   for (const m of messages) {
     if (call.cancelled || call.destroyed) return;
-    if (!call.write(m)) await drained(call as grpc.ServerWritableStream<unknown, unknown>);
+    if (!call.write(m)) await whenWritable(call, ['drain'], idleMs);
   }
-  if (!call.cancelled) call.end();
+  if (call.cancelled || call.destroyed) return;
+  const ended = whenWritable(call, [], idleMs);
+  call.end();
+  await ended;
 }
 
 /**
@@ -146,14 +152,27 @@ function framedSchema(header: Uint8Array): Buffer {
 
 export function flightHandlers(ctx: ServiceContext): grpc.UntypedServiceImplementation {
   const { store, logger } = ctx;
+  const { answers } = ctx;
 
   const doGet = (call: grpc.ServerWritableStream<Ticket, OutgoingFlightData>): void => {
     void (async () => {
       try {
         const { key, version } = parseTicket(call.request.ticket);
         const [app, session, id] = key.split('/') as [string, string, string];
+        const current = store.info(key)?.version;
+        // A full answer (SPEC 7: version 0, or one the server never had) is shared by every reader of this version.
+        const full = current !== undefined && (version === 0 || version > current);
+        if (full && passFramed(call)) {
+          const shared = await answers.acquire(`${current}@${key}`, async () => answerFor(await store.get({ app, session, id }), 0));
+          try {
+            await writeAll(call as grpc.ServerWritableStream<unknown, unknown>, shared.messages satisfies FramedMessage[], ctx.idleTimeoutMs);
+          } finally {
+            shared.release();
+          }
+          return;
+        }
         const obj = await store.get({ app, session, id });
-        await writeAll(call, answerFor(obj, version));
+        await writeAll(call as grpc.ServerWritableStream<unknown, unknown>, answerFor(obj, version), ctx.idleTimeoutMs);
       } catch (err) {
         call.emit('error', toStatus(err, logger, 'DoGet'));
       }
@@ -161,48 +180,95 @@ export function flightHandlers(ctx: ServiceContext): grpc.UntypedServiceImplemen
   };
 
   const doPut = (call: grpc.ServerDuplexStream<FlightData, PutResult>): void => {
-    const receiver = new PutReceiver(ctx.maxPutBytes);
+    const receiver = new PutReceiver({
+      maxBytes: ctx.maxPutBytes,
+      budget: ctx.putBudget,
+      storage: store.disk,
+      retainBytes: ctx.retainBytes,
+    });
     let settled = false;
+    /** Messages are taken one after another: one being written to disk holds the next back (the call is paused). */
+    let pending: Promise<void> | undefined;
+    let idle: NodeJS.Timeout | undefined;
+    const finish = (): void => {
+      settled = true;
+      clearTimeout(idle);
+      void receiver.close().catch((err: unknown) => logger.warn({ err }, 'could not remove a cancelled put'));
+    };
     const fail = (err: unknown): void => {
       if (settled) return;
-      settled = true;
+      finish();
       call.emit('error', toStatus(err, logger, 'DoPut'));
+    };
+    const armIdle = (): void => {
+      clearTimeout(idle);
+      idle = setTimeout(
+        () => fail(new FlmError(ErrorCode.DeadlineExceeded, `DoPut sent nothing for ${ctx.idleTimeoutMs} ms; the put is dropped`)),
+        ctx.idleTimeoutMs,
+      );
+      idle.unref();
+    };
+    armIdle();
+    const take = (msg: FlightData): Promise<void> | undefined => {
+      if (settled) return undefined;
+      const written = receiver.add(msg);
+      if (!written) return undefined;
+      clearTimeout(idle); // waiting for the disk is not the client's idleness
+      call.pause();
+      return written.then(() => {
+        if (settled) return;
+        armIdle();
+        call.resume();
+      });
     };
     call.on('data', (msg: FlightData) => {
       if (settled) return;
+      armIdle();
       try {
-        receiver.add(msg);
+        const next = pending ? pending.then(() => take(msg)) : take(msg);
+        if (next) {
+          const mine: Promise<void> = next.then(
+            () => {
+              if (pending === mine) pending = undefined;
+            },
+            (err: unknown) => fail(err),
+          );
+          pending = mine;
+        }
       } catch (err) {
         fail(err);
       }
     });
     // A cut stream is never committed: only a whole one ('end') is.
-    call.on('cancelled', () => {
-      settled = true;
-    });
+    call.on('cancelled', () => finish());
     call.on('error', () => {
-      settled = true;
+      if (!settled) finish();
     });
-    call.on('end', () => void commit());
+    call.on('end', () => void (pending ?? Promise.resolve()).then(() => commit()));
     const commit = async (): Promise<void> => {
       if (settled || call.cancelled || wasCut(call)) {
-        settled = true;
+        if (!settled) finish();
         return;
       }
-      {
-        try {
-          const req = receiver.finish();
-          const meta =
-            req.op === 'patch'
-              ? await store.patch(req.key, req.data.length === 1 ? req.data[0]! : Buffer.concat(req.data, req.size))
-              : await store.put(req.target, req.value);
-          if (settled) return;
-          settled = true;
-          call.write(putResult(ctx.endpoint(), meta.key, meta.version));
-          call.end();
-        } catch (err) {
-          fail(err);
-        }
+      clearTimeout(idle);
+      try {
+        const req = receiver.finish();
+        let meta;
+        if (req.op === 'patch') meta = await store.patch(req.key, req.data.length === 1 ? req.data[0]! : Buffer.concat(req.data, req.size));
+        else if (req.op === 'put-spooled') {
+          try {
+            meta = await store.putSpooled(req.key, req.spool, req.kind, req.size, req.retained);
+          } catch (err) {
+            await req.spool.abort();
+            throw err;
+          }
+        } else meta = await store.put(req.target, req.value);
+        if (settled) return;
+        finish();
+        call.write(putResult(ctx.endpoint(), meta.key, meta.version));
+        call.end();
+      } catch (err) {
+        fail(err);
       }
     };
   };
@@ -289,7 +355,7 @@ export function flightHandlers(ctx: ServiceContext): grpc.UntypedServiceImplemen
   };
 
   const listFlights = (call: grpc.ServerWritableStream<Criteria, FlightInfo>): void => {
-    void writeAll(call as never, store.list().map((m) => info(m.key)) as never).catch((err: unknown) =>
+    void writeAll(call as grpc.ServerWritableStream<unknown, unknown>, store.list().map((m) => info(m.key)), ctx.idleTimeoutMs).catch((err: unknown) =>
       call.emit('error', toStatus(err, logger, 'ListFlights')),
     );
   };

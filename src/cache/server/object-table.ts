@@ -15,11 +15,12 @@
  *   outlive memory pressure.
  */
 import { randomUUID } from 'node:crypto';
-import { limitExceeded, notFound } from '../errors';
-import type { Logger } from '../log';
-import { formatKey, matchesKey, type ObjectKey } from './keys';
-import type { DiskStorage } from './storage';
-import { objectSize, type ArrowValue, type Delta, type OpaqueValue, type StoredObject } from './stored';
+import { ErrorCode, FlmError, limitExceeded, notFound } from '../../errors';
+import type { Logger } from '../../log';
+import { formatKey, matchesKey, type ObjectKey } from '../keys';
+import type { DiskStorage } from './disk-storage';
+import type { PutSpool } from './put-spool';
+import { objectSize, type ArrowValue, type Delta, type OpaqueValue, type StoredObject } from './stored-object';
 
 export interface ObjectMeta {
   key: string;
@@ -30,7 +31,7 @@ export interface ObjectMeta {
 
 const MAX_REMEMBERED_EVICTIONS = 10_000;
 
-export class ObjectStore {
+export class ObjectTable {
   private readonly meta = new Map<string, ObjectMeta>();
   /** Objects held in memory; Map order is the LRU order (first = least recent). */
   private readonly resident = new Map<string, StoredObject>();
@@ -49,13 +50,18 @@ export class ObjectStore {
     return this.residentBytes;
   }
 
-  get hasStorage(): boolean {
-    return this.storage !== undefined;
+  /** The storage directory a put streams into, if there is one. */
+  get disk(): DiskStorage | undefined {
+    return this.storage;
   }
 
-  /** Loads what the storage directory holds (at start). Unreadable files are skipped with a warning. */
+  /**
+   * Loads what the storage directory holds (at start), after deleting what
+   * interrupted writes left. Unreadable files are skipped with a warning.
+   */
   async load(): Promise<number> {
     if (!this.storage) return 0;
+    await this.storage.removeLeftovers();
     let count = 0;
     for (const key of await this.storage.listKeys()) {
       try {
@@ -86,6 +92,31 @@ export class ObjectStore {
       const obj: StoredObject = { key: keyText, baseVersion: version, version, value, deltas: [], size: value.size };
       this.record(obj);
       this.keep(obj);
+      return this.meta.get(keyText)!;
+    });
+  }
+
+  /**
+   * Commits a put that was streamed to disk (put-spool.ts) as a new version of
+   * `key`. `retained` is the object when the put was small enough to keep in
+   * memory as well; otherwise it is read back from disk on its first get.
+   */
+  async putSpooled(key: Required<ObjectKey>, spool: PutSpool, kind: 'opaque' | 'arrow', size: number, retained?: OpaqueValue | ArrowValue): Promise<ObjectMeta> {
+    const storage = this.storage;
+    if (!storage) throw new FlmError(ErrorCode.Internal, 'a spooled put reached a cache without a storage directory');
+    const keyText = formatKey(key);
+    return this.withLock(keyText, async () => {
+      const version = (this.meta.get(keyText)?.version ?? 0) + 1;
+      await storage.commitSpool(key, spool, version);
+      if (retained) {
+        const obj: StoredObject = { key: keyText, baseVersion: version, version, value: retained, deltas: [], size: retained.size };
+        this.record(obj);
+        this.keep(obj);
+      } else {
+        this.dropResident(keyText);
+        this.meta.set(keyText, { key: keyText, version, size, kind });
+        this.evicted.delete(keyText);
+      }
       return this.meta.get(keyText)!;
     });
   }
@@ -213,12 +244,16 @@ export class ObjectStore {
     }
   }
 
-  private forget(keyText: string): void {
+  private dropResident(keyText: string): void {
     const obj = this.resident.get(keyText);
     if (obj) {
       this.resident.delete(keyText);
       this.residentBytes -= obj.size;
     }
+  }
+
+  private forget(keyText: string): void {
+    this.dropResident(keyText);
     this.meta.delete(keyText);
   }
 

@@ -12,20 +12,35 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Schema } from 'apache-arrow';
-import { FlmError, ErrorCode } from '../errors';
-import type { Logger } from '../log';
-import { formatKey, parseKey, type ObjectKey } from './keys';
-import { encodeSchema, ipcFileParts, plainBatch, readIpcMessages, schemaOf } from './ipc';
-import { encodeRow, opaqueLayout, PUT_SCHEMA, PUT_SCHEMA_HEADER, readRows } from './opaque';
-import { isNativeArrowSchema, withCacheVersion, withoutCacheVersion, cacheVersionOf } from './arrow-meta';
-import { objectSize, type ArrowValue, type Delta, type OpaqueValue, type StoredObject } from './stored';
+import { FlmError, ErrorCode, invalidInput } from '../../errors';
+import type { Logger } from '../../log';
+import { formatKey, parseKey, type ObjectKey } from '../keys';
+import { encodeSchema, ipcFileParts, plainBatch, readIpcMessages, schemaOf } from '../ipc';
+import { encodeRow, opaqueLayout, PUT_SCHEMA, PUT_SCHEMA_HEADER, readRows } from '../opaque';
+import { isNativeArrowSchema, withCacheVersion, withoutCacheVersion, cacheVersionOf } from '../arrow-meta';
+import { objectSize, type ArrowValue, type Delta, type OpaqueValue, type StoredObject } from './stored-object';
+import { PutSpool } from './put-spool';
 
 const DELTAS_SUFFIX = '.deltas';
+const TMP_SUFFIX = '.tmp';
+/**
+ * Bytes of one key component on disk: file systems take 255-byte names, and a
+ * component becomes `<id>.deltas`, `<id>.arrow.<12 hex>.tmp`. A longer one is
+ * refused as bad input instead of failing in the file system with an error
+ * that would name the storage path.
+ */
+export const MAX_STORED_NAME_BYTES = 200;
 
 export class DiskStorage {
   constructor(readonly root: string, private readonly logger: Logger) {}
 
   private paths(key: Required<ObjectKey>): { dir: string; base: string; deltas: string } {
+    for (const part of [key.app, key.session, key.id]) {
+      const bytes = Buffer.byteLength(part, 'utf8');
+      if (bytes > MAX_STORED_NAME_BYTES) {
+        throw invalidInput(`object key component of ${bytes} bytes is longer than the cache's storage allows (${MAX_STORED_NAME_BYTES} bytes)`);
+      }
+    }
     const dir = path.join(this.root, key.app, key.session);
     return { dir, base: path.join(dir, `${key.id}.arrow`), deltas: path.join(dir, `${key.id}${DELTAS_SUFFIX}`) };
   }
@@ -47,6 +62,49 @@ export class DiskStorage {
     }
     await writeAtomic(p.base, parts);
     await fs.rm(p.deltas, { recursive: true, force: true });
+  }
+
+  /** A spool for a new base of `key`, written beside its final file (see put-spool.ts). */
+  async openSpool(key: Required<ObjectKey>, kind: 'opaque' | 'arrow', schema: Schema): Promise<PutSpool> {
+    const p = this.paths(key);
+    await fs.mkdir(p.dir, { recursive: true });
+    return PutSpool.open(tmpPath(p.base), kind, schema);
+  }
+
+  /** Makes a spooled put the base of version `version` and removes the old deltas. */
+  async commitSpool(key: Required<ObjectKey>, spool: PutSpool, version: number): Promise<void> {
+    const p = this.paths(key);
+    await spool.commit(version, p.base);
+    await fs.rm(p.deltas, { recursive: true, force: true });
+  }
+
+  /**
+   * Deletes the temporary files a killed process left behind (a put or a
+   * delta cut mid-write); called at start, before anything is written.
+   */
+  async removeLeftovers(): Promise<number> {
+    let removed = 0;
+    const sweep = async (dir: string): Promise<void> => {
+      let entries: import('node:fs').Dirent[];
+      try {
+        entries = await fs.readdir(dir, { withFileTypes: true });
+      } catch {
+        return;
+      }
+      for (const e of entries) {
+        if (e.isFile() && e.name.endsWith(TMP_SUFFIX)) {
+          await fs.rm(path.join(dir, e.name), { force: true });
+          removed++;
+        } else if (e.isDirectory() && e.name.endsWith(DELTAS_SUFFIX)) {
+          await sweep(path.join(dir, e.name));
+        }
+      }
+    };
+    for (const app of await dirs(this.root)) {
+      for (const session of await dirs(path.join(this.root, app))) await sweep(path.join(this.root, app, session));
+    }
+    if (removed > 0) this.logger.warn({ storage: this.root, removed }, 'removed temporary files left by an interrupted cache write');
+    return removed;
   }
 
   async writeDelta(key: Required<ObjectKey>, delta: Delta): Promise<void> {
@@ -190,8 +248,12 @@ async function dirs(parent: string): Promise<string[]> {
 }
 
 /** Writes parts to `target` through a temporary file and a rename; no partial file is ever visible. */
+function tmpPath(target: string): string {
+  return `${target}.${randomBytes(6).toString('hex')}${TMP_SUFFIX}`;
+}
+
 export async function writeAtomic(target: string, parts: readonly Uint8Array[]): Promise<void> {
-  const tmp = `${target}.${randomBytes(6).toString('hex')}.tmp`;
+  const tmp = tmpPath(target);
   const fh = await fs.open(tmp, 'wx');
   try {
     // writev takes at most IOV_MAX buffers per call on some platforms; go in slices.

@@ -1,0 +1,81 @@
+/**
+ * The embedded cache server as pyarrow.flight (Flame's clients) sees it:
+ * p50 put and get of 16 B, 1 MiB and 64 MiB objects (one row, as flamepy
+ * sends a value), with servers built from several `--dist` directories taking
+ * turns in the same run, so that before/after (or another server) compare
+ * side by side. Each server runs in its own process.
+ *
+ *   node -r ./bench/register.js bench/cache-server.ts [--dist DIR]... [--rounds N]
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+
+const args = process.argv.slice(2);
+const dists = args.flatMap((a, i) => (args[i - 1] === '--dist' ? [path.resolve(a)] : []));
+if (dists.length === 0) dists.push(path.resolve('dist'));
+const roundsAt = args.indexOf('--rounds');
+const rounds = roundsAt >= 0 ? Number(args[roundsAt + 1]) : 3;
+const localVenv = path.resolve('.test-venv/bin/python');
+const python = process.env.FLMRUN_BENCH_PYTHON ?? process.env.FLMRUN_TEST_PYTHON ?? (existsSync(localVenv) ? localVenv : 'python3');
+const helper = path.join(__dirname, 'py', 'helper.py');
+
+const CHILD = `
+const dist = process.argv[1];
+let mod;
+try { mod = require(dist + '/cache/server/cache-server.js'); } catch { mod = require(dist + '/cache/server.js'); }
+new mod.CacheServer({ port: 0 }).start().then((e) => process.stdout.write(e + '\\n'));
+process.on('SIGINT', () => process.exit(0)); // so that --cpu-prof writes its profile
+setInterval(() => undefined, 1 << 30);
+`;
+
+async function start(dist: string): Promise<{ child: ChildProcess; endpoint: string }> {
+  const nodeArgs = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const child = spawn(process.execPath, [...nodeArgs, '-e', CHILD, dist], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const endpoint = await new Promise<string>((resolve) => child.stdout!.once('data', (d: Buffer) => resolve(d.toString().trim())));
+  return { child, endpoint };
+}
+
+const ALL_SIZES: [string, number, number][] = [
+  ['16 B', 16, 200],
+  ['1 MiB', 1 << 20, 50],
+  ['64 MiB', 64 << 20, 5],
+];
+
+const SIZES = ALL_SIZES.filter(([label]) => !process.env.BENCH_SIZES || process.env.BENCH_SIZES.split(',').includes(label));
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+};
+
+async function main(): Promise<void> {
+  const servers = await Promise.all(dists.map(start));
+  const samples = new Map<string, number[]>();
+  try {
+    for (let r = 0; r < rounds; r++) {
+      for (const [label, size, n] of SIZES) {
+        for (const [i, s] of servers.entries()) {
+          const out = execFileSync(python, [helper, 'cache', s.endpoint, String(size), String(n)], { encoding: 'utf8' });
+          const { put, get } = JSON.parse(out) as { put: number[]; get: number[] };
+          for (const [op, xs] of [['put', put], ['get', get]] as const) {
+            const k = `${label}|${op}|${i}`;
+            samples.set(k, [...(samples.get(k) ?? []), ...xs]);
+          }
+        }
+      }
+    }
+  } finally {
+    for (const s of servers) s.child.kill('SIGINT');
+  }
+  console.log(`p50 ms, pyarrow.flight client; servers: ${dists.map((d, i) => `[${i}] ${d}`).join(', ')}`);
+  for (const [label] of SIZES) {
+    for (const op of ['put', 'get']) {
+      const p50 = dists.map((_, i) => median(samples.get(`${label}|${op}|${i}`)!) * 1000);
+      const ratios = p50.slice(1).map((v) => ` ratio [${p50.indexOf(v)}]/[0] ${(v / p50[0]!).toFixed(2)}`);
+      console.log(`${label.padEnd(7)} ${op}  ${p50.map((v) => v.toFixed(3).padStart(9)).join(' ')}${ratios.join('')}`);
+    }
+  }
+}
+
+void main();
