@@ -8,7 +8,7 @@ import { BSON, Long } from 'bson';
 import { ErrorCode, FlmError, invalidInput } from '../errors';
 import type { Logger } from '../log';
 import type { FlightData, OutgoingFlightData } from './flight-data';
-import type { Action, ActionType, Criteria, FlightInfo, FlightResult, PutResult, SchemaResult, Ticket } from './flight';
+import type { Action, ActionType, Criteria, FlightInfoReply as FlightInfo, FlightResult, PutResult, SchemaResult, Ticket } from './flight';
 import { encodeSchema, framePrefix, joinParts } from './ipc';
 import { formatKey, parseKey, parsePath } from './keys';
 import { ANSWER_SCHEMA_HEADER, encodeRow } from './opaque';
