@@ -16,12 +16,12 @@ import { BSON } from 'bson';
 import { LRUCache } from 'lru-cache';
 import { ErrorCode, FlmError, invalidInput, isFlmError, notFound, unavailable } from '../errors';
 import { silentLogger, type Logger } from '../log';
-import { objectRefFromDocument } from '../codecs/object-ref';
-import type { CacheObject, CachePayload, ObjectRef } from './types';
+import { objectRefFromDocument } from '../wire/object-ref';
+import type { CacheObject, CachePayload, ObjectRef } from '../wire/cache-types';
 import { flightClientConstructor, UNLIMITED_MESSAGES, type FlightServiceClient, type FlightInfo } from './flight';
 import type { FlightData, OutgoingFlightData } from './flight-data';
 import { parseEndpoint, type CacheEndpoint } from './endpoint';
-import { matchesKey, parseKey, parsePath, parsePrefix, parsePutTarget } from './keys';
+import { matchesKey, parseKey, parsePath, parsePrefix, parsePutTarget } from '../wire/keys';
 import { AnswerReader, type Answer } from './answer';
 import { arrowPutMessages, opaquePutMessages, opaquePutMessagesSync } from './put-messages';
 

@@ -9,11 +9,11 @@ import { ErrorCode, FlmError, invalidInput } from '../errors';
 import type { Logger } from '../log';
 import type { FlightData, OutgoingFlightData } from './flight-data';
 import type { Action, ActionType, Criteria, FlightInfoReply as FlightInfo, FlightResult, PutResult, SchemaResult, Ticket } from './flight';
-import { encodeSchema, framePrefix, joinParts } from './ipc';
-import { formatKey, parseKey, parsePath } from './keys';
+import { encodeSchema, framePrefix, joinParts } from '../wire/ipc';
+import { formatKey, parseKey, parsePath } from '../wire/keys';
 import { ANSWER_SCHEMA_HEADER, encodeRow } from './opaque';
 import { PutReceiver } from './put-receiver';
-import { withCacheVersion } from './arrow-meta';
+import { withCacheVersion } from '../wire/arrow-meta';
 import type { ObjectStore } from './store';
 import type { StoredObject } from './stored';
 

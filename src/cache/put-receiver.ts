@@ -8,10 +8,11 @@
 import { MessageHeader, type Schema } from 'apache-arrow';
 import { invalidInput, limitExceeded } from '../errors';
 import type { FlightData } from './flight-data';
-import { decodeMessage, plainBatch, schemaOf } from './ipc';
-import { parseKey, parsePutTarget, type ObjectKey } from './keys';
+import { decodeMessage, schemaOf } from '../wire/ipc';
+import { plainBatch } from './plain-batch';
+import { parseKey, parsePutTarget, type ObjectKey } from '../wire/keys';
 import { opaqueLayout, readRows, type OpaqueLayout } from './opaque';
-import { isNativeArrowSchema, withoutCacheVersion } from './arrow-meta';
+import { isNativeArrowSchema, withoutCacheVersion } from '../wire/arrow-meta';
 import type { ArrowMessage, ArrowValue, OpaqueValue } from './stored';
 
 const PATCH_PREFIX = 'PATCH:';

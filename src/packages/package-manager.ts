@@ -21,7 +21,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { ErrorCode, FlmError } from '../errors';
+import { describeThrown, ErrorCode, FlmError } from '../errors';
 import type { Logger } from '../log';
 import { safeUrl } from '../redact';
 import { detectKind, extractedDirName } from './archive-kind';
@@ -207,7 +207,7 @@ export class PackageManager {
       try {
         this.caPem = readFileSync(this.o.caFile);
       } catch (err) {
-        throw new FlmError(ErrorCode.Unavailable, `cannot read the CA file ${this.o.caFile} (FLAME_CA_FILE): ${(err as Error).message}`, { cause: err });
+        throw new FlmError(ErrorCode.Unavailable, `cannot read the CA file ${this.o.caFile} (FLAME_CA_FILE): ${describeThrown(err)}`, { cause: err });
       }
     }
     this.caLoaded = true;

@@ -15,7 +15,7 @@ import type { InstalledPackage, PackageManager } from '../packages';
 import type { RunnerOptions, SessionWorker, SessionSpec, TaskOutcome } from '../runner/session-worker';
 import type { EmptyRequest, InstanceHandlers, Result, SessionContext, TaskContext, TaskResult } from './protos';
 import { SerialQueue } from './serial-queue';
-import { parsePrefix } from '../cache/keys';
+import { resultPrefix } from '../wire/keys';
 
 export interface InstanceServiceDeps {
   packages: PackageManager;
@@ -74,7 +74,7 @@ export class InstanceService {
             ? 'SessionContext.application.name is empty'
             : !NAME_RE.test(appName) || appName.includes('..')
               ? `application name "${appName}" must not contain "/", "\\" or ".."`
-              : prefixProblem(`${appName}/${sessionId}`);
+              : prefixProblem(appName, sessionId);
       if (problem) return failure(ReturnCode.InvalidInput, problem);
 
       if (this.session) {
@@ -208,9 +208,9 @@ const RETURN_CODE_SUMMARIES: Partial<Record<number, string>> = {
  * Results go under `<app>/<session>`: whatever the cache's own key rules refuse
  * there ('*', '.', ...) is refused at enter, not at every task's put.
  */
-function prefixProblem(prefix: string): string | undefined {
+function prefixProblem(appName: string, sessionId: string): string | undefined {
   try {
-    parsePrefix(prefix);
+    resultPrefix(appName, sessionId);
     return undefined;
   } catch (err) {
     return `application name and session id cannot name results: ${FlmError.from(err).message}`;

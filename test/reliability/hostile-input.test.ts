@@ -8,7 +8,7 @@
  * 10 MB aborted it on Node 20 here.
  */
 import { decodeValue, encodeRunnerRequest } from '../../src/codecs';
-import { decodeObjectRef } from '../../src/codecs/object-ref';
+import { decodeObjectRef } from '../../src/wire/object-ref';
 import { CacheClient } from '../../src/cache/client';
 import { fixtureUrl } from '../helpers/instance';
 import { startServeProcess, type ServeProcess } from './serve-process';
