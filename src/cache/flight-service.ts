@@ -10,7 +10,7 @@ import type { Logger } from '../log';
 import type { FlightData, OutgoingFlightData } from './flight-data';
 import type { Action, ActionType, Criteria, FlightInfoReply as FlightInfo, FlightResult, PutResult, SchemaResult, Ticket } from './flight';
 import { encodeSchema, framePrefix, joinParts } from '../wire/ipc';
-import { formatKey, parseKey, parsePath } from '../wire/keys';
+import { formatKey, parseKey, parsePath, type ObjectKey } from '../wire/keys';
 import { ANSWER_SCHEMA_HEADER, encodeRow } from './opaque';
 import { PutReceiver } from './put-receiver';
 import { withCacheVersion } from '../wire/arrow-meta';
@@ -89,7 +89,7 @@ function wasCut(call: object): boolean {
   return false;
 }
 
-function parseTicket(ticket: Buffer): { key: string; version: number } {
+function parseTicket(ticket: Buffer): { key: Required<ObjectKey>; version: number } {
   let text: string;
   try {
     text = utf8.decode(ticket);
@@ -97,14 +97,10 @@ function parseTicket(ticket: Buffer): { key: string; version: number } {
     throw invalidInput(`ticket is not UTF-8 (${ticket.length} bytes)`);
   }
   const colon = text.lastIndexOf(':');
-  if (colon < 0) return { key: parseKeyText(text), version: 0 };
+  if (colon < 0) return { key: parseKey(text), version: 0 };
   const v = text.slice(colon + 1);
   if (!/^\d{1,15}$/.test(v)) throw invalidInput(`ticket '${text.slice(0, 200)}': version '${v.slice(0, 40)}' is not a number`);
-  return { key: parseKeyText(text.slice(0, colon)), version: Number(v) };
-}
-
-function parseKeyText(text: string): string {
-  return formatKey(parseKey(text));
+  return { key: parseKey(text.slice(0, colon)), version: Number(v) };
 }
 
 /** The DoGet answer for `obj` given the client's version (SPEC 7). */
@@ -151,8 +147,7 @@ export function flightHandlers(ctx: ServiceContext): grpc.UntypedServiceImplemen
     void (async () => {
       try {
         const { key, version } = parseTicket(call.request.ticket);
-        const [app, session, id] = key.split('/') as [string, string, string];
-        const obj = await store.get({ app, session, id });
+        const obj = await store.get(key);
         await writeAll(call, answerFor(obj, version));
       } catch (err) {
         call.emit('error', toStatus(err, logger, 'DoGet'));
@@ -246,11 +241,10 @@ export function flightHandlers(ctx: ServiceContext): grpc.UntypedServiceImplemen
     };
   };
 
-  const nativeSchema = async (key: string): Promise<Buffer | undefined> => {
-    const meta = store.info(key);
+  const nativeSchema = async (key: Required<ObjectKey>): Promise<Buffer | undefined> => {
+    const meta = store.info(formatKey(key));
     if (meta?.kind !== 'arrow') return undefined;
-    const [app, session, id] = key.split('/') as [string, string, string];
-    const obj = await store.get({ app, session, id });
+    const obj = await store.get(key);
     if (obj.value.kind !== 'arrow') return undefined;
     return framedSchema(encodeSchema(withCacheVersion(obj.value.schema, obj.version)));
   };
@@ -262,13 +256,13 @@ export function flightHandlers(ctx: ServiceContext): grpc.UntypedServiceImplemen
         // wrote to shared storage itself); only a valid, known native object has a schema.
         const key = keyOfDescriptor(call.request);
         const result = info(key);
-        let valid = true;
+        let parsed: Required<ObjectKey> | undefined;
         try {
-          parseKey(key);
+          parsed = parseKey(key);
         } catch {
-          valid = false;
+          parsed = undefined;
         }
-        if (valid) result.schema = (await nativeSchema(key)) ?? result.schema;
+        if (parsed) result.schema = (await nativeSchema(parsed)) ?? result.schema;
         cb(null, result);
       } catch (err) {
         cb(toStatus(err, logger, 'GetFlightInfo'));
@@ -280,7 +274,7 @@ export function flightHandlers(ctx: ServiceContext): grpc.UntypedServiceImplemen
     void (async () => {
       try {
         const d = call.request;
-        const schema = d.path.length > 0 ? await nativeSchema(formatKey(parseKey(d.path.join('/')))) : undefined;
+        const schema = d.path.length > 0 ? await nativeSchema(parseKey(d.path.join('/'))) : undefined;
         cb(null, { schema: schema ?? framedSchema(ANSWER_SCHEMA_HEADER) });
       } catch (err) {
         cb(toStatus(err, logger, 'GetSchema'));
