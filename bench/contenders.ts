@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { connectInstance, type InstanceClient, type TaskResult } from '../src/service/protos';
 import { decodeObjectRef } from '../src/codecs';
-import type { ObjectRef } from '../src/cache/types';
+import type { ObjectRef } from '../src/wire/cache-types';
 import { run, startFloor, startFlmrun, startPythonRunner, tempDir, type FlmrunOptions, type Proc } from './procs';
 import { writeBenchPackage } from './fixture';
 

@@ -4,6 +4,14 @@
  * Every failure a user can cause is an FlmError with a code that maps both to
  * Flame's shim return codes (SPEC 2) and to a gRPC status (for the cache
  * server). Unknown throwables are converted in one place: `FlmError.from`.
+ *
+ * An error is data, rendered twice: `message` (the detail) is for the client,
+ * who owns the data it may quote (an argument, a URL as rendered by
+ * redact.ts); `toLog()` is for log lines at info and above, and holds only the
+ * code, the operation, a fixed summary and structured fields, which never
+ * quote the client's data. Nothing branches on message text: code,
+ * operation and fields are the typed parts. `toData()`/`fromData()` carry an
+ * error across a thread or process boundary.
  */
 import { status as GrpcStatus } from '@grpc/grpc-js';
 
@@ -70,17 +78,105 @@ const UNAVAILABLE_ERRNOS = new Set([
   'ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE', 'ETIMEDOUT',
 ]);
 
+/** What a code means, in words that quote nothing: the summary when none is given. */
+const SUMMARIES: Record<ErrorCode, string> = {
+  [ErrorCode.UserError]: "the application's code failed",
+  [ErrorCode.InvalidInput]: 'invalid input',
+  [ErrorCode.NotFound]: 'not found',
+  [ErrorCode.Unavailable]: 'unavailable',
+  [ErrorCode.DeadlineExceeded]: 'deadline exceeded',
+  [ErrorCode.LimitExceeded]: 'a limit was exceeded',
+  [ErrorCode.Unimplemented]: 'not implemented',
+  [ErrorCode.Internal]: 'internal error',
+};
+
+/**
+ * Structured facts about an error that are safe in any log line: limits,
+ * sizes, status numbers, option names, a URL rendered by redact.ts. Never the
+ * client's data.
+ */
+export type ErrorFields = Readonly<Record<string, string | number | boolean>>;
+
+export interface FlmErrorOptions {
+  cause?: unknown;
+  /** What was being done, in fixed words: 'session enter', 'package fetch', 'cache get'. */
+  operation?: string;
+  /** A fixed sentence that quotes nothing; defaults to what the code means. */
+  summary?: string;
+  fields?: ErrorFields;
+}
+
+/** An FlmError as plain data (structured-clone and JSON safe). */
+export interface FlmErrorData {
+  code: ErrorCode;
+  /** The detail, for the client. */
+  message: string;
+  summary: string;
+  operation?: string;
+  fields?: ErrorFields;
+}
+
+/** What a log line at info and above may say about an error. */
+export interface LoggedError {
+  code: ErrorCode;
+  summary: string;
+  operation?: string;
+  fields?: ErrorFields;
+}
+
+const CODES = new Set<string>(Object.values(ErrorCode));
+
 // Marker so that `isFlmError` works across module copies (jest, worker threads).
 const FLM_ERROR = Symbol.for('flmrun-js.FlmError');
 
 export class FlmError extends Error {
   readonly code: ErrorCode;
+  readonly operation: string | undefined;
+  readonly summary: string;
+  readonly fields: ErrorFields | undefined;
   readonly [FLM_ERROR] = true;
 
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  constructor(code: ErrorCode, message: string, options: FlmErrorOptions = {}) {
+    super(message, 'cause' in options ? { cause: options.cause } : undefined);
     this.name = 'FlmError';
     this.code = code;
+    this.operation = options.operation;
+    this.summary = options.summary ?? SUMMARIES[code];
+    this.fields = options.fields;
+  }
+
+  /** The detail: what the client is told (the message). */
+  get detail(): string {
+    return this.message;
+  }
+
+  /** The rendering for log lines at info and above: no detail. */
+  toLog(): LoggedError {
+    const out: LoggedError = { code: this.code, summary: this.summary };
+    if (this.operation !== undefined) out.operation = this.operation;
+    if (this.fields !== undefined) out.fields = this.fields;
+    return out;
+  }
+
+  toData(): FlmErrorData {
+    return { ...this.toLog(), message: this.message };
+  }
+
+  /**
+   * The error that `toData()` described. Anything else (a peer of another
+   * version, a corrupted message) becomes an Internal error saying so: the
+   * data came from our own code, so a bad shape is our bug.
+   */
+  static fromData(data: unknown): FlmError {
+    const d = (typeof data === 'object' && data !== null ? data : {}) as Partial<Record<keyof FlmErrorData, unknown>>;
+    if (typeof d.code !== 'string' || !CODES.has(d.code) || typeof d.message !== 'string') {
+      return new FlmError(ErrorCode.Internal, `an error arrived in an unknown form: ${describeThrown(data)}`);
+    }
+    return new FlmError(d.code as ErrorCode, d.message, {
+      operation: typeof d.operation === 'string' ? d.operation : undefined,
+      summary: typeof d.summary === 'string' ? d.summary : undefined,
+      fields: safeFields(d.fields),
+    });
   }
 
   /** Flame shim return code for this error. */
@@ -93,15 +189,30 @@ export class FlmError extends Error {
     return GRPC_CODES[this.code];
   }
 
-  /** Converts any throwable into an FlmError, keeping the original as `cause`. */
+  /**
+   * Converts any throwable into an FlmError, keeping the original as `cause`.
+   * `context` prefixes the detail; an FlmError keeps its code, summary,
+   * operation and fields.
+   */
   static from(err: unknown, fallback: ErrorCode = ErrorCode.Internal, context?: string): FlmError {
     if (isFlmError(err)) {
-      return context ? new FlmError(err.code, `${context}: ${err.message}`, { cause: err }) : err;
+      return context
+        ? new FlmError(err.code, `${context}: ${err.message}`, { cause: err, operation: err.operation, summary: err.summary, fields: err.fields })
+        : err;
     }
     const code = classify(err) ?? fallback;
     const text = describeThrown(err);
     return new FlmError(code, context ? `${context}: ${text}` : text, { cause: err });
   }
+}
+
+function safeFields(v: unknown): ErrorFields | undefined {
+  if (typeof v !== 'object' || v === null) return undefined;
+  const out: Record<string, string | number | boolean> = {};
+  for (const [k, x] of Object.entries(v)) {
+    if (typeof x === 'string' || typeof x === 'number' || typeof x === 'boolean') out[k] = x;
+  }
+  return out;
 }
 
 export function isFlmError(err: unknown): err is FlmError {

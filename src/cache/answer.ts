@@ -14,9 +14,10 @@ import { Message, type Schema } from 'apache-arrow';
 import { invalidInput } from '../errors';
 import type { FlightData } from './flight-data';
 import { decompressBatch } from './compression';
-import { decodeMessage, encodeBatchHeader, ipcStreamParts, joinParts, plainBatch, schemaOf } from './ipc';
+import { decodeMessage, encodeBatchHeader, ipcStreamParts, joinParts, schemaOf } from '../wire/ipc';
+import { plainBatch } from './plain-batch';
 import { opaqueLayout, readRows, type OpaqueLayout, type OpaqueRow } from './opaque';
-import { cacheVersionOf, isNativeArrowSchema } from './arrow-meta';
+import { cacheVersionOf, isNativeArrowSchema } from '../wire/arrow-meta';
 
 export type Answer =
   | { mode: 'not-modified' }

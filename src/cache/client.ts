@@ -14,14 +14,14 @@ import { randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { BSON } from 'bson';
 import { LRUCache } from 'lru-cache';
-import { ErrorCode, FlmError, invalidInput, notFound, unavailable } from '../errors';
+import { ErrorCode, FlmError, invalidInput, isFlmError, notFound, unavailable } from '../errors';
 import { silentLogger, type Logger } from '../log';
-import { objectRefFromDocument } from '../codecs/object-ref';
-import type { CacheObject, CachePayload, ObjectRef } from './types';
+import { objectRefFromDocument } from '../wire/object-ref';
+import type { CacheObject, CachePayload, ObjectRef } from '../wire/cache-types';
 import { flightClientConstructor, UNLIMITED_MESSAGES, type FlightServiceClient, type FlightInfo } from './flight';
 import type { FlightData, OutgoingFlightData } from './flight-data';
 import { parseEndpoint, type CacheEndpoint } from './endpoint';
-import { matchesKey, parseKey, parsePath, parsePrefix, parsePutTarget } from './keys';
+import { matchesKey, parseKey, parsePath, parsePrefix, parsePutTarget } from '../wire/keys';
 import { AnswerReader, type Answer } from './answer';
 import { arrowPutMessages, opaquePutMessages, opaquePutMessagesSync } from './put-messages';
 
@@ -154,7 +154,7 @@ export class CacheClient {
       const call = this.channel(ep).DoAction({ type: 'DELETE', body: Buffer.from(keyOrPrefix) }, new grpc.Metadata(), this.deadline());
       const results: Buffer[] = [];
       for await (const r of call as AsyncIterable<{ body: Buffer }>) results.push(r.body);
-      if (results.length === 0) throw unavailable(`cache ${what} at ${ep.canonical}: the server sent no result`);
+      if (results.length === 0) throw unavailable('the server sent no result');
     });
     if (this.lru) {
       for (const k of [...this.lru.keys()]) {
@@ -205,11 +205,11 @@ export class CacheClient {
       const fh = await fsp.open(tmp, 'wx');
       let ok = false;
       try {
-        const reader = new AnswerReader(`cache ${what}`);
+        const reader = new AnswerReader('the answer');
         const call = this.channel(endpoint).DoGet({ ticket: Buffer.from(`${ref.key}:0`) }, new grpc.Metadata(), this.deadline(this.opts.transferDeadlineMs));
         for await (const msg of call as AsyncIterable<FlightData>) {
           for (const row of reader.add(msg)) {
-            if (row.kind !== undefined && row.kind !== 'base') throw invalidInput(`cache ${what}: expected base rows only, got a '${row.kind}' row`);
+            if (row.kind !== undefined && row.kind !== 'base') throw invalidInput(`expected base rows only, got a '${row.kind}' row`);
             if (row.data.length > 0) await fh.write(row.data);
           }
         }
@@ -332,7 +332,7 @@ export class CacheClient {
   private async fetch(endpoint: CacheEndpoint, key: string, version: number): Promise<Answer> {
     const what = `get ${key}`;
     return this.retrying(endpoint, what, async () => {
-      const reader = new AnswerReader(`cache ${what} at ${endpoint.canonical}`);
+      const reader = new AnswerReader('the answer');
       const call = this.channel(endpoint).DoGet({ ticket: Buffer.from(`${key}:${version}`) }, new grpc.Metadata(), this.deadline());
       for await (const msg of call as AsyncIterable<FlightData>) reader.add(msg);
       return reader.finish();
@@ -409,13 +409,22 @@ export class CacheClient {
   }
 }
 
+/** The operation of every error callError makes: a cache call's error is not wrapped again. */
+const CACHE_CALL = 'cache call';
+
 /** An FlmError naming the call, with the server's own words (gRPC details) when there are any. */
 function callError(err: unknown, context: string, fallback: ErrorCode): FlmError {
+  if (isFlmError(err) && err.operation === CACHE_CALL) return err; // already says which call
   const e = FlmError.from(err, fallback);
-  if (e.message.startsWith('cache ')) return e; // already says which call
   const { code, details } = err as { code?: unknown; details?: unknown };
-  const text = typeof code === 'number' && typeof details === 'string' && details ? `${grpc.status[code] ?? code}: ${details}` : e.message;
-  return new FlmError(e.code, `${context}: ${text}`, { cause: err });
+  const grpcCode = typeof code === 'number' && typeof details === 'string' && details ? code : undefined;
+  const text = grpcCode !== undefined ? `${grpc.status[grpcCode] ?? grpcCode}: ${String(details)}` : e.message;
+  return new FlmError(e.code, `${context}: ${text}`, {
+    cause: err,
+    operation: CACHE_CALL,
+    summary: e.summary,
+    fields: grpcCode !== undefined ? { ...e.fields, grpcStatus: grpc.status[grpcCode] ?? grpcCode } : e.fields,
+  });
 }
 
 function toInfo(info: FlightInfo, key: string, fallbackEndpoint: string): CacheInfo {

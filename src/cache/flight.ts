@@ -1,59 +1,36 @@
 /**
  * The Arrow Flight service (package arrow.flight.protocol) as grpc-js sees it:
- * loaded once from proto/arrow/flight/Flight.proto, with FlightData methods
- * (de)serialized by the hand codec in flight-data.ts (see there why).
+ * loaded once by src/wire/protos.ts, typed by the generated code
+ * (src/generated/flight), with FlightData methods (de)serialized by the hand
+ * codec in flight-data.ts (see there why).
  */
-import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
+import type { FlightServiceClient as GeneratedFlightServiceClient } from '../generated/flight/arrow/flight/protocol/FlightService';
+import { flightServiceMethods } from '../wire/protos';
 import { decodeFlightData, decodeFlightDataLenient, encodeFlightData } from './flight-data';
-import type { FlightData, FlightDescriptor, OutgoingFlightData } from './flight-data';
+import type { FlightData, OutgoingFlightData } from './flight-data';
 
 export type { FlightData, FlightDescriptor, OutgoingFlightData } from './flight-data';
+// The messages as received (defaults on: every field present).
+export type { Ticket__Output as Ticket } from '../generated/flight/arrow/flight/protocol/Ticket';
+export type { Empty__Output as Empty } from '../generated/flight/arrow/flight/protocol/Empty';
+export type { Criteria__Output as Criteria } from '../generated/flight/arrow/flight/protocol/Criteria';
+export type { Action__Output as Action } from '../generated/flight/arrow/flight/protocol/Action';
+export type { Result__Output as FlightResult } from '../generated/flight/arrow/flight/protocol/Result';
+export type { ActionType__Output as ActionType } from '../generated/flight/arrow/flight/protocol/ActionType';
+export type { SchemaResult__Output as SchemaResult } from '../generated/flight/arrow/flight/protocol/SchemaResult';
+export type { PutResult__Output as PutResult } from '../generated/flight/arrow/flight/protocol/PutResult';
+export type { Location__Output as Location } from '../generated/flight/arrow/flight/protocol/Location';
+export type { FlightEndpoint__Output as FlightEndpoint } from '../generated/flight/arrow/flight/protocol/FlightEndpoint';
+export type { FlightInfo__Output as FlightInfo } from '../generated/flight/arrow/flight/protocol/FlightInfo';
+/** A FlightInfo as a server answers it (unset fields may be left out). */
+export type { FlightInfo as FlightInfoReply } from '../generated/flight/arrow/flight/protocol/FlightInfo';
 
 /** Flame clients and servers use unlimited message sizes: an object travels as one message (SPEC 7). */
 export const UNLIMITED_MESSAGES: grpc.ChannelOptions = {
   'grpc.max_receive_message_length': -1,
   'grpc.max_send_message_length': -1,
 };
-
-// Same path from src/cache (ts-jest) and dist/cache (compiled).
-const PROTO_DIR = path.resolve(__dirname, '..', '..', 'proto');
-
-/** proto-loader options; int64 fields become numbers (sizes and counts stay far below 2^53). */
-export const LOADER_OPTIONS: protoLoader.Options = {
-  keepCase: true,
-  longs: Number,
-  enums: String,
-  defaults: true,
-  oneofs: true,
-  includeDirs: [PROTO_DIR],
-};
-
-export interface Ticket { ticket: Buffer }
-export interface Empty {}
-export interface Criteria { expression: Buffer }
-export interface Action { type: string; body: Buffer }
-export interface FlightResult { body: Buffer }
-export interface ActionType { type: string; description: string }
-export interface SchemaResult { schema: Buffer }
-export interface PutResult { app_metadata: Buffer }
-export interface Location { uri: string }
-export interface FlightEndpoint {
-  ticket: Ticket | null;
-  location: Location[];
-  expiration_time?: { seconds: number; nanos: number } | null;
-  app_metadata: Buffer;
-}
-export interface FlightInfo {
-  schema: Buffer;
-  flight_descriptor: FlightDescriptor | null;
-  endpoint: FlightEndpoint[];
-  total_records: number;
-  total_bytes: number;
-  ordered: boolean;
-  app_metadata: Buffer;
-}
 
 const FLIGHT_DATA_REQUESTS = new Set(['DoPut', 'DoExchange']);
 const FLIGHT_DATA_RESPONSES = new Set(['DoGet', 'DoExchange']);
@@ -63,8 +40,7 @@ let definition: grpc.ServiceDefinition | undefined;
 /** The FlightService definition for grpc-js servers and clients. */
 export function flightServiceDefinition(): grpc.ServiceDefinition {
   if (definition) return definition;
-  const pkg = protoLoader.loadSync(path.join(PROTO_DIR, 'arrow', 'flight', 'Flight.proto'), LOADER_OPTIONS);
-  const service = pkg['arrow.flight.protocol.FlightService'] as protoLoader.ServiceDefinition;
+  const service = flightServiceMethods();
   const patched: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
   for (const [name, method] of Object.entries(service)) {
     const m = { ...method } as grpc.MethodDefinition<unknown, unknown>;
@@ -83,27 +59,19 @@ export function flightServiceDefinition(): grpc.ServiceDefinition {
   return definition;
 }
 
-/** The typed surface of a FlightService client (what client.ts and tests call). */
-export interface FlightServiceClient extends grpc.Client {
-  DoGet(req: Ticket, metadata: grpc.Metadata, options: grpc.CallOptions): grpc.ClientReadableStream<FlightData>;
-  DoPut(metadata: grpc.Metadata, options: grpc.CallOptions): grpc.ClientDuplexStream<OutgoingFlightData, PutResult>;
-  DoAction(req: Action, metadata: grpc.Metadata, options: grpc.CallOptions): grpc.ClientReadableStream<FlightResult>;
-  ListActions(req: Empty, metadata: grpc.Metadata, options: grpc.CallOptions): grpc.ClientReadableStream<ActionType>;
-  ListFlights(req: Criteria, metadata: grpc.Metadata, options: grpc.CallOptions): grpc.ClientReadableStream<FlightInfo>;
-  GetFlightInfo(
-    req: { type: string; cmd?: Uint8Array; path: string[] },
-    metadata: grpc.Metadata,
-    options: grpc.CallOptions,
-    cb: (err: grpc.ServiceError | null, res?: FlightInfo) => void,
-  ): grpc.ClientUnaryCall;
-  GetSchema(
-    req: { type: string; cmd?: Uint8Array; path: string[] },
-    metadata: grpc.Metadata,
-    options: grpc.CallOptions,
-    cb: (err: grpc.ServiceError | null, res?: SchemaResult) => void,
-  ): grpc.ClientUnaryCall;
-  Handshake(metadata: grpc.Metadata, options: grpc.CallOptions): grpc.ClientDuplexStream<unknown, unknown>;
+type FlightDataMethods = 'DoGet' | 'doGet' | 'DoPut' | 'doPut' | 'DoExchange' | 'doExchange' | 'Handshake' | 'handshake';
+
+/**
+ * The generated client, but FlightData as the hand codec in flight-data.ts
+ * reads and writes it (the generated FlightData is protobufjs's, which this
+ * service does not use).
+ */
+export interface FlightServiceClient extends Omit<GeneratedFlightServiceClient, FlightDataMethods> {
+  DoGet(req: { ticket: Uint8Array }, metadata: grpc.Metadata, options: grpc.CallOptions): grpc.ClientReadableStream<FlightData>;
+  DoPut(metadata: grpc.Metadata, options: grpc.CallOptions): grpc.ClientDuplexStream<OutgoingFlightData, { app_metadata: Buffer }>;
   DoExchange(metadata: grpc.Metadata, options: grpc.CallOptions): grpc.ClientDuplexStream<OutgoingFlightData, FlightData>;
+  /** Not served by flmrun-js (UNIMPLEMENTED); its messages are opaque here. */
+  Handshake(metadata: grpc.Metadata, options: grpc.CallOptions): grpc.ClientDuplexStream<unknown, unknown>;
 }
 
 export type FlightServiceClientConstructor = new (
@@ -116,6 +84,8 @@ let clientCtor: FlightServiceClientConstructor | undefined;
 
 /** The client constructor; pass UNLIMITED_MESSAGES (and more) as options. */
 export function flightClientConstructor(): FlightServiceClientConstructor {
+  // grpc-js builds the methods from the (patched) definition at run time and types them as untyped;
+  // their types are the generated ones, with the hand codec's FlightData.
   clientCtor ??= grpc.makeGenericClientConstructor(
     flightServiceDefinition(),
     'FlightService',

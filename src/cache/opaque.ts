@@ -11,7 +11,7 @@
 import { Binary, Field, LargeBinary, LargeUtf8, Schema, Type, Uint64, Utf8, type DataType } from 'apache-arrow';
 import { BufferRegion, FieldNode, RecordBatch as RecordBatchHeader } from 'apache-arrow/ipc/metadata/message';
 import { invalidInput } from '../errors';
-import { encodeBatchHeader, encodeSchema } from './ipc';
+import { encodeBatchHeader, encodeSchema } from '../wire/ipc';
 import type { PlainBatch } from './compression';
 
 export type RowKind = 'base' | 'patch';

@@ -1,10 +1,9 @@
 /** The FlightData streams a client sends with DoPut (SPEC 7). */
 import { invalidInput } from '../errors';
 import type { OutgoingFlightData } from './flight-data';
-import { encodeSchema, readIpcMessages, schemaOf } from './ipc';
+import { encodeSchema, readIpcMessages, schemaOf } from '../wire/ipc';
 import { encodeRow, PUT_SCHEMA_HEADER } from './opaque';
-import { isNativeArrowSchema } from './arrow-meta';
-import { CACHE_FORMAT_ARROW_TABLE, CACHE_FORMAT_KEY } from './types';
+import { arrowTableMetadata, isNativeArrowSchema } from '../wire/arrow-meta';
 import { Schema } from 'apache-arrow';
 
 type Descriptor = NonNullable<OutgoingFlightData['flight_descriptor']>;
@@ -67,9 +66,7 @@ export function arrowPutMessages(descriptor: Descriptor, ipc: Uint8Array): Outgo
   let schema = schemaOf(first.message, 'Arrow payload');
   let header = first.header;
   if (!isNativeArrowSchema(schema)) {
-    const metadata = new Map(schema.metadata);
-    metadata.set(CACHE_FORMAT_KEY, CACHE_FORMAT_ARROW_TABLE);
-    schema = new Schema(schema.fields, metadata, schema.dictionaries, schema.metadataVersion);
+    schema = new Schema(schema.fields, arrowTableMetadata(schema.metadata), schema.dictionaries, schema.metadataVersion);
     header = encodeSchema(schema);
   }
   return [

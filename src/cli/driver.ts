@@ -5,8 +5,8 @@
 import { FlmError, ErrorCode } from '../errors';
 import { connectInstance, type InstanceClient } from '../service/protos';
 import { CacheClient } from '../cache/client';
-import type { ObjectRef } from '../cache/types';
-import { decodeObjectRef } from '../codecs/object-ref';
+import type { ObjectRef } from '../wire/cache-types';
+import { decodeObjectRef } from '../wire/object-ref';
 import { decodeValue, encodeRunnerContext, encodeRunnerRequest, type RunnerContext } from '../codecs';
 
 export interface TaskSpec {

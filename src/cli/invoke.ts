@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { parseArgs, inspect } from 'node:util';
 import { describeThrown, invalidInput } from '../errors';
-import { encodeObjectRef } from '../codecs/object-ref';
+import { encodeObjectRef } from '../wire/object-ref';
 import type { RunnerContext } from '../codecs';
 import { Driver, parseRefArgument } from './driver';
 import { instanceTarget } from './target';

@@ -6,12 +6,12 @@
  */
 import { RecordBatch, RecordBatchReader, Schema, Table, tableToIPC, type Vector } from 'apache-arrow';
 import { describeThrown, ErrorCode, FlmError, invalidInput } from '../errors';
-import { readIpcMessages } from '../cache/ipc';
-import { CACHE_FORMAT_ARROW_TABLE, CACHE_FORMAT_KEY, CACHE_LOGICAL_TYPE_KEY, CACHE_VERSION_KEY, type CachePayload } from '../cache/types';
+import { readIpcMessages } from '../wire/ipc';
+import { arrowTableMetadata, CACHE_LOGICAL_TYPE_KEY, withoutCacheMetadata } from '../wire/arrow-meta';
+import type { CachePayload } from '../wire/cache-types';
 
 export const LOGICAL_TYPE_TABLE = 'pyarrow.table';
 export const LOGICAL_TYPE_RECORD_BATCH = 'pyarrow.record_batch';
-const CACHE_METADATA_PREFIX = 'flame.cache.';
 
 /** Table and RecordBatch use global-symbol `instanceof`, so copies of apache-arrow in user packages match too. */
 export function isArrowTabular(v: unknown): v is Table | RecordBatch {
@@ -20,10 +20,7 @@ export function isArrowTabular(v: unknown): v is Table | RecordBatch {
 
 export function encodeArrowValue(v: Table | RecordBatch): CachePayload {
   const logicalType = v instanceof RecordBatch ? LOGICAL_TYPE_RECORD_BATCH : LOGICAL_TYPE_TABLE;
-  const metadata = new Map(v.schema.metadata);
-  metadata.set(CACHE_FORMAT_KEY, CACHE_FORMAT_ARROW_TABLE);
-  metadata.set(CACHE_VERSION_KEY, '0');
-  metadata.set(CACHE_LOGICAL_TYPE_KEY, logicalType);
+  const metadata = arrowTableMetadata(v.schema.metadata, { version: 0, logicalType });
   try {
     const table = withSchema(v instanceof RecordBatch ? new Table(v) : v, new Schema(v.schema.fields, metadata));
     return { kind: 'arrow', ipc: tableToIPC(table, 'stream') };
@@ -37,7 +34,7 @@ export function decodeArrowObject(ipc: Uint8Array): Table | RecordBatch {
   const table = readIpc(ipc, 'native Arrow object');
   const metadata = table.schema.metadata;
   const logicalType = metadata.get(CACHE_LOGICAL_TYPE_KEY) ?? LOGICAL_TYPE_TABLE;
-  const user = new Map([...metadata].filter(([k]) => !k.startsWith(CACHE_METADATA_PREFIX)));
+  const user = withoutCacheMetadata(metadata);
   const plain = withSchema(table, new Schema(table.schema.fields, user));
   if (logicalType === LOGICAL_TYPE_RECORD_BATCH && plain.batches.length === 1) return plain.batches[0]!;
   return plain;

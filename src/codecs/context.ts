@@ -11,8 +11,8 @@
  */
 import { Binary } from 'bson';
 import { describeThrown, ErrorCode, FlmError, invalidInput } from '../errors';
-import type { CacheObject, CachePayload, ObjectRef } from '../cache/types';
-import { tryDecodeObjectRef } from './object-ref';
+import type { CacheObject, CachePayload, ObjectRef } from '../wire/cache-types';
+import { tryDecodeObjectRef } from '../wire/object-ref';
 import { bsonTypeName, looksLikeBsonDocument, parseBsonDocument, plainBsonValue } from './bson-values';
 import { decodeOpaque, flmTag } from './values';
 import { typeName } from './pickle/writer';

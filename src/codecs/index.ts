@@ -1,5 +1,5 @@
 /** The codecs: ObjectRefs, values in the cache, task requests, session contexts (SPEC 3, 4, 5, 8). */
-export { encodeObjectRef, decodeObjectRef, tryDecodeObjectRef } from './object-ref';
+export { encodeObjectRef, decodeObjectRef, tryDecodeObjectRef } from '../wire/object-ref';
 export { ObjectRefArg, isObjectRefArg } from './object-ref-arg';
 export { encodeValue, decodeValue, decodeOpaque, flmTag, type EncodeValueOptions } from './values';
 export { decodeRunnerRequest, encodeRunnerRequest, argumentRef, type RunnerRequest } from './request';

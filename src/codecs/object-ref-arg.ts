@@ -3,7 +3,7 @@
  * runner fetches it and passes the value in its place. Also what a pickled
  * `flamepy.core.cache.ObjectRef` becomes wherever it appears in a pickle.
  */
-import type { ObjectRef } from '../cache/types';
+import type { ObjectRef } from '../wire/cache-types';
 
 // Marker so that isObjectRefArg works across module copies (jest, worker threads).
 const OBJECT_REF_ARG = Symbol.for('flmrun-js.ObjectRefArg');

@@ -10,8 +10,8 @@
  */
 import { Binary } from 'bson';
 import { describeThrown, ErrorCode, FlmError, invalidInput } from '../errors';
-import type { ObjectRef } from '../cache/types';
-import { encodeObjectRef, tryDecodeObjectRef } from './object-ref';
+import type { ObjectRef } from '../wire/cache-types';
+import { encodeObjectRef, tryDecodeObjectRef } from '../wire/object-ref';
 import { isObjectRefArg, ObjectRefArg } from './object-ref-arg';
 import { PickledRunnerRequest, readPickle } from './pickle';
 import { bsonTypeName, looksLikeBsonDocument, OBJECT_REF_SUBTYPE, parseBsonDocument, plainBsonValue } from './bson-values';

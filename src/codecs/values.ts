@@ -9,7 +9,7 @@
  * wants them reads `obj.patches` itself).
  */
 import { invalidInput } from '../errors';
-import type { CacheObject, CachePayload } from '../cache/types';
+import type { CacheObject, CachePayload } from '../wire/cache-types';
 import { readPickle, writePickle } from './pickle';
 import {
   decodeArrowArray, decodeArrowBatch, decodeArrowObject, decodeArrowTable, encodeArrowValue, isArrowTabular,

@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describeThrown, ErrorCode, invalidInput, isFlmError, limitExceeded, unavailable } from '../errors';
+import { safeUrl } from '../redact';
 import { httpDownload } from './http-download';
 import type { ResolvedPackageOptions } from './options';
 
@@ -29,17 +30,17 @@ export function parsePackageUrl(raw: string): ParsedPackageUrl {
   try {
     url = raw.startsWith('/') ? new URL(`file://${raw.split('/').map(encodeURIComponent).join('/')}`) : new URL(raw);
   } catch {
-    throw invalidInput(`package URL "${raw}" is not a valid URL`);
+    throw invalidInput(`package URL "${safeUrl(raw)}" is not a valid URL`);
   }
   let expectedSha256: string | undefined;
   if (url.hash) {
     const m = /^#sha256=([0-9a-fA-F]{64})$/.exec(url.hash);
-    if (!m) throw invalidInput(`package URL ${raw}: the fragment must be #sha256=<64 hex digits>, got "${url.hash}"`);
+    if (!m) throw invalidInput(`package URL ${safeUrl(url)}: the fragment must be #sha256=<64 hex digits>`);
     expectedSha256 = m[1]!.toLowerCase();
     url.hash = '';
   }
   if (!['file:', 'http:', 'https:', 'grpc:', 'grpcs:', 'grpc+tls:'].includes(url.protocol)) {
-    throw invalidInput(`package URL ${raw}: unsupported scheme "${url.protocol}" (use file://, http://, https://, grpc:// or grpcs://)`);
+    throw invalidInput(`package URL ${safeUrl(url)}: unsupported scheme "${url.protocol}" (use file://, http://, https://, grpc:// or grpcs://)`);
   }
   return { url, expectedSha256 };
 }
@@ -56,7 +57,7 @@ function lastComponent(p: string): string {
 
 export async function fetchPackage(parsed: ParsedPackageUrl, tmpDir: string, o: ResolvedPackageOptions, ca: () => Buffer | undefined): Promise<Fetched> {
   const { url, expectedSha256 } = parsed;
-  const where = `package ${url.href}`;
+  const where = `package ${safeUrl(url)}`;
   const dest = path.join(tmpDir, 'download');
   let fetched: Fetched;
   switch (url.protocol) {

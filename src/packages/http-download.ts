@@ -12,6 +12,7 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import tls from 'node:tls';
 import { describeThrown, FlmError, isFlmError, limitExceeded, unavailable } from '../errors';
+import { safeUrl } from '../redact';
 
 export interface HttpLimits {
   maxDownloadBytes: number;
@@ -45,14 +46,14 @@ export async function httpDownload(url: URL, dest: string, limits: HttpLimits, w
         res.destroy();
         if (redirects >= limits.maxRedirects) throw unavailable(`${where}: more than ${limits.maxRedirects} redirects (limit maxRedirects)`);
         const next = new URL(res.headers.location, current);
-        if (next.protocol !== 'http:' && next.protocol !== 'https:') throw unavailable(`${where}: redirected to an unsupported URL ${next.href}`);
-        if (current.protocol === 'https:' && next.protocol === 'http:') throw unavailable(`${where}: refused a redirect from https to plain http (${next.href})`);
+        if (next.protocol !== 'http:' && next.protocol !== 'https:') throw unavailable(`${where}: redirected to an unsupported URL ${safeUrl(next)}`);
+        if (current.protocol === 'https:' && next.protocol === 'http:') throw unavailable(`${where}: refused a redirect from https to plain http (${safeUrl(next)})`);
         current = next;
         continue;
       }
       if (status < 200 || status >= 300) {
         res.destroy();
-        throw unavailable(`${where}: the server answered HTTP ${status} ${res.statusMessage ?? ''}`.trimEnd() + (current !== url ? ` (at ${current.href})` : ''));
+        throw unavailable(`${where}: the server answered HTTP ${status} ${res.statusMessage ?? ''}`.trimEnd() + (current !== url ? ` (at ${safeUrl(current)})` : ''));
       }
       const declared = Number(res.headers['content-length']);
       if (Number.isFinite(declared) && declared > limits.maxDownloadBytes) {

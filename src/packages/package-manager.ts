@@ -21,8 +21,9 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { ErrorCode, FlmError } from '../errors';
+import { describeThrown, ErrorCode, FlmError } from '../errors';
 import type { Logger } from '../log';
+import { safeUrl } from '../redact';
 import { detectKind, extractedDirName } from './archive-kind';
 import { MARKER_FILE } from './entry-rules';
 import { extractArchive, packageRootOf } from './extract';
@@ -66,7 +67,7 @@ export class PackageManager {
   async install(url: string, sessionId: string): Promise<InstalledPackage> {
     if (this.closed) throw new FlmError(ErrorCode.Unavailable, 'the package manager is closed');
     const parsed = parsePackageUrl(url);
-    const where = `package ${displayUrl(parsed.url)}`;
+    const where = `package ${safeUrl(parsed.url)}`;
     await fs.mkdir(this.o.workDir, { recursive: true });
     const tmp = await fs.mkdtemp(path.join(this.o.workDir, `${TMP_PREFIX}dl-`));
     try {
@@ -147,7 +148,7 @@ export class PackageManager {
   }
 
   private async build(fetched: Extract<Fetched, { type: 'file' }>, tmp: string, where: string, url: URL): Promise<Tree> {
-    const kind = await detectKind(fetched.file, fetched.name, where.replace(/^package /, ''), fetched.contentType);
+    const kind = await detectKind(fetched.file, fetched.name, safeUrl(url), fetched.contentType);
     const staging = await fs.mkdtemp(path.join(this.o.workDir, `${TMP_PREFIX}stage-`));
     try {
       const t0 = Date.now();
@@ -156,7 +157,7 @@ export class PackageManager {
       const rootRel = path.relative(staging, root);
       const manifest = await readManifest(root, where, rootRel ? `${rootRel}/package.json in the archive` : 'package.json at the top of the archive');
       await installDependencies(root, manifest, this.o, where);
-      const marker: Marker = { sha256: fetched.sha256, url: displayUrl(url), root: rootRel };
+      const marker: Marker = { sha256: fetched.sha256, url: safeUrl(url), root: rootRel };
       await fs.writeFile(path.join(staging, MARKER_FILE), JSON.stringify(marker));
       const dir = await this.placeTree(staging, extractedDirName(fetched.name), fetched.sha256);
       const tree: Tree = { sha256: fetched.sha256, dir, root: path.join(dir, rootRel), refs: new Set() };
@@ -206,7 +207,7 @@ export class PackageManager {
       try {
         this.caPem = readFileSync(this.o.caFile);
       } catch (err) {
-        throw new FlmError(ErrorCode.Unavailable, `cannot read the CA file ${this.o.caFile} (FLAME_CA_FILE): ${(err as Error).message}`, { cause: err });
+        throw new FlmError(ErrorCode.Unavailable, `cannot read the CA file ${this.o.caFile} (FLAME_CA_FILE): ${describeThrown(err)}`, { cause: err });
       }
     }
     this.caLoaded = true;
@@ -234,12 +235,4 @@ async function removeTree(dir: string, workDir: string): Promise<void> {
     return;
   }
   await fs.rm(trash, { recursive: true, force: true });
-}
-
-/** The URL as it may appear in messages and logs: no password. */
-export function displayUrl(url: URL): string {
-  if (!url.password) return url.href;
-  const copy = new URL(url.href);
-  copy.password = '***';
-  return copy.href;
 }

@@ -3,10 +3,11 @@
  * a task needs (SPEC 2 OnTaskInvoke): decode the request, fetch ObjectRef
  * arguments, call, persist state, store the result, answer an ObjectRef.
  */
+import { formatKey, resultPrefix } from '../wire/keys';
 import type { Logger } from 'pino';
 import { ErrorCode, FlmError, ReturnCode, describeThrown, isFlmError } from '../errors';
-import type { CacheObject, CachePayload, ObjectRef } from '../cache/types';
-import { encodeObjectRef } from '../codecs/object-ref';
+import type { CacheObject, CachePayload, ObjectRef } from '../wire/cache-types';
+import { encodeObjectRef } from '../wire/object-ref';
 import { mapBounded } from './bounded';
 import { bindMethod, callArguments } from './invoke';
 import { instantiate, loadTarget, type LoadedTarget } from './loader';
@@ -141,7 +142,7 @@ export class SessionRuntime {
       const why = isFlmError(err) ? err.message : describeThrown(err);
       return { ...fail(ReturnCode.GeneralError, `the result of ${bound.name} cannot be stored: ${why}`), state };
     }
-    const prefix = `${spec.appName}/${spec.sessionId}`;
+    const prefix = formatKey(resultPrefix(spec.appName, spec.sessionId));
     let ref: ObjectRef;
     try {
       ref = await this.opts.cache.put(prefix, payload);

@@ -8,13 +8,14 @@
  * ordering instead of a race.
  */
 import type * as grpc from '@grpc/grpc-js';
-import { ErrorCode, FlmError, ReturnCode } from '../errors';
+import { ErrorCode, FlmError, ReturnCode, type FlmErrorData, type LoggedError } from '../errors';
 import type { Logger } from '../log';
+import { safeUrl } from '../redact';
 import type { InstalledPackage, PackageManager } from '../packages';
 import type { RunnerOptions, SessionWorker, SessionSpec, TaskOutcome } from '../runner/session-worker';
 import type { EmptyRequest, InstanceHandlers, Result, SessionContext, TaskContext, TaskResult } from './protos';
 import { SerialQueue } from './serial-queue';
-import { parsePrefix } from '../cache/keys';
+import { resultPrefix } from '../wire/keys';
 
 export interface InstanceServiceDeps {
   packages: PackageManager;
@@ -73,7 +74,7 @@ export class InstanceService {
             ? 'SessionContext.application.name is empty'
             : !NAME_RE.test(appName) || appName.includes('..')
               ? `application name "${appName}" must not contain "/", "\\" or ".."`
-              : prefixProblem(`${appName}/${sessionId}`);
+              : prefixProblem(appName, sessionId);
       if (problem) return failure(ReturnCode.InvalidInput, problem);
 
       if (this.session) {
@@ -81,7 +82,7 @@ export class InstanceService {
         await this.closeSession();
       }
       const log = this.log.child({ sessionId, app: appName });
-      log.info({ url: app.url }, 'session enter');
+      log.info({ url: app.url ? safeUrl(app.url) : undefined }, 'session enter');
       let pkg: InstalledPackage | undefined;
       try {
         if (app.url) pkg = await this.deps.packages.install(app.url, sessionId);
@@ -100,8 +101,8 @@ export class InstanceService {
       } catch (err) {
         await pkg?.release().catch((e: unknown) => log.warn({ err: e }, 'package release failed'));
         const e = FlmError.from(err, ErrorCode.Internal);
-        // The full message may quote the user's data (an init_args value in an error): debug only.
-        log.warn({ returnCode: e.returnCode, error: summary(e.message) }, 'session enter failed');
+        // The detail may quote the user's data (an init_args value in an error): debug only.
+        log.warn({ returnCode: e.returnCode, error: e.toLog() }, 'session enter failed');
         log.debug({ err: e }, 'session enter failed');
         return failure(e.returnCode, e.message);
       }
@@ -118,18 +119,18 @@ export class InstanceService {
       }
       const log = s.log.child({ taskId });
       log.debug({ inputBytes: task.input?.length ?? 0 }, 'task invoke');
-      let outcome: TaskOutcome;
+      let outcome: Outcome;
       try {
         outcome = await s.worker.invoke(taskId, task.input);
       } catch (err) {
         const e = FlmError.from(err, ErrorCode.Internal);
-        outcome = { returnCode: e.returnCode, message: e.message };
+        outcome = { returnCode: e.returnCode, message: e.message, error: e.toData() };
       }
       if (outcome.returnCode === ReturnCode.Success) log.debug('task done');
       else {
         // The message goes back to the client; it may quote task data (a user error
-        // echoing its argument), so info gets only its leading clause.
-        log.info({ returnCode: outcome.returnCode, error: summary(outcome.message ?? '') }, 'task failed');
+        // echoing its argument), so info gets only the error's log rendering.
+        log.info({ returnCode: outcome.returnCode, error: loggedError(outcome) }, 'task failed');
         log.debug({ message: outcome.message }, 'task failed');
       }
       const res: TaskResult = { return_code: outcome.returnCode };
@@ -186,23 +187,30 @@ export class InstanceService {
 }
 
 /**
- * The leading clause of an error message, before any quoted or user-supplied part
- * (`TypeError` of `TypeError: <user text>`, `unknown method` of `unknown method 'x'`):
- * safe to log at info.
+ * A task's outcome; `error` is the failure as data (FlmError.toData) when the
+ * worker sends it, so that its log rendering needs no message text.
  */
-export function summary(message: string): string {
-  const line = message.split('\n', 1)[0] ?? '';
-  const cut = line.search(/: |['"`]/);
-  return (cut < 0 ? line : line.slice(0, cut)).trim();
+type Outcome = TaskOutcome & { error?: FlmErrorData };
+
+/** What info may say about a failed task: the error's own log rendering, else only what its code means. */
+function loggedError(outcome: Outcome): LoggedError | { summary: string } {
+  if (outcome.error) return FlmError.fromData(outcome.error).toLog();
+  return { summary: RETURN_CODE_SUMMARIES[outcome.returnCode] ?? 'failed' };
 }
+
+const RETURN_CODE_SUMMARIES: Partial<Record<number, string>> = {
+  [ReturnCode.GeneralError]: "the application's code failed",
+  [ReturnCode.InvalidInput]: 'invalid input',
+  [ReturnCode.Unavailable]: 'unavailable',
+};
 
 /**
  * Results go under `<app>/<session>`: whatever the cache's own key rules refuse
  * there ('*', '.', ...) is refused at enter, not at every task's put.
  */
-function prefixProblem(prefix: string): string | undefined {
+function prefixProblem(appName: string, sessionId: string): string | undefined {
   try {
-    parsePrefix(prefix);
+    resultPrefix(appName, sessionId);
     return undefined;
   } catch (err) {
     return `application name and session id cannot name results: ${FlmError.from(err).message}`;

@@ -1,89 +1,41 @@
 /**
- * Loads the Flame shim protos (proto/flame) once and types the messages.
- * The interfaces mirror proto/flame/v1/types.proto as proto-loader presents
- * them with LOADER_OPTIONS (snake_case names, bytes as Buffer, optional fields
- * absent when unset).
+ * The Instance service's messages, handlers and client, typed by the code
+ * generated from proto/flame (src/generated/flame; loaded by src/wire/protos).
+ * What the service receives are the generated `__Output` forms (snake_case,
+ * bytes as Buffer, unset fields absent: defaults are off); what it answers
+ * are the permissive input forms.
  */
-import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
+import type { InstanceClient as GeneratedInstanceClient, InstanceHandlers } from '../generated/flame/flame/v1/Instance';
+import type { EmptyRequest__Output } from '../generated/flame/flame/v1/EmptyRequest';
+import type { Result__Output } from '../generated/flame/flame/v1/Result';
+import type { SessionContext, SessionContext__Output } from '../generated/flame/flame/v1/SessionContext';
+import type { TaskContext, TaskContext__Output } from '../generated/flame/flame/v1/TaskContext';
+import type { TaskResult__Output } from '../generated/flame/flame/v1/TaskResult';
+import { flameProtos } from '../wire/protos';
 
-export const PROTO_DIR = path.join(__dirname, '..', '..', 'proto');
+export type { InstanceHandlers };
+/** What a handler receives. */
+export type { SessionContext__Output as SessionContext, TaskContext__Output as TaskContext, EmptyRequest__Output as EmptyRequest };
 
-export const LOADER_OPTIONS: protoLoader.Options = {
-  keepCase: true,
-  longs: Number,
-  enums: String,
-  defaults: false,
-  oneofs: true,
-  includeDirs: [PROTO_DIR],
-};
-
-export interface ApplicationContext {
-  name?: string;
-  shim?: string;
-  image?: string;
-  command?: string;
-  working_directory?: string;
-  url?: string;
-  installer?: string;
-}
-
-export interface SessionContext {
-  session_id?: string;
-  application?: ApplicationContext | null;
-  common_data?: Buffer;
-}
-
-export interface TaskContext {
-  task_id?: string;
-  session_id?: string;
-  input?: Buffer;
-}
-
-export interface Result {
-  return_code: number;
-  message?: string;
-}
-
-export interface TaskResult {
-  return_code: number;
-  output?: Buffer;
-  message?: string;
-}
-
-export type EmptyRequest = Record<string, never>;
-
-export interface InstanceHandlers {
-  OnSessionEnter: grpc.handleUnaryCall<SessionContext, Result>;
-  OnTaskInvoke: grpc.handleUnaryCall<TaskContext, TaskResult>;
-  OnSessionLeave: grpc.handleUnaryCall<EmptyRequest, Result>;
-}
+/**
+ * Results with their return code always there: proto3 leaves a zero off the
+ * wire, and a peer that does (Flame's own executor manager, in Rust) then
+ * answers no return_code at all for success.
+ */
+export interface Result extends Result__Output { return_code: number }
+export interface TaskResult extends TaskResult__Output { return_code: number }
 
 interface Loaded {
   /** flame.v1.Instance, and the same service under the pre-0.6 package name `flame`. */
   services: grpc.ServiceDefinition[];
   /** Client constructor for flame.v1.Instance (used by the CLI, tests and benchmarks). */
-  InstanceClient: grpc.ServiceClientConstructor;
+  InstanceClient: ReturnType<typeof flameProtos>['flame']['v1']['Instance'];
 }
 
-let loaded: Loaded | undefined;
-
 export function instanceProtos(): Loaded {
-  if (!loaded) {
-    const def = protoLoader.loadSync(
-      [path.join(PROTO_DIR, 'flame/v1/shim.proto'), path.join(PROTO_DIR, 'flame/legacy/shim.proto')],
-      LOADER_OPTIONS,
-    );
-    const pkg = grpc.loadPackageDefinition(def) as unknown as {
-      flame: { Instance: grpc.ServiceClientConstructor; v1: { Instance: grpc.ServiceClientConstructor } };
-    };
-    loaded = {
-      services: [pkg.flame.v1.Instance.service, pkg.flame.Instance.service],
-      InstanceClient: pkg.flame.v1.Instance,
-    };
-  }
-  return loaded;
+  const pkg = flameProtos();
+  return { services: [pkg.flame.v1.Instance.service, pkg.flame.Instance.service], InstanceClient: pkg.flame.v1.Instance };
 }
 
 /** A typed client for the Instance service (promisified unary calls). */
@@ -97,24 +49,21 @@ export interface InstanceClient {
 /** Connects to an Instance service at `unix:///path` or `host:port`. */
 export function connectInstance(target: string, credentials = grpc.credentials.createInsecure()): InstanceClient {
   const { InstanceClient: Ctor } = instanceProtos();
-  const client = new Ctor(target, credentials, {
+  const client: GeneratedInstanceClient = new Ctor(target, credentials, {
     'grpc.max_receive_message_length': -1,
     'grpc.max_send_message_length': -1,
-  }) as unknown as grpc.Client & Record<string, (...a: unknown[]) => unknown>;
-  const call = <Req, Res>(method: string, req: Req, deadlineMs?: number): Promise<Res> =>
-    new Promise((resolve, reject) => {
-      const opts = deadlineMs ? { deadline: Date.now() + deadlineMs } : {};
-      (client[method] as (r: Req, o: object, cb: (e: grpc.ServiceError | null, r: Res) => void) => void).call(
-        client,
-        req,
-        opts,
-        (err, res) => (err ? reject(err) : resolve(res)),
-      );
-    });
+  });
+  const options = (deadlineMs?: number): grpc.CallOptions => (deadlineMs ? { deadline: Date.now() + deadlineMs } : {});
+  const settle = <T extends Result__Output>(resolve: (v: T & { return_code: number }) => void, reject: (e: unknown) => void) =>
+    (err: grpc.ServiceError | null, res?: T): void => {
+      if (err) reject(err);
+      else if (res === undefined) reject(new Error('the call ended without an answer'));
+      else resolve({ ...res, return_code: res.return_code ?? 0 });
+    };
   return {
-    enter: (ctx, d) => call('OnSessionEnter', ctx, d),
-    invoke: (task, d) => call('OnTaskInvoke', task, d),
-    leave: (d) => call('OnSessionLeave', {}, d),
+    enter: (ctx, d) => new Promise((resolve, reject) => void client.OnSessionEnter(ctx, options(d), settle(resolve, reject))),
+    invoke: (task, d) => new Promise((resolve, reject) => void client.OnTaskInvoke(task, options(d), settle(resolve, reject))),
+    leave: (d) => new Promise((resolve, reject) => void client.OnSessionLeave({}, options(d), settle(resolve, reject))),
     close: () => client.close(),
   };
 }

@@ -5,7 +5,7 @@ import type { CacheServer } from '../../src/cache/server/cache-server';
 import type { FlightServiceClient } from '../../src/cache/flight';
 import { Field, Int32, Schema } from 'apache-arrow';
 import { encodeRow, PUT_SCHEMA_HEADER } from '../../src/cache/opaque';
-import { encodeSchema } from '../../src/cache/ipc';
+import { encodeSchema } from '../../src/wire/ipc';
 import { cutPut, grpcCode, rawClient, rawGet, rawPut, startServer } from './helpers';
 
 let server: CacheServer;

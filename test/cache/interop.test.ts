@@ -8,12 +8,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { CompressionType, tableFromIPC } from 'apache-arrow';
 import { CacheClient } from '../../src/cache/client';
-import { decodeObjectRef, encodeObjectRef } from '../../src/codecs/object-ref';
+import { decodeObjectRef, encodeObjectRef } from '../../src/wire/object-ref';
 import type { CacheServer } from '../../src/cache/server/cache-server';
 import { testPython } from '../helpers/python';
 import { makeTempDir, removeDir } from '../helpers/tmp';
 import { rawClient, rawGet, startServer } from './helpers';
-import { decodeMessage } from '../../src/cache/ipc';
+import { decodeMessage } from '../../src/wire/ipc';
 
 /** Runs Python without blocking the event loop (our server lives in this process). */
 function python(code: string, env: NodeJS.ProcessEnv = {}): Promise<string> {

@@ -1,7 +1,7 @@
 /** Key rules (SPEC 3) agree with the Python SDK's ObjectKey on generated keys. */
 import { spawnSync } from 'node:child_process';
 import fc from 'fast-check';
-import { matchesKey, parseKey, parsePath, parsePrefix } from '../../src/cache/keys';
+import { matchesKey, parseKey, parsePath, parsePrefix } from '../../src/wire/keys';
 import { ErrorCode } from '../../src/errors';
 import { testPython } from '../helpers/python';
 

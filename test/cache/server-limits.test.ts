@@ -12,7 +12,7 @@ import { Field, Int32, Schema, tableFromArrays, tableToIPC } from 'apache-arrow'
 import { CacheClient } from '../../src/cache/client';
 import { encodeFlightData, type FlightData, type OutgoingFlightData } from '../../src/cache/flight-data';
 import type { FlightServiceClient } from '../../src/cache/flight';
-import { encodeSchema } from '../../src/cache/ipc';
+import { encodeSchema } from '../../src/wire/ipc';
 import { encodeRow, PUT_SCHEMA_HEADER } from '../../src/cache/opaque';
 import { arrowPutMessages } from '../../src/cache/put-messages';
 import { MAX_STATUS_CHARS } from '../../src/cache/server/status';

@@ -2,7 +2,7 @@ import { BSON } from 'bson';
 import {
   decodeCommonData, decodeContextObject, encodeRunnerContext, parseExportPath, type RunnerContext,
 } from '../../src/codecs/context';
-import { encodeObjectRef } from '../../src/codecs/object-ref';
+import { encodeObjectRef } from '../../src/wire/object-ref';
 import { ErrorCode, isFlmError } from '../../src/errors';
 import { pythonOutputs } from './py-batch';
 

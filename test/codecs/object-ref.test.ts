@@ -1,4 +1,4 @@
-import { decodeObjectRef, encodeObjectRef, tryDecodeObjectRef } from '../../src/codecs/object-ref';
+import { decodeObjectRef, encodeObjectRef, tryDecodeObjectRef } from '../../src/wire/object-ref';
 import { runPython } from '../helpers/python';
 import { BSON, Long, Double } from 'bson';
 

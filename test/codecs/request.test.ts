@@ -1,6 +1,6 @@
 import { Binary, BSON, Long } from 'bson';
 import { decodeRunnerRequest, encodeRunnerRequest, ObjectRefArg, argumentRef } from '../../src/codecs/request';
-import { encodeObjectRef } from '../../src/codecs/object-ref';
+import { encodeObjectRef } from '../../src/wire/object-ref';
 import { ErrorCode, isFlmError } from '../../src/errors';
 import { refusalOf } from '../helpers/refusal';
 import { pythonOutputs } from './py-batch';

@@ -4,7 +4,7 @@
  * ZSTD/LZ4 compressed bodies from pyarrow) and DoGet answers.
  */
 import { encodeFlightData, type OutgoingFlightData } from '../../src/cache/flight-data';
-import { readIpcMessages } from '../../src/cache/ipc';
+import { readIpcMessages } from '../../src/wire/ipc';
 import { arrowPutMessages, opaquePutMessages } from '../../src/cache/put-messages';
 import { ANSWER_SCHEMA_HEADER, encodeRow } from '../../src/cache/opaque';
 import { seeds } from './seeds';

@@ -9,8 +9,9 @@ import {
   tryDecodeObjectRef,
 } from '../../src/codecs';
 import { decodeFlightData, decodeFlightDataLenient } from '../../src/cache/flight-data';
-import { plainBatch, readIpcMessages, schemaOf } from '../../src/cache/ipc';
-import { parseKey, parsePath, parsePrefix, parsePutTarget } from '../../src/cache/keys';
+import { readIpcMessages, schemaOf } from '../../src/wire/ipc';
+import { plainBatch } from '../../src/cache/plain-batch';
+import { parseKey, parsePath, parsePrefix, parsePutTarget } from '../../src/wire/keys';
 import { PutReceiver } from '../../src/cache/server/put-receiver';
 import { PutBudget } from '../../src/cache/server/put-budget';
 import { AnswerReader } from '../../src/cache/answer';

@@ -6,7 +6,7 @@ import { silentLogger } from '../../src/log';
 import { startInstance, type RunningInstance } from '../../src/service/server';
 import { connectInstance, type InstanceClient, type TaskResult } from '../../src/service/protos';
 import { CacheClient } from '../../src/cache/client';
-import { decodeObjectRef } from '../../src/codecs/object-ref';
+import { decodeObjectRef } from '../../src/wire/object-ref';
 import { decodeValue, encodeRunnerRequest } from '../../src/codecs';
 import { makeTempDir, removeDir, tempSocketPath } from './tmp';
 

@@ -5,7 +5,7 @@
  * the configured cache deadline, and serve again once the cache is back,
  * without being restarted.
  */
-import { encodeObjectRef } from '../../src/codecs/object-ref';
+import { encodeObjectRef } from '../../src/wire/object-ref';
 import { encodeRunnerContext, encodeRunnerRequest, ObjectRefArg } from '../../src/codecs';
 import { CacheClient } from '../../src/cache/client';
 import { resolveServeOptions, DEFAULTS } from '../../src/config';

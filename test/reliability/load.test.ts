@@ -6,7 +6,7 @@
  * one for its own request, nothing is lost or duplicated, and a stateful
  * counter incremented by all clients at once ends exact.
  */
-import { encodeObjectRef } from '../../src/codecs/object-ref';
+import { encodeObjectRef } from '../../src/wire/object-ref';
 import { encodeRunnerContext } from '../../src/codecs';
 import { connectInstance, type InstanceClient } from '../../src/service/protos';
 import { startTestInstance, type TestInstance } from '../helpers/instance';

@@ -12,7 +12,7 @@
 import fs from 'node:fs';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { CacheClient } from '../../src/cache/client';
-import { decodeObjectRef } from '../../src/codecs/object-ref';
+import { decodeObjectRef } from '../../src/wire/object-ref';
 import { decodeValue, encodeRunnerRequest } from '../../src/codecs';
 import { checkHealth } from '../../src/cli/health';
 import { connectInstance, type InstanceClient } from '../../src/service/protos';

@@ -4,7 +4,7 @@
  */
 import pino from 'pino';
 import { ObjectRefArg } from '../../src/codecs/request';
-import { decodeObjectRef, encodeObjectRef } from '../../src/codecs/object-ref';
+import { decodeObjectRef, encodeObjectRef } from '../../src/wire/object-ref';
 import { liveWorkerThreads } from '../../src/runner/session-worker';
 import { APP, Harness, useHarness } from './harness';
 

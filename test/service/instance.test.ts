@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import { BSON } from 'bson';
-import { encodeObjectRef, decodeObjectRef } from '../../src/codecs/object-ref';
+import { encodeObjectRef, decodeObjectRef } from '../../src/wire/object-ref';
 import { encodeRunnerContext, ObjectRefArg, encodeRunnerRequest } from '../../src/codecs';
 import { checkHealth } from '../../src/cli/health';
 import { startTestInstance, fixtureUrl, type TestInstance } from '../helpers/instance';

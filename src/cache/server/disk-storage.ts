@@ -14,10 +14,11 @@ import { randomBytes } from 'node:crypto';
 import { Schema } from 'apache-arrow';
 import { FlmError, ErrorCode, invalidInput } from '../../errors';
 import type { Logger } from '../../log';
-import { formatKey, parseKey, type ObjectKey } from '../keys';
-import { encodeSchema, ipcFileParts, plainBatch, readIpcMessages, schemaOf } from '../ipc';
+import { formatKey, parseKey, type ObjectKey } from '../../wire/keys';
+import { encodeSchema, ipcFileParts, readIpcMessages, schemaOf } from '../../wire/ipc';
+import { plainBatch } from '../plain-batch';
 import { encodeRow, opaqueLayout, PUT_SCHEMA, PUT_SCHEMA_HEADER, readRows } from '../opaque';
-import { isNativeArrowSchema, withCacheVersion, withoutCacheVersion, cacheVersionOf } from '../arrow-meta';
+import { isNativeArrowSchema, withCacheVersion, withoutCacheVersion, cacheVersionOf } from '../../wire/arrow-meta';
 import { objectSize, type ArrowValue, type Delta, type OpaqueValue, type StoredObject } from './stored-object';
 import { PutSpool } from './put-spool';
 

@@ -8,15 +8,15 @@ import { BSON, Long } from 'bson';
 import { ErrorCode, FlmError, invalidInput } from '../../errors';
 import type { Logger } from '../../log';
 import type { FlightData, OutgoingFlightData } from '../flight-data';
-import type { Action, ActionType, Criteria, FlightInfo, FlightResult, PutResult, SchemaResult, Ticket } from '../flight';
-import { encodeSchema, framePrefix, joinParts } from '../ipc';
-import { formatKey, parseKey, parsePath } from '../keys';
+import type { Action, ActionType, Criteria, FlightInfoReply as FlightInfo, FlightResult, PutResult, SchemaResult, Ticket } from '../flight';
+import { encodeSchema, framePrefix, joinParts } from '../../wire/ipc';
+import { formatKey, parseKey, parsePath, type ObjectKey } from '../../wire/keys';
 import { ANSWER_SCHEMA_HEADER, encodeRow } from '../opaque';
 import { PutReceiver } from './put-receiver';
 import type { PutBudget } from './put-budget';
 import { passFramed, type FramedMessage, type SharedAnswers } from './shared-answers';
 import { toStatus, unimplemented } from './status';
-import { withCacheVersion } from '../arrow-meta';
+import { withCacheVersion } from '../../wire/arrow-meta';
 import type { ObjectTable } from './object-table';
 import type { StoredObject } from './stored-object';
 
@@ -95,7 +95,7 @@ function wasCut(call: object): boolean {
   return false;
 }
 
-function parseTicket(ticket: Buffer): { key: string; version: number } {
+function parseTicket(ticket: Buffer): { key: Required<ObjectKey>; version: number } {
   let text: string;
   try {
     text = utf8.decode(ticket);
@@ -103,14 +103,10 @@ function parseTicket(ticket: Buffer): { key: string; version: number } {
     throw invalidInput(`ticket is not UTF-8 (${ticket.length} bytes)`);
   }
   const colon = text.lastIndexOf(':');
-  if (colon < 0) return { key: parseKeyText(text), version: 0 };
+  if (colon < 0) return { key: parseKey(text), version: 0 };
   const v = text.slice(colon + 1);
   if (!/^\d{1,15}$/.test(v)) throw invalidInput(`ticket '${text.slice(0, 200)}': version '${v.slice(0, 40)}' is not a number`);
-  return { key: parseKeyText(text.slice(0, colon)), version: Number(v) };
-}
-
-function parseKeyText(text: string): string {
-  return formatKey(parseKey(text));
+  return { key: parseKey(text.slice(0, colon)), version: Number(v) };
 }
 
 /** The DoGet answer for `obj` given the client's version (SPEC 7). */
@@ -158,12 +154,12 @@ export function flightHandlers(ctx: ServiceContext): grpc.UntypedServiceImplemen
     void (async () => {
       try {
         const { key, version } = parseTicket(call.request.ticket);
-        const [app, session, id] = key.split('/') as [string, string, string];
-        const current = store.info(key)?.version;
+        const keyText = formatKey(key);
+        const current = store.info(keyText)?.version;
         // A full answer (SPEC 7: version 0, or one the server never had) is shared by every reader of this version.
         const full = current !== undefined && (version === 0 || version > current);
         if (full && passFramed(call)) {
-          const shared = await answers.acquire(`${current}@${key}`, async () => answerFor(await store.get({ app, session, id }), 0));
+          const shared = await answers.acquire(`${current}@${keyText}`, async () => answerFor(await store.get(key), 0));
           try {
             await writeAll(call as grpc.ServerWritableStream<unknown, unknown>, shared.messages satisfies FramedMessage[], ctx.idleTimeoutMs);
           } finally {
@@ -171,7 +167,7 @@ export function flightHandlers(ctx: ServiceContext): grpc.UntypedServiceImplemen
           }
           return;
         }
-        const obj = await store.get({ app, session, id });
+        const obj = await store.get(key);
         await writeAll(call as grpc.ServerWritableStream<unknown, unknown>, answerFor(obj, version), ctx.idleTimeoutMs);
       } catch (err) {
         call.emit('error', toStatus(err, logger, 'DoGet'));
@@ -312,11 +308,10 @@ export function flightHandlers(ctx: ServiceContext): grpc.UntypedServiceImplemen
     };
   };
 
-  const nativeSchema = async (key: string): Promise<Buffer | undefined> => {
-    const meta = store.info(key);
+  const nativeSchema = async (key: Required<ObjectKey>): Promise<Buffer | undefined> => {
+    const meta = store.info(formatKey(key));
     if (meta?.kind !== 'arrow') return undefined;
-    const [app, session, id] = key.split('/') as [string, string, string];
-    const obj = await store.get({ app, session, id });
+    const obj = await store.get(key);
     if (obj.value.kind !== 'arrow') return undefined;
     return framedSchema(encodeSchema(withCacheVersion(obj.value.schema, obj.version)));
   };
@@ -328,13 +323,13 @@ export function flightHandlers(ctx: ServiceContext): grpc.UntypedServiceImplemen
         // wrote to shared storage itself); only a valid, known native object has a schema.
         const key = keyOfDescriptor(call.request);
         const result = info(key);
-        let valid = true;
+        let parsed: Required<ObjectKey> | undefined;
         try {
-          parseKey(key);
+          parsed = parseKey(key);
         } catch {
-          valid = false;
+          parsed = undefined;
         }
-        if (valid) result.schema = (await nativeSchema(key)) ?? result.schema;
+        if (parsed) result.schema = (await nativeSchema(parsed)) ?? result.schema;
         cb(null, result);
       } catch (err) {
         cb(toStatus(err, logger, 'GetFlightInfo'));
@@ -346,7 +341,7 @@ export function flightHandlers(ctx: ServiceContext): grpc.UntypedServiceImplemen
     void (async () => {
       try {
         const d = call.request;
-        const schema = d.path.length > 0 ? await nativeSchema(formatKey(parseKey(d.path.join('/')))) : undefined;
+        const schema = d.path.length > 0 ? await nativeSchema(parseKey(d.path.join('/'))) : undefined;
         cb(null, { schema: schema ?? framedSchema(ANSWER_SCHEMA_HEADER) });
       } catch (err) {
         cb(toStatus(err, logger, 'GetSchema'));

@@ -17,7 +17,7 @@
 import { randomUUID } from 'node:crypto';
 import { ErrorCode, FlmError, limitExceeded, notFound } from '../../errors';
 import type { Logger } from '../../log';
-import { formatKey, matchesKey, type ObjectKey } from '../keys';
+import { formatKey, matchesKey, type ObjectKey } from '../../wire/keys';
 import type { DiskStorage } from './disk-storage';
 import type { PutSpool } from './put-spool';
 import { objectSize, type ArrowValue, type Delta, type OpaqueValue, type StoredObject } from './stored-object';

@@ -18,9 +18,9 @@ import { Footer, FileBlock } from 'apache-arrow/ipc/metadata/file';
 import { BufferRegion, FieldNode, RecordBatch as RecordBatchHeader } from 'apache-arrow/ipc/metadata/message';
 import { MetadataVersion } from 'apache-arrow';
 import { ErrorCode, FlmError, limitExceeded } from '../../errors';
-import { encodeBatchHeader, encodeSchema, framePrefix, IPC_EOS } from '../ipc';
+import { encodeBatchHeader, encodeSchema, framePrefix, IPC_EOS } from '../../wire/ipc';
 import { PUT_SCHEMA, PUT_SCHEMA_HEADER } from '../opaque';
-import { withCacheVersion } from '../arrow-meta';
+import { withCacheVersion } from '../../wire/arrow-meta';
 
 const MAGIC = Buffer.from('ARROW1\0\0', 'latin1');
 const MAX_BINARY = 0x7fffffff;

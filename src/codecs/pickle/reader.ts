@@ -16,6 +16,7 @@
  * ObjectRef → ObjectRefArg.
  */
 import { constants as bufferConstants } from 'node:buffer';
+import { getHeapStatistics } from 'node:v8';
 import { describeThrown, invalidInput, isFlmError, limitExceeded } from '../../errors';
 import { Op, opcodeName } from './opcodes';
 import {
@@ -31,9 +32,38 @@ export interface PickleReadOptions {
   maxMemo?: number;
   /** Longest pickle accepted, in bytes (default 4 GiB). */
   maxBytes?: number;
+  /**
+   * Heap the decoding may use, in bytes, as estimated per opcode (default:
+   * half of what the heap of the calling thread has left, read when the
+   * decoding starts). A few bytes of pickle can ask for far more heap than
+   * they take (one MEMOIZE byte is a memo entry, and the memo's table doubles
+   * while the old one is still alive); running out of heap in a worker thread
+   * can take the whole process down, so such inputs are refused instead.
+   */
+  maxHeapBytes?: number;
 }
 
-const DEFAULTS: Required<PickleReadOptions> = { maxDepth: 1000, maxMemo: 1 << 24, maxBytes: 2 ** 32 };
+const DEFAULTS: Required<Omit<PickleReadOptions, 'maxHeapBytes'>> = { maxDepth: 1000, maxMemo: 1 << 24, maxBytes: 2 ** 32 };
+type ReadOptions = Required<PickleReadOptions>;
+
+/*
+ * Estimated heap per opcode, in bytes, measured on Node 20 (x64) and rounded
+ * up: the stack slot and a small object, and its copy made by materialize().
+ * Dicts and sets are Maps (about 200 bytes empty). A memo entry is about 28
+ * bytes in its Map, but the Map grows by allocating a table twice as large
+ * while the old one lives: 3 × 28 at the moment of growth.
+ */
+const OP_COST = 64;
+const MAP_COST = 256;
+const MEMO_ENTRY_COST = 96;
+/** Share of the thread's remaining heap one decoding may take. */
+const HEAP_SHARE = 0.5;
+
+/** The default `maxHeapBytes`: a share of what this thread's heap has left now. */
+export function availableHeapBudget(): number {
+  const h = getHeapStatistics();
+  return Math.max(0, Math.floor((h.heap_size_limit - h.used_heap_size) * HEAP_SHARE));
+}
 // Python refuses int text longer than this (sys.int_info.default_max_str_digits); binary longs get the same spirit.
 const MAX_INT_DIGITS = 4300;
 const MAX_LONG_BYTES = 1 << 16;
@@ -41,7 +71,7 @@ const HIGHEST_PROTOCOL = 5;
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
 export function readPickle(input: Uint8Array, options: PickleReadOptions = {}): unknown {
-  const opts = { ...DEFAULTS, ...options };
+  const opts: ReadOptions = { ...DEFAULTS, maxHeapBytes: options.maxHeapBytes ?? availableHeapBudget(), ...stripUndefined(options) };
   if (input.length > opts.maxBytes) throw limitExceeded(`pickle is ${input.length} bytes, more than the limit of ${opts.maxBytes}`);
   const reader = new Unpickler(Buffer.from(input.buffer, input.byteOffset, input.length), opts);
   let root: unknown;
@@ -53,6 +83,10 @@ export function readPickle(input: Uint8Array, options: PickleReadOptions = {}): 
     throw invalidInput(`malformed pickle at byte ${reader.opAt}: ${describeThrown(err)}`, err);
   }
   return materialize(root, opts.maxDepth);
+}
+
+function stripUndefined(o: PickleReadOptions): PickleReadOptions {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
 }
 
 /** Normalises an integer: number when safe, else bigint. */
@@ -67,8 +101,12 @@ class Unpickler {
   private stack: unknown[] = [];
   private readonly metastack: unknown[][] = [];
   private readonly memo = new Map<number, unknown>();
+  /** Estimated heap bytes the decoding may still take. */
+  private heapLeft: number;
 
-  constructor(private readonly buf: Buffer, private readonly opts: Required<PickleReadOptions>) {}
+  constructor(private readonly buf: Buffer, private readonly opts: ReadOptions) {
+    this.heapLeft = opts.maxHeapBytes;
+  }
 
   run(): unknown {
     for (;;) {
@@ -76,7 +114,18 @@ class Unpickler {
       this.opAt = this.pos;
       this.op = this.buf[this.pos++]!;
       if (this.op === Op.STOP) return this.pop();
+      this.charge(OP_COST);
       this.step(this.op);
+    }
+  }
+
+  private charge(bytes: number): void {
+    this.heapLeft -= bytes;
+    if (this.heapLeft < 0) {
+      throw limitExceeded(
+        `pickle needs more memory to decode than this worker can spare (${Math.round(this.opts.maxHeapBytes / 2 ** 20)} MiB, ` +
+          `half of its free heap; stopped at byte ${this.opAt} of ${this.buf.length})`,
+      );
     }
   }
 
@@ -146,11 +195,11 @@ class Unpickler {
       case Op.LIST: this.push(new PyList(this.popMark())); return;
       case Op.APPEND: { const v = this.pop(); this.listOnTop().items.push(v); return; }
       case Op.APPENDS: { const items = this.popMark(); const list = this.listOnTop(); for (const v of items) list.items.push(v); return; }
-      case Op.EMPTY_DICT: this.push(new PyDict()); return;
-      case Op.DICT: { const d = new PyDict(); this.setItems(d, this.popMark()); this.push(d); return; }
+      case Op.EMPTY_DICT: this.charge(MAP_COST); this.push(new PyDict()); return;
+      case Op.DICT: { this.charge(MAP_COST); const d = new PyDict(); this.setItems(d, this.popMark()); this.push(d); return; }
       case Op.SETITEM: { const v = this.pop(); const k = this.pop(); this.setItems(this.dictOnTop(), [k, v]); return; }
       case Op.SETITEMS: { const items = this.popMark(); this.setItems(this.dictOnTop(), items); return; }
-      case Op.EMPTY_SET: this.push(new PySet(false)); return;
+      case Op.EMPTY_SET: this.charge(MAP_COST); this.push(new PySet(false)); return;
       case Op.ADDITEMS: {
         const items = this.popMark();
         const set = this.top();
@@ -158,7 +207,7 @@ class Unpickler {
         addAll(set, items);
         return;
       }
-      case Op.FROZENSET: { const set = new PySet(true); addAll(set, this.popMark()); this.push(set); return; }
+      case Op.FROZENSET: { this.charge(MAP_COST); const set = new PySet(true); addAll(set, this.popMark()); this.push(set); return; }
       case Op.PUT: this.put(this.parseIndex(this.line())); return;
       case Op.BINPUT: this.put(this.u8()); return;
       case Op.LONG_BINPUT: this.put(this.buf.readUInt32LE(this.take(4))); return;
@@ -219,6 +268,7 @@ class Unpickler {
 
   private text(n: number): string {
     if (n > bufferConstants.MAX_STRING_LENGTH) throw limitExceeded(`pickle str of ${n} bytes is too long for a JavaScript string`);
+    this.charge(2 * n); // UTF-16 at worst
     return decodeUtf8(this.bytes(n), `str at byte ${this.opAt}`);
   }
 
@@ -307,6 +357,7 @@ class Unpickler {
     if (this.memo.size >= this.opts.maxMemo && !this.memo.has(index)) {
       throw limitExceeded(`pickle memo exceeds the limit of ${this.opts.maxMemo} entries`);
     }
+    if (!this.memo.has(index)) this.charge(MEMO_ENTRY_COST);
     this.memo.set(index, this.top());
   }
 

@@ -29,9 +29,3 @@ export type CachePayload =
 export type CacheObject =
   | { kind: 'opaque'; version: number; base: Buffer; patches: Buffer[] }
   | { kind: 'arrow'; version: number; ipc: Uint8Array };
-
-/** Schema metadata keys used by Flame's cache (SPEC 7). */
-export const CACHE_FORMAT_KEY = 'flame.cache.format';
-export const CACHE_VERSION_KEY = 'flame.cache.version';
-export const CACHE_LOGICAL_TYPE_KEY = 'flame.cache.logical_type';
-export const CACHE_FORMAT_ARROW_TABLE = 'arrow-table-v1';

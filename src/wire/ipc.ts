@@ -12,8 +12,7 @@
 import { Message, MessageHeader, MetadataVersion, Schema } from 'apache-arrow';
 import { Footer, FileBlock } from 'apache-arrow/ipc/metadata/file';
 import { RecordBatch as RecordBatchHeader } from 'apache-arrow/ipc/metadata/message';
-import { invalidInput } from '../errors';
-import { decompressBatch, type PlainBatch } from './compression';
+import { describeThrown, invalidInput } from '../errors';
 import { verifyArrowMessage } from './ipc-verify';
 
 export { RecordBatchHeader };
@@ -40,7 +39,7 @@ export function decodeMessage(header: Uint8Array, what = 'data_header'): Message
   try {
     message = Message.decode(header);
   } catch (err) {
-    throw invalidInput(`${what} is not an Arrow IPC message: ${(err as Error).message ?? String(err)}`, err);
+    throw invalidInput(`${what} is not an Arrow IPC message: ${describeThrown(err)}`, err);
   }
   const type = message.headerType;
   if (type !== MessageHeader.Schema && type !== MessageHeader.RecordBatch && type !== MessageHeader.DictionaryBatch) {
@@ -51,7 +50,7 @@ export function decodeMessage(header: Uint8Array, what = 'data_header'): Message
     // a dictionary batch buffer offset past 2^53 made apache-arrow throw a TypeError out of answer.ts).
     message.header();
   } catch (err) {
-    throw invalidInput(`${what} holds an undecodable ${MessageHeader[type]} header: ${(err as Error).message ?? String(err)}`, err);
+    throw invalidInput(`${what} holds an undecodable ${MessageHeader[type]} header: ${describeThrown(err)}`, err);
   }
   if (!Number.isSafeInteger(message.bodyLength) || message.bodyLength < 0) {
     throw invalidInput(`${what} declares an impossible body length ${String(message.bodyLength)}`);
@@ -65,23 +64,8 @@ export function schemaOf(message: Message, what = 'schema message'): Schema {
   try {
     return message.header();
   } catch (err) {
-    throw invalidInput(`${what} cannot be decoded: ${(err as Error).message ?? String(err)}`, err);
+    throw invalidInput(`${what} cannot be decoded: ${describeThrown(err)}`, err);
   }
-}
-
-/** The record batch header of a RecordBatch message, with its body decompressed. */
-export function plainBatch(message: Message, body: Uint8Array, what = 'record batch'): PlainBatch {
-  if (!message.isRecordBatch()) throw invalidInput(`${what} is a ${MessageHeader[message.headerType]} message`);
-  if (body.length < message.bodyLength) {
-    throw invalidInput(`${what} declares a ${message.bodyLength}-byte body but carries ${body.length} bytes`);
-  }
-  let header: RecordBatchHeader;
-  try {
-    header = message.header();
-  } catch (err) {
-    throw invalidInput(`${what} header cannot be decoded: ${(err as Error).message ?? String(err)}`, err);
-  }
-  return decompressBatch(header, body.subarray(0, message.bodyLength));
 }
 
 export function encodeSchema(schema: Schema): Uint8Array {

@@ -5,7 +5,7 @@
  */
 import { BSON, Int32, Long, Double } from 'bson';
 import { invalidInput } from '../errors';
-import type { ObjectRef } from '../cache/types';
+import type { ObjectRef } from './cache-types';
 
 const INT32_MIN = -(2 ** 31);
 const INT32_MAX = 2 ** 31 - 1;

@@ -56,6 +56,19 @@ export function parsePrefix(text: string): ObjectKey {
   return key;
 }
 
+/**
+ * Where a session's results go: the prefix `<app>/<session>` (SPEC 3), from
+ * the two names as they are, so that a name holding a `/` is refused rather
+ * than split. The one home of the rule: the service checks at session enter
+ * that the names can form it, and the runner puts results under it.
+ */
+export function resultPrefix(app: string, session: string): ObjectKey {
+  for (const name of [app, session]) {
+    if (name.includes('/')) throw invalidInput(`invalid key prefix component '${name}': contains '/'`);
+  }
+  return parsePrefix(`${app}/${session}`);
+}
+
 /** Parses a put target: a prefix (server makes the id) or a full key (create or overwrite). */
 export function parsePutTarget(text: string): ObjectKey {
   const key = parsePath(text, 'key or prefix');

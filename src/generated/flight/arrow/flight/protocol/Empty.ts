@@ -1,0 +1,8 @@
+// Original file: proto/arrow/flight/Flight.proto
+
+
+export interface Empty {
+}
+
+export interface Empty__Output {
+}

@@ -1,0 +1,34 @@
+/**
+ * A cache call's error names the call once, carries the gRPC status as a
+ * field, and is recognised as a cache call's error by its operation (a typed
+ * field), not by the text it starts with.
+ */
+import net from 'node:net';
+import { CacheClient } from '../../src/cache/client';
+import { ErrorCode, isFlmError } from '../../src/errors';
+
+/** A loopback port nothing listens on (bound, then released). */
+async function closedPort(): Promise<number> {
+  const srv = net.createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const { port } = srv.address() as net.AddressInfo;
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+test('an unreachable cache: Unavailable, named once, with its status as a field', async () => {
+  const endpoint = `grpc://127.0.0.1:${await closedPort()}`;
+  const client = new CacheClient({ endpoint, retries: 0, deadlineMs: 10_000 });
+  try {
+    const err: unknown = await client.get({ endpoint, key: 'app/ssn/k', version: 0 }).then(() => undefined, (e: unknown) => e);
+    if (!isFlmError(err)) throw new Error(`expected an FlmError, got ${String(err)}`);
+    expect(err.code).toBe(ErrorCode.Unavailable);
+    expect(err.operation).toBe('cache call');
+    expect(err.message.startsWith(`cache get app/ssn/k at ${endpoint}: `)).toBe(true);
+    expect(err.message.split('cache get').length).toBe(2);
+    expect(err.fields).toMatchObject({ grpcStatus: 'UNAVAILABLE' });
+    expect(JSON.stringify(err.toLog())).not.toContain('app/ssn/k');
+  } finally {
+    client.close();
+  }
+});
