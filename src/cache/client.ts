@@ -5,7 +5,9 @@
  * conditional gets (`key:version`), as the Python SDK does. Works in worker
  * threads (nothing here is process-global).
  *
- * Objects returned by get() are shared with the LRU: treat them as read-only.
+ * Each object get() returns is the caller's own: the LRU keeps a private copy,
+ * so a task that mutates the bytes it received (the value decoders return views
+ * into them) cannot change what later gets of the same key see.
  */
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
@@ -91,7 +93,7 @@ export class CacheClient {
       this.lru = new LRUCache<string, CacheObject>({
         max: this.opts.lruEntries,
         maxSize: this.opts.lruMaxBytes,
-        sizeCalculation: (o) => Math.max(1, o.kind === 'opaque' ? o.base.length + o.patches.reduce((n, p) => n + p.length, 0) : o.ipc.length),
+        sizeCalculation: (o) => Math.max(1, objectBytes(o)),
       });
     }
   }
@@ -127,22 +129,30 @@ export class CacheClient {
     const lruKey = `${endpoint.canonical}\n${ref.key}`;
     const cached = ref.version === 0 ? undefined : this.lru?.get(lruKey);
     const answer = await this.fetch(endpoint, ref.key, cached?.version ?? 0);
-    let obj: CacheObject | undefined;
-    if (answer.mode === 'not-modified') obj = cached;
-    else if (answer.mode === 'arrow') obj = { kind: 'arrow', version: answer.version, ipc: answer.ipc };
-    else if (answer.mode === 'full') obj = { kind: 'opaque', version: answer.version, base: answer.base, patches: answer.patches.map((p) => p.data) };
+    // `received` holds only bytes of this answer (the caller may have them as they are);
+    // anything built from the LRU's copy is handed out as a copy.
+    let received: CacheObject | undefined;
+    let fromLru: CacheObject | undefined;
+    if (answer.mode === 'not-modified') fromLru = cached;
+    else if (answer.mode === 'arrow') received = { kind: 'arrow', version: answer.version, ipc: answer.ipc };
+    else if (answer.mode === 'full') received = { kind: 'opaque', version: answer.version, base: answer.base, patches: answer.patches.map((p) => p.data) };
     else if (cached?.kind === 'opaque' && answer.version > cached.version) {
-      obj = { ...cached, version: answer.version, patches: [...cached.patches, ...answer.patches.map((p) => p.data)] };
+      fromLru = { ...cached, version: answer.version, patches: [...cached.patches, ...answer.patches.map((p) => copyBytes(p.data))] };
     }
-    if (!obj) {
+    if (!received && !fromLru) {
       // The copy we held went away meanwhile (or the server answered patches we cannot apply): fetch it whole.
       const full = await this.fetch(endpoint, ref.key, 0);
-      if (full.mode === 'arrow') obj = { kind: 'arrow', version: full.version, ipc: full.ipc };
-      else if (full.mode === 'full') obj = { kind: 'opaque', version: full.version, base: full.base, patches: full.patches.map((p) => p.data) };
+      if (full.mode === 'arrow') received = { kind: 'arrow', version: full.version, ipc: full.ipc };
+      else if (full.mode === 'full') received = { kind: 'opaque', version: full.version, base: full.base, patches: full.patches.map((p) => p.data) };
       else throw notFound(`cache get ${ref.key} at ${endpoint.canonical}: the server answered no object to a fresh fetch`);
     }
-    this.lru?.set(lruKey, obj);
-    return obj;
+    if (received) {
+      if (this.lru && objectBytes(received) <= this.opts.lruMaxBytes) this.lru.set(lruKey, copyObject(received));
+      else this.lru?.delete(lruKey);
+      return received;
+    }
+    this.lru?.set(lruKey, fromLru!);
+    return copyObject(fromLru!);
   }
 
   /** Deletes an object (full key), a session (`<app>/<session>`) or an application (`<app>/*`). */
@@ -416,6 +426,21 @@ function callError(err: unknown, context: string, fallback: ErrorCode): FlmError
   const { code, details } = err as { code?: unknown; details?: unknown };
   const text = typeof code === 'number' && typeof details === 'string' && details ? `${grpc.status[code] ?? code}: ${details}` : e.message;
   return new FlmError(e.code, `${context}: ${text}`, { cause: err });
+}
+
+function objectBytes(o: CacheObject): number {
+  return o.kind === 'opaque' ? o.base.length + o.patches.reduce((n, p) => n + p.length, 0) : o.ipc.length;
+}
+
+function copyBytes(b: Uint8Array): Buffer {
+  return Buffer.from(b);
+}
+
+/** A deep copy of an object's bytes: what the LRU keeps and what it hands out never share memory. */
+function copyObject(o: CacheObject): CacheObject {
+  return o.kind === 'opaque'
+    ? { kind: 'opaque', version: o.version, base: copyBytes(o.base), patches: o.patches.map(copyBytes) }
+    : { kind: 'arrow', version: o.version, ipc: copyBytes(o.ipc) };
 }
 
 function toInfo(info: FlightInfo, key: string, fallbackEndpoint: string): CacheInfo {
