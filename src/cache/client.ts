@@ -26,6 +26,7 @@ import { parseEndpoint, type CacheEndpoint } from './endpoint';
 import { matchesKey, parseKey, parsePath, parsePrefix, parsePutTarget } from './keys';
 import { AnswerReader, type Answer } from './answer';
 import { arrowPutMessages, opaquePutMessages, opaquePutMessagesSync } from './put-messages';
+import { CallError, Http2Transport } from './transport';
 
 export interface CacheClientOptions {
   /**
@@ -47,6 +48,12 @@ export interface CacheClientOptions {
   lruMaxBytes?: number;
   /** Bytes per row when putting and uploading. Default 1 MiB (the Python SDK's upload chunk). */
   chunkBytes?: number;
+  /**
+   * How DoPut and DoGet travel: 'http2' (default) is transport.ts, gRPC framing over node:http2;
+   * 'grpc-js' is the generic gRPC client (slower per call, kept to compare in the benchmarks).
+   * Every other call uses grpc-js.
+   */
+  transport?: 'http2' | 'grpc-js';
   logger?: Logger;
 }
 
@@ -68,6 +75,7 @@ export class CacheClient {
   private readonly opts: Required<Omit<CacheClientOptions, 'endpoint' | 'caFile'>> & Pick<CacheClientOptions, 'endpoint' | 'caFile'>;
   private readonly channels = new Map<string, FlightServiceClient>();
   private readonly lru?: LRUCache<string, CacheObject>;
+  private readonly http2?: Http2Transport;
   private ca?: Buffer;
   private closed = false;
 
@@ -86,9 +94,14 @@ export class CacheClient {
       lruEntries: positive('lruEntries', options.lruEntries, 1000, 0),
       lruMaxBytes: positive('lruMaxBytes', options.lruMaxBytes, 512 * 1024 ** 2),
       chunkBytes: positive('chunkBytes', options.chunkBytes, 1024 ** 2),
+      transport: options.transport ?? 'http2',
       logger: options.logger ?? silentLogger,
     };
     if (options.endpoint !== undefined) parseEndpoint(options.endpoint);
+    if (this.opts.transport !== 'http2' && this.opts.transport !== 'grpc-js') {
+      throw invalidInput(`cache client option transport must be 'http2' or 'grpc-js', got ${String(options.transport)}`);
+    }
+    if (this.opts.transport === 'http2') this.http2 = new Http2Transport(() => this.caBundle());
     if (this.opts.lruEntries > 0) {
       this.lru = new LRUCache<string, CacheObject>({
         max: this.opts.lruEntries,
@@ -216,13 +229,12 @@ export class CacheClient {
       let ok = false;
       try {
         const reader = new AnswerReader(`cache ${what}`);
-        const call = this.channel(endpoint).DoGet({ ticket: Buffer.from(`${ref.key}:0`) }, new grpc.Metadata(), this.deadline(this.opts.transferDeadlineMs));
-        for await (const msg of call as AsyncIterable<FlightData>) {
+        await this.getMessages(endpoint, `${ref.key}:0`, this.opts.transferDeadlineMs, async (msg) => {
           for (const row of reader.add(msg)) {
             if (row.kind !== undefined && row.kind !== 'base') throw invalidInput(`cache ${what}: expected base rows only, got a '${row.kind}' row`);
             if (row.data.length > 0) await fh.write(row.data);
           }
-        }
+        });
         const answer = reader.finish();
         if (answer.mode === 'arrow') await fh.write(answer.ipc);
         await fh.close();
@@ -269,6 +281,7 @@ export class CacheClient {
   /** Closes every channel and empties the LRU. Idempotent. */
   close(): void {
     this.closed = true;
+    this.http2?.close();
     for (const c of this.channels.values()) c.close();
     this.channels.clear();
     this.lru?.clear();
@@ -293,6 +306,17 @@ export class CacheClient {
     deadlineMs: number,
   ): Promise<ObjectRef> {
     const context = `cache ${what} at ${endpoint.canonical}`;
+    if (this.http2) {
+      if (this.closed) throw unavailable(`cache client is closed (endpoint ${endpoint.canonical})`);
+      let results: Buffer[];
+      try {
+        results = await this.http2.doPut(endpoint, messages, { deadlineMs });
+      } catch (err) {
+        // A status from the server (or the transport) names a gRPC code; anything else came from the caller's messages.
+        throw callError(err, context, err instanceof CallError ? ErrorCode.Unavailable : ErrorCode.InvalidInput);
+      }
+      return putResultRef(results[0], context);
+    }
     const call = this.channel(endpoint).DoPut(new grpc.Metadata(), this.deadline(deadlineMs));
     let failure: unknown;
     const results: Buffer[] = [];
@@ -327,26 +351,26 @@ export class CacheClient {
     if (!failure) call.end();
     await finished;
     if (failure) throw callError(failure, context, ErrorCode.Unavailable);
-    const meta = results[0];
-    if (!meta) throw unavailable(`${context}: the server sent no PutResult`);
-    let ref: ObjectRef | undefined;
-    try {
-      ref = objectRefFromDocument(BSON.deserialize(meta, { promoteValues: false }));
-    } catch {
-      ref = undefined;
-    }
-    if (!ref) throw unavailable(`${context}: the PutResult is not a BSON ObjectRef`);
-    return ref;
+    return putResultRef(results[0], context);
   }
 
   private async fetch(endpoint: CacheEndpoint, key: string, version: number): Promise<Answer> {
     const what = `get ${key}`;
     return this.retrying(endpoint, what, async () => {
       const reader = new AnswerReader(`cache ${what} at ${endpoint.canonical}`);
-      const call = this.channel(endpoint).DoGet({ ticket: Buffer.from(`${key}:${version}`) }, new grpc.Metadata(), this.deadline());
-      for await (const msg of call as AsyncIterable<FlightData>) reader.add(msg);
+      await this.getMessages(endpoint, `${key}:${version}`, this.opts.deadlineMs, (msg) => void reader.add(msg));
       return reader.finish();
     });
+  }
+
+  /** One DoGet; each answer message goes to `onMessage` in order (an async one holds back the next). */
+  private async getMessages(endpoint: CacheEndpoint, ticket: string, deadlineMs: number, onMessage: (m: FlightData) => void | Promise<void>): Promise<void> {
+    if (this.http2) {
+      if (this.closed) throw unavailable(`cache client is closed (endpoint ${endpoint.canonical})`);
+      return this.http2.doGet(endpoint, Buffer.from(ticket), { deadlineMs }, onMessage);
+    }
+    const call = this.channel(endpoint).DoGet({ ticket: Buffer.from(ticket) }, new grpc.Metadata(), this.deadline(deadlineMs));
+    for await (const msg of call as AsyncIterable<FlightData>) await onMessage(msg);
   }
 
   /** Runs an idempotent call, again after UNAVAILABLE (bounded, with backoff). */
@@ -408,14 +432,19 @@ export class CacheClient {
 
   private credentials(endpoint: CacheEndpoint): grpc.ChannelCredentials {
     if (!endpoint.tls) return grpc.credentials.createInsecure();
+    return grpc.credentials.createSsl(this.caBundle() ?? null);
+  }
+
+  /** The CA file's bytes (read once), or undefined for the system roots. */
+  private caBundle(): Buffer | undefined {
     if (this.opts.caFile && !this.ca) {
       try {
         this.ca = fs.readFileSync(this.opts.caFile);
       } catch (err) {
-        throw FlmError.from(err, ErrorCode.InvalidInput, `cannot read the CA file ${this.opts.caFile} for ${endpoint.canonical}`);
+        throw FlmError.from(err, ErrorCode.InvalidInput, `cannot read the CA file ${this.opts.caFile}`);
       }
     }
-    return grpc.credentials.createSsl(this.ca ?? null);
+    return this.ca;
   }
 }
 
@@ -426,6 +455,19 @@ function callError(err: unknown, context: string, fallback: ErrorCode): FlmError
   const { code, details } = err as { code?: unknown; details?: unknown };
   const text = typeof code === 'number' && typeof details === 'string' && details ? `${grpc.status[code] ?? code}: ${details}` : e.message;
   return new FlmError(e.code, `${context}: ${text}`, { cause: err });
+}
+
+/** The ObjectRef in a PutResult's app_metadata (a BSON document). */
+function putResultRef(meta: Buffer | undefined, context: string): ObjectRef {
+  if (!meta) throw unavailable(`${context}: the server sent no PutResult`);
+  let ref: ObjectRef | undefined;
+  try {
+    ref = objectRefFromDocument(BSON.deserialize(meta, { promoteValues: false }));
+  } catch {
+    ref = undefined;
+  }
+  if (!ref) throw unavailable(`${context}: the PutResult is not a BSON ObjectRef`);
+  return ref;
 }
 
 function objectBytes(o: CacheObject): number {

@@ -153,6 +153,27 @@ describe('CacheClient against the embedded server', () => {
     }
   });
 
+  test('both transports (node:http2, grpc-js) put and get the same bytes, small and framed in parts', async () => {
+    const grpcJs = new CacheClient({ endpoint, transport: 'grpc-js', lruEntries: 0 });
+    try {
+      const big = Buffer.alloc(300 * 1024);
+      for (let i = 0; i < big.length; i++) big[i] = (i * 7) & 0xff;
+      for (const payload of [Buffer.from('tiny'), big]) {
+        for (const [writer, reader] of [
+          [client, grpcJs],
+          [grpcJs, client],
+        ] as const) {
+          const ref = await writer.put('app/transports', { kind: 'opaque', chunks: [payload.subarray(0, 5), payload.subarray(5)] });
+          const back = await reader.get({ ...ref, version: 0 });
+          expect(back.kind === 'opaque' && Buffer.compare(back.base, payload)).toBe(0);
+        }
+      }
+      expect(() => new CacheClient({ endpoint, transport: 'carrier-pigeon' as 'http2' })).toThrow(/transport must be/);
+    } finally {
+      grpcJs.close();
+    }
+  });
+
   test('delete by key, by session prefix and by app wildcard; list and info', async () => {
     const a = await client.put('del/s1', Buffer.from('a'));
     const b = await client.put('del/s1', Buffer.from('bb'));
