@@ -94,7 +94,8 @@ export class CacheClient {
       lruEntries: positive('lruEntries', options.lruEntries, 1000, 0),
       lruMaxBytes: positive('lruMaxBytes', options.lruMaxBytes, 512 * 1024 ** 2),
       chunkBytes: positive('chunkBytes', options.chunkBytes, 1024 ** 2),
-      transport: options.transport ?? 'http2',
+      // FLMRUN_CACHE_TRANSPORT=grpc-js: the escape hatch should a server disagree with the hand-written path (and the benchmarks' baseline).
+      transport: options.transport ?? (process.env.FLMRUN_CACHE_TRANSPORT === 'grpc-js' ? 'grpc-js' : 'http2'),
       logger: options.logger ?? silentLogger,
     };
     if (options.endpoint !== undefined) parseEndpoint(options.endpoint);

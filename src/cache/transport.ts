@@ -217,39 +217,29 @@ export class Http2Transport {
       'DoPut',
       opts,
       async (stream, failed) => {
-        // Each message is written when the next is known, so that the last one goes out with
-        // END_STREAM in the same frame (one packet for a small put, not two).
-        let pending: Uint8Array[] | undefined;
-        const flush = async (last: boolean): Promise<void> => {
-          const parts = pending ?? [];
-          pending = undefined;
-          if (last && parts.length <= 1) {
-            stream.end(parts[0]);
-            return;
-          }
+        if (Symbol.iterator in messages) {
+          // In memory: every frame handed over at once, the last through end(), so that node:http2
+          // sends them in one write with END_STREAM on the last DATA frame. Writing them one by one
+          // costs a round of the event loop per message: Writable holds each write back until the
+          // previous one's callback, which comes after the socket write.
+          const parts: Uint8Array[] = [];
+          for (const m of messages) parts.push(...frameFlightData(m));
+          const last = parts.pop();
+          stream.cork();
+          for (const p of parts) stream.write(p);
+          stream.end(last);
+          return;
+        }
+        // Streamed (an upload): one message at a time, waiting for the window when the stream asks to.
+        for await (const m of messages) {
+          if (stream.destroyed) return;
           let ok = true;
           stream.cork();
-          for (const p of parts) ok = stream.write(p);
-          if (last) stream.end();
+          for (const p of frameFlightData(m)) ok = stream.write(p);
           stream.uncork();
-          if (!ok && !last) await Promise.race([new Promise((r) => stream.once('drain', r)), failed]);
-        };
-        const next = async (m: OutgoingFlightData): Promise<void> => {
-          if (pending) await flush(false);
-          pending = frameFlightData(m);
-        };
-        if (Symbol.iterator in messages) {
-          for (const m of messages) {
-            if (stream.destroyed) return;
-            await next(m);
-          }
-        } else {
-          for await (const m of messages) {
-            if (stream.destroyed) return;
-            await next(m);
-          }
+          if (!ok) await Promise.race([new Promise((r) => stream.once('drain', r)), failed]);
         }
-        if (!stream.destroyed) await flush(true);
+        if (!stream.destroyed) stream.end();
       },
       (m) => {
         results.push(putResultMetadata(m));
