@@ -100,7 +100,7 @@ export function frameFlightData(msg: OutgoingFlightData): Uint8Array[] {
 }
 
 /** Splits a response body into gRPC messages; each message is one contiguous buffer (a view when a chunk holds it whole). */
-class MessageReader {
+export class MessageReader {
   private header = Buffer.alloc(5);
   private headerFill = 0;
   private message?: Buffer;
@@ -297,16 +297,24 @@ export class Http2Transport {
       let settled = false;
       let failWith: (e: unknown) => void = () => undefined;
       const failed = new Promise<void>((r) => (failWith = (e) => (finish(e), r())));
-      const stream = session.request(
-        {
-          ':method': 'POST',
-          ':path': `${SERVICE}/${method}`,
-          'content-type': 'application/grpc',
-          te: 'trailers',
-          'grpc-timeout': grpcTimeout(opts.deadlineMs),
-        },
-        { endStream: false },
-      );
+      let stream: http2.ClientHttp2Stream;
+      try {
+        stream = session.request(
+          {
+            ':method': 'POST',
+            ':path': `${SERVICE}/${method}`,
+            'content-type': 'application/grpc',
+            te: 'trailers',
+            'grpc-timeout': grpcTimeout(opts.deadlineMs),
+          },
+          { endStream: false },
+        );
+      } catch (err) {
+        // A session going away under us (GOAWAY, out of stream ids): the next call opens a fresh one.
+        session.destroy();
+        reject(new CallError(Status.UNAVAILABLE, errorText(err)));
+        return;
+      }
       const timer = setTimeout(() => failWith(new CallError(Status.DEADLINE_EXCEEDED, `deadline of ${opts.deadlineMs} ms exceeded`)), opts.deadlineMs);
       // While a call is open the session keeps the process alive (as grpc-js does).
       hold(session, 1);
