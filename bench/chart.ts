@@ -38,8 +38,8 @@ export function barChart(title: string, panels: Panel[]): string {
   let y = 50;
   parts.push(`<text x="10" y="22" font-size="15" font-weight="bold">${esc(title)}</text>`);
   const legend = (['flmrun-js', 'python', 'floor'] as const).map((s, i) => {
-    const x = 10 + i * 110;
-    const name = s === 'python' ? 'Python runner' : s === 'floor' ? 'floor / reference' : s;
+    const x = 10 + i * 170;
+    const name = s === 'python' ? 'Python runner / pyarrow' : s === 'floor' ? 'floor / reference / grpc-js' : s;
     return `<rect x="${x}" y="30" width="12" height="12" fill="${COLORS[s]}"/><text x="${x + 16}" y="41" font-size="11">${name}</text>`;
   });
   parts.push(...legend);

@@ -18,8 +18,10 @@ import { writeBenchPackage } from './fixture';
 export const APP = 'bench';
 
 export interface Contender {
-  name: 'flmrun-js' | 'python-runner' | 'floor' | 'floor: gRPC echo only';
+  name: 'flmrun-js' | 'flmrun-js, grpc-js cache client' | 'python-runner' | 'floor' | 'floor: gRPC echo only';
   proc: Proc;
+  /** The Unix socket it serves the Instance protocol on (for drivers other than `client`). */
+  socket: string;
   client: InstanceClient;
   session: string;
   /** One task; throws unless it succeeded. Returns the result's ObjectRef. */
@@ -34,6 +36,7 @@ function contender(name: Contender['name'], proc: Proc & { socket: string }, ses
   return {
     name,
     proc,
+    socket: proc.socket,
     client,
     session,
     async invoke(input) {
@@ -60,7 +63,8 @@ export async function flmrunContender(cacheEndpoint: string, logLevel: string, e
   const pkg = writeBenchPackage(path.join(work, 'bench-package'));
   const proc = await startFlmrun({ cacheEndpoint, workDir: work, ...extra }, logLevel);
   // No common_data: the execution object is the package's main export (SPEC 5), whose functions are the methods.
-  return entered(contender('flmrun-js', proc, randomUUID()), undefined, `file://${pkg}`);
+  const name = extra.cacheTransport === 'grpc-js' ? 'flmrun-js, grpc-js cache client' : 'flmrun-js';
+  return entered(contender(name, proc, randomUUID()), undefined, `file://${pkg}`);
 }
 
 export async function pythonContender(python: string, helper: string, cacheEndpoint: string, logLevel: string): Promise<Contender> {

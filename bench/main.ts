@@ -11,7 +11,7 @@ import { OUT, ROOT, removeTempDirs, startCache } from './procs';
 import { benchPython, HELPER } from './python';
 import { describeMachine, loadAverage } from './machine';
 import { floorContender, flmrunContender, pickledRequests, pythonContender, type Contender } from './contenders';
-import { doPutOnly, largeResults, refArguments, smallTasks, steadyState, type BenchContext } from './tasks';
+import { doPutOnly, largeResults, refArguments, smallTasks, smallTasksGrpcio, steadyState, type BenchContext } from './tasks';
 import { benchCache } from './cache';
 import { benchPackages } from './packages';
 import { profileSmallTasks } from './profile';
@@ -37,6 +37,10 @@ async function main(): Promise<void> {
       'small-n': { type: 'string' },
       'steady-n': { type: 'string' },
       profile: { type: 'boolean', default: false },
+      // Adds flmrun-js with its cache client on grpc-js to the task sections: before/after of the node:http2 transport in one run.
+      baseline: { type: 'boolean', default: false },
+      // The cache sections (4) against another Flight server, e.g. Flame's own object cache.
+      'cache-endpoint': { type: 'string' },
       'no-doc': { type: 'boolean', default: false },
       // Re-renders docs/ from a saved bench/out/results.json without measuring anything.
       render: { type: 'string' },
@@ -75,6 +79,7 @@ async function main(): Promise<void> {
   const runners = async (): Promise<Contender[]> => [
     await flmrunContender(ctx.cacheEndpoint, logLevel),
     await pythonContender(python, HELPER, ctx.cacheEndpoint, logLevel),
+    ...(values.baseline ? [await flmrunContender(ctx.cacheEndpoint, logLevel, { name: 'flmrun-js-grpcjs', cacheTransport: 'grpc-js' })] : []),
   ];
   try {
     if (only.has('small') || only.has('refs')) {
@@ -84,6 +89,8 @@ async function main(): Promise<void> {
         if (only.has('small')) {
           log(`1. small tasks: ${smallN} per contender`);
           r.small = await smallTasks(ctx, [...cs, doPutOnly(cache)], add!, smallN);
+          log(`1b. small tasks, Python grpcio driver: ${smallN} per runner`);
+          r.smallGrpcio = await smallTasksGrpcio(ctx, cs.filter((c) => !c.name.startsWith('floor')), add!, smallN);
         }
         if (only.has('refs')) {
           log('3. ObjectRef arguments');
@@ -99,7 +106,8 @@ async function main(): Promise<void> {
     }
     if (only.has('cache')) {
       log('4. object cache');
-      r.cache = await benchCache(python, HELPER, ctx.cacheEndpoint, quick);
+      const external = values['cache-endpoint'];
+      r.cache = await benchCache(python, HELPER, external ?? ctx.cacheEndpoint, quick, external);
     }
     if (only.has('packages')) {
       log('5. session enter with a package');

@@ -118,6 +118,8 @@ export interface FlmrunOptions {
   /** Loads bench/diag-preload.js, which appends event-loop delay samples to this file. */
   diagFile?: string;
   name?: string;
+  /** 'grpc-js': the runner's cache client on grpc-js (FLMRUN_CACHE_TRANSPORT), the baseline of the node:http2 transport. */
+  cacheTransport?: 'grpc-js';
 }
 
 export async function startFlmrun(o: FlmrunOptions, logLevel: string): Promise<Proc & { socket: string }> {
@@ -128,7 +130,7 @@ export async function startFlmrun(o: FlmrunOptions, logLevel: string): Promise<P
   const args = [...nodeArgs, CLI, 'serve', '--socket', socket, '--cache', o.cacheEndpoint, '--work-dir', o.workDir, '--log-level', logLevel];
   if (o.keepExtracted) args.push('--keep-extracted');
   const proc = start(o.name ?? 'flmrun-js', process.execPath, args, {
-    env: o.diagFile ? { FLMRUN_BENCH_DIAG_FILE: o.diagFile } : {},
+    env: { ...(o.diagFile ? { FLMRUN_BENCH_DIAG_FILE: o.diagFile } : {}), ...(o.cacheTransport ? { FLMRUN_CACHE_TRANSPORT: o.cacheTransport } : {}) },
   });
   await waitFor('its socket', proc, () => accepting(socket));
   return { ...proc, socket };

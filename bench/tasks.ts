@@ -4,7 +4,9 @@
  * take turns block by block (the starting one rotates), so that drift in the
  * machine's load hits them alike.
  */
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import { createInterface } from 'node:readline';
 import { CacheClient } from '../src/cache/client';
 import { encodeObjectRef, encodeValue } from '../src/codecs';
 import { MiB, since, summarize, type Summary } from './stats';
@@ -68,6 +70,39 @@ export async function smallTasks(ctx: BenchContext, contenders: Timed[], input: 
     const latency = summarize(s);
     return { name: c.name, latency, tasksPerSecond: 1000 / latency.mean };
   });
+}
+
+/**
+ * Small tasks as Flame drives them: the driver is Python grpcio (bench/py/helper.py drive), whose C core
+ * calls like Flame's Rust executor manager does, not grpc-js. One driver process for all contenders,
+ * blocks alternating (the starting one rotates); each contender is reached on its own Unix socket.
+ */
+export async function smallTasksGrpcio(ctx: BenchContext, contenders: Contender[], input: Buffer, n: number): Promise<SmallResult[]> {
+  const driver = spawn(ctx.python, [ctx.helper, 'drive', input.toString('hex')], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: driver.stdout! })[Symbol.asyncIterator]();
+  const exited = new Promise<never>((_, reject) => driver.once('exit', (code) => reject(new Error(`the grpcio driver exited (${code})`))));
+  const block = async (c: Contender, count: number): Promise<number[]> => {
+    driver.stdin!.write(`${c.socket} ${c.session} ${count}\n`);
+    const line = await Promise.race([lines.next(), exited]);
+    if (line.done) throw new Error('the grpcio driver closed its output');
+    return JSON.parse(line.value) as number[];
+  };
+  try {
+    const samples = new Map<string, number[]>(contenders.map((c) => [c.name, []]));
+    for (const c of contenders) await block(c, 300); // warm-up: the driver's channel, JIT, pools
+    const size = Math.min(500, Math.max(1, Math.floor(n / 10)));
+    for (let round = 0; round * size < n; round++) {
+      for (const c of rotate(contenders, round)) samples.get(c.name)!.push(...(await block(c, Math.min(size, n - round * size))));
+    }
+    return contenders.map((c) => {
+      const latency = summarize(samples.get(c.name)!);
+      return { name: c.name, latency, tasksPerSecond: 1000 / latency.mean };
+    });
+  } finally {
+    exited.catch(() => undefined);
+    driver.stdin!.end();
+    driver.kill();
+  }
 }
 
 export interface LargeResult {

@@ -6,6 +6,10 @@
                                        cloudpickle.dumps(RunnerRequest(...)) (hex), as the SDK sends; each
                                        ref_hex (a BSON ObjectRef) is appended as an ObjectRef argument
   helper.py cache ENDPOINT SIZE N      pyarrow.flight put/get timings (seconds per op, JSON)
+  helper.py drive INPUT_HEX            a small-task driver on grpcio (whose C core behaves like Flame's Rust
+                                       client, unlike grpc-js): reads lines "SOCKET SESSION N" from stdin, runs
+                                       N OnTaskInvoke calls with INPUT on that runner, answers one JSON line of
+                                       round-trip milliseconds per request line
 
 The cache endpoint comes from FLAME_CACHE_ENDPOINT, as for the runner.
 """
@@ -94,5 +98,29 @@ def cache(endpoint, size, n):
     print(json.dumps({"put": puts, "get": gets}))
 
 
+def drive(input_hex):
+    import grpc
+    from flamepy.proto import shim_pb2, shim_pb2_grpc
+
+    task_input = bytes.fromhex(input_hex)
+    stubs = {}
+    seq = 0
+    for line in sys.stdin:
+        sock, session, n = line.split()
+        if sock not in stubs:
+            stubs[sock] = shim_pb2_grpc.InstanceStub(grpc.insecure_channel(f"unix://{sock}"))
+        stub = stubs[sock]
+        out = []
+        for _ in range(int(n)):
+            seq += 1
+            req = shim_pb2.TaskContext(task_id=f"py-{seq}", session_id=session, input=task_input)
+            t = time.perf_counter()
+            res = stub.OnTaskInvoke(req)
+            out.append((time.perf_counter() - t) * 1000)
+            if res.return_code != 0:
+                raise SystemExit(f"task failed ({res.return_code}): {res.message}")
+        print(json.dumps(out), flush=True)
+
+
 if __name__ == "__main__":
-    {"context": context, "requests": requests, "cache": cache}[sys.argv[1]](*sys.argv[2:])
+    {"context": context, "requests": requests, "cache": cache, "drive": drive}[sys.argv[1]](*sys.argv[2:])

@@ -5,7 +5,9 @@
  * conditional gets (`key:version`), as the Python SDK does. Works in worker
  * threads (nothing here is process-global).
  *
- * Objects returned by get() are shared with the LRU: treat them as read-only.
+ * Each object get() returns is the caller's own: the LRU keeps a private copy,
+ * so a task that mutates the bytes it received (the value decoders return views
+ * into them) cannot change what later gets of the same key see.
  */
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
@@ -24,6 +26,7 @@ import { parseEndpoint, type CacheEndpoint } from './endpoint';
 import { matchesKey, parseKey, parsePath, parsePrefix, parsePutTarget } from '../wire/keys';
 import { AnswerReader, type Answer } from './answer';
 import { arrowPutMessages, opaquePutMessages, opaquePutMessagesSync } from './put-messages';
+import { CallError, Http2Transport } from './transport';
 
 export interface CacheClientOptions {
   /**
@@ -45,6 +48,12 @@ export interface CacheClientOptions {
   lruMaxBytes?: number;
   /** Bytes per row when putting and uploading. Default 1 MiB (the Python SDK's upload chunk). */
   chunkBytes?: number;
+  /**
+   * How DoPut and DoGet travel: 'http2' (default) is transport.ts, gRPC framing over node:http2;
+   * 'grpc-js' is the generic gRPC client (slower per call, kept to compare in the benchmarks).
+   * Every other call uses grpc-js.
+   */
+  transport?: 'http2' | 'grpc-js';
   logger?: Logger;
 }
 
@@ -66,6 +75,7 @@ export class CacheClient {
   private readonly opts: Required<Omit<CacheClientOptions, 'endpoint' | 'caFile'>> & Pick<CacheClientOptions, 'endpoint' | 'caFile'>;
   private readonly channels = new Map<string, FlightServiceClient>();
   private readonly lru?: LRUCache<string, CacheObject>;
+  private readonly http2?: Http2Transport;
   private ca?: Buffer;
   private closed = false;
 
@@ -84,14 +94,20 @@ export class CacheClient {
       lruEntries: positive('lruEntries', options.lruEntries, 1000, 0),
       lruMaxBytes: positive('lruMaxBytes', options.lruMaxBytes, 512 * 1024 ** 2),
       chunkBytes: positive('chunkBytes', options.chunkBytes, 1024 ** 2),
+      // FLMRUN_CACHE_TRANSPORT=grpc-js: the escape hatch should a server disagree with the hand-written path (and the benchmarks' baseline).
+      transport: options.transport ?? (process.env.FLMRUN_CACHE_TRANSPORT === 'grpc-js' ? 'grpc-js' : 'http2'),
       logger: options.logger ?? silentLogger,
     };
     if (options.endpoint !== undefined) parseEndpoint(options.endpoint);
+    if (this.opts.transport !== 'http2' && this.opts.transport !== 'grpc-js') {
+      throw invalidInput(`cache client option transport must be 'http2' or 'grpc-js', got ${String(options.transport)}`);
+    }
+    if (this.opts.transport === 'http2') this.http2 = new Http2Transport(() => this.caBundle());
     if (this.opts.lruEntries > 0) {
       this.lru = new LRUCache<string, CacheObject>({
         max: this.opts.lruEntries,
         maxSize: this.opts.lruMaxBytes,
-        sizeCalculation: (o) => Math.max(1, o.kind === 'opaque' ? o.base.length + o.patches.reduce((n, p) => n + p.length, 0) : o.ipc.length),
+        sizeCalculation: (o) => Math.max(1, objectBytes(o)),
       });
     }
   }
@@ -127,22 +143,30 @@ export class CacheClient {
     const lruKey = `${endpoint.canonical}\n${ref.key}`;
     const cached = ref.version === 0 ? undefined : this.lru?.get(lruKey);
     const answer = await this.fetch(endpoint, ref.key, cached?.version ?? 0);
-    let obj: CacheObject | undefined;
-    if (answer.mode === 'not-modified') obj = cached;
-    else if (answer.mode === 'arrow') obj = { kind: 'arrow', version: answer.version, ipc: answer.ipc };
-    else if (answer.mode === 'full') obj = { kind: 'opaque', version: answer.version, base: answer.base, patches: answer.patches.map((p) => p.data) };
+    // `received` holds only bytes of this answer (the caller may have them as they are);
+    // anything built from the LRU's copy is handed out as a copy.
+    let received: CacheObject | undefined;
+    let fromLru: CacheObject | undefined;
+    if (answer.mode === 'not-modified') fromLru = cached;
+    else if (answer.mode === 'arrow') received = { kind: 'arrow', version: answer.version, ipc: answer.ipc };
+    else if (answer.mode === 'full') received = { kind: 'opaque', version: answer.version, base: answer.base, patches: answer.patches.map((p) => p.data) };
     else if (cached?.kind === 'opaque' && answer.version > cached.version) {
-      obj = { ...cached, version: answer.version, patches: [...cached.patches, ...answer.patches.map((p) => p.data)] };
+      fromLru = { ...cached, version: answer.version, patches: [...cached.patches, ...answer.patches.map((p) => copyBytes(p.data))] };
     }
-    if (!obj) {
+    if (!received && !fromLru) {
       // The copy we held went away meanwhile (or the server answered patches we cannot apply): fetch it whole.
       const full = await this.fetch(endpoint, ref.key, 0);
-      if (full.mode === 'arrow') obj = { kind: 'arrow', version: full.version, ipc: full.ipc };
-      else if (full.mode === 'full') obj = { kind: 'opaque', version: full.version, base: full.base, patches: full.patches.map((p) => p.data) };
+      if (full.mode === 'arrow') received = { kind: 'arrow', version: full.version, ipc: full.ipc };
+      else if (full.mode === 'full') received = { kind: 'opaque', version: full.version, base: full.base, patches: full.patches.map((p) => p.data) };
       else throw notFound(`cache get ${ref.key} at ${endpoint.canonical}: the server answered no object to a fresh fetch`);
     }
-    this.lru?.set(lruKey, obj);
-    return obj;
+    if (received) {
+      if (this.lru && objectBytes(received) <= this.opts.lruMaxBytes) this.lru.set(lruKey, copyObject(received));
+      else this.lru?.delete(lruKey);
+      return received;
+    }
+    this.lru?.set(lruKey, fromLru!);
+    return copyObject(fromLru!);
   }
 
   /** Deletes an object (full key), a session (`<app>/<session>`) or an application (`<app>/*`). */
@@ -206,13 +230,12 @@ export class CacheClient {
       let ok = false;
       try {
         const reader = new AnswerReader('the answer');
-        const call = this.channel(endpoint).DoGet({ ticket: Buffer.from(`${ref.key}:0`) }, new grpc.Metadata(), this.deadline(this.opts.transferDeadlineMs));
-        for await (const msg of call as AsyncIterable<FlightData>) {
+        await this.getMessages(endpoint, `${ref.key}:0`, this.opts.transferDeadlineMs, async (msg) => {
           for (const row of reader.add(msg)) {
             if (row.kind !== undefined && row.kind !== 'base') throw invalidInput(`expected base rows only, got a '${row.kind}' row`);
             if (row.data.length > 0) await fh.write(row.data);
           }
-        }
+        });
         const answer = reader.finish();
         if (answer.mode === 'arrow') await fh.write(answer.ipc);
         await fh.close();
@@ -259,6 +282,7 @@ export class CacheClient {
   /** Closes every channel and empties the LRU. Idempotent. */
   close(): void {
     this.closed = true;
+    this.http2?.close();
     for (const c of this.channels.values()) c.close();
     this.channels.clear();
     this.lru?.clear();
@@ -283,6 +307,17 @@ export class CacheClient {
     deadlineMs: number,
   ): Promise<ObjectRef> {
     const context = `cache ${what} at ${endpoint.canonical}`;
+    if (this.http2) {
+      if (this.closed) throw unavailable(`cache client is closed (endpoint ${endpoint.canonical})`);
+      let results: Buffer[];
+      try {
+        results = await this.http2.doPut(endpoint, messages, { deadlineMs });
+      } catch (err) {
+        // A status from the server (or the transport) names a gRPC code; anything else came from the caller's messages.
+        throw callError(err, context, err instanceof CallError ? ErrorCode.Unavailable : ErrorCode.InvalidInput);
+      }
+      return putResultRef(results[0], context);
+    }
     const call = this.channel(endpoint).DoPut(new grpc.Metadata(), this.deadline(deadlineMs));
     let failure: unknown;
     const results: Buffer[] = [];
@@ -317,26 +352,26 @@ export class CacheClient {
     if (!failure) call.end();
     await finished;
     if (failure) throw callError(failure, context, ErrorCode.Unavailable);
-    const meta = results[0];
-    if (!meta) throw unavailable(`${context}: the server sent no PutResult`);
-    let ref: ObjectRef | undefined;
-    try {
-      ref = objectRefFromDocument(BSON.deserialize(meta, { promoteValues: false }));
-    } catch {
-      ref = undefined;
-    }
-    if (!ref) throw unavailable(`${context}: the PutResult is not a BSON ObjectRef`);
-    return ref;
+    return putResultRef(results[0], context);
   }
 
   private async fetch(endpoint: CacheEndpoint, key: string, version: number): Promise<Answer> {
     const what = `get ${key}`;
     return this.retrying(endpoint, what, async () => {
       const reader = new AnswerReader('the answer');
-      const call = this.channel(endpoint).DoGet({ ticket: Buffer.from(`${key}:${version}`) }, new grpc.Metadata(), this.deadline());
-      for await (const msg of call as AsyncIterable<FlightData>) reader.add(msg);
+      await this.getMessages(endpoint, `${key}:${version}`, this.opts.deadlineMs, (msg) => void reader.add(msg));
       return reader.finish();
     });
+  }
+
+  /** One DoGet; each answer message goes to `onMessage` in order (an async one holds back the next). */
+  private async getMessages(endpoint: CacheEndpoint, ticket: string, deadlineMs: number, onMessage: (m: FlightData) => void | Promise<void>): Promise<void> {
+    if (this.http2) {
+      if (this.closed) throw unavailable(`cache client is closed (endpoint ${endpoint.canonical})`);
+      return this.http2.doGet(endpoint, Buffer.from(ticket), { deadlineMs }, onMessage);
+    }
+    const call = this.channel(endpoint).DoGet({ ticket: Buffer.from(ticket) }, new grpc.Metadata(), this.deadline(deadlineMs));
+    for await (const msg of call as AsyncIterable<FlightData>) await onMessage(msg);
   }
 
   /** Runs an idempotent call, again after UNAVAILABLE (bounded, with backoff). */
@@ -398,14 +433,19 @@ export class CacheClient {
 
   private credentials(endpoint: CacheEndpoint): grpc.ChannelCredentials {
     if (!endpoint.tls) return grpc.credentials.createInsecure();
+    return grpc.credentials.createSsl(this.caBundle() ?? null);
+  }
+
+  /** The CA file's bytes (read once), or undefined for the system roots. */
+  private caBundle(): Buffer | undefined {
     if (this.opts.caFile && !this.ca) {
       try {
         this.ca = fs.readFileSync(this.opts.caFile);
       } catch (err) {
-        throw FlmError.from(err, ErrorCode.InvalidInput, `cannot read the CA file ${this.opts.caFile} for ${endpoint.canonical}`);
+        throw FlmError.from(err, ErrorCode.InvalidInput, `cannot read the CA file ${this.opts.caFile}`);
       }
     }
-    return grpc.credentials.createSsl(this.ca ?? null);
+    return this.ca;
   }
 }
 
@@ -425,6 +465,34 @@ function callError(err: unknown, context: string, fallback: ErrorCode): FlmError
     summary: e.summary,
     fields: grpcCode !== undefined ? { ...e.fields, grpcStatus: grpc.status[grpcCode] ?? grpcCode } : e.fields,
   });
+}
+
+/** The ObjectRef in a PutResult's app_metadata (a BSON document). */
+function putResultRef(meta: Buffer | undefined, context: string): ObjectRef {
+  if (!meta) throw unavailable(`${context}: the server sent no PutResult`);
+  let ref: ObjectRef | undefined;
+  try {
+    ref = objectRefFromDocument(BSON.deserialize(meta, { promoteValues: false }));
+  } catch {
+    ref = undefined;
+  }
+  if (!ref) throw unavailable(`${context}: the PutResult is not a BSON ObjectRef`);
+  return ref;
+}
+
+function objectBytes(o: CacheObject): number {
+  return o.kind === 'opaque' ? o.base.length + o.patches.reduce((n, p) => n + p.length, 0) : o.ipc.length;
+}
+
+function copyBytes(b: Uint8Array): Buffer {
+  return Buffer.from(b);
+}
+
+/** A deep copy of an object's bytes: what the LRU keeps and what it hands out never share memory. */
+function copyObject(o: CacheObject): CacheObject {
+  return o.kind === 'opaque'
+    ? { kind: 'opaque', version: o.version, base: copyBytes(o.base), patches: o.patches.map(copyBytes) }
+    : { kind: 'arrow', version: o.version, ipc: copyBytes(o.ipc) };
 }
 
 function toInfo(info: FlightInfo, key: string, fallbackEndpoint: string): CacheInfo {

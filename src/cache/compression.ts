@@ -96,7 +96,7 @@ export function decompressBatch(header: RecordBatchHeader, body: Uint8Array): Pl
         try {
           plain = decode(compression.type, frame, expected);
         } catch (err) {
-          throw invalidInput(`cannot decompress ${codecName(compression.type)} buffer ${i}: ${(err as Error).message ?? err}`, err);
+          throw invalidInput(`cannot decompress ${codecName(compression.type)} buffer ${i}: ${err instanceof Error ? err.message : String(err)}`, err);
         }
         if (plain.length !== expected) {
           throw invalidInput(

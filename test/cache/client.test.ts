@@ -108,23 +108,69 @@ describe('CacheClient against the embedded server', () => {
     const ref = await client.put('app/lru', Buffer.from('big base'));
     const first = await client.get(ref);
     const again = await client.get(ref);
-    expect(again).toBe(first); // "not modified": the very same cached object
+    expect(again).toEqual(first); // "not modified": answered from the held copy
 
     const other = new CacheClient({ endpoint });
     try {
       const p = await other.patch(ref.key, Buffer.from('delta'));
+      // What travels for the held version is the patch only; the client applies it to its copy.
+      expect((await rawGet(raw, `${ref.key}:1`)).rows.map((r) => r.kind)).toEqual(['patch']);
       const patched = await client.get(p);
       expect(patched.kind).toBe('opaque');
-      if (patched.kind !== 'opaque' || first.kind !== 'opaque') return;
-      expect(patched.base).toBe(first.base); // only the patch travelled: the base buffer is the one held
+      if (patched.kind !== 'opaque') return;
+      expect(text(patched.base)).toBe('big base');
       expect(patched.patches.map(text)).toEqual(['delta']);
       expect(patched.version).toBe(2);
-      // version 0 forces a fresh fetch
       const fresh = await client.get({ ...p, version: 0 });
-      expect(fresh.kind === 'opaque' && fresh.base).not.toBe(first.base);
       expect(fresh.kind === 'opaque' && text(fresh.base)).toBe('big base');
     } finally {
       other.close();
+    }
+  });
+
+  test('every get hands out its own bytes: mutating one answer changes no other (issue 11.6)', async () => {
+    const ref = await client.put('app/mut', Buffer.from('pristine'));
+    const arrowRef = await client.put('app/mut', { kind: 'arrow', ipc: tableToIPC(tableFromArrays({ x: Int32Array.from([1, 2, 3]) }), 'stream') });
+    for (let i = 0; i < 3; i++) {
+      const o = await client.get(ref); // fresh the first time, "not modified" after
+      expect(o.kind === 'opaque' && text(o.base)).toBe('pristine');
+      if (o.kind === 'opaque') o.base.fill(0x21);
+      const a = await client.get(arrowRef);
+      expect(a.kind === 'arrow' && [...tableFromIPC(a.ipc).getChild('x')!]).toEqual([1, 2, 3]);
+      if (a.kind === 'arrow') a.ipc.fill(0);
+    }
+    const other = new CacheClient({ endpoint });
+    try {
+      const p = await other.patch(ref.key, Buffer.from('delta'));
+      const patched = await client.get(p); // the patch applied to the held copy
+      if (patched.kind !== 'opaque') throw new Error('expected an opaque object');
+      patched.base.fill(0x21);
+      patched.patches[0]!.fill(0x21);
+      const again = await client.get(p);
+      expect(again.kind === 'opaque' && [text(again.base), ...again.patches.map(text)]).toEqual(['pristine', 'delta']);
+    } finally {
+      other.close();
+    }
+  });
+
+  test('both transports (node:http2, grpc-js) put and get the same bytes, small and framed in parts', async () => {
+    const grpcJs = new CacheClient({ endpoint, transport: 'grpc-js', lruEntries: 0 });
+    try {
+      const big = Buffer.alloc(300 * 1024);
+      for (let i = 0; i < big.length; i++) big[i] = (i * 7) & 0xff;
+      for (const payload of [Buffer.from('tiny'), big]) {
+        for (const [writer, reader] of [
+          [client, grpcJs],
+          [grpcJs, client],
+        ] as const) {
+          const ref = await writer.put('app/transports', { kind: 'opaque', chunks: [payload.subarray(0, 5), payload.subarray(5)] });
+          const back = await reader.get({ ...ref, version: 0 });
+          expect(back.kind === 'opaque' && Buffer.compare(back.base, payload)).toBe(0);
+        }
+      }
+      expect(() => new CacheClient({ endpoint, transport: 'carrier-pigeon' as 'http2' })).toThrow(/transport must be/);
+    } finally {
+      grpcJs.close();
     }
   });
 

@@ -95,6 +95,20 @@ describe('SessionWorker: ObjectRef arguments and the task context', () => {
     ]);
   });
 
+  it('a task that overwrites a Buffer it got through an ObjectRef does not change what later tasks get', async () => {
+    const w = await h.enter({ module: 'complex' });
+    const ref = await h.putValue(Buffer.from([1, 2, 3, 4]));
+    expect(ref.version).toBeGreaterThan(0); // so the worker's client answers repeats from its LRU
+    for (let i = 0; i < 3; i++) {
+      expect(Buffer.from((await h.run(w, 'scribble', [new ObjectRefArg(ref)])) as Uint8Array)).toEqual(Buffer.from([1, 2, 3, 4]));
+    }
+    // Two arguments naming the same ref in one task are two copies, too.
+    expect(await h.run(w, 'scribbleTwice', [new ObjectRefArg(ref), new ObjectRefArg(ref)])).toEqual([
+      Buffer.from([1, 2, 3, 4]),
+      Buffer.from([1, 2, 3, 4]),
+    ]);
+  });
+
   it('user code reads the current task (CommonJS and ESM import of flmrun-js)', async () => {
     const w = await h.enter({ module: 'faulty' }, {}, 'ctx-session');
     const o = await w.invoke('task-7', h.request('taskInfo'));

@@ -1,0 +1,441 @@
+/**
+ * DoPut and DoGet straight over node:http2: the cache client's hot path.
+ *
+ * Why by hand: grpc-js spends ~0.3 ms of JavaScript per call (its call stack of
+ * filters, resolver and load-balancer hooks, metadata objects) before a byte
+ * leaves, and it frames every message into one new buffer (a full copy of the
+ * object on put). Measured in bench/cache.ts, this path is what pyarrow's C++
+ * client is measured against. gRPC over HTTP/2 is small for these two calls: a
+ * POST with four headers, 5-byte length-prefixed messages, and the status in
+ * the trailers (https://github.com/grpc/grpc/blob/master/doc/PROTOCOL-HTTP2.md).
+ * Connect's Node transport would do the framing too, but takes its messages
+ * through protobuf-es schemas and copies each into one buffer, which is the copy
+ * this module exists to avoid. Every other Flight call stays on grpc-js.
+ *
+ * One HTTP/2 session per endpoint, reused; a session that failed, got GOAWAY or
+ * closed is dropped, and the next call opens a fresh one (so a cache restarted
+ * on the same address is reached by the very next call, with no backoff).
+ */
+import http2 from 'node:http2';
+import net from 'node:net';
+import tls from 'node:tls';
+import { status as Status } from '@grpc/grpc-js';
+import { decodeFlightData, encodeFlightData, type FlightData, type OutgoingFlightData } from './flight-data';
+import type { CacheEndpoint } from './endpoint';
+
+const SERVICE = '/arrow.flight.protocol.FlightService';
+/** Objects travel as one message: a receive window this large lets a 32 MiB answer arrive without waiting for WINDOW_UPDATEs. */
+const WINDOW = 32 * 1024 * 1024;
+/** Bodies at least this large are written as their own parts, not copied into one framed buffer. */
+const COPY_BELOW = 64 * 1024;
+
+/** A failed call, shaped like grpc-js's ServiceError (numeric `code`, server's `details`). */
+export class CallError extends Error {
+  constructor(
+    readonly code: Status,
+    readonly details: string,
+  ) {
+    super(`${Status[code] ?? code}: ${details}`);
+    this.name = 'CallError';
+  }
+}
+
+/** HTTP status to gRPC status, when a proxy or a non-gRPC server answered (PROTOCOL-HTTP2 / http-grpc-status-mapping). */
+function httpStatus(code: number): Status {
+  if (code === 400) return Status.INTERNAL;
+  if (code === 401) return Status.UNAUTHENTICATED;
+  if (code === 403) return Status.PERMISSION_DENIED;
+  if (code === 404) return Status.UNIMPLEMENTED;
+  if (code === 429 || code === 502 || code === 503 || code === 504) return Status.UNAVAILABLE;
+  return Status.UNKNOWN;
+}
+
+function grpcTimeout(ms: number): string {
+  // At most 8 digits (the spec's limit): whole seconds past that.
+  return ms < 1e8 ? `${Math.max(1, Math.ceil(ms))}m` : `${Math.ceil(ms / 1000)}S`;
+}
+
+function decodeGrpcMessage(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
+/** Frames an outgoing FlightData: 5-byte gRPC prefix and the protobuf, large bodies as parts of their own (not copied). */
+export function frameFlightData(msg: OutgoingFlightData): Uint8Array[] {
+  const parts = msg.data_body === undefined ? [] : msg.data_body instanceof Uint8Array ? [msg.data_body] : msg.data_body;
+  let bodyLength = 0;
+  for (const p of parts) bodyLength += p.length;
+  if (bodyLength < COPY_BELOW) {
+    const pb = encodeFlightData(msg);
+    const out = Buffer.allocUnsafe(5 + pb.length);
+    out[0] = 0;
+    out.writeUInt32BE(pb.length, 1);
+    out.set(pb, 5);
+    return [out];
+  }
+  const head = encodeFlightData({ ...msg, data_body: undefined });
+  // data_body is field 1000, length-delimited: tag (1000 << 3) | 2 = varint 0xc2 0x3e, then the length.
+  const lengthBytes: number[] = [];
+  for (let n = bodyLength; ; n = Math.floor(n / 128)) {
+    if (n < 0x80) {
+      lengthBytes.push(n);
+      break;
+    }
+    lengthBytes.push((n % 128) | 0x80);
+  }
+  const total = head.length + 2 + lengthBytes.length + bodyLength;
+  if (total > 0xffffffff) throw new CallError(Status.RESOURCE_EXHAUSTED, `a FlightData of ${total} bytes exceeds gRPC's 4 GiB message limit`);
+  const prefix = Buffer.allocUnsafe(5 + head.length + 2 + lengthBytes.length);
+  prefix[0] = 0;
+  prefix.writeUInt32BE(total, 1);
+  prefix.set(head, 5);
+  let pos = 5 + head.length;
+  prefix[pos++] = 0xc2;
+  prefix[pos++] = 0x3e;
+  prefix.set(lengthBytes, pos);
+  return [prefix, ...parts];
+}
+
+/** Splits a response body into gRPC messages; each message is one contiguous buffer (a view when a chunk holds it whole). */
+export class MessageReader {
+  private header = Buffer.alloc(5);
+  private headerFill = 0;
+  private message?: Buffer;
+  private fill = 0;
+
+  constructor(private readonly onMessage: (m: Buffer) => void) {}
+
+  push(chunk: Buffer): void {
+    let pos = 0;
+    while (pos < chunk.length) {
+      if (!this.message) {
+        if (this.headerFill === 0 && chunk.length - pos >= 5) {
+          const length = chunk.readUInt32BE(pos + 1);
+          if (chunk[pos] !== 0) throw new CallError(Status.INTERNAL, 'the server sent a compressed message without negotiating compression');
+          pos += 5;
+          if (chunk.length - pos >= length) {
+            this.onMessage(chunk.subarray(pos, pos + length));
+            pos += length;
+            continue;
+          }
+          this.message = Buffer.allocUnsafe(length);
+          this.fill = 0;
+        } else {
+          const n = Math.min(5 - this.headerFill, chunk.length - pos);
+          chunk.copy(this.header, this.headerFill, pos, pos + n);
+          this.headerFill += n;
+          pos += n;
+          if (this.headerFill < 5) return;
+          this.headerFill = 0;
+          if (this.header[0] !== 0) throw new CallError(Status.INTERNAL, 'the server sent a compressed message without negotiating compression');
+          this.message = Buffer.allocUnsafe(this.header.readUInt32BE(1));
+          this.fill = 0;
+        }
+      }
+      const n = Math.min(this.message.length - this.fill, chunk.length - pos);
+      chunk.copy(this.message, this.fill, pos, pos + n);
+      this.fill += n;
+      pos += n;
+      if (this.fill === this.message.length) {
+        const m = this.message;
+        this.message = undefined;
+        this.onMessage(m);
+      }
+    }
+    // A zero-length message has no bytes to wait for.
+    if (this.message && this.message.length === 0) {
+      const m = this.message;
+      this.message = undefined;
+      this.onMessage(m);
+    }
+  }
+
+  get partial(): boolean {
+    return this.headerFill > 0 || this.message !== undefined;
+  }
+}
+
+export interface CallOptions {
+  deadlineMs: number;
+}
+
+/** The HTTP/2 sessions of one CacheClient, by endpoint. */
+export class Http2Transport {
+  private readonly sessions = new Map<string, http2.ClientHttp2Session>();
+  private closed = false;
+
+  constructor(private readonly ca: (endpoint: CacheEndpoint) => Buffer | undefined) {}
+
+  close(): void {
+    this.closed = true;
+    for (const s of this.sessions.values()) s.destroy();
+    this.sessions.clear();
+  }
+
+  /** DoGet: the answer's messages, decoded (byte fields are views into the received messages). */
+  async doGet(endpoint: CacheEndpoint, ticket: Uint8Array, opts: CallOptions, onMessage: (m: FlightData) => void | Promise<void>): Promise<void> {
+    // Ticket { bytes ticket = 1; }
+    const pb = Buffer.allocUnsafe(1 + 5 + ticket.length);
+    pb[0] = 0x0a;
+    let pos = 1;
+    for (let n = ticket.length; ; n = Math.floor(n / 128)) {
+      if (n < 0x80) {
+        pb[pos++] = n;
+        break;
+      }
+      pb[pos++] = (n % 128) | 0x80;
+    }
+    pb.set(ticket, pos);
+    pos += ticket.length;
+    const framed = Buffer.allocUnsafe(5 + pos);
+    framed[0] = 0;
+    framed.writeUInt32BE(pos, 1);
+    pb.copy(framed, 5, 0, pos);
+    await this.call(
+      endpoint,
+      'DoGet',
+      opts,
+      async (stream) => {
+        stream.end(framed);
+      },
+      (m) => onMessage(decodeFlightData(m)),
+    );
+  }
+
+  /** DoPut: writes the messages, answers the PutResult app_metadata of each result message. */
+  async doPut(
+    endpoint: CacheEndpoint,
+    messages: Iterable<OutgoingFlightData> | AsyncIterable<OutgoingFlightData>,
+    opts: CallOptions,
+  ): Promise<Buffer[]> {
+    const results: Buffer[] = [];
+    await this.call(
+      endpoint,
+      'DoPut',
+      opts,
+      async (stream, failed) => {
+        if (Symbol.iterator in messages) {
+          // In memory: every frame handed over at once, the last through end(), so that node:http2
+          // sends them in one write with END_STREAM on the last DATA frame. Writing them one by one
+          // costs a round of the event loop per message: Writable holds each write back until the
+          // previous one's callback, which comes after the socket write.
+          const parts: Uint8Array[] = [];
+          for (const m of messages) parts.push(...frameFlightData(m));
+          const last = parts.pop();
+          stream.cork();
+          for (const p of parts) stream.write(p);
+          stream.end(last);
+          return;
+        }
+        // Streamed (an upload): one message at a time, waiting for the window when the stream asks to.
+        for await (const m of messages) {
+          if (stream.destroyed) return;
+          let ok = true;
+          stream.cork();
+          for (const p of frameFlightData(m)) ok = stream.write(p);
+          stream.uncork();
+          if (!ok) await Promise.race([new Promise((r) => stream.once('drain', r)), failed]);
+        }
+        if (!stream.destroyed) stream.end();
+      },
+      (m) => {
+        results.push(putResultMetadata(m));
+      },
+    );
+    return results;
+  }
+
+  private session(endpoint: CacheEndpoint): http2.ClientHttp2Session {
+    if (this.closed) throw new CallError(Status.UNAVAILABLE, 'the cache client is closed');
+    const existing = this.sessions.get(endpoint.canonical);
+    if (existing && !existing.closed && !existing.destroyed) return existing;
+    const authority = `${endpoint.tls ? 'https' : 'http'}://${endpoint.target}`;
+    const { hostname, port } = new URL(authority);
+    const host = hostname.replace(/^\[(.*)\]$/, '$1');
+    const ca = endpoint.tls ? this.ca(endpoint) : undefined;
+    const session = http2.connect(authority, {
+      settings: { initialWindowSize: WINDOW, enablePush: false },
+      // Small requests must not wait for Nagle's algorithm.
+      createConnection: () => {
+        const socket = net.connect({ host, port: Number(port), noDelay: true });
+        if (!endpoint.tls) return socket;
+        return tls.connect({ socket, host, ca, ALPNProtocols: ['h2'], servername: net.isIP(host) ? undefined : host });
+      },
+    });
+    // The session window must not hold back large answers either.
+    session.once('connect', () => session.setLocalWindowSize(WINDOW));
+    const forget = (): void => {
+      if (this.sessions.get(endpoint.canonical) === session) this.sessions.delete(endpoint.canonical);
+    };
+    session.on('error', forget); // each stream reports its own failure
+    session.once('goaway', forget);
+    session.once('close', forget);
+    // An idle cached session must not keep the process alive.
+    session.unref();
+    this.sessions.set(endpoint.canonical, session);
+    return session;
+  }
+
+  private call(
+    endpoint: CacheEndpoint,
+    method: 'DoGet' | 'DoPut',
+    opts: CallOptions,
+    send: (stream: http2.ClientHttp2Stream, failed: Promise<void>) => Promise<void>,
+    onMessage: (m: Buffer) => void | Promise<void>,
+  ): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      let session: http2.ClientHttp2Session;
+      try {
+        session = this.session(endpoint);
+      } catch (err) {
+        reject(err);
+        return;
+      }
+      let settled = false;
+      let failWith: (e: unknown) => void = () => undefined;
+      const failed = new Promise<void>((r) => (failWith = (e) => (finish(e), r())));
+      let stream: http2.ClientHttp2Stream;
+      try {
+        stream = session.request(
+          {
+            ':method': 'POST',
+            ':path': `${SERVICE}/${method}`,
+            'content-type': 'application/grpc',
+            te: 'trailers',
+            'grpc-timeout': grpcTimeout(opts.deadlineMs),
+          },
+          { endStream: false },
+        );
+      } catch (err) {
+        // A session going away under us (GOAWAY, out of stream ids): the next call opens a fresh one.
+        session.destroy();
+        reject(new CallError(Status.UNAVAILABLE, errorText(err)));
+        return;
+      }
+      const timer = setTimeout(() => failWith(new CallError(Status.DEADLINE_EXCEEDED, `deadline of ${opts.deadlineMs} ms exceeded`)), opts.deadlineMs);
+      // While a call is open the session keeps the process alive (as grpc-js does).
+      hold(session, 1);
+      const finish = (err?: unknown): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        hold(session, -1);
+        if (err !== undefined) {
+          if (!stream.destroyed) stream.close(http2.constants.NGHTTP2_CANCEL);
+          reject(err);
+        } else resolve();
+      };
+      let httpCode = 0;
+      let grpcStatus: string | undefined;
+      let grpcMessage = '';
+      const takeStatus = (h: http2.IncomingHttpHeaders): void => {
+        const s = h['grpc-status'];
+        if (typeof s === 'string') {
+          grpcStatus = s;
+          const m = h['grpc-message'];
+          grpcMessage = typeof m === 'string' ? decodeGrpcMessage(m) : '';
+        }
+      };
+      stream.on('response', (h) => {
+        httpCode = Number(h[':status']);
+        takeStatus(h);
+      });
+      stream.on('trailers', takeStatus);
+      // Messages are handed on in order; an async handler (writing a file) holds the next one back.
+      let chain: Promise<void> = Promise.resolve();
+      const reader = new MessageReader((m) => {
+        chain = chain
+          .then(async () => {
+            if (!settled) await onMessage(m);
+          })
+          .catch((err: unknown) => failWith(err)); // the caller's own error (a refused answer) as it is
+      });
+      stream.on('data', (chunk: Buffer) => {
+        try {
+          reader.push(chunk);
+        } catch (err) {
+          failWith(err instanceof CallError ? err : new CallError(Status.INTERNAL, errorText(err)));
+        }
+      });
+      stream.on('error', (err: NodeJS.ErrnoException) => {
+        // A reset after the status arrived (a server refusing a put mid-stream): the status is the answer.
+        if (grpcStatus !== undefined) return;
+        failWith(new CallError(Status.UNAVAILABLE, `${err.code ?? 'stream error'}: ${err.message}`));
+      });
+      stream.on('close', () => {
+        if (settled) return;
+        void chain.then(() => {
+          if (settled) return;
+          if (httpCode !== 0 && httpCode !== 200) return finish(new CallError(httpStatus(httpCode), `the server answered HTTP ${httpCode}`));
+          if (grpcStatus === undefined) {
+            const why = stream.rstCode && stream.rstCode !== http2.constants.NGHTTP2_NO_ERROR ? `stream reset (code ${stream.rstCode})` : 'connection closed';
+            return finish(new CallError(Status.UNAVAILABLE, `${why} before the call's status`));
+          }
+          const code = Number(grpcStatus);
+          if (code !== Status.OK) return finish(new CallError(code as Status, grpcMessage));
+          if (reader.partial) return finish(new CallError(Status.INTERNAL, 'the answer ended inside a message'));
+          finish();
+        });
+      });
+      send(stream, failed).catch((err: unknown) => {
+        // The caller's messages failed to come (an upload's file read): cancel, report it as the caller's error.
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        hold(session, -1);
+        if (!stream.destroyed) stream.close(http2.constants.NGHTTP2_CANCEL);
+        reject(err);
+      });
+    });
+  }
+}
+
+const active = new WeakMap<http2.ClientHttp2Session, number>();
+
+/** Counts a session's open calls: referenced while any is open, unreferenced when idle. */
+function hold(session: http2.ClientHttp2Session, delta: 1 | -1): void {
+  const n = (active.get(session) ?? 0) + delta;
+  active.set(session, n);
+  if (session.destroyed) return;
+  if (n > 0 && delta === 1 && n === 1) session.ref();
+  else if (n === 0) session.unref();
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** app_metadata (field 1) of a PutResult (a view); unknown fields skipped. */
+function putResultMetadata(m: Buffer): Buffer {
+  let pos = 0;
+  let out: Buffer = Buffer.alloc(0);
+  const varint = (): number => {
+    let result = 0;
+    let scale = 1;
+    for (let i = 0; i < 10; i++) {
+      if (pos >= m.length) throw new CallError(Status.INTERNAL, 'truncated PutResult');
+      const b = m[pos++]!;
+      result += (b & 0x7f) * scale;
+      if (b < 0x80) return result;
+      scale *= 128;
+    }
+    throw new CallError(Status.INTERNAL, 'malformed PutResult');
+  };
+  while (pos < m.length) {
+    const tag = varint();
+    const wire = tag & 7;
+    if (wire === 2) {
+      const len = varint();
+      if (pos + len > m.length) throw new CallError(Status.INTERNAL, 'truncated PutResult');
+      if (tag >>> 3 === 1) out = m.subarray(pos, pos + len);
+      pos += len;
+    } else if (wire === 0) varint();
+    else if (wire === 1) pos += 8;
+    else if (wire === 5) pos += 4;
+    else throw new CallError(Status.INTERNAL, 'malformed PutResult');
+  }
+  return out;
+}

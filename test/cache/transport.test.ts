@@ -1,0 +1,122 @@
+/**
+ * The hand-written gRPC path of the cache client (src/cache/transport.ts): framing,
+ * reading messages however the bytes are split, and the statuses it reports when
+ * the peer is not a well-behaved gRPC server.
+ */
+import http2 from 'node:http2';
+import type { AddressInfo } from 'node:net';
+import { status as Status } from '@grpc/grpc-js';
+import { decodeFlightData } from '../../src/cache/flight-data';
+import { CallError, frameFlightData, Http2Transport, MessageReader } from '../../src/cache/transport';
+import { parseEndpoint } from '../../src/cache/endpoint';
+
+const unframe = (parts: Uint8Array[]): Buffer => {
+  const all = Buffer.concat(parts);
+  expect(all[0]).toBe(0);
+  expect(all.readUInt32BE(1)).toBe(all.length - 5);
+  return all.subarray(5);
+};
+
+describe('frameFlightData', () => {
+  it('frames small and large bodies (the large one as its own, uncopied parts) into FlightData that decodes back', () => {
+    const big = [Buffer.alloc(70 * 1024, 1), Buffer.alloc(300, 2)];
+    for (const body of [[Buffer.from('tiny')], big]) {
+      const msg = { flight_descriptor: { type: 'PATH' as const, path: ['a/b'] }, data_header: Buffer.from([9, 9]), data_body: body };
+      const parts = frameFlightData(msg);
+      if (body === big) parts.slice(1).forEach((p, i) => expect(p).toBe(big[i])); // the caller's buffers themselves, uncopied
+      const back = decodeFlightData(unframe(parts));
+      expect(back.flight_descriptor?.path).toEqual(['a/b']);
+      expect([...back.data_header]).toEqual([9, 9]);
+      expect(Buffer.compare(back.data_body, Buffer.concat(body))).toBe(0);
+    }
+  });
+});
+
+describe('MessageReader', () => {
+  it('reads the same messages whatever the chunk boundaries, including empty messages', () => {
+    const messages = [Buffer.from('first'), Buffer.alloc(0), Buffer.alloc(3000, 7), Buffer.from('x')];
+    const wire = Buffer.concat(messages.flatMap((m) => [Buffer.from([0, ...[24, 16, 8, 0].map((s) => (m.length >>> s) & 0xff)]), m]));
+    for (const size of [1, 2, 3, 5, 7, 64, 4096, wire.length]) {
+      const got: Buffer[] = [];
+      const r = new MessageReader((m) => got.push(Buffer.from(m)));
+      for (let i = 0; i < wire.length; i += size) r.push(wire.subarray(i, i + size));
+      expect(got).toEqual(messages);
+      expect(r.partial).toBe(false);
+    }
+  });
+
+  it('refuses a compressed message (none was negotiated)', () => {
+    const r = new MessageReader(() => undefined);
+    expect(() => r.push(Buffer.from([1, 0, 0, 0, 1, 0]))).toThrow(CallError);
+  });
+});
+
+describe('Http2Transport against peers that are not a well-behaved Flight server', () => {
+  let server: http2.Http2Server;
+  let behaviour: (stream: http2.ServerHttp2Stream) => void;
+  let transport: Http2Transport;
+  let endpoint: ReturnType<typeof parseEndpoint>;
+
+  beforeAll(async () => {
+    server = http2.createServer();
+    server.on('stream', (stream) => behaviour(stream));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    endpoint = parseEndpoint(`grpc://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    transport = new Http2Transport(() => undefined);
+  });
+  afterAll(async () => {
+    transport.close();
+    await new Promise((r) => server.close(r));
+  });
+
+  const codeOf = async (p: Promise<unknown>): Promise<number> => {
+    try {
+      await p;
+    } catch (err) {
+      expect(err).toBeInstanceOf(CallError);
+      return (err as CallError).code;
+    }
+    throw new Error('the call succeeded');
+  };
+
+  it('an HTTP 503 (a proxy in the way) is UNAVAILABLE, so idempotent calls retry', async () => {
+    behaviour = (s) => s.respond({ ':status': 503 }, { endStream: true });
+    expect(await codeOf(transport.doGet(endpoint, Buffer.from('k:0'), { deadlineMs: 10_000 }, () => undefined))).toBe(Status.UNAVAILABLE);
+  });
+
+  it("the server's grpc-status and percent-encoded grpc-message, in trailers-only form", async () => {
+    behaviour = (s) => s.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '5', 'grpc-message': 'no%20such%20key' }, { endStream: true });
+    const err = await transport.doGet(endpoint, Buffer.from('k:0'), { deadlineMs: 10_000 }, () => undefined).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: Status.NOT_FOUND, details: 'no such key' });
+  });
+
+  it('a stream reset before any status is UNAVAILABLE', async () => {
+    behaviour = (s) => {
+      s.on('error', () => undefined);
+      s.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+    };
+    expect(await codeOf(transport.doPut(endpoint, [{ data_body: Buffer.from('x') }], { deadlineMs: 10_000 }))).toBe(Status.UNAVAILABLE);
+  });
+
+  it('a server that never answers: DEADLINE_EXCEEDED, and the session serves the next call', async () => {
+    behaviour = () => undefined;
+    expect(await codeOf(transport.doGet(endpoint, Buffer.from('k:0'), { deadlineMs: 200 }, () => undefined))).toBe(Status.DEADLINE_EXCEEDED);
+    behaviour = (s) => {
+      s.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+      s.on('wantTrailers', () => s.sendTrailers({ 'grpc-status': '0' }));
+      s.end(Buffer.from([0, 0, 0, 0, 0]));
+    };
+    const got: unknown[] = [];
+    await transport.doGet(endpoint, Buffer.from('k:0'), { deadlineMs: 10_000 }, (m) => void got.push(m));
+    expect(got).toHaveLength(1);
+  });
+
+  it('an answer cut inside a message is an error, not a short object', async () => {
+    behaviour = (s) => {
+      s.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+      s.on('wantTrailers', () => s.sendTrailers({ 'grpc-status': '0' }));
+      s.end(Buffer.from([0, 0, 0, 0, 9, 1, 2]));
+    };
+    expect(await codeOf(transport.doGet(endpoint, Buffer.from('k:0'), { deadlineMs: 10_000 }, () => undefined))).toBe(Status.INTERNAL);
+  });
+});
