@@ -5,8 +5,13 @@
  * the module) and warm (the same archive again: hashed, tree reused), against
  * `tar xzf` of the same file into a fresh directory, taking turns.
  *
+ * Alone, `--phases` also times the parts of a cold enter in this process
+ * (hash, extraction into a fresh directory), wall and CPU (user+sys, all
+ * threads), each round next to `tar xzf` with its CPU (tar and gzip, from the
+ * shell's `times`): CPU is less sensitive than wall time to a loaded machine.
+ *
  * Part of `npm run bench`; alone (after `npx tsc`):
- *   node -r ./bench/register.js bench/packages.ts [--quick]
+ *   node -r ./bench/register.js bench/packages.ts [--quick] [--phases] [--no-enter]
  */
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -16,6 +21,9 @@ import { connectInstance } from '../src/service/protos';
 import { since, summarize, type Summary } from './stats';
 import { startCache, startFlmrun, tempDir } from './procs';
 import { writeBenchArchive } from './fixture';
+import { sha256File } from '../src/packages/fetch';
+import { extractArchive } from '../src/packages/extract';
+import { resolvePackageOptions } from '../src/packages/options';
 
 export interface PackagesResult {
   archiveMB: number;
@@ -72,18 +80,97 @@ export async function benchPackages(cacheEndpoint: string, logLevel: string, qui
   }
 }
 
-async function main(): Promise<void> {
-  const cache = await startCache();
+export interface PhasesResult {
+  archiveMB: number;
+  entries: number;
+  /** Seconds, wall and CPU. */
+  tar: Summary;
+  tarCpu: Summary;
+  hash: Summary;
+  hashCpu: Summary;
+  extract: Summary;
+  extractCpu: Summary;
+}
+
+/** `tar xzf` in a fresh directory: wall seconds, and CPU seconds of tar and its gzip child. */
+function tarXzf(archive: string, out: string): { wall: number; cpu: number } {
+  const t = process.hrtime.bigint();
+  // `times` prints the shell's own and then its children's user and system time.
+  const text = execFileSync('bash', ['-c', 'tar xzf "$1" -C "$2" && times', 'tar-xzf', archive, out], { encoding: 'utf8' });
+  const wall = since(t);
+  const children = text.trim().split('\n').pop() ?? '';
+  const cpu = [...children.matchAll(/(\d+)m([\d.]+)s/g)].reduce((sum, m) => sum + Number(m[1]) * 60 + Number(m[2]), 0);
+  return { wall, cpu };
+}
+
+const cpuSeconds = (u: NodeJS.CpuUsage): number => (u.user + u.system) / 1e6;
+
+/** The extraction part of a cold enter, in this process, round by round next to `tar xzf`. */
+export async function benchPhases(quick: boolean): Promise<PhasesResult> {
+  const base = tempDir('pkg-phases');
   try {
-    const r = await benchPackages(cache.endpoint, 'warn', process.argv.includes('--quick'));
-    const ms = (s: Summary): string => `${(s.p50 * 1000).toFixed(0)} ms (p99 ${(s.p99 * 1000).toFixed(0)})`;
-    console.log(`archive ${r.archiveMB.toFixed(1)} MB, ${r.entries} entries`);
-    console.log(`tar xzf          ${ms(r.tar)}`);
-    console.log(`cold enter       ${ms(r.cold)}  ${(r.cold.p50 / r.tar.p50).toFixed(2)}x tar`);
-    console.log(`warm enter       ${ms(r.warm)}`);
+    const { archive, mb, entries } = writeBenchArchive(base);
+    const o = resolvePackageOptions({ workDir: base });
+    const r = { tar: [] as number[], tarCpu: [] as number[], hash: [] as number[], hashCpu: [] as number[], extract: [] as number[], extractCpu: [] as number[] };
+    const reps = quick ? 3 : 9;
+    for (let i = 0; i < reps; i++) {
+      const out = fs.mkdtempSync(path.join(base, 'tar-'));
+      const x = tarXzf(archive, out);
+      r.tar.push(x.wall);
+      r.tarCpu.push(x.cpu);
+      fs.rmSync(out, { recursive: true, force: true });
+
+      let t = process.hrtime.bigint();
+      let c = process.cpuUsage();
+      await sha256File(archive, 'bench');
+      r.hash.push(since(t));
+      r.hashCpu.push(cpuSeconds(process.cpuUsage(c)));
+
+      const dest = fs.mkdtempSync(path.join(base, 'stage-'));
+      const tmp = fs.mkdtempSync(path.join(base, 'tmp-'));
+      t = process.hrtime.bigint();
+      c = process.cpuUsage();
+      await extractArchive(archive, 'tar.gz', dest, tmp, o, 'bench');
+      r.extract.push(since(t));
+      r.extractCpu.push(cpuSeconds(process.cpuUsage(c)));
+      fs.rmSync(dest, { recursive: true, force: true });
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+    return {
+      archiveMB: mb, entries, tar: summarize(r.tar), tarCpu: summarize(r.tarCpu), hash: summarize(r.hash), hashCpu: summarize(r.hashCpu),
+      extract: summarize(r.extract), extractCpu: summarize(r.extractCpu),
+    };
   } finally {
-    await cache.stop();
+    fs.rmSync(base, { recursive: true, force: true });
   }
+}
+
+async function main(): Promise<void> {
+  const quick = process.argv.includes('--quick');
+  const ms = (s: Summary): string => `${(s.p50 * 1000).toFixed(0)} ms (p99 ${(s.p99 * 1000).toFixed(0)})`;
+  const load = (): string => fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  console.log(`load average at start: ${load()}`);
+  if (process.argv.includes('--phases')) {
+    const p = await benchPhases(quick);
+    console.log(`phases in-process: archive ${p.archiveMB.toFixed(1)} MB, ${p.entries} entries, ${p.tar.n} rounds, p50 wall / p50 CPU`);
+    console.log(`tar xzf          ${ms(p.tar)}  cpu ${ms(p.tarCpu)}`);
+    console.log(`sha256           ${ms(p.hash)}  cpu ${ms(p.hashCpu)}`);
+    console.log(`extractArchive   ${ms(p.extract)}  cpu ${ms(p.extractCpu)}  ${(p.extract.p50 / p.tar.p50).toFixed(2)}x tar wall, ${(p.extractCpu.p50 / p.tarCpu.p50).toFixed(2)}x tar cpu`);
+    console.log(`hash + extract   ${((p.hash.p50 + p.extract.p50) / p.tar.p50).toFixed(2)}x tar wall`);
+  }
+  if (!process.argv.includes('--no-enter')) {
+    const cache = await startCache();
+    try {
+      const r = await benchPackages(cache.endpoint, process.env.FLMRUN_BENCH_LOG ?? 'warn', quick);
+      console.log(`archive ${r.archiveMB.toFixed(1)} MB, ${r.entries} entries`);
+      console.log(`tar xzf          ${ms(r.tar)}`);
+      console.log(`cold enter       ${ms(r.cold)}  ${(r.cold.p50 / r.tar.p50).toFixed(2)}x tar`);
+      console.log(`warm enter       ${ms(r.warm)}`);
+    } finally {
+      await cache.stop();
+    }
+  }
+  console.log(`load average at end: ${load()}`);
 }
 
 if (require.main === module) void main();

@@ -13,7 +13,7 @@ import { once } from 'node:events';
 import { Parser, type ReadEntry } from 'tar';
 import { describeThrown, ErrorCode, FlmError, invalidInput, isFlmError } from '../errors';
 import { printable, type EntryKind, type EntryRules } from './entry-rules';
-import { StagingWriter, type OpenFile } from './staging-writer';
+import { errnoOf, StagingWriter, type OpenFile } from './staging-writer';
 import { TarHeaderInspector } from './tar-headers';
 
 const KINDS: Record<string, EntryKind> = {
@@ -151,9 +151,9 @@ const ARCHIVE_ERRNOS = new Set(['EEXIST', 'ENOTDIR', 'EISDIR', 'ELOOP', 'ENAMETO
 
 function writeError(err: unknown, name: string, where: string): FlmError {
   if (isFlmError(err)) return err;
-  const errno = (err as NodeJS.ErrnoException | undefined)?.code;
+  const errno = errnoOf(err);
   const message = `${where}: entry "${printable(name)}" could not be written (${describeThrown(err)})`;
-  return typeof errno === 'string' && ARCHIVE_ERRNOS.has(errno) ? invalidInput(message, err) : new FlmError(ErrorCode.Internal, message, { cause: err });
+  return errno !== undefined && ARCHIVE_ERRNOS.has(errno) ? invalidInput(message, err) : new FlmError(ErrorCode.Internal, message, { cause: err });
 }
 
 function tarError(err: unknown, where: string): FlmError {

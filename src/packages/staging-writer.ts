@@ -41,7 +41,7 @@ export class StagingWriter {
     try {
       fs.mkdirSync(abs, 0o755);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || !fs.lstatSync(abs).isDirectory()) throw err;
+      if (errnoOf(err) !== 'EEXIST' || !fs.lstatSync(abs).isDirectory()) throw err;
     }
     this.dirs.add(rel);
   }
@@ -102,4 +102,10 @@ export class StagingWriter {
   private abs(rel: string): string {
     return rel === '' ? this.root : path.join(this.root, ...rel.split('/'));
   }
+}
+
+/** The `code` of a Node system error (`EEXIST`, ...), if it is one. */
+export function errnoOf(err: unknown): string | undefined {
+  const code = typeof err === 'object' && err !== null && 'code' in err ? err.code : undefined;
+  return typeof code === 'string' ? code : undefined;
 }
