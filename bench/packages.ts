@@ -32,17 +32,38 @@ export interface PackagesResult {
   tar: Summary;
   cold: Summary;
   warm: Summary;
+  /**
+   * CPU seconds (user + system): of tar and its gzip child, and of the flmrun-js
+   * process (all its threads, the session worker included) during the enter.
+   * Much less distorted than wall time when the machine is loaded.
+   */
+  tarCpu?: Summary;
+  coldCpu?: Summary;
+  warmCpu?: Summary;
 }
 
-async function enterAndLeave(socket: string, url: string): Promise<number> {
+let ticksPerSecond: number | undefined;
+
+/** CPU seconds a process has used so far, all threads (Linux /proc). */
+function processCpu(pid: number): number {
+  ticksPerSecond ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name in parentheses; utime and stime are fields 14 and 15.
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(rest[11]) + Number(rest[12])) / ticksPerSecond;
+}
+
+async function enterAndLeave(socket: string, url: string, pid: number): Promise<{ wall: number; cpu: number }> {
   const client = connectInstance(`unix://${socket}`);
   try {
+    const c = processCpu(pid);
     const t = process.hrtime.bigint();
     const res = await client.enter({ session_id: randomUUID(), application: { name: 'bench-pkg', url } });
-    const s = since(t);
+    const wall = since(t);
+    const cpu = processCpu(pid) - c;
     if ((res.return_code ?? 0) !== 0) throw new Error(`session enter failed (${res.return_code}): ${res.message ?? ''}`);
     await client.leave();
-    return s;
+    return { wall, cpu };
   } finally {
     client.close();
   }
@@ -53,28 +74,35 @@ export async function benchPackages(cacheEndpoint: string, logLevel: string, qui
   try {
     const { archive, mb, entries } = writeBenchArchive(base);
     const url = `file://${archive}`;
-    const tar: number[] = [];
-    const cold: number[] = [];
-    const warm: number[] = [];
+    const r = { tar: [] as number[], tarCpu: [] as number[], cold: [] as number[], coldCpu: [] as number[], warm: [] as number[], warmCpu: [] as number[] };
     const reps = quick ? 2 : 5;
-    for (let r = 0; r < reps; r++) {
+    for (let i = 0; i < reps; i++) {
       const out = fs.mkdtempSync(path.join(base, 'tar-'));
-      const t = process.hrtime.bigint();
-      execFileSync('tar', ['xzf', archive, '-C', out]);
-      tar.push(since(t));
+      const x = tarXzf(archive, out);
+      r.tar.push(x.wall);
+      r.tarCpu.push(x.cpu);
       fs.rmSync(out, { recursive: true, force: true });
 
       const work = fs.mkdtempSync(path.join(base, 'work-'));
       const inst = await startFlmrun({ cacheEndpoint, workDir: work, keepExtracted: true, name: 'flmrun-js-packages' }, logLevel);
       try {
-        cold.push(await enterAndLeave(inst.socket, url));
-        for (let w = 0; w < 4; w++) warm.push(await enterAndLeave(inst.socket, url));
+        const cold = await enterAndLeave(inst.socket, url, inst.pid);
+        r.cold.push(cold.wall);
+        r.coldCpu.push(cold.cpu);
+        for (let w = 0; w < 4; w++) {
+          const warm = await enterAndLeave(inst.socket, url, inst.pid);
+          r.warm.push(warm.wall);
+          r.warmCpu.push(warm.cpu);
+        }
       } finally {
         await inst.stop();
         fs.rmSync(work, { recursive: true, force: true });
       }
     }
-    return { archiveMB: mb, entries, tar: summarize(tar), cold: summarize(cold), warm: summarize(warm) };
+    return {
+      archiveMB: mb, entries, tar: summarize(r.tar), cold: summarize(r.cold), warm: summarize(r.warm),
+      tarCpu: summarize(r.tarCpu), coldCpu: summarize(r.coldCpu), warmCpu: summarize(r.warmCpu),
+    };
   } finally {
     fs.rmSync(base, { recursive: true, force: true });
   }
@@ -162,10 +190,11 @@ async function main(): Promise<void> {
     const cache = await startCache();
     try {
       const r = await benchPackages(cache.endpoint, process.env.FLMRUN_BENCH_LOG ?? 'warn', quick);
-      console.log(`archive ${r.archiveMB.toFixed(1)} MB, ${r.entries} entries`);
-      console.log(`tar xzf          ${ms(r.tar)}`);
-      console.log(`cold enter       ${ms(r.cold)}  ${(r.cold.p50 / r.tar.p50).toFixed(2)}x tar`);
-      console.log(`warm enter       ${ms(r.warm)}`);
+      const cpu = (x?: Summary): string => (x ? `  cpu ${ms(x)}` : '');
+      console.log(`session enter: archive ${r.archiveMB.toFixed(1)} MB, ${r.entries} entries, ${r.cold.n} rounds, p50 wall / p50 CPU`);
+      console.log(`tar xzf          ${ms(r.tar)}${cpu(r.tarCpu)}`);
+      console.log(`cold enter       ${ms(r.cold)}${cpu(r.coldCpu)}  ${(r.cold.p50 / r.tar.p50).toFixed(2)}x tar wall${r.coldCpu && r.tarCpu ? `, ${(r.coldCpu.p50 / r.tarCpu.p50).toFixed(2)}x tar cpu` : ''}`);
+      console.log(`warm enter       ${ms(r.warm)}${cpu(r.warmCpu)}`);
     } finally {
       await cache.stop();
     }
