@@ -5,8 +5,13 @@
  * the module) and warm (the same archive again: hashed, tree reused), against
  * `tar xzf` of the same file into a fresh directory, taking turns.
  *
+ * Alone, `--phases` also times the parts of a cold enter in this process
+ * (hash, extraction into a fresh directory), wall and CPU (user+sys, all
+ * threads), each round next to `tar xzf` with its CPU (tar and gzip, from the
+ * shell's `times`): CPU is less sensitive than wall time to a loaded machine.
+ *
  * Part of `npm run bench`; alone (after `npx tsc`):
- *   node -r ./bench/register.js bench/packages.ts [--quick]
+ *   node -r ./bench/register.js bench/packages.ts [--quick] [--phases] [--no-enter]
  */
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -16,6 +21,9 @@ import { connectInstance } from '../src/service/protos';
 import { since, summarize, type Summary } from './stats';
 import { startCache, startFlmrun, tempDir } from './procs';
 import { writeBenchArchive } from './fixture';
+import { sha256File } from '../src/packages/fetch';
+import { extractArchive } from '../src/packages/extract';
+import { resolvePackageOptions } from '../src/packages/options';
 
 export interface PackagesResult {
   archiveMB: number;
@@ -24,17 +32,38 @@ export interface PackagesResult {
   tar: Summary;
   cold: Summary;
   warm: Summary;
+  /**
+   * CPU seconds (user + system): of tar and its gzip child, and of the flmrun-js
+   * process (all its threads, the session worker included) during the enter.
+   * Much less distorted than wall time when the machine is loaded.
+   */
+  tarCpu?: Summary;
+  coldCpu?: Summary;
+  warmCpu?: Summary;
 }
 
-async function enterAndLeave(socket: string, url: string): Promise<number> {
+let ticksPerSecond: number | undefined;
+
+/** CPU seconds a process has used so far, all threads (Linux /proc). */
+function processCpu(pid: number): number {
+  ticksPerSecond ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name in parentheses; utime and stime are fields 14 and 15.
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(rest[11]) + Number(rest[12])) / ticksPerSecond;
+}
+
+async function enterAndLeave(socket: string, url: string, pid: number): Promise<{ wall: number; cpu: number }> {
   const client = connectInstance(`unix://${socket}`);
   try {
+    const c = processCpu(pid);
     const t = process.hrtime.bigint();
     const res = await client.enter({ session_id: randomUUID(), application: { name: 'bench-pkg', url } });
-    const s = since(t);
+    const wall = since(t);
+    const cpu = processCpu(pid) - c;
     if ((res.return_code ?? 0) !== 0) throw new Error(`session enter failed (${res.return_code}): ${res.message ?? ''}`);
     await client.leave();
-    return s;
+    return { wall, cpu };
   } finally {
     client.close();
   }
@@ -45,45 +74,132 @@ export async function benchPackages(cacheEndpoint: string, logLevel: string, qui
   try {
     const { archive, mb, entries } = writeBenchArchive(base);
     const url = `file://${archive}`;
-    const tar: number[] = [];
-    const cold: number[] = [];
-    const warm: number[] = [];
+    const r = { tar: [] as number[], tarCpu: [] as number[], cold: [] as number[], coldCpu: [] as number[], warm: [] as number[], warmCpu: [] as number[] };
     const reps = quick ? 2 : 5;
-    for (let r = 0; r < reps; r++) {
+    for (let i = 0; i < reps; i++) {
       const out = fs.mkdtempSync(path.join(base, 'tar-'));
-      const t = process.hrtime.bigint();
-      execFileSync('tar', ['xzf', archive, '-C', out]);
-      tar.push(since(t));
+      const x = tarXzf(archive, out);
+      r.tar.push(x.wall);
+      r.tarCpu.push(x.cpu);
       fs.rmSync(out, { recursive: true, force: true });
 
       const work = fs.mkdtempSync(path.join(base, 'work-'));
       const inst = await startFlmrun({ cacheEndpoint, workDir: work, keepExtracted: true, name: 'flmrun-js-packages' }, logLevel);
       try {
-        cold.push(await enterAndLeave(inst.socket, url));
-        for (let w = 0; w < 4; w++) warm.push(await enterAndLeave(inst.socket, url));
+        const cold = await enterAndLeave(inst.socket, url, inst.pid);
+        r.cold.push(cold.wall);
+        r.coldCpu.push(cold.cpu);
+        for (let w = 0; w < 4; w++) {
+          const warm = await enterAndLeave(inst.socket, url, inst.pid);
+          r.warm.push(warm.wall);
+          r.warmCpu.push(warm.cpu);
+        }
       } finally {
         await inst.stop();
         fs.rmSync(work, { recursive: true, force: true });
       }
     }
-    return { archiveMB: mb, entries, tar: summarize(tar), cold: summarize(cold), warm: summarize(warm) };
+    return {
+      archiveMB: mb, entries, tar: summarize(r.tar), cold: summarize(r.cold), warm: summarize(r.warm),
+      tarCpu: summarize(r.tarCpu), coldCpu: summarize(r.coldCpu), warmCpu: summarize(r.warmCpu),
+    };
+  } finally {
+    fs.rmSync(base, { recursive: true, force: true });
+  }
+}
+
+export interface PhasesResult {
+  archiveMB: number;
+  entries: number;
+  /** Seconds, wall and CPU. */
+  tar: Summary;
+  tarCpu: Summary;
+  hash: Summary;
+  hashCpu: Summary;
+  extract: Summary;
+  extractCpu: Summary;
+}
+
+/** `tar xzf` in a fresh directory: wall seconds, and CPU seconds of tar and its gzip child. */
+function tarXzf(archive: string, out: string): { wall: number; cpu: number } {
+  const t = process.hrtime.bigint();
+  // `times` prints the shell's own and then its children's user and system time.
+  const text = execFileSync('bash', ['-c', 'tar xzf "$1" -C "$2" && times', 'tar-xzf', archive, out], { encoding: 'utf8' });
+  const wall = since(t);
+  const children = text.trim().split('\n').pop() ?? '';
+  const cpu = [...children.matchAll(/(\d+)m([\d.]+)s/g)].reduce((sum, m) => sum + Number(m[1]) * 60 + Number(m[2]), 0);
+  return { wall, cpu };
+}
+
+const cpuSeconds = (u: NodeJS.CpuUsage): number => (u.user + u.system) / 1e6;
+
+/** The extraction part of a cold enter, in this process, round by round next to `tar xzf`. */
+export async function benchPhases(quick: boolean): Promise<PhasesResult> {
+  const base = tempDir('pkg-phases');
+  try {
+    const { archive, mb, entries } = writeBenchArchive(base);
+    const o = resolvePackageOptions({ workDir: base });
+    const r = { tar: [] as number[], tarCpu: [] as number[], hash: [] as number[], hashCpu: [] as number[], extract: [] as number[], extractCpu: [] as number[] };
+    const reps = quick ? 3 : 9;
+    for (let i = 0; i < reps; i++) {
+      const out = fs.mkdtempSync(path.join(base, 'tar-'));
+      const x = tarXzf(archive, out);
+      r.tar.push(x.wall);
+      r.tarCpu.push(x.cpu);
+      fs.rmSync(out, { recursive: true, force: true });
+
+      let t = process.hrtime.bigint();
+      let c = process.cpuUsage();
+      await sha256File(archive, 'bench');
+      r.hash.push(since(t));
+      r.hashCpu.push(cpuSeconds(process.cpuUsage(c)));
+
+      const dest = fs.mkdtempSync(path.join(base, 'stage-'));
+      const tmp = fs.mkdtempSync(path.join(base, 'tmp-'));
+      t = process.hrtime.bigint();
+      c = process.cpuUsage();
+      await extractArchive(archive, 'tar.gz', dest, tmp, o, 'bench');
+      r.extract.push(since(t));
+      r.extractCpu.push(cpuSeconds(process.cpuUsage(c)));
+      fs.rmSync(dest, { recursive: true, force: true });
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+    return {
+      archiveMB: mb, entries, tar: summarize(r.tar), tarCpu: summarize(r.tarCpu), hash: summarize(r.hash), hashCpu: summarize(r.hashCpu),
+      extract: summarize(r.extract), extractCpu: summarize(r.extractCpu),
+    };
   } finally {
     fs.rmSync(base, { recursive: true, force: true });
   }
 }
 
 async function main(): Promise<void> {
-  const cache = await startCache();
-  try {
-    const r = await benchPackages(cache.endpoint, 'warn', process.argv.includes('--quick'));
-    const ms = (s: Summary): string => `${(s.p50 * 1000).toFixed(0)} ms (p99 ${(s.p99 * 1000).toFixed(0)})`;
-    console.log(`archive ${r.archiveMB.toFixed(1)} MB, ${r.entries} entries`);
-    console.log(`tar xzf          ${ms(r.tar)}`);
-    console.log(`cold enter       ${ms(r.cold)}  ${(r.cold.p50 / r.tar.p50).toFixed(2)}x tar`);
-    console.log(`warm enter       ${ms(r.warm)}`);
-  } finally {
-    await cache.stop();
+  const quick = process.argv.includes('--quick');
+  const ms = (s: Summary): string => `${(s.p50 * 1000).toFixed(0)} ms (p99 ${(s.p99 * 1000).toFixed(0)})`;
+  const load = (): string => fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  console.log(`load average at start: ${load()}`);
+  if (process.argv.includes('--phases')) {
+    const p = await benchPhases(quick);
+    console.log(`phases in-process: archive ${p.archiveMB.toFixed(1)} MB, ${p.entries} entries, ${p.tar.n} rounds, p50 wall / p50 CPU`);
+    console.log(`tar xzf          ${ms(p.tar)}  cpu ${ms(p.tarCpu)}`);
+    console.log(`sha256           ${ms(p.hash)}  cpu ${ms(p.hashCpu)}`);
+    console.log(`extractArchive   ${ms(p.extract)}  cpu ${ms(p.extractCpu)}  ${(p.extract.p50 / p.tar.p50).toFixed(2)}x tar wall, ${(p.extractCpu.p50 / p.tarCpu.p50).toFixed(2)}x tar cpu`);
+    console.log(`hash + extract   ${((p.hash.p50 + p.extract.p50) / p.tar.p50).toFixed(2)}x tar wall`);
   }
+  if (!process.argv.includes('--no-enter')) {
+    const cache = await startCache();
+    try {
+      const r = await benchPackages(cache.endpoint, process.env.FLMRUN_BENCH_LOG ?? 'warn', quick);
+      const cpu = (x?: Summary): string => (x ? `  cpu ${ms(x)}` : '');
+      console.log(`session enter: archive ${r.archiveMB.toFixed(1)} MB, ${r.entries} entries, ${r.cold.n} rounds, p50 wall / p50 CPU`);
+      console.log(`tar xzf          ${ms(r.tar)}${cpu(r.tarCpu)}`);
+      console.log(`cold enter       ${ms(r.cold)}${cpu(r.coldCpu)}  ${(r.cold.p50 / r.tar.p50).toFixed(2)}x tar wall${r.coldCpu && r.tarCpu ? `, ${(r.coldCpu.p50 / r.tarCpu.p50).toFixed(2)}x tar cpu` : ''}`);
+      console.log(`warm enter       ${ms(r.warm)}${cpu(r.warmCpu)}`);
+    } finally {
+      await cache.stop();
+    }
+  }
+  console.log(`load average at end: ${load()}`);
 }
 
 if (require.main === module) void main();

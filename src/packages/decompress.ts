@@ -1,6 +1,6 @@
 /**
- * The plain tar inside a (compressed) tar file, with the
- * output capped and the compression ratio bounded: node-tar's own ratio guard
+ * The plain tar stream inside a (compressed) tar file, with the output capped
+ * and the compression ratio bounded as it streams: node-tar's own ratio guard
  * never sees what these decompressors produce.
  *
  * gzip: node:zlib. xz: xz-decompress (xz-embedded compiled to WASM, no native
@@ -11,8 +11,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { pipeline as pipe, Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { pipeline as pipe } from 'node:stream';
 import zlib from 'node:zlib';
 import { XzReadableStream } from 'xz-decompress';
 import { FlmError, invalidInput, isFlmError, limitExceeded } from '../errors';
@@ -30,22 +29,25 @@ export interface StreamLimits {
 const CHUNK = 64 * 1024;
 
 /**
- * The plain tar inside `file`: the file itself for `.tar`, else a new file in
- * `tmpDir`, written under the output cap and ratio bound. Having it on disk lets
- * the extractor check every entry before it writes anything.
+ * The plain tar stream inside `file`, chunk by chunk, under the output cap and
+ * the ratio bound: the extractor checks and writes each entry as it arrives.
+ * bzip2 alone goes through a file in `tmpDir` first (its decoder runs in a
+ * worker, see bunzip2.ts); the entries are still checked in one pass over it.
  */
-export async function plainTar(
+export async function* tarChunks(
   file: string, kind: Exclude<ArchiveKind, 'zip'>, tmpDir: string, limits: StreamLimits, where: string, signal: AbortSignal,
-): Promise<string> {
-  if (kind === 'tar') {
-    const size = (await fs.promises.stat(file)).size;
-    if (size > limits.maxOutputBytes) throw limitExceeded(`${where}: the tar is ${size} bytes (limit maxExtractBytes)`);
-    return file;
-  }
-  const plain = path.join(tmpDir, 'plain.tar');
-  if (kind === 'tar.bz2') {
-    await bunzip2File(file, plain, limits, where, signal);
-    return plain;
+): AsyncGenerator<Buffer> {
+  if (kind === 'tar' || kind === 'tar.bz2') {
+    let plain = file;
+    if (kind === 'tar') {
+      const size = (await fs.promises.stat(file)).size;
+      if (size > limits.maxOutputBytes) throw limitExceeded(`${where}: the tar is ${size} bytes (limit maxExtractBytes)`);
+    } else {
+      plain = path.join(tmpDir, 'plain.tar');
+      await bunzip2File(file, plain, limits, where, signal);
+    }
+    for await (const c of fs.createReadStream(plain, { highWaterMark: CHUNK, signal })) yield c as Buffer;
+    return;
   }
   const inSize = Math.max(1, (await fs.promises.stat(file)).size);
   let out = 0;
@@ -59,9 +61,7 @@ export async function plainTar(
     }
     return chunk;
   };
-  const source = kind === 'tar.gz' ? gunzip(file, where, signal, guard) : unxz(file, where, signal, guard);
-  await pipeline(Readable.from(source), fs.createWriteStream(plain, { flags: 'wx', mode: 0o600 }), { signal });
-  return plain;
+  yield* kind === 'tar.gz' ? gunzip(file, where, signal, guard) : unxz(file, where, signal, guard);
 }
 
 async function* gunzip(file: string, where: string, signal: AbortSignal, guard: (b: Buffer) => Buffer): AsyncGenerator<Buffer> {
@@ -71,6 +71,7 @@ async function* gunzip(file: string, where: string, signal: AbortSignal, guard: 
   try {
     for await (const c of unzip) yield guard(c as Buffer);
   } catch (err) {
+    if (signal.aborted) throw signal.reason;
     throw wrapCorrupt(err, 'gzip', where);
   } finally {
     unzip.destroy();

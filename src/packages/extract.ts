@@ -1,18 +1,19 @@
 /**
- * One archive into one directory, or nothing: the caller gives a fresh staging
- * directory and renames it into place only when this resolves. Compressed tars
- * are first decompressed to a plain tar in `tmpDir` (capped), which is scanned
- * entry by entry before anything is written. A deadline
- * bounds the whole extraction; afterwards the written tree is checked on disk
- * (no link resolves outside it, nothing but files, directories and links).
+ * One archive into one directory, or nothing: the caller gives a fresh, private
+ * staging directory and renames it into place only when this resolves; when it
+ * rejects, the directory has been emptied. Tars are extracted in one streaming
+ * pass (decompress, check each entry, write it), zips from their central
+ * directory (extract-zip.ts). A deadline bounds the whole extraction;
+ * afterwards the written tree is checked on disk (no link resolves outside it,
+ * nothing but files, directories and links). See docs/extraction.md.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { invalidInput, isFlmError, limitExceeded } from '../errors';
 import type { ArchiveKind } from './archive-kind';
 import { EntryRules } from './entry-rules';
-import { scanTar, unpackTar } from './extract-tar';
-import { plainTar } from './decompress';
+import { extractTar } from './extract-tar';
+import { tarChunks } from './decompress';
 import { extractZip } from './extract-zip';
 import { RATIO_FLOOR_BYTES, type ResolvedPackageOptions } from './options';
 
@@ -31,23 +32,30 @@ export async function extractArchive(
     if (kind === 'zip') {
       await extractZip(file, destDir, new EntryRules(o, where), { maxRatio: o.maxCompressionRatio, ratioFloorBytes: RATIO_FLOOR_BYTES }, where, ac.signal);
     } else {
-      const plain = await plainTar(file, kind, tmpDir, {
+      const chunks = tarChunks(file, kind, tmpDir, {
         maxOutputBytes: o.maxExtractBytes + o.maxEntries * TAR_OVERHEAD_PER_ENTRY,
         maxRatio: o.maxCompressionRatio,
         ratioFloorBytes: RATIO_FLOOR_BYTES,
         timeoutMs: o.extractTimeoutMs,
       }, where, ac.signal);
-      await scanTar(plain, new EntryRules(o, where), where, ac.signal);
-      await unpackTar(plain, destDir, new EntryRules(o, where), o, where, ac.signal);
+      await extractTar(chunks, destDir, new EntryRules(o, where), where, ac.signal);
     }
+    await verifyTree(destDir, where);
   } catch (err) {
+    // Nothing half-written stays behind, whoever the caller is (it also deletes the directory itself).
+    await emptyDir(destDir);
     if (ac.signal.aborted && !isFlmError(err)) throw ac.signal.reason;
     throw err;
   } finally {
     clearTimeout(timer);
     ac.abort(new Error('extraction finished'));
   }
-  await verifyTree(destDir, where);
+}
+
+async function emptyDir(dir: string): Promise<void> {
+  const names = await fs.readdir(dir).catch(() => []);
+  // rm never follows the links it deletes; retries cover a zip entry stream still closing.
+  await Promise.all(names.map((n) => fs.rm(path.join(dir, n), { recursive: true, force: true, maxRetries: 5, retryDelay: 50 })));
 }
 
 /** Defence in depth: what is on disk now, seen by the file system rather than by the archive's words. */

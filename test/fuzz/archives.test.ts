@@ -2,7 +2,8 @@
  * Fuzzing archive extraction (issue 6, item 3): mutated and truncated .tar,
  * .tar.gz, .tar.bz2, .tar.xz and .zip bytes through the package extractor
  * into a fresh directory. Every input extracts or is refused with an
- * FlmError, and nothing appears outside the target directory.
+ * FlmError, nothing appears outside the target directory, and a refused
+ * archive leaves the target directory empty.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -67,7 +68,9 @@ async function extract(bytes: Buffer): Promise<void> {
     if (!kind) throw invalidInput('not an archive');
     await extractArchive(file, kind, dest, tmp, o, 'fuzz archive');
   } catch (err) {
-    refusal = { err };
+    // A refusal leaves the staging directory empty, however late in the stream it came.
+    const left = fs.readdirSync(dest);
+    refusal = { err: left.length > 0 ? new Error(`refused, but left in the target: ${left.join(', ')}`) : err };
   }
   const outside = fs.readdirSync(run).filter((e) => !['archive', 'dest', 'tmp'].includes(e));
   const escaped = ['escape.txt', 'abs.txt', 'zip-escape.txt', 'up'].filter((e) => fs.existsSync(path.join(root, e)));

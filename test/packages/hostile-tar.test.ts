@@ -150,16 +150,19 @@ describe('sizes and counts', () => {
     await expectRefused([pkgJson, { name: 'package/neg', sizeField }], 'negative size');
   });
 
-  it('200k tiny entries stop at maxEntries (default 100 000), before anything is written', async () => {
-    const few = sandbox();
+  it('entries past maxEntries are refused, and the ones already written are deleted', async () => {
+    // The one pass writes entries up to the limit before it sees the one past it; a small limit keeps this quick.
+    const few = sandbox({ maxEntries: 2000 });
     try {
+      const before = few.listing();
       const entries: RawEntry[] = [pkgJson];
-      for (let i = 0; i < 200_000; i++) entries.push({ name: `package/f${i}` });
+      for (let i = 0; i < 4000; i++) entries.push({ name: `package/f${i}` });
       const archive = path.join(few.input, 'many.tar');
       fs.writeFileSync(archive, rawTar(entries));
       const e = await refusal(few.pm.install(fileUrl(archive), 's1'));
       expect(e.code).toBe(ErrorCode.LimitExceeded);
-      expect(e.message).toContain('more than 100000 entries');
+      expect(e.message).toContain('more than 2000 entries');
+      expect(few.listing()).toEqual(before);
       expect(fs.readdirSync(few.work)).toEqual([]);
     } finally {
       await few.close();
@@ -168,6 +171,65 @@ describe('sizes and counts', () => {
 
   it('an empty name', async () => {
     await expectRefused([pkgJson, { name: '', nameField: Buffer.alloc(100), data: 'x' }], /empty name|invalid tar/);
+  });
+});
+
+describe('late in the stream: entries already written are deleted', () => {
+  // ~2 MB of incompressible entries: the stream spans many decompressed chunks, so these are on disk when the violation arrives.
+  const many = (n = 1000): RawEntry[] => Array.from({ length: n }, (_, i) => file(`package/lib/m${i}.js`, randomBytes(1024).toString('hex')));
+
+  it.each([
+    ['a "../" path', file('../evil')],
+    ['a duplicate of the first entry', file('package/lib/m0.js')],
+    ['a case variant of an earlier entry', file('package/LIB/m1.js')],
+    ['a device', { name: 'package/dev', type: '3' }],
+  ])('%s after 1,000 good entries', async (_what, bad) => {
+    await expectRefused([pkgJson, ...many(), bad], `"${bad.name}"`);
+  });
+
+  it('a file written through a link that came 1,000 entries earlier', async () => {
+    await expectRefused([pkgJson, dir('package/real'), symlink('package/l', 'real'), ...many(), file('package/l/evil')], 'written through the symbolic link "package/l"');
+  });
+
+  it('a link escape that only the last entry completes', async () => {
+    await expectRefused([pkgJson, dir('package/x'), symlink('package/y', 'x/up/../..'), ...many(), symlink('package/x/up', '..')],
+      'leads outside the package through other links');
+  });
+
+  it('a gzip stream cut just before its end', async () => {
+    const before = sb.listing();
+    const archive = path.join(sb.input, 'cut.tgz');
+    const whole = zlib.gzipSync(rawTar([pkgJson, ...many()]));
+    fs.writeFileSync(archive, whole.subarray(0, whole.length - 4));
+    const e = await refusal(sb.pm.install(fileUrl(archive), 's1'));
+    expect(e.code).toBe(ErrorCode.InvalidInput);
+    expect(e.message).toContain('corrupt or truncated gzip data');
+    expect(sb.listing()).toEqual(before);
+    expect(fs.readdirSync(sb.work)).toEqual([]);
+  });
+
+  it('a plain tar cut inside its last entry', async () => {
+    const before = sb.listing();
+    const archive = path.join(sb.input, 'cut.tar');
+    const whole = rawTar([pkgJson, ...many(), file('package/last.js', 'x'.repeat(4000))]);
+    // Past the last header, inside its data (the two end blocks and the padding come after it).
+    fs.writeFileSync(archive, whole.subarray(0, whole.length - 1024 - 512 - 2048));
+    const e = await refusal(sb.pm.install(fileUrl(archive), 's1'));
+    expect(e.code).toBe(ErrorCode.InvalidInput);
+    expect(e.message).toMatch(/invalid tar|not a valid tar/);
+    expect(sb.listing()).toEqual(before);
+    expect(fs.readdirSync(sb.work)).toEqual([]);
+  });
+
+  it('a gzip stream whose content is gzip again is refused, not inflated by node-tar', async () => {
+    const before = sb.listing();
+    const archive = path.join(sb.input, 'twice.tgz');
+    fs.writeFileSync(archive, zlib.gzipSync(zlib.gzipSync(rawTar([pkgJson]))));
+    const e = await refusal(sb.pm.install(fileUrl(archive), 's1'));
+    expect(e.code).toBe(ErrorCode.InvalidInput);
+    expect(e.message).toContain('nested compression');
+    expect(sb.listing()).toEqual(before);
+    expect(fs.readdirSync(sb.work)).toEqual([]);
   });
 });
 
