@@ -28,7 +28,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${VERSION}\n`);
     return 0;
   }
-  const logger = createLogger(process.env.FLAME_LOG);
+  const logger = createLogger(fromEnv(process.env).logLevel);
   switch (command) {
     case 'serve': {
       const { values } = parseArgs({

@@ -62,7 +62,7 @@ export function fromEnv(env: NodeJS.ProcessEnv): Partial<ServeOptions> {
   if (env.FLAME_INSTANCE_ENDPOINT) out.socketPath = stripUnixScheme(env.FLAME_INSTANCE_ENDPOINT);
   if (env.FLAME_CACHE_ENDPOINT) out.cacheEndpoint = env.FLAME_CACHE_ENDPOINT;
   if (env.FLAME_CA_FILE) out.caFile = env.FLAME_CA_FILE;
-  if (env.FLAME_LOG) out.logLevel = env.FLAME_LOG;
+  if (env.FLAME_LOG) out.logLevel = levelFromRustFilter(env.FLAME_LOG);
   return out;
 }
 
@@ -119,4 +119,23 @@ export function stripUnixScheme(p: string): string {
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+const RUST_LEVELS: Record<string, string> = { trace: 'trace', debug: 'debug', info: 'info', warn: 'warn', warning: 'warn', error: 'error', off: 'silent' };
+
+/**
+ * FLAME_LOG is the executor manager's own RUST_LOG (SPEC 1), in Rust's filter
+ * syntax: comma-separated directives, `target=level` or a bare global `level`
+ * (`debug,h2=info`, `flame=debug,warn`). The global level is the last bare
+ * directive; per-target directives are not ours. Anything unreadable means
+ * `info`: a log setting never stops the runner.
+ */
+export function levelFromRustFilter(filter: string): string {
+  let level = DEFAULTS.logLevel as string;
+  // A `/regex` suffix filters messages; it does not change the level.
+  for (const directive of filter.split('/')[0]!.split(',')) {
+    const d = directive.trim().toLowerCase();
+    if (d && !d.includes('=')) level = RUST_LEVELS[d] ?? level;
+  }
+  return level;
 }

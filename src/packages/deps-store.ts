@@ -35,12 +35,13 @@ export class DepsStore {
   ) {}
 
   /** Gives `root` its dependencies: a link to the store of its key, npm running only when that store is missing. */
-  async provide(root: string, manifest: Record<string, unknown>, where: string): Promise<DepsResult> {
+  async provide(root: string, manifest: Record<string, unknown>, where: string, knownKey?: string): Promise<DepsResult> {
     if (!declaresProductionDeps(manifest)) return { ran: false };
     const nm = path.join(root, 'node_modules');
     const st = await fs.lstat(nm).catch(() => undefined);
     if (st && !st.isSymbolicLink()) return { ran: false }; // bundled with the package
-    const key = await depsKey(root, manifest, this.o.allowInstallScripts);
+    // A placed tree keeps the key it was built with: npm has since written a lockfile into it.
+    const key = knownKey ?? (await depsKey(root, manifest, this.o.allowInstallScripts));
     const store = path.join(this.workDir, `${DEPS_PREFIX}${key}`);
     const target = path.join(store, 'node_modules');
     const ran = await this.locks.with(`deps-${key}`, async () => {

@@ -235,7 +235,7 @@ export class PackageManager {
   private async relink(dir: string, marker: Marker, where: string): Promise<boolean> {
     if (!marker.deps) return false;
     const root = path.join(dir, marker.root);
-    return (await this.deps.provide(root, await readManifest(root, where), where)).ran;
+    return (await this.deps.provide(root, await readManifest(root, where), where, marker.deps)).ran;
   }
 
   private async build(fetched: Extract<Fetched, { type: 'file' }>, tmp: string, where: string, url: URL): Promise<{ dir: string; marker: Marker; npmRan: boolean }> {
