@@ -7,6 +7,7 @@
  *   flmrun-js invoke (--socket PATH | --target HOST:PORT) [--url PKG] [--context JSON] --method M [--args JSON] ...
  *   flmrun-js get REF
  *   flmrun-js health (--socket PATH | --target HOST:PORT)
+ *   flmrun-js upload <dir|archive> [--app NAME] [--cache URL]
  */
 import { parseArgs } from 'node:util';
 import { createLogger } from './log';
@@ -17,6 +18,7 @@ import { demoSocketPath, runServe } from './cli/serve';
 import { runCache } from './cli/cache';
 import { runInvoke, runGet } from './cli/invoke';
 import { runHealth } from './cli/health';
+import { runUpload } from './cli/upload';
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -110,6 +112,8 @@ async function main(argv: string[]): Promise<number> {
       return runGet(rest, process.env);
     case 'health':
       return runHealth(rest, process.env);
+    case 'upload':
+      return runUpload(rest, process.env);
     default:
       process.stderr.write(`flmrun-js: unknown command "${command}"\n\n${HELP}`);
       return 2;

@@ -10,6 +10,7 @@ Usage:
   flmrun-js invoke [options]    drive a running instance by hand: enter, run tasks, print results
   flmrun-js get REF             print a cached value (REF: hex/base64 BSON ObjectRef or JSON)
   flmrun-js health [--socket PATH | --target HOST:PORT]   exit 0 when the service is SERVING
+  flmrun-js upload DIR|ARCHIVE  put a package into the object cache; prints the url to register
   flmrun-js --version | --help
 
 serve:
@@ -20,7 +21,8 @@ serve:
                              [env FLAME_CACHE_ENDPOINT; default: start an embedded cache on 127.0.0.1]
   --ca-file FILE             PEM CA bundle for TLS to the cache and https downloads [env FLAME_CA_FILE]
   --work-dir DIR             working directory for extracted packages [default: cwd]
-  --log-level LEVEL          trace|debug|info|warn|error [env FLAME_LOG; default info]
+  --log-level LEVEL          trace|debug|info|warn|error [env FLAME_LOG, Rust filter syntax
+                             such as debug,h2=info: its global level; default info]
   --task-timeout-ms N        per-task time limit, 0 = none [default 0]
   --cache-deadline-ms N      deadline of each object cache call a task makes [default 30000]
   --worker-heap-mb N         heap limit of the user-code worker, 0 = Node's default [default 0]
@@ -48,6 +50,12 @@ invoke:
   --args JSON                positional arguments as a JSON array [default []]
   --kwargs JSON              keyword arguments as a JSON object (passed as one trailing options object)
   --repeat N                 run the task N times [default 1]
+
+upload:
+  --cache URL                the object cache grpc://host:port [env FLAME_CACHE_ENDPOINT]
+  --app NAME                 the application; the key is <app>/pkg/<file> [default: package.json name]
+  --ca-file FILE             PEM CA bundle for grpcs:// [env FLAME_CA_FILE]
+  --with-node-modules        pack node_modules too [default: left out, installed from package.json]
 
 Environment: FLAME_INSTANCE_ENDPOINT, FLAME_CACHE_ENDPOINT, FLAME_CA_FILE, FLAME_LOG (see SPEC section 1).
 `;

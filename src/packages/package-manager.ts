@@ -29,7 +29,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { describeThrown, ErrorCode, FlmError } from '../errors';
+import { describeThrown, ErrorCode, FlmError, invalidInput } from '../errors';
 import type { Logger } from '../log';
 import { detectKind, extractedDirName } from './archive-kind';
 import { DepsStore } from './deps-store';
@@ -119,6 +119,23 @@ export class PackageManager {
     } finally {
       await fs.rm(tmp, { recursive: true, force: true });
     }
+  }
+
+  /**
+   * An application registered without a url runs the package in the working
+   * directory (a legitimate deployment). When there is none, say so at session
+   * enter (code 2) instead of failing later with a module-resolution error
+   * that Flame retries forever.
+   */
+  async requireWorkDirPackage(appName: string): Promise<void> {
+    const names = await fs.readdir(this.o.workDir).catch((): string[] => []);
+    if (names.some((n) => n === 'package.json' || /\.(?:[cm]?js|[cm]?ts)$/.test(n))) return;
+    throw invalidInput(
+      `application "${appName}" has no url, and its working directory ${this.o.workDir} holds no package ` +
+        '(no package.json, no .js or .ts file): register the application with the url of its package ' +
+        '(`flmrun-js upload <dir>` prints a grpc:// url for it; file:// and https:// urls work too), ' +
+        "or put the package into the application's working_directory",
+    );
   }
 
   /**
