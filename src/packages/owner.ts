@@ -33,6 +33,12 @@ function procStart(pid: number): { start: string; zombie: boolean } | undefined 
   return start && /^\d+$/.test(start) ? { start, zombie: fields[0] === 'Z' } : undefined;
 }
 
+/** The owner of a running process, or undefined when it does not exist. */
+export function ownerOf(pid: number): Owner | undefined {
+  const st = procStart(pid);
+  return st && !st.zombie ? { pid, start: st.start } : undefined;
+}
+
 let self: Owner | undefined;
 
 export function currentOwner(): Owner {
