@@ -32,6 +32,7 @@ export class DepsStore {
     private readonly locks: WorkDirLocks,
     private readonly o: NpmOptions & { keepExtracted: boolean },
     private readonly log: Logger,
+    private readonly user: string,
   ) {}
 
   /** Gives `root` its dependencies: a link to the store of its key, npm running only when that store is missing. */
@@ -62,7 +63,7 @@ export class DepsStore {
         this.log.info({ root, key }, 'dependencies reused: already installed for this lockfile and manifest');
       }
       if (!this.held.has(key)) {
-        await addUser(path.join(store, 'users'));
+        await addUser(path.join(store, 'users'), this.user);
         this.held.add(key);
       }
       return installed;
@@ -92,7 +93,7 @@ export class DepsStore {
     const store = path.join(this.workDir, `${DEPS_PREFIX}${key}`);
     await this.locks.with(`deps-${key}`, async () => {
       const users = path.join(store, 'users');
-      if (leaving) await removeUser(users);
+      if (leaving) await removeUser(users, this.user);
       if (this.o.keepExtracted || this.held.has(key) || (await liveUsers(users)) > 0) return;
       this.log.info({ dir: store }, 'removing installed dependencies no process uses');
       await removeShared(store, this.workDir);

@@ -10,7 +10,7 @@
  *   `.flmrun-sha256` (JSON: sha256, url, package root, dependency key) is
  *   written before the tree is renamed into place, so a directory with a
  *   marker is complete, and only directories with our marker are ever removed.
- * - `.flmrun-users-<sha256>/<pid>-<start>`: one file per process using that
+ * - `.flmrun-users-<sha256>/<pid>-<start>.<manager>`: one file per process (package manager) using that
  *   tree. A tree is removed when its last live user releases it (unless
  *   keepExtracted); users that died are pruned by whoever looks next.
  * - `.flmrun-deps-<key>/`: installed dependencies shared by trees (deps-store.ts).
@@ -25,7 +25,7 @@
  * again while its tree exists is not extracted again (`reused: true`, logged
  * as "package reused").
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -66,6 +66,8 @@ export class PackageManager {
   private readonly locks: WorkDirLocks;
   private readonly deps: DepsStore;
   private readonly trees = new Map<string, Tree>();
+  /** Tells this manager's users files from another manager's in the same process. */
+  private readonly user = randomBytes(4).toString('hex');
   private readonly inFlight = new Set<Promise<unknown>>();
   private caPem: Buffer | undefined;
   private caLoaded = false;
@@ -76,7 +78,7 @@ export class PackageManager {
     this.o = resolvePackageOptions(opts);
     this.log = this.o.logger;
     this.locks = new WorkDirLocks(this.o.workDir, this.log);
-    this.deps = new DepsStore(this.o.workDir, this.locks, this.o, this.log);
+    this.deps = new DepsStore(this.o.workDir, this.locks, this.o, this.log, this.user);
   }
 
   async install(url: string, sessionId: string): Promise<InstalledPackage> {
@@ -109,7 +111,7 @@ export class PackageManager {
         const r = found
           ? { dir: found.dir, marker: found.marker, reused: true, npmRan: await this.relink(found.dir, found.marker, where) }
           : { ...(await this.build(fetched, tmp, where, parsed.url)), reused: false };
-        await addUser(usersDir(this.o.workDir, fetched.sha256));
+        await addUser(usersDir(this.o.workDir, fetched.sha256), this.user);
         const t: Tree = { sha256: fetched.sha256, dir: r.dir, root: path.join(r.dir, r.marker.root), refs: new Set([token]) };
         this.trees.set(t.sha256, t);
         return { tree: t, reused: r.reused, npmRan: r.npmRan };
@@ -212,7 +214,7 @@ export class PackageManager {
       if (tree.refs.size > 0 || this.trees.get(tree.sha256) !== tree) return; // entered again meanwhile
       this.trees.delete(tree.sha256);
       const users = usersDir(this.o.workDir, tree.sha256);
-      await removeUser(users);
+      await removeUser(users, this.user);
       if (this.o.keepExtracted || (await liveUsers(users)) > 0) return;
       this.log.info({ dir: tree.dir }, 'removing the extracted package: no process uses it');
       await removeShared(tree.dir, this.o.workDir);

@@ -8,13 +8,18 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { currentOwner, isAlive, ownerTag, parseOwnerTag } from './owner';
 
-export async function addUser(usersDir: string): Promise<void> {
-  await fs.mkdir(usersDir, { recursive: true });
-  await fs.writeFile(path.join(usersDir, ownerTag(currentOwner())), '');
+/** `<pid>-<start>.<user>`: `user` tells apart several package managers of one process. */
+function userFile(usersDir: string, user: string): string {
+  return path.join(usersDir, `${ownerTag(currentOwner())}.${user}`);
 }
 
-export async function removeUser(usersDir: string): Promise<void> {
-  await fs.rm(path.join(usersDir, ownerTag(currentOwner())), { force: true });
+export async function addUser(usersDir: string, user: string): Promise<void> {
+  await fs.mkdir(usersDir, { recursive: true });
+  await fs.writeFile(userFile(usersDir, user), '');
+}
+
+export async function removeUser(usersDir: string, user: string): Promise<void> {
+  await fs.rm(userFile(usersDir, user), { force: true });
 }
 
 /** The number of live users; dead users' files are removed on the way. */
@@ -27,7 +32,7 @@ export async function liveUsers(usersDir: string): Promise<number> {
   }
   let live = 0;
   for (const name of names) {
-    const owner = parseOwnerTag(name);
+    const owner = parseOwnerTag(name.split('.')[0]!);
     if (owner && isAlive(owner)) live++;
     else await fs.rm(path.join(usersDir, name), { force: true });
   }
