@@ -96,6 +96,22 @@ describe('a second serve on the same socket', () => {
     }
   });
 
+  it('a socket directory removed under a running instance does not crash it: it serves on and exits cleanly', async () => {
+    const { dir, socket } = tempSocketPath();
+    const work = makeTempDir('flmrun-work-');
+    try {
+      const s = serve(socket, work);
+      expect(await s.ready).toBe(true);
+      removeDir(dir);
+      await new Promise((r) => setTimeout(r, 200));
+      s.kill();
+      expect(await s.exited).toBe(0);
+      expect(s.stderr()).not.toMatch(/uncaught|ENOENT/i);
+    } finally {
+      removeDir(work);
+    }
+  });
+
   it('refuses to replace a file that is not a socket', async () => {
     const { dir, socket } = tempSocketPath();
     try {
