@@ -45,7 +45,8 @@ export class DepsStore {
     const key = knownKey ?? (await depsKey(root, manifest, this.o.allowInstallScripts));
     const store = path.join(this.workDir, `${DEPS_PREFIX}${key}`);
     const target = path.join(store, 'node_modules');
-    const ran = await this.locks.with(`deps-${key}`, async () => {
+    // This process is a user of the store already: nobody removes it, no lock needed.
+    const ran = this.held.has(key) && (await exists(target)) ? false : await this.locks.with(`deps-${key}`, async () => {
       let installed = false;
       if (!(await exists(target))) {
         await fs.rm(nm, { force: true });
