@@ -27,7 +27,7 @@ serve:
   --cache-deadline-ms N      deadline of each object cache call a task makes [default 30000]
   --worker-heap-mb N         heap limit of the user-code worker, 0 = Node's default [default 0]
   --ref-concurrency N        ObjectRef arguments fetched at once [default 8]
-  --keep-extracted           keep extracted packages after session leave [default: remove]
+  --keep-extracted           keep extracted packages after their last user leaves [default: remove]
   --allow-install-scripts    let dependencies' npm install scripts run [default: --ignore-scripts]
   --shutdown-grace-ms N      SIGTERM waits this long for a running task [default 30000]
   --cache-storage DIR        embedded cache: persist objects here [default: memory only]
