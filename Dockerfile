@@ -1,5 +1,10 @@
 # flmrun-js: the Node.js runner for Flame.
 # Stage 1 builds the TypeScript; stage 2 carries only production dependencies.
+# The image serves as a sidecar (docker-compose.yml: `flmrun-js serve` on a
+# socket in a shared volume, started by compose). For the executor-started form
+# (deploy/flame/flmrun-js.yaml), an image that runs Flame's executor manager
+# needs /usr/local/bin/flmrun-js: copy /opt/flmrun-js from this image and keep
+# the link made below (see README.md, "Run it on Flame").
 FROM node:24-bookworm-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
@@ -27,7 +32,8 @@ RUN ln -s /opt/flmrun-js/dist/cli.js /usr/local/bin/flmrun-js \
 # `node` (uid 1000 in the official image), numeric so that runAsNonRoot can verify it.
 USER 1000:1000
 WORKDIR /var/lib/flmrun/work
+# dist/cli.js is executable (npm run build sets its mode): the link runs it directly.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=10s --retries=3 \
-  CMD ["node", "/opt/flmrun-js/dist/cli.js", "health"]
-ENTRYPOINT ["node", "/opt/flmrun-js/dist/cli.js"]
+  CMD ["flmrun-js", "health"]
+ENTRYPOINT ["flmrun-js"]
 CMD ["serve"]

@@ -7,6 +7,7 @@
  *   flmrun-js invoke (--socket PATH | --target HOST:PORT) [--url PKG] [--context JSON] --method M [--args JSON] ...
  *   flmrun-js get REF
  *   flmrun-js health (--socket PATH | --target HOST:PORT)
+ *   flmrun-js upload <dir|archive> [--app NAME] [--cache URL]
  */
 import { parseArgs } from 'node:util';
 import { createLogger } from './log';
@@ -20,6 +21,7 @@ import { demoSocketPath, runServe } from './cli/serve';
 import { runCache } from './cli/cache';
 import { runInvoke, runGet } from './cli/invoke';
 import { runHealth } from './cli/health';
+import { runUpload } from './cli/upload';
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -31,7 +33,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${VERSION}\n`);
     return 0;
   }
-  const logger = createLogger(process.env.FLAME_LOG);
+  const logger = createLogger(fromEnv(process.env).logLevel);
   switch (command) {
     case 'serve': {
       const { values } = parseArgs({ args: rest, strict: true, options: parseArgsConfig(SERVE_OPTIONS) });
@@ -53,6 +55,8 @@ async function main(argv: string[]): Promise<number> {
       return runGet(rest, process.env);
     case 'health':
       return runHealth(rest, process.env);
+    case 'upload':
+      return runUpload(rest, process.env);
     default:
       process.stderr.write(`flmrun-js: unknown command "${command}"\n\n${HELP}`);
       return 2;

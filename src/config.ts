@@ -36,3 +36,4 @@ export function resolveServeOptions(partial: Partial<ServeOptions>, cwd = proces
 function stripUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
+

@@ -14,6 +14,7 @@ Usage:
   flmrun-js invoke [options]    drive a running instance by hand: enter, run tasks, print results
   flmrun-js get REF             print a cached value (REF: hex/base64 BSON ObjectRef or JSON)
   flmrun-js health [--socket PATH | --target HOST:PORT]   exit 0 when the service is SERVING
+  flmrun-js upload DIR|ARCHIVE  put a package into the object cache; prints the url to register
   flmrun-js --version | --help
 
 serve:
@@ -32,6 +33,12 @@ invoke:
   --args JSON                positional arguments as a JSON array [default []]
   --kwargs JSON              keyword arguments as a JSON object (passed as one trailing options object)
   --repeat N                 run the task N times [default 1]
+
+upload:
+  --cache URL                the object cache grpc://host:port [env FLAME_CACHE_ENDPOINT]
+  --app NAME                 the application; the key is <app>/pkg/<file> [default: package.json name]
+  --ca-file FILE             PEM CA bundle for grpcs:// [env FLAME_CA_FILE]
+  --with-node-modules        pack node_modules too [default: left out, installed from package.json]
 
 Environment: FLAME_INSTANCE_ENDPOINT, FLAME_CACHE_ENDPOINT, FLAME_CA_FILE, FLAME_LOG
 (docs/protocol.md §1 says how Flame sets them).

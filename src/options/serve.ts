@@ -11,7 +11,7 @@
  * in `resolveServeOptions`.
  */
 import type { OptionTable } from './spec';
-import { knownLevel, parseHostPort, stripUnixScheme } from './values';
+import { levelFromRustFilter, parseHostPort, stripUnixScheme } from './values';
 
 /** Shared by `serve --cache-max-memory` and `cache --max-memory`. */
 export const CACHE_MAX_MEMORY_BYTES = 1024 * 1024 * 1024;
@@ -20,7 +20,7 @@ export const SERVE_OPTIONS = [
   {
     key: 'socketPath', flag: 'socket', arg: 'PATH', kind: 'text', env: 'FLAME_INSTANCE_ENDPOINT',
     help: 'Unix socket to serve on',
-    more: ' (created 0600; a stale socket file is replaced; `unix://` is stripped)',
+    more: ' (appears only when listening, mode 0600; a dead socket file is replaced, a live one never; `unix://` is stripped)',
     check: (v: string) => stripUnixScheme(v),
   },
   {
@@ -43,8 +43,8 @@ export const SERVE_OPTIONS = [
   {
     key: 'logLevel', flag: 'log-level', arg: 'LEVEL', kind: 'level', env: 'FLAME_LOG', default: 'info',
     help: 'trace, debug, info, warn (or warning), error, fatal, silent',
-    more: '; JSON lines on stderr. A FLAME_LOG value that is not a level is ignored (Flame sets it for all its processes)',
-    fromEnv: knownLevel,
+    more: '; JSON lines on stderr (under Flame: `<working_directory>/<executor-id>.err`). FLAME_LOG is read in Rust filter syntax (`debug,h2=info`): its global level; an unreadable one means info',
+    fromEnv: levelFromRustFilter,
   },
   {
     key: 'taskTimeoutMs', flag: 'task-timeout-ms', arg: 'N', kind: 'int', unit: 'ms', min: 0, default: 0, defaultText: '0 (off)',
@@ -64,7 +64,7 @@ export const SERVE_OPTIONS = [
     key: 'refConcurrency', flag: 'ref-concurrency', arg: 'N', kind: 'int', unit: 'count', min: 1, default: 8,
     help: 'ObjectRef arguments of a task fetched at once', more: ' (8, as the Python runner)',
   },
-  { key: 'keepExtracted', flag: 'keep-extracted', kind: 'bool', default: false, help: "keep a session's extracted package after it leaves" },
+  { key: 'keepExtracted', flag: 'keep-extracted', kind: 'bool', default: false, help: 'keep extracted packages and installed dependencies after their last user (process) is gone' },
   {
     key: 'allowInstallScripts', flag: 'allow-install-scripts', kind: 'bool', default: false,
     help: "let dependencies' npm install scripts run", more: ' (off: npm install --ignore-scripts)',

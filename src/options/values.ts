@@ -49,3 +49,22 @@ export function parseHostPort(value: string, what: string): { host: string; port
   if (!m || port > 65535) throw invalidInput(`${what} must be HOST:PORT (e.g. 127.0.0.1:50051), got "${value}"`);
   return { host: (m[1] ?? m[2])!, port };
 }
+
+const RUST_LEVELS: Record<string, LogLevel> = { trace: 'trace', debug: 'debug', info: 'info', warn: 'warn', warning: 'warn', error: 'error', off: 'silent' };
+
+/**
+ * FLAME_LOG is the executor manager's own RUST_LOG (docs/protocol.md §1), in Rust's filter
+ * syntax: comma-separated directives, `target=level` or a bare global `level`
+ * (`debug,h2=info`, `flame=debug,warn`). The global level is the last bare
+ * directive; per-target directives are not ours. Anything unreadable means
+ * `info`: a log setting never stops the runner.
+ */
+export function levelFromRustFilter(filter: string): LogLevel {
+  let level: LogLevel = 'info';
+  // A `/regex` suffix filters messages; it does not change the level.
+  for (const directive of filter.split('/')[0]!.split(',')) {
+    const d = directive.trim().toLowerCase();
+    if (d && !d.includes('=')) level = RUST_LEVELS[d] ?? level;
+  }
+  return level;
+}

@@ -8,7 +8,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { invalidInput, limitExceeded } from '../errors';
+import { describeThrown, invalidInput, limitExceeded } from '../errors';
 import type { Logger } from '../log';
 
 export interface NpmOptions {
@@ -35,7 +35,7 @@ export async function readManifest(root: string, where: string, shownAs?: string
     if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new Error('not an object');
     return json as Record<string, unknown>;
   } catch (err) {
-    throw invalidInput(`${where}: ${shown} is not valid JSON (${(err as Error).message})`, err);
+    throw invalidInput(`${where}: ${shown} is not valid JSON (${describeThrown(err)})`, err);
   }
 }
 

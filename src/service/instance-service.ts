@@ -86,6 +86,7 @@ export class InstanceService {
       let pkg: InstalledPackage | undefined;
       try {
         if (app.url) pkg = await this.deps.packages.install(app.url, sessionId);
+        else await this.deps.packages.requireWorkDirPackage(appName);
         const spec: SessionSpec = {
           sessionId,
           appName,

@@ -3,7 +3,6 @@
  * embedded), the package manager, the Instance service, the gRPC server with
  * its health service, and an orderly shutdown.
  */
-import fs from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import type { ServeOptions } from '../config';
@@ -14,7 +13,7 @@ import { PackageManager } from '../packages';
 import { SessionWorker } from '../runner/session-worker';
 import { InstanceService } from './instance-service';
 import { instanceProtos } from './protos';
-import { bindTcp, bindUnixSocket } from './listeners';
+import { bindTcp, bindUnixSocket, type UnixListener } from './listeners';
 import { gracefully } from '../util/deadline';
 
 export const INSTANCE_SERVICE = 'flame.v1.Instance';
@@ -92,8 +91,9 @@ export async function startInstance(opts: ServeOptions, logger: Logger): Promise
   health.addToServer(server);
 
   let tcpPort: number | undefined;
+  let unix: UnixListener | undefined;
   try {
-    if (opts.socketPath) await bindUnixSocket(server, opts.socketPath);
+    if (opts.socketPath) unix = await bindUnixSocket(server, opts.socketPath, log);
     if (opts.listen) {
       const tls = opts.tlsCertFile && opts.tlsKeyFile ? { certFile: opts.tlsCertFile, keyFile: opts.tlsKeyFile } : undefined;
       tcpPort = await bindTcp(server, opts.listen, tls);
@@ -119,7 +119,7 @@ export async function startInstance(opts: ServeOptions, logger: Logger): Promise
       await packages.close();
       cacheClient.close();
       await embedded?.close();
-      if (opts.socketPath) fs.rmSync(opts.socketPath, { force: true });
+      unix?.unlink();
       log.info('stopped');
     })());
 
