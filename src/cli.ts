@@ -13,6 +13,7 @@ import { createLogger } from './log';
 import { describeThrown, isFlmError } from './errors';
 import { fromEnv, parseIntFlag, resolveServeOptions } from './config';
 import { HELP, VERSION } from './cli/help';
+import { runInit } from './cli/init';
 import { demoSocketPath, runServe } from './cli/serve';
 import { runCache } from './cli/cache';
 import { runInvoke, runGet } from './cli/invoke';
@@ -110,6 +111,8 @@ async function main(argv: string[]): Promise<number> {
       return runGet(rest, process.env);
     case 'health':
       return runHealth(rest, process.env);
+    case 'init':
+      return runInit(rest[0], process.stdout);
     default:
       process.stderr.write(`flmrun-js: unknown command "${command}"\n\n${HELP}`);
       return 2;

@@ -10,6 +10,7 @@ Usage:
   flmrun-js invoke [options]    drive a running instance by hand: enter, run tasks, print results
   flmrun-js get REF             print a cached value (REF: hex/base64 BSON ObjectRef or JSON)
   flmrun-js health [--socket PATH | --target HOST:PORT]   exit 0 when the service is SERVING
+  flmrun-js init DIR            create a TypeScript package (class with state, async method, test) in DIR
   flmrun-js --version | --help
 
 serve:
