@@ -32,7 +32,9 @@ export interface LoadSpec {
   module?: string;
   /** Export name or dotted path; default `default`, falling back to the namespace. */
   exportPath?: string;
-  /** Where compiled TypeScript is kept; default node_modules/.cache/flmrun-js/typescript under root. */
+  /** The service's working directory; compiled TypeScript is cached there (default: root). */
+  workDir?: string;
+  /** Where compiled TypeScript is kept instead (tests, benchmarks). */
   typescriptCacheDir?: string;
 }
 
@@ -48,7 +50,7 @@ export async function loadTarget(spec: LoadSpec): Promise<LoadedTarget> {
   const root = path.resolve(spec.root);
   const { file, exportPath } = resolveEntry(root, spec.module, spec.exportPath);
   const shown = relativeTo(root, file);
-  enableTypeScript(spec.typescriptCacheDir ?? defaultCacheDir(root));
+  enableTypeScript(spec.typescriptCacheDir ?? defaultCacheDir(spec.workDir ?? root));
   let ns: Record<string, unknown>;
   try {
     ns = moduleExports((await nativeImport(pathToFileURL(file).href)) as Record<string, unknown>);

@@ -43,7 +43,7 @@ installModuleAlias();
 (async () => {
   let out;
   try {
-    const t = await loadTarget({ root: d.root, module: d.module, exportPath: d.exportPath, typescriptCacheDir: d.cacheDir });
+    const t = await loadTarget({ root: d.root, workDir: d.workDir, module: d.module, exportPath: d.exportPath, typescriptCacheDir: d.cacheDir });
     const obj = instantiate(t, d.initArgs, d.root);
     const results = [];
     for (const c of d.calls) {
@@ -63,7 +63,7 @@ installModuleAlias();
 
 export function loadPackage(
   root: string,
-  spec: { module?: string; exportPath?: string; initArgs?: unknown[]; calls?: Call[]; cacheDir?: string } = {},
+  spec: { module?: string; exportPath?: string; initArgs?: unknown[]; calls?: Call[]; cacheDir?: string; workDir?: string } = {},
 ): Promise<LoadOutcome> {
   const data = JSON.stringify({ dist: DIST, root, calls: [], ...spec });
   return new Promise((resolve, reject) => {

@@ -238,10 +238,17 @@ describe('compiled output cache', () => {
     expect(entries.filter((f) => f.endsWith('.tmp'))).toEqual([]);
   });
 
-  it('defaults to node_modules/.cache/flmrun-js/typescript inside the package', async () => {
-    const root = pkg({ 'package.json': JSON.stringify({ name: 'c' }), 'index.ts': 'export default (): number => 1;\n' });
-    await loadPackage(root);
-    expect(listFiles(path.join(root, 'node_modules/.cache/flmrun-js/typescript'))).toHaveLength(1);
+  it('defaults to .flmrun-typescript-cache in the working directory, shared by copies of a package elsewhere', async () => {
+    const files = { 'package.json': JSON.stringify({ name: 'c' }), 'index.ts': 'export default (): number => 1;\n' };
+    const workDir = pkg({});
+    const first = writePackage(files, path.join(workDir, 'extracted_a'));
+    const second = writePackage(files, path.join(workDir, 'extracted_b'));
+    await loadPackage(first, { workDir });
+    const cache = path.join(workDir, '.flmrun-typescript-cache');
+    const entries = listFiles(cache);
+    expect(entries).toHaveLength(1);
+    fs.writeFileSync(entries[0]!, fs.readFileSync(entries[0]!, 'utf8').replace('=> 1', '=> 2'));
+    expect((await loadPackage(second, { workDir, calls: [{ method: null }] })).results).toEqual([{ ok: true, value: 2 }]);
   });
 });
 

@@ -15,9 +15,13 @@ export { TypeScriptSyntaxError, typeScriptSyntaxError } from './transpile';
 
 let installed = false;
 
-/** The default cache: node_modules/.cache, where build tools keep theirs, inside the package. */
-export function defaultCacheDir(packageRoot: string): string {
-  return path.join(packageRoot, 'node_modules', '.cache', 'flmrun-js', 'typescript');
+/**
+ * The default cache, in the service's working directory: it outlives the
+ * extracted package trees that come and go there, and entries are keyed by
+ * content, not place, so every session of the same package shares them.
+ */
+export function defaultCacheDir(workDir: string): string {
+  return path.join(workDir, '.flmrun-typescript-cache');
 }
 
 export function enableTypeScript(cacheDir: string | undefined): void {

@@ -10,6 +10,7 @@
  * needs no install script, and it emits decorator metadata, which esbuild
  * does not and Node's stripper cannot.
  */
+import path from 'node:path';
 import type { Options } from '@swc/core';
 import { cachedCompile } from './cache';
 import { declaredFormat, type ModuleFormat } from './files';
@@ -76,7 +77,8 @@ function swcVersion(): string {
 export function compileTypeScript(file: string, source: string, cacheDir: string | undefined): Compiled {
   const declared = declaredFormat(file);
   const settings = emitSettings(file);
-  const keyParts = [EMIT_VERSION, swcVersion(), file, declared, settings];
+  // Location-free, so one package extracted again elsewhere (another session's tree) hits the same entries.
+  const keyParts = [EMIT_VERSION, swcVersion(), path.basename(file), declared, settings];
   return cachedCompile(cacheDir, JSON.stringify(keyParts), source, () => {
     const format = declared === 'detect' ? detectFormat(file, source) : declared;
     return { format, code: transform(file, source, format, settings) };
@@ -87,8 +89,8 @@ function transform(file: string, source: string, format: ModuleFormat, settings:
   const options: Options = {
     filename: file,
     sourceMaps: 'inline',
-    // Stack frames name the file as Node loaded it, so the map's source is the absolute path.
-    sourceFileName: file,
+    // Node resolves a map's sources against the module's own URL: the bare name is the .ts file beside it.
+    sourceFileName: path.basename(file),
     swcrc: false,
     configFile: false,
     isModule: true,

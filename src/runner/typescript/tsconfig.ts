@@ -10,8 +10,6 @@ export interface EmitSettings {
   emitDecoratorMetadata: boolean;
   /** false when the user sets useDefineForClassFields: false (tsc's legacy class fields). */
   useDefineForClassFields: boolean;
-  /** The tsconfig file these came from, for the cache key and messages. */
-  configFile?: string;
 }
 
 const byDir = new Map<string, TsConfigResult | null>();
@@ -32,7 +30,6 @@ export function emitSettings(file: string): EmitSettings {
     experimentalDecorators: o.experimentalDecorators === true,
     emitDecoratorMetadata: o.emitDecoratorMetadata === true,
     useDefineForClassFields: o.useDefineForClassFields !== false,
-    configFile: config?.path,
   };
 }
 
@@ -43,6 +40,12 @@ export function emitSettings(file: string): EmitSettings {
 export function pathsCandidates(specifier: string, importer: string): string[] {
   const config = configFor(path.dirname(importer));
   if (!config) return [];
-  const matcher = createPathsMatcher(config);
+  let matcher = matchers.get(config);
+  if (matcher === undefined) {
+    matcher = createPathsMatcher(config);
+    matchers.set(config, matcher);
+  }
   return matcher ? matcher(specifier) : [];
 }
+
+const matchers = new Map<TsConfigResult, ((specifier: string) => string[]) | null>();
