@@ -51,7 +51,7 @@ export function scaffoldFiles(dir: string, name: string): Record<string, string>
     )}\n`,
     'src/index.ts': INDEX_TS,
     'test/counter.test.ts': TEST_TS,
-    '.gitignore': 'node_modules/\n',
+    '.gitignore': 'node_modules/\n.flmrun-typescript-cache/\n',
   };
 }
 
