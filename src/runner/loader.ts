@@ -4,13 +4,14 @@
  * Runs inside the session worker: modules are loaded with a native dynamic
  * import() of a file:// URL, so CommonJS and ES modules both work.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseExportPath } from '../codecs/context';
 import { ErrorCode, FlmError, invalidInput, isFlmError } from '../errors';
 import { hasMember, memberNames, setNamedExports } from './members';
 import { resolveModuleFile } from './resolve-module';
-import { defaultCacheDir, enableTypeScript, typeScriptSyntaxError } from './typescript';
+import { defaultCacheDir, enableTypeScript, isTypeScriptFile, typeScriptSyntaxError } from './typescript';
 import { describeUserError, syntaxErrorLocation } from './user-stack';
 
 export type TargetKind = 'function' | 'class' | 'object';
@@ -50,7 +51,10 @@ export async function loadTarget(spec: LoadSpec): Promise<LoadedTarget> {
   const root = path.resolve(spec.root);
   const { file, exportPath } = resolveEntry(root, spec.module, spec.exportPath);
   const shown = relativeTo(root, file);
-  enableTypeScript(spec.typescriptCacheDir ?? defaultCacheDir(spec.workDir ?? root));
+  // A JavaScript package pays nothing for TypeScript support: no hooks, no compiler, no source maps.
+  if (isTypeScriptFile(file) || fs.existsSync(path.join(root, 'tsconfig.json'))) {
+    enableTypeScript(spec.typescriptCacheDir ?? defaultCacheDir(spec.workDir ?? root));
+  }
   let ns: Record<string, unknown>;
   try {
     ns = moduleExports((await nativeImport(pathToFileURL(file).href)) as Record<string, unknown>);
@@ -81,13 +85,17 @@ function moduleExports(ns: Record<string, unknown>): Record<string, unknown> {
 }
 
 /** Named exports besides `default` (and the interop marker), reachable when no export is named. */
-function namedExports(ns: Record<string, unknown>): Map<string, unknown> {
+function namedExports(ns: Record<string, unknown>): Map<string, unknown> | undefined {
   const named = new Map<string, unknown>();
+  const def = ns.default;
   for (const name of Object.keys(ns)) {
-    if (name === 'default' || name === '__esModule') continue;
+    // 'module.exports': Node 23+ names a CommonJS module's exports object so in its namespace.
+    if (name === 'default' || name === '__esModule' || name === 'module.exports') continue;
+    // A CommonJS module's names mirror its exports object (the default): not separate exports.
+    if (isContainer(def) && hasMember(def, name) && (def as Record<string, unknown>)[name] === ns[name]) continue;
     named.set(name, ns[name]);
   }
-  return named;
+  return named.size > 0 ? named : undefined;
 }
 
 /**

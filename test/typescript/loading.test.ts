@@ -247,7 +247,7 @@ describe('compiled output cache', () => {
     const cache = path.join(workDir, '.flmrun-typescript-cache');
     const entries = listFiles(cache);
     expect(entries).toHaveLength(1);
-    fs.writeFileSync(entries[0]!, fs.readFileSync(entries[0]!, 'utf8').replace('=> 1', '=> 2'));
+    fs.writeFileSync(entries[0]!, fs.readFileSync(entries[0]!, 'utf8').replace(/=>\s*1/, '=> 2'));
     expect((await loadPackage(second, { workDir, calls: [{ method: null }] })).results).toEqual([{ ok: true, value: 2 }]);
   });
 });
@@ -262,6 +262,18 @@ describe('log noise and hints', () => {
     const r = await loadPackage(root, { calls: [{ method: 'both' }] });
     expect(r.results).toEqual([{ ok: true, value: 'jsts' }]);
     expect(r.stderr).not.toContain('MODULE_TYPELESS_PACKAGE_JSON');
+  });
+
+  it('prints no such warning for a JavaScript package either (no TypeScript hooks there)', async () => {
+    const root = pkg({
+      'package.json': JSON.stringify({ name: 'w' }),
+      'index.js': "import { j } from './plain.js';\nexport const both = () => j() + 'js';\n",
+      'plain.js': "export const j = () => 'js';\n",
+    });
+    const r = await loadPackage(root, { calls: [{ method: 'both' }] });
+    expect(r.results).toEqual([{ ok: true, value: 'jsjs' }]);
+    expect(r.stderr).not.toContain('MODULE_TYPELESS_PACKAGE_JSON');
+    expect(fs.existsSync(path.join(root, '.flmrun-typescript-cache'))).toBe(false);
   });
 
   it('says that build steps are not run when main points at an unbuilt dist/', async () => {
