@@ -20,21 +20,32 @@ const FORMATS: readonly ModuleFormat[] = ['module', 'commonjs'];
 /** Counts for tests and the benchmark: compiles done vs. entries read from disk. */
 export const cacheStats = { compiled: 0, read: 0 };
 
+/** Entries this thread compiled or was handed (by a compile process), by hash. */
+const memory = new Map<string, Entry>();
+
+export function entryHash(key: string, source: string): string {
+  return crypto.createHash('sha256').update(key).update('\0').update(source).digest('hex');
+}
+
+export function remember(hash: string, entry: Entry): void {
+  memory.set(hash, entry);
+}
+
 export function cachedCompile(cacheDir: string | undefined, key: string, source: string, compile: () => Entry): Entry {
-  if (cacheDir === undefined) {
-    cacheStats.compiled++;
-    return compile();
-  }
-  const hash = crypto.createHash('sha256').update(key).update('\0').update(source).digest('hex');
-  const file = path.join(cacheDir, hash.slice(0, 2), `${hash}.js`);
-  const hit = readEntry(file);
+  const hash = entryHash(key, source);
+  const known = memory.get(hash);
+  if (known) return known;
+  const file = cacheDir === undefined ? undefined : path.join(cacheDir, hash.slice(0, 2), `${hash}.js`);
+  const hit = file && readEntry(file);
   if (hit) {
     cacheStats.read++;
+    memory.set(hash, hit);
     return hit;
   }
   const entry = compile();
   cacheStats.compiled++;
-  writeEntry(file, entry);
+  memory.set(hash, entry);
+  if (file) writeEntry(file, entry);
   return entry;
 }
 

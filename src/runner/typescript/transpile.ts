@@ -10,10 +10,13 @@
  * needs no install script, and it emits decorator metadata, which esbuild
  * does not and Node's stripper cannot.
  */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
+import { isMainThread } from 'node:worker_threads';
 import type { Options } from '@swc/core';
-import { cachedCompile } from './cache';
-import { declaredFormat, type ModuleFormat } from './files';
+import { cachedCompile, entryHash, remember } from './cache';
+import { declaredFormat, isTypeScriptFile, type ModuleFormat } from './files';
 import { emitSettings, type EmitSettings } from './tsconfig';
 
 export interface Compiled {
@@ -74,15 +77,91 @@ function swcVersion(): string {
   return (require('@swc/core/package.json') as { version: string }).version;
 }
 
-export function compileTypeScript(file: string, source: string, cacheDir: string | undefined): Compiled {
+function cacheKey(file: string): { key: string; declared: ReturnType<typeof declaredFormat>; settings: EmitSettings } {
   const declared = declaredFormat(file);
   const settings = emitSettings(file);
   // Location-free, so one package extracted again elsewhere (another session's tree) hits the same entries.
-  const keyParts = [EMIT_VERSION, swcVersion(), path.basename(file), declared, settings];
-  return cachedCompile(cacheDir, JSON.stringify(keyParts), source, () => {
+  return { key: JSON.stringify([EMIT_VERSION, swcVersion(), path.basename(file), declared, settings]), declared, settings };
+}
+
+export function compileTypeScript(file: string, source: string, cacheDir: string | undefined): Compiled {
+  const { key, declared, settings } = cacheKey(file);
+  return cachedCompile(cacheDir, key, source, () => {
+    if (!isMainThread) return compileInChildProcess(file, cacheDir);
     const format = declared === 'detect' ? detectFormat(file, source) : declared;
     return { format, code: transform(file, source, format, settings) };
   });
+}
+
+/** The hash a compile process reports an entry under (as cachedCompile computes it). */
+export function compiledHash(file: string, source: string): string {
+  return entryHash(cacheKey(file).key, source);
+}
+
+const MAX_BATCH = 2000;
+
+/**
+ * SWC's native addon crashes the process when it is loaded again in a
+ * worker thread after another thread that loaded it has ended (a session
+ * worker replaced or left), unless the main thread holds it. User code runs
+ * in worker threads, so compiling is done in a short-lived child process
+ * instead: on the first miss it compiles every TypeScript file of the
+ * package at once (into the cache, and back to this thread), so one cold
+ * enter starts one process.
+ */
+function compileInChildProcess(file: string, cacheDir: string | undefined): Compiled {
+  const files = [file, ...packageTypeScriptFiles(file).filter((f) => f !== file)].slice(0, MAX_BATCH);
+  const child = spawnSync(process.execPath, [path.join(__dirname, 'compile-child.js')], {
+    input: JSON.stringify({ files, cacheDir }),
+    encoding: 'utf8',
+    maxBuffer: 1 << 30,
+    windowsHide: true,
+  });
+  if (child.status !== 0 || child.error) {
+    throw new Error(`compiling ${file} failed: the compile process ${child.error ? `could not run (${child.error.message})` : `exited with ${child.status ?? child.signal}: ${child.stderr}`}`);
+  }
+  const results = JSON.parse(child.stdout) as CompileResult[];
+  let mine: CompileResult | undefined;
+  for (const r of results) {
+    if (r.file === file) mine = r;
+    if (r.hash && r.format && r.code !== undefined) remember(r.hash, { format: r.format, code: r.code });
+  }
+  if (mine?.error) throw new TypeScriptSyntaxError(mine.error.what, mine.error.file, mine.error.line, mine.error.column);
+  if (!mine?.format || mine.code === undefined) throw new Error(`compiling ${file} failed: the compile process gave no result for it`);
+  return { format: mine.format, code: mine.code };
+}
+
+export interface CompileResult {
+  file: string;
+  hash?: string;
+  format?: ModuleFormat;
+  code?: string;
+  error?: SyntaxErrorFields;
+}
+
+/** The .ts/.mts/.cts files of the package holding `file` (nearest package.json), outside node_modules and dot directories. */
+function packageTypeScriptFiles(file: string): string[] {
+  let root = path.dirname(file);
+  while (!fs.existsSync(path.join(root, 'package.json')) && path.dirname(root) !== root) root = path.dirname(root);
+  if (!fs.existsSync(path.join(root, 'package.json'))) return [];
+  const out: string[] = [];
+  const walk = (dir: string): void => {
+    let entries: fs.Dirent[];
+    try {
+      entries = fs.readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      if (out.length >= MAX_BATCH) return;
+      if (e.name === 'node_modules' || e.name.startsWith('.')) continue;
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.isFile() && isTypeScriptFile(p)) out.push(p);
+    }
+  };
+  walk(root);
+  return out;
 }
 
 function transform(file: string, source: string, format: ModuleFormat, settings: EmitSettings): string {
