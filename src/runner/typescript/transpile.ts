@@ -8,7 +8,8 @@
  * stripper (README "TypeScript"): it loads in ~0.1 s and compiles a file in
  * about a millisecond, its platform binary comes from the npm registry and
  * needs no install script, and it emits decorator metadata, which esbuild
- * does not and Node's stripper cannot.
+ * does not and Node's stripper cannot. Off the main thread it runs in a
+ * child process (compileInChildProcess says why).
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
