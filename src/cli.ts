@@ -17,6 +17,7 @@ import { SERVE_OPTIONS } from './options/serve';
 import { CACHE_OPTIONS } from './options/cache';
 import { fromFlags, parseArgsConfig, resolveOptions } from './options/resolve';
 import { HELP, VERSION } from './cli/help';
+import { runInit } from './cli/init';
 import { demoSocketPath, runServe } from './cli/serve';
 import { runCache } from './cli/cache';
 import { runInvoke, runGet } from './cli/invoke';
@@ -57,6 +58,8 @@ async function main(argv: string[]): Promise<number> {
       return runHealth(rest, process.env);
     case 'upload':
       return runUpload(rest, process.env);
+    case 'init':
+      return runInit(rest[0], process.stdout);
     default:
       process.stderr.write(`flmrun-js: unknown command "${command}"\n\n${HELP}`);
       return 2;

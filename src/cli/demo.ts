@@ -1,5 +1,5 @@
 /**
- * `flmrun-js serve --demo`: runs the bundled example package (examples/hello)
+ * `flmrun-js serve --demo`: runs the bundled TypeScript example package (examples/hello-ts, what `flmrun-js init` writes)
  * through the live service exactly as Flame would, and prints every result as
  * read back from the object cache.
  */
@@ -10,25 +10,25 @@ import type { RunningInstance } from '../service/server';
 import { Driver, type TaskSpec } from './driver';
 import { show } from './invoke';
 
-export const EXAMPLE_DIR = path.join(__dirname, '..', '..', 'examples', 'hello');
+export const EXAMPLE_DIR = path.join(__dirname, '..', '..', 'examples', 'hello-ts');
 
 export async function runDemo(instance: RunningInstance, out: NodeJS.WritableStream): Promise<void> {
   const target = instance.socketPath ? `unix://${instance.socketPath}` : `127.0.0.1:${instance.tcpPort}`;
   const url = pathToFileURL(EXAMPLE_DIR).href;
   out.write(`flmrun-js demo: instance ${target}, object cache ${instance.cacheEndpoint}\npackage ${url}\n\n`);
 
+  // No context: the default export (class Counter) is instantiated; named exports are methods too.
   const tasks: TaskSpec[] = [
-    { method: 'add', args: [5, 3] },
     { method: 'greet', args: ['Flame'], kwargs: { excited: true } },
-    { method: 'bytes', args: [16] },
-    { method: 'stats', args: [[3, 1, 4, 1, 5]] },
+    { method: 'combine', args: [[1, 2, 3]], kwargs: { mode: 'product', times: 2 } },
+    { method: 'stamp', args: [] },
   ];
   await session(target, url, undefined, tasks, out);
-  out.write('\n-- a stateful class (context export "Counter", init_args [10]) --\n');
-  await session(target, url, { export: 'Counter', initArgs: [10], stateful: true }, [
+  out.write('\n-- stateful (context export "default", init_args [10], stateful) --\n');
+  await session(target, url, { export: 'default', initArgs: [10], stateful: true }, [
     { method: 'increment', args: [] },
     { method: 'increment', args: [5] },
-    { method: 'value', args: [] },
+    { method: 'combine', args: [[4, 5]] },
   ], out);
 }
 

@@ -15,6 +15,7 @@ Usage:
   flmrun-js get REF             print a cached value (REF: hex/base64 BSON ObjectRef or JSON)
   flmrun-js health [--socket PATH | --target HOST:PORT]   exit 0 when the service is SERVING
   flmrun-js upload DIR|ARCHIVE  put a package into the object cache; prints the url to register
+  flmrun-js init DIR            create a TypeScript package (class with state, async method, test) in DIR
   flmrun-js --version | --help
 
 serve:

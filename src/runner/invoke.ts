@@ -5,7 +5,7 @@
  */
 import { invalidInput } from '../errors';
 import type { TargetKind } from './loader';
-import { findMember, methodNames } from './members';
+import { findMember, methodNames, namedExportsOf } from './members';
 
 export interface BoundCall {
   /** For messages: `add`, `Counter.increment`. */
@@ -36,14 +36,28 @@ export function bindMethod(target: unknown, kind: TargetKind, method: string | n
   }
   const holder = target as object;
   const member = findMember(holder, method);
+  const named = namedExportsOf(holder);
+  if (named?.has(method)) {
+    const exported = named.get(method);
+    if (member && (!('value' in member) || member.value !== exported)) {
+      throw invalidInput(
+        `ambiguous method '${method}': it is both a named export of the module and a member of its ${label}; ` +
+          `name the one you mean with the session context's export ('${method}', or 'default')`,
+      );
+    }
+    if (typeof exported !== 'function') {
+      throw invalidInput(`named export '${method}' of ${label.replace(/ default export$/, '')} is ${describe(exported)}, not a function`);
+    }
+    const fn = exported as (...a: unknown[]) => unknown;
+    return { name: method, call: (args) => fn(...args) };
+  }
   if (!member) {
     throw invalidInput(`unknown method '${method}': ${label} has methods: ${listOrNone(target, kind)}`);
   }
   // Read through the object so getters and prototype methods bind as in a normal call.
   const value: unknown = (holder as Record<string, unknown>)[method];
   if (typeof value !== 'function') {
-    const what = value === null ? 'null' : Array.isArray(value) ? 'an array' : `a ${typeof value}`;
-    throw invalidInput(`'${method}' of ${label} is ${what}, not a method; methods: ${listOrNone(target, kind)}`);
+    throw invalidInput(`'${method}' of ${label} is ${describe(value)}, not a method; methods: ${listOrNone(target, kind)}`);
   }
   const owner = kind === 'class' ? ((target as object).constructor?.name ?? 'instance') : '';
   return {
@@ -60,7 +74,16 @@ export function callArguments(args: readonly unknown[] | null, kwargs: Record<st
 }
 
 function listOrNone(target: unknown, kind?: TargetKind): string {
-  const names = typeof target === 'object' || typeof target === 'function' ? methodNames(target as object) : [];
+  const holder = typeof target === 'object' || typeof target === 'function' ? (target as object) : undefined;
+  const names = holder ? methodNames(holder) : [];
   if (kind === 'function') names.unshift(`${(target as { name?: string }).name || '(anonymous)'} (or null: the function itself)`);
+  const named = holder ? namedExportsOf(holder) : undefined;
+  if (named) {
+    for (const [name, value] of named) if (typeof value === 'function') names.push(`${name} (named export)`);
+  }
   return names.length ? names.join(', ') : '(none)';
+}
+
+function describe(value: unknown): string {
+  return value === null ? 'null' : Array.isArray(value) ? 'an array' : `a ${typeof value}`;
 }

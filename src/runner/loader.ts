@@ -4,12 +4,14 @@
  * Runs inside the session worker: modules are loaded with a native dynamic
  * import() of a file:// URL, so CommonJS and ES modules both work.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseExportPath } from '../codecs/context';
 import { ErrorCode, FlmError, invalidInput, isFlmError } from '../errors';
-import { hasMember, memberNames } from './members';
+import { hasMember, memberNames, setNamedExports } from './members';
 import { resolveModuleFile } from './resolve-module';
+import { defaultCacheDir, enableTypeScript, isTypeScriptFile, typeScriptSyntaxError } from './typescript';
 import { describeUserError, syntaxErrorLocation } from './user-stack';
 
 export type TargetKind = 'function' | 'class' | 'object';
@@ -21,6 +23,8 @@ export interface LoadedTarget {
   file: string;
   /** For messages: `lib/math.js export 'add'`. */
   label: string;
+  /** With no export named: the module's named exports, whose functions are methods too. */
+  named?: ReadonlyMap<string, unknown>;
 }
 
 export interface LoadSpec {
@@ -29,6 +33,10 @@ export interface LoadSpec {
   module?: string;
   /** Export name or dotted path; default `default`, falling back to the namespace. */
   exportPath?: string;
+  /** The service's working directory; compiled TypeScript is cached there (default: root). */
+  workDir?: string;
+  /** Where compiled TypeScript is kept instead (tests, benchmarks). */
+  typescriptCacheDir?: string;
 }
 
 
@@ -41,19 +49,78 @@ const nativeImport = new Function('url', 'return import(url)') as (url: string) 
 
 export async function loadTarget(spec: LoadSpec): Promise<LoadedTarget> {
   const root = path.resolve(spec.root);
-  const file = resolveModuleFile(root, spec.module);
+  const { file, exportPath } = resolveEntry(root, spec.module, spec.exportPath);
   const shown = relativeTo(root, file);
+  // A JavaScript package pays nothing for TypeScript support: no hooks, no compiler, no source maps.
+  if (isTypeScriptFile(file) || fs.existsSync(path.join(root, 'tsconfig.json'))) {
+    enableTypeScript(spec.typescriptCacheDir ?? defaultCacheDir(spec.workDir ?? root));
+  }
   let ns: Record<string, unknown>;
   try {
-    ns = (await nativeImport(pathToFileURL(file).href)) as Record<string, unknown>;
+    ns = moduleExports((await nativeImport(pathToFileURL(file).href)) as Record<string, unknown>);
   } catch (err) {
     throw classifyLoadError(err, shown, root);
   }
-  const segments = spec.exportPath ? parseExportPath(spec.exportPath) : undefined;
-  const value = segments ? pickExport(ns, segments, shown) : ns.default !== undefined ? ns.default : ns;
-  const label = segments ? `${shown} export '${segments.join('.')}'` : `${shown}${ns.default !== undefined ? ' default export' : ''}`;
-  return { kind: kindOf(value, label), value, file, label };
+  const segments = exportPath ? parseExportPath(exportPath) : undefined;
+  if (segments) {
+    const value = pickExport(ns, segments, shown);
+    const label = `${shown} export '${segments.join('.')}'`;
+    return { kind: kindOf(value, label), value, file, label };
+  }
+  if (ns.default === undefined) return { kind: kindOf(ns, shown), value: ns, file, label: shown };
+  const label = `${shown} default export`;
+  return { kind: kindOf(ns.default, label), value: ns.default, file, label, named: namedExports(ns) };
 }
+
+/**
+ * The module's exports as their author meant them. A CommonJS module
+ * compiled from ES syntax (tsc, SWC, esbuild, Babel) marks module.exports
+ * with `__esModule`, and its default export is module.exports.default;
+ * import() of it gives { default: module.exports, ...names }, one level off.
+ */
+function moduleExports(ns: Record<string, unknown>): Record<string, unknown> {
+  const cjs = ns.default;
+  if (isContainer(cjs) && (cjs as { __esModule?: unknown }).__esModule === true) return cjs as Record<string, unknown>;
+  return ns;
+}
+
+/** Named exports besides `default` (and the interop marker), reachable when no export is named. */
+function namedExports(ns: Record<string, unknown>): Map<string, unknown> | undefined {
+  const named = new Map<string, unknown>();
+  const def = ns.default;
+  for (const name of Object.keys(ns)) {
+    // 'module.exports': Node 23+ names a CommonJS module's exports object so in its namespace.
+    if (name === 'default' || name === '__esModule' || name === 'module.exports') continue;
+    // A CommonJS module's names mirror its exports object (the default): not separate exports.
+    if (isContainer(def) && hasMember(def, name) && (def as Record<string, unknown>)[name] === ns[name]) continue;
+    named.set(name, ns[name]);
+  }
+  return named.size > 0 ? named : undefined;
+}
+
+/**
+ * The module file and export a context names. Besides `module` + `export`,
+ * the Lambda-style handler `"file.export"` in `module` is accepted when no
+ * export is given and `module` itself names no file (`index.handler`).
+ */
+function resolveEntry(root: string, module: string | undefined, exportPath: string | undefined): { file: string; exportPath?: string } {
+  try {
+    return { file: resolveModuleFile(root, module), exportPath };
+  } catch (err) {
+    const handler = module !== undefined && exportPath === undefined ? HANDLER.exec(module) : null;
+    if (!handler?.[1] || !handler[2]) throw err;
+    let file: string;
+    try {
+      file = resolveModuleFile(root, handler[1]);
+    } catch {
+      throw err;
+    }
+    return { file, exportPath: handler[2] };
+  }
+}
+
+// `path/file.exportName`: the last dot-separated part is an identifier, not a file extension.
+const HANDLER = /^(.+?)\.([A-Za-z_$][\w$]*)$/;
 
 /** The execution object: a class is instantiated (once per session) with init_args. */
 export function instantiate(target: LoadedTarget, initArgs: readonly unknown[] | undefined, root: string): unknown {
@@ -61,11 +128,14 @@ export function instantiate(target: LoadedTarget, initArgs: readonly unknown[] |
     if (initArgs && initArgs.length > 0) {
       throw invalidInput(`init_args given, but ${target.label} is a ${target.kind}, not a class`);
     }
+    if (target.named) setNamedExports(target.value as object, target.named);
     return target.value;
   }
   const Ctor = target.value as new (...args: unknown[]) => unknown;
   try {
-    return new Ctor(...(initArgs ?? []));
+    const instance = new Ctor(...(initArgs ?? []));
+    if (target.named && isContainer(instance)) setNamedExports(instance, target.named);
+    return instance;
   } catch (err) {
     throw new FlmError(ErrorCode.UserError, `constructor of ${target.label} threw: ${describeUserError(err, root)}`, {
       cause: err,
@@ -118,6 +188,11 @@ function classifyLoadError(err: unknown, shown: string, root: string): FlmError 
   const code = (err as { code?: unknown } | null)?.code;
   if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND' || code === 'ERR_PACKAGE_PATH_NOT_EXPORTED') {
     return invalidInput(`module not found while loading ${shown}: ${(err as Error).message.split('\n')[0]}`, err);
+  }
+  const ts = typeScriptSyntaxError(err);
+  if (ts) {
+    const at = `${relativeTo(root, ts.file)}${ts.line ? `:${ts.line}:${ts.column ?? 1}` : ''}`;
+    return invalidInput(`syntax error in ${at}: ${ts.what}`, err);
   }
   if (err instanceof SyntaxError) {
     const at = syntaxErrorLocation(err, root) ?? shown;

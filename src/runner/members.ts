@@ -47,3 +47,17 @@ export function memberNames(holder: object): string[] {
   }
   return [...names].sort();
 }
+
+/**
+ * A module's named exports, kept beside its default export (the execution
+ * object) when the context names no export, so a request may call either.
+ */
+const namedByTarget = new WeakMap<object, ReadonlyMap<string, unknown>>();
+
+export function setNamedExports(target: object, named: ReadonlyMap<string, unknown>): void {
+  namedByTarget.set(target, named);
+}
+
+export function namedExportsOf(target: object): ReadonlyMap<string, unknown> | undefined {
+  return namedByTarget.get(target);
+}

@@ -13,6 +13,7 @@
 import Module from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { quietTypelessWarning } from './typescript/quiet';
 
 export const PACKAGE_NAME = 'flmrun-js';
 
@@ -22,9 +23,19 @@ let installed = false;
 export function installModuleAlias(indexFile: string = path.resolve(__dirname, '..', 'index.js')): void {
   if (installed) return;
   installed = true;
+  quietTypelessWarning();
   const target = pathToFileURL(indexFile).href;
   const hooks =
     `const NAME = ${JSON.stringify(PACKAGE_NAME)}, URL = ${JSON.stringify(target)};\n` +
+    // Node 22+ warns on the hooks thread about ES syntax in a package without "type"; see ./typescript/quiet.
+    'export function initialize() {\n' +
+    '  const emit = process.emitWarning.bind(process);\n' +
+    '  process.emitWarning = (w, ...rest) => {\n' +
+    '    const o = rest[0];\n' +
+    '    const code = (w && w.code) || (o && typeof o === "object" ? o.code : rest[1]);\n' +
+    '    if (code !== "MODULE_TYPELESS_PACKAGE_JSON") emit(w, ...rest);\n' +
+    '  };\n' +
+    '}\n' +
     'export async function resolve(specifier, context, next) {\n' +
     '  if (specifier === NAME) return { url: URL, format: "commonjs", shortCircuit: true };\n' +
     '  return next(specifier, context);\n' +

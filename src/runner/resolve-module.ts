@@ -12,8 +12,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { exports as resolveExports } from 'resolve.exports';
 import { invalidInput } from '../errors';
+import { typeScriptCandidate } from './typescript/files';
 
-const EXTENSIONS = ['.js', '.mjs', '.cjs'];
+const EXTENSIONS = ['.js', '.mjs', '.cjs', '.ts', '.mts', '.cts'];
 const PACKAGE_NAME = /^(?:@[a-z0-9][\w.~-]*\/)?[a-z0-9][\w.~-]*$/i;
 
 /** Absolute path of the module named by `spec` (or of the package entry) under `root`. */
@@ -38,7 +39,8 @@ function fileOrDir(candidate: string, root: string): string | undefined {
   if (isFile(candidate)) return candidate;
   for (const ext of EXTENSIONS) if (isFile(candidate + ext)) return candidate + ext;
   if (isDir(candidate)) return packageEntry(candidate, root);
-  return undefined;
+  // TypeScript's ESM convention: `./x.js` names the x.ts that compiles to it.
+  return typeScriptCandidate(candidate);
 }
 
 /** The entry of a directory: package.json `exports` ('.'), `main`, then index.{js,mjs,cjs}. */
@@ -51,11 +53,11 @@ function packageEntry(dir: string, root: string): string {
   if (typeof pkg?.main === 'string') {
     const main = fileOrDir(path.join(dir, pkg.main), root);
     if (main) return main;
-    throw invalidInput(`module not found: package.json in ${dir} names main '${pkg.main}', which does not exist`);
+    throw invalidInput(`module not found: package.json in ${dir} names main '${pkg.main}', which does not exist${buildHint(dir, pkg)}`);
   }
   for (const ext of EXTENSIONS) if (isFile(path.join(dir, 'index' + ext))) return path.join(dir, 'index' + ext);
   throw invalidInput(
-    `module not found: ${dir} has no entry point (no package.json exports or main, no index.js); ` +
+    `module not found: ${dir} has no entry point (no package.json exports or main, no index.js or index.ts); ` +
       "name one with the session context's 'module'",
   );
 
@@ -67,6 +69,21 @@ function packageEntry(dir: string, root: string): string {
     }
     return undefined;
   }
+}
+
+/**
+ * The runner runs no build step: a `main` under an unbuilt output directory
+ * is the usual cause, and a TypeScript source next to it the usual cure.
+ */
+function buildHint(dir: string, pkg: PackageJson): string {
+  const source = ['src/index.ts', 'index.ts', 'src/index.mts', 'index.mts'].find((f) => isFile(path.join(dir, f)));
+  const build = typeof pkg.scripts === 'object' && pkg.scripts !== null && 'build' in pkg.scripts;
+  if (!source && !build) return '';
+  return (
+    ' (the runner does not run build steps: ship the built files in the package' +
+    (source ? `, or point main at '${source}', which the runner compiles itself` : '') +
+    ')'
+  );
 }
 
 /** Looks for `node_modules/<name>` from `from` upwards, as Node does. */
@@ -131,6 +148,7 @@ interface PackageJson {
   name?: string;
   main?: unknown;
   exports?: unknown;
+  scripts?: unknown;
   type?: unknown;
   [key: string]: unknown;
 }

@@ -83,7 +83,7 @@ export class SessionRuntime {
       }
     }
     const root = spec.packageRoot ?? spec.workDir;
-    const target = await loadTarget({ root, module: context.module, exportPath: context.export });
+    const target = await loadTarget({ root, workDir: spec.workDir, module: context.module, exportPath: context.export });
     const instance = instantiate(target, context.initArgs, root);
     if (context.stateful) restoreState(instance, opts.state ?? context.state);
     opts.logger.info({ target: target.label, kind: target.kind, stateful: context.stateful }, 'session entered');

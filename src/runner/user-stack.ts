@@ -20,16 +20,31 @@ const FRAME = /^\s*at (?:(.*?) \()?(.+?)(?::(\d+):(\d+))?\)?$/;
 
 /** `Class: message` followed by the user's frames (and up to three causes). */
 export function describeUserError(err: unknown, packageRoot: string): string {
+  const empty = emptyRejection(err);
+  if (empty) return empty;
   const parts: string[] = [];
   let e: unknown = err;
   for (let depth = 0; depth <= MAX_CAUSES && e !== undefined; depth++) {
     const error = isErrorLike(e) ? e : undefined;
     const frames = error ? userFrames(error.stack, packageRoot) : [];
-    const head = error && !(e instanceof Error) ? `${error.name}: ${error.message}` : describeThrown(e);
+    let head = error && !(e instanceof Error) ? `${error.name}: ${error.message}` : describeThrown(e);
+    if (error && error.message === '') head = `${head.replace(/: $/, '')} (with an empty message)`;
     parts.push([(depth ? 'Caused by: ' : '') + head, ...frames.map((f) => `    at ${f}`)].join('\n'));
     e = error?.cause;
   }
   return parts.join('\n');
+}
+
+/**
+ * `Promise.reject()`, `throw null`, `throw ''`: nothing to show, which would
+ * make an empty error message. (A synchronous throw reaches the runner as a
+ * rejection too: every call is awaited.)
+ */
+function emptyRejection(err: unknown): string | undefined {
+  if (err === undefined) return 'rejected with undefined';
+  if (err === null) return 'rejected with null';
+  if (err === '') return 'rejected with an empty string';
+  return undefined;
 }
 
 /**

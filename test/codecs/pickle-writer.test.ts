@@ -34,14 +34,15 @@ describe('pickle writer', () => {
     ]);
   });
 
-  it('decides typed arrays, ArrayBuffer, DataView and toJSON objects', () => {
+  it('decides typed arrays, ArrayBuffer, DataView and Dates', () => {
     const date = new Date(Date.UTC(2024, 0, 2, 3, 4, 5));
     expect(pythonRepr([
       new Float64Array([1, 2.5]), new Int16Array([-1, 2]), new BigInt64Array([2n ** 60n]),
       new Uint8Array([1, 2]).buffer, new DataView(new Uint8Array([3]).buffer), date, { at: date },
     ])).toEqual([
       'list [1.0, 2.5]', 'list [-1, 2]', 'list [1152921504606846976]', "bytes b'\\x01\\x02'", "bytes b'\\x03'",
-      "str '2024-01-02T03:04:05.000Z'", "dict {'at': '2024-01-02T03:04:05.000Z'}",
+      "datetime datetime.datetime(2024, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc)",
+      "dict {'at': datetime.datetime(2024, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc)}",
     ]);
   });
 
@@ -58,7 +59,7 @@ describe('pickle writer', () => {
     ['a Promise', Promise.resolve(1), /type Promise at result/],
     ['an Array as Map key', new Map([[[1], 1]]), /Map key\) of type Array/],
     ['an object as Set member', new Set([{}]), /Set member\) of type Object/],
-    ['a toJSON that throws', { v: new (class Bad { toJSON(): never { throw new Error('no'); } })() }, /cannot store result\.v: its toJSON\(\) threw/],
+    ['an object with toJSON', { v: new (class Bad { toJSON(): never { throw new Error('no'); } })() }, /cannot store value of type Bad at result\.v: it has toJSON\(\)/],
   ])('refuses %s, naming type and place', (_name, value, message) => {
     expect(refusal(value)).toMatchObject({ code: ErrorCode.InvalidInput, message: expect.stringMatching(message) });
   });

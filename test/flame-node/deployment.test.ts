@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { CacheServer } from '../../src/cache/server';
+import { CacheServer } from '../../src/cache/server/cache-server';
 import { levelFromRustFilter } from '../../src/options/values';
 import { ReturnCode } from '../../src/errors';
 import { startTestInstance } from '../helpers/instance';

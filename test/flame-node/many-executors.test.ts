@@ -9,9 +9,9 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { CacheServer } from '../../src/cache/server';
+import { CacheServer } from '../../src/cache/server/cache-server';
 import { CacheClient } from '../../src/cache/client';
-import { decodeObjectRef } from '../../src/codecs/object-ref';
+import { decodeObjectRef } from '../../src/wire/object-ref';
 import { decodeValue, encodeRunnerRequest } from '../../src/codecs';
 import { ReturnCode } from '../../src/errors';
 import { gzipFile, packTar } from '../packages/archives';

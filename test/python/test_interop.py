@@ -127,3 +127,63 @@ def test_a_pickled_python_context_is_refused_with_code_2(flmrun):
     )
     assert res.return_code == 2
     assert "JavaScript" in res.message
+
+
+@pytest.fixture(scope="module")
+def ts_session(flmrun):
+    """A TypeScript package (issue 12), entered from the shim like any other."""
+    stub, _ = flmrun
+    sid = f"ts-{uuid.uuid4().hex[:8]}"
+    res = stub.OnSessionEnter(
+        shim_pb2.SessionContext(
+            session_id=sid, application=shim_pb2.ApplicationContext(name=APP, url=fixture_url("tsvalues"))
+        )
+    )
+    assert res.return_code == 0, res.message
+    counter = iter(range(1, 1_000_000))
+
+    def invoke(method, *args, **kwargs):
+        return stub.OnTaskInvoke(
+            shim_pb2.TaskContext(
+                task_id=str(next(counter)),
+                session_id=sid,
+                input=cloudpickle.dumps(RunnerRequest(method=method, args=args or None, kwargs=kwargs or None)),
+            )
+        )
+
+    def call(method, *args, **kwargs):
+        out = invoke(method, *args, **kwargs)
+        assert out.return_code == 0, out.message
+        return get_object(ObjectRef.decode(out.output))
+
+    yield invoke, call
+    stub.OnSessionLeave(types_pb2.EmptyRequest())
+
+
+def test_datetime_arguments_and_date_results(ts_session):
+    import datetime as dt
+
+    _, call = ts_session
+    utc = dt.timezone.utc
+    got = call("shift", dt.datetime(2024, 2, 28, 23, 30, 0, 125000, tzinfo=utc), days=1)
+    assert got == dt.datetime(2024, 2, 29, 23, 30, 0, 125000, tzinfo=utc)
+    assert got.tzinfo is utc
+    plus2 = dt.timezone(dt.timedelta(hours=2))
+    assert call("shift", dt.datetime(2024, 1, 1, 2, 0, tzinfo=plus2)) == dt.datetime(2024, 1, 1, 0, 0, tzinfo=utc)
+    assert call("kind", dt.datetime(2024, 1, 1, 12, 0)) == ["Date", "2024-01-01T12:00:00.000Z"]  # naive: UTC
+    assert call("kind", dt.date(2024, 3, 1)) == ["Date", "2024-03-01T00:00:00.000Z"]
+    assert call("kind", dt.timedelta(minutes=1, microseconds=500)) == ["number", 60000.5]
+    epoch = call("epoch")
+    assert epoch["at"] == dt.datetime(1970, 1, 1, tzinfo=utc)
+    assert epoch["list"][0] is epoch["at"]
+    assert epoch["list"][1] == dt.datetime(2000, 2, 29, 12, 30, 15, 250000, tzinfo=utc)
+
+
+def test_to_json_objects_are_refused_and_empty_rejections_have_a_message(ts_session):
+    invoke, _ = ts_session
+    out = invoke("money")
+    assert out.return_code != 0
+    assert "type Money" in out.message and "toJSON()" in out.message
+    out = invoke("nothing")
+    assert out.return_code == 1
+    assert out.message == "rejected with undefined"

@@ -52,3 +52,21 @@ describe('user stack frames', () => {
     expect(syntaxErrorLocation(err, root)).toBe('broken/syntax.js:1');
   });
 });
+
+describe('empty rejections (issue 12, point 6)', () => {
+  it.each([
+    [undefined, 'rejected with undefined'],
+    [null, 'rejected with null'],
+    ['', 'rejected with an empty string'],
+  ])('Promise.reject(%p) gets a message', async (reason, message) => {
+    const err: unknown = await Promise.reject(reason).then(
+      () => 'resolved',
+      (e: unknown) => e,
+    );
+    expect(describeUserError(err, '/nowhere')).toBe(message);
+  });
+
+  it('an Error with an empty message says so', () => {
+    expect(describeUserError(new TypeError(''), '/nowhere').split('\n')[0]).toBe('TypeError (with an empty message)');
+  });
+});

@@ -6,7 +6,7 @@
  */
 import { invalidInput, limitExceeded } from '../../errors';
 import { ObjectRefArg } from '../object-ref-arg';
-import { PickledRunnerRequest, PyDict, PyGlobal, PyInstance, PyIntValue, PyList, PySet, PyTuple, pyTypeName } from './python-objects';
+import { PickledRunnerRequest, PyDict, PyGlobal, PyInstance, PyIntValue, PyList, PySet, PyTimedelta, PyTimezone, PyTuple, pyTypeName } from './python-objects';
 
 export function materialize(root: unknown, maxDepth: number): unknown {
   const done = new Map<object, unknown>();
@@ -37,6 +37,9 @@ function build(v: object, convert: (child: unknown) => unknown): unknown {
     return entries.every(([k]) => typeof k === 'string') ? Object.fromEntries(entries) : new Map(entries);
   }
   if (v instanceof PyIntValue) return v.value;
+  if (v instanceof Date) return v;
+  if (v instanceof PyTimedelta) return v.milliseconds;
+  if (v instanceof PyTimezone) throw invalidInput('pickle holds a datetime.timezone by itself; only a datetime carrying one is supported');
   if (v instanceof PyInstance) return v.cls === 'RunnerRequest' ? runnerRequest(v, convert) : objectRef(v, convert);
   throw invalidInput(`pickle produced an unexpected ${pyTypeName(v)}`);
 }

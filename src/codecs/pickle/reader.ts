@@ -20,7 +20,7 @@ import { getHeapStatistics } from 'node:v8';
 import { describeThrown, invalidInput, isFlmError, limitExceeded } from '../../errors';
 import { Op, opcodeName } from './opcodes';
 import {
-  checkHashable, printable, PyDict, PyGlobal, PyInstance, PyIntValue, PyList, PySet, PyTuple, pyTypeName, resolveGlobal,
+  checkHashable, makeDateTimeValue, printable, PyDict, PyGlobal, PyInstance, PyIntValue, PyList, PySet, PyTuple, pyTypeName, resolveGlobal,
 } from './python-objects';
 import { decodeUtf8 } from './utf8';
 import { materialize } from './materialize';
@@ -410,6 +410,14 @@ class Unpickler {
         const from = a[0];
         if (a.length === 1 && (from instanceof PyList || from instanceof PyTuple)) { addAll(set, from.items); return set; }
         if (a.length === 1 && from instanceof PySet) { addAll(set, [...from.items]); return set; }
+        break;
+      }
+      case 'datetime':
+      case 'date':
+      case 'timedelta':
+      case 'timezone': {
+        const value = makeDateTimeValue(callable.kind, a);
+        if (value !== undefined) return value;
         break;
       }
       default:

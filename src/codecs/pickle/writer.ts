@@ -8,9 +8,10 @@
  *   string → str, Buffer/Uint8Array/Uint8ClampedArray/ArrayBuffer/DataView → bytes,
  *   other typed arrays → list of int (integer arrays) or float (float arrays),
  *   Array → list, plain object and Map → dict, Set → set,
- *   an object with toJSON() (Date, say) → what toJSON() returns, as JSON.stringify does.
+ *   Date → datetime.datetime, UTC-aware (millisecond precision).
  * Anything else (functions, symbols, class instances) is refused naming its
- * type and where it is. Shared references stay shared (memo); a value that
+ * type and where it is; so is an object with toJSON() (Luxon, Decimal.js...):
+ * what it stands for is its author's choice, not a string the runner guesses. Shared references stay shared (memo); a value that
  * contains itself is refused, as is nesting deeper than maxDepth.
  * Unframed protocol 4: FRAME is an optional read-ahead hint in pickle.
  */
@@ -31,7 +32,7 @@ export interface PickleWriteOptions {
 
 const LONE_SURROGATE = /\p{Cs}/u;
 const BATCH = 1000;
-const STORABLE = 'null, boolean, number, bigint, string, Buffer/Uint8Array, Array, plain object, Map, Set';
+const STORABLE = 'null, boolean, number, bigint, string, Buffer/Uint8Array, Date, Array, plain object, Map, Set';
 
 /** The pickle as chunks to be concatenated (large byte values are their own chunks). */
 export function writePickle(value: unknown, options: PickleWriteOptions = {}): Uint8Array[] {
@@ -51,7 +52,7 @@ class Writer {
 
   constructor(private readonly maxDepth: number, private readonly attachOver: number) {}
 
-  value(v: unknown, path: string, depth: number, viaToJSON = false): void {
+  value(v: unknown, path: string, depth: number): void {
     switch (typeof v) {
       case 'undefined': this.out.byte(Op.NONE); return;
       case 'boolean': this.out.byte(v ? Op.NEWTRUE : Op.NEWFALSE); return;
@@ -65,12 +66,14 @@ class Writer {
       default: throw cannotStore(typeName(v), path);
     }
     if (v === null) { this.out.byte(Op.NONE); return; }
+    if (v instanceof Date) { this.date(v, path); return; }
     const bytes = asBytes(v);
     if (!bytes && !isContainer(v)) {
-      const toJSON = (v as { toJSON?: unknown }).toJSON;
-      if (typeof toJSON === 'function' && !viaToJSON) {
-        this.value(callToJSON(toJSON as (key: string) => unknown, v, path), path, depth, true);
-        return;
+      if (typeof (v as { toJSON?: unknown }).toJSON === 'function') {
+        throw invalidInput(
+          `cannot store value of type ${typeName(v)} at ${path}: it has toJSON(), which the runner does not call for you; ` +
+            'store what it should become (its toJSON(), a string, a number) yourself',
+        );
       }
       throw cannotStore(typeName(v), path);
     }
@@ -168,6 +171,40 @@ class Writer {
     this.memoize(v);
   }
 
+  /**
+   * datetime.datetime(<10-byte state>, datetime.timezone(datetime.timedelta(0))):
+   * the form Python's own pickle gives an aware UTC datetime, so pickle.loads
+   * makes `datetime.timezone.utc` of it.
+   */
+  private date(d: Date, path: string): void {
+    const seen = this.memo.get(d);
+    if (seen !== undefined) { this.get(seen); return; }
+    const ms = d.getTime();
+    if (Number.isNaN(ms)) throw invalidInput(`cannot store ${path}: it is an invalid Date`);
+    const year = d.getUTCFullYear();
+    if (year < 1 || year > 9999) throw invalidInput(`cannot store ${path}: year ${year} is outside Python's datetime range 1..9999`);
+    const us = d.getUTCMilliseconds() * 1000;
+    const state = Uint8Array.of(
+      year >> 8, year & 0xff, d.getUTCMonth() + 1, d.getUTCDate(), d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds(),
+      (us >> 16) & 0xff, (us >> 8) & 0xff, us & 0xff,
+    );
+    this.global('datetime', 'datetime');
+    this.out.byte(Op.SHORT_BINBYTES); this.out.byte(state.length); this.out.bytes(state);
+    this.global('datetime', 'timezone');
+    this.global('datetime', 'timedelta');
+    for (let i = 0; i < 3; i++) this.int(0);
+    this.out.byte(Op.TUPLE3); this.out.byte(Op.REDUCE);
+    this.out.byte(Op.TUPLE1); this.out.byte(Op.REDUCE);
+    this.out.byte(Op.TUPLE2); this.out.byte(Op.REDUCE);
+    this.memoize(d);
+  }
+
+  private global(module: string, name: string): void {
+    this.str(module);
+    this.str(name);
+    this.out.byte(Op.STACK_GLOBAL);
+  }
+
   /** Containers are memoized before their items, as Python does, so later references become GETs. */
   private memoize(v: object): void {
     this.out.byte(Op.MEMOIZE);
@@ -215,18 +252,10 @@ function isContainer(v: object): boolean {
 
 /** Python dict keys and set members must be hashable: only primitives and bytes. */
 function checkKey(k: unknown, where: string): void {
-  if (k === null || typeof k !== 'object' || asBytes(k) !== undefined) {
+  if (k === null || typeof k !== 'object' || asBytes(k) !== undefined || k instanceof Date) {
     if (typeof k !== 'function' && typeof k !== 'symbol') return;
   }
-  throw invalidInput(`cannot store ${where} of type ${typeName(k)}: Python dict keys and set members must be null, boolean, number, bigint, string or bytes`);
-}
-
-function callToJSON(toJSON: (key: string) => unknown, v: object, path: string): unknown {
-  try {
-    return toJSON.call(v, '');
-  } catch (err) {
-    throw invalidInput(`cannot store ${path}: its toJSON() threw`, err);
-  }
+  throw invalidInput(`cannot store ${where} of type ${typeName(k)}: Python dict keys and set members must be null, boolean, number, bigint, string, bytes or Date`);
 }
 
 function childPath(path: string, key: unknown): string {
