@@ -34,9 +34,10 @@ describe('log levels', () => {
     expect(refusal(() => serveFlags('--log-level', 'verbose'))).toMatch(/--log-level must be one of trace, debug, info, warn, error, fatal, silent.*"verbose"/);
   });
 
-  it('FLAME_LOG is read the same way, and one that is not a level is ignored', () => {
+  it('FLAME_LOG is read in Rust filter syntax: its global level, info when it has none', () => {
     expect(fromEnv({ FLAME_LOG: 'warning' }).logLevel).toBe('warn');
-    expect(fromEnv({ FLAME_LOG: 'flame=debug' }).logLevel).toBeUndefined();
+    expect(fromEnv({ FLAME_LOG: 'debug,h2=info' }).logLevel).toBe('debug');
+    expect(fromEnv({ FLAME_LOG: 'flame=debug' }).logLevel).toBe('info');
     expect(knownLevel('nope')).toBeUndefined();
   });
 
@@ -100,7 +101,7 @@ describe('serve', () => {
 describe('cache', () => {
   it('defaults and validation come from its table', () => {
     const { values } = parseArgs({ args: ['--max-memory', '1024'], strict: true, options: parseArgsConfig(CACHE_OPTIONS) });
-    expect(resolveOptions(CACHE_OPTIONS, fromFlags(CACHE_OPTIONS, values))).toEqual({ listen: '127.0.0.1:9090', maxMemoryBytes: 1024 });
+    expect(resolveOptions(CACHE_OPTIONS, fromFlags(CACHE_OPTIONS, values))).toEqual({ listen: '127.0.0.1:9090', maxMemoryBytes: 1024, idleTimeoutMs: 60_000 });
     expect(refusal(() => fromFlags(CACHE_OPTIONS, { 'max-memory': '1.5' }))).toMatch(/--max-memory must be a whole number >= 0 \(bytes\)/);
   });
 });
