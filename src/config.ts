@@ -33,6 +33,8 @@ export interface ServeOptions {
   workerHeapMb: number;
   /** How many ObjectRef arguments are fetched at once. Default 8, as the Python runner. */
   refConcurrency: number;
+  /** Bound on task input bytes the instance holds (queued and running); beyond it a task is refused with code 3. Default 256 MiB. */
+  maxQueuedBytes: number;
   /** Keep extracted packages after session leave. Default false. */
   keepExtracted: boolean;
   /** Let dependencies' npm install scripts run when installing a package. Default false. */
@@ -50,6 +52,7 @@ export const DEFAULTS = {
   cacheDeadlineMs: 30_000,
   workerHeapMb: 0,
   refConcurrency: 8,
+  maxQueuedBytes: 256 * 1024 * 1024,
   keepExtracted: false,
   allowInstallScripts: false,
   shutdownGraceMs: 30_000,
@@ -86,6 +89,7 @@ export function resolveServeOptions(partial: Partial<ServeOptions>, cwd = proces
   }
   nonNegativeInt(o.workerHeapMb, '--worker-heap-mb');
   nonNegativeInt(o.shutdownGraceMs, '--shutdown-grace-ms');
+  nonNegativeInt(o.maxQueuedBytes, '--max-queued-bytes');
   nonNegativeInt(o.embeddedCacheMaxMemoryBytes, '--cache-max-memory');
   if (!Number.isInteger(o.refConcurrency) || o.refConcurrency < 1) {
     throw invalidInput(`--ref-concurrency must be a whole number >= 1, got ${String(o.refConcurrency)}`);

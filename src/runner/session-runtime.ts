@@ -13,7 +13,7 @@ import { instantiate, loadTarget, type LoadedTarget } from './loader';
 import { captureState, restoreState, sameState } from './state';
 import { runInTask } from './task-context';
 import { describeUserError } from './user-stack';
-import type { SessionSpec } from './session-worker';
+import type { SessionSpec } from './protocol';
 import type { TaskOutcome } from './protocol';
 import type { RunnerContext, RunnerRequest } from '../codecs';
 

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { BSON } from 'bson';
 import { encodeRunnerRequest, ObjectRefArg } from '../../src/codecs/request';
 import { isFlmError, ReturnCode } from '../../src/errors';
-import { liveWorkerThreads, type SessionWorker } from '../../src/runner/session-worker';
+import { liveSessionChildren, type SessionSupervisor } from '../../src/runner/supervisor';
 import { makeTempDir, removeDir } from '../helpers/tmp';
 import { Harness, useHarness } from './harness';
 
@@ -17,12 +17,12 @@ beforeAll(() => {
   h = harness();
 });
 
-async function expectOk(w: SessionWorker): Promise<void> {
+async function expectOk(w: SessionSupervisor): Promise<void> {
   expect(await h.run(w, 'ok')).toBe('ok');
 }
 
 describe('bad input answers code 2', () => {
-  let w: SessionWorker;
+  let w: SessionSupervisor;
   beforeEach(async () => {
     w = await h.enter({ module: 'faulty' });
   });
@@ -61,7 +61,7 @@ describe('a module that fails to load is reported at session enter', () => {
     ['process.exit at load', { module: 'broken/exits.js' }, /^the session could not be entered: user code called process.exit\(7\) while loading the module$/],
     ['undecodable common data', undefined, /^session common data: pickle is truncated/],
   ])('%s', async (_name, context, message) => {
-    const before = liveWorkerThreads();
+    const before = liveSessionChildren();
     const entering = context ? h.enter(context) : h.enterWith(Buffer.from([0x80, 0x04, 0x95, 0x00]));
     const err: unknown = await entering.then(
       () => undefined,
@@ -70,7 +70,7 @@ describe('a module that fails to load is reported at session enter', () => {
     expect(isFlmError(err)).toBe(true);
     expect((err as { returnCode: number }).returnCode).toBe(ReturnCode.InvalidInput);
     expect((err as Error).message).toMatch(message);
-    await waitFor(() => liveWorkerThreads() === before);
+    await waitFor(() => liveSessionChildren() === before);
   });
 });
 
@@ -78,7 +78,7 @@ it('a module whose top-level await never settles meets the start timeout', async
   const err = await h.enter({ module: 'broken/hangs.mjs' }, { startTimeoutMs: 300 }).catch((e: unknown) => e);
   expect((err as Error).message).toBe("the user's module did not finish loading within 300 ms (startTimeoutMs)");
   expect((err as { returnCode: number }).returnCode).toBe(ReturnCode.InvalidInput);
-  await waitFor(() => liveWorkerThreads() === 0);
+  await waitFor(() => liveSessionChildren() === 0);
 });
 
 describe('user code failures fail that task only (code 1)', () => {
@@ -108,7 +108,7 @@ describe('user code failures fail that task only (code 1)', () => {
     expect(await h.run(w, 'calls')).toBe(1);
     expect(await w.invoke('t', h.request('exits', [3]))).toMatchObject({ returnCode: 1, message: 'user code called process.exit(3)' });
     expect(await h.run(w, 'calls')).toBe(1); // a fresh module instance
-    expect(liveWorkerThreads()).toBe(1);
+    expect(liveSessionChildren()).toBe(1);
   });
 
   it('throws from a timer outside the task', async () => {
@@ -161,12 +161,12 @@ describe('session leave', () => {
 
   it('disposes the execution object and ends the worker; idempotent', async () => {
     const marker = path.join(dir, 'disposed');
-    const before = liveWorkerThreads();
+    const before = liveSessionChildren();
     const w = await h.enter({ module: 'disposable', init_args: [marker] });
     expect(await h.run(w, 'ping')).toBe('pong');
     await Promise.all([w.close(), w.close()]);
     expect(fs.readFileSync(marker, 'utf8')).toBe('disposed');
-    expect(liveWorkerThreads()).toBe(before);
+    expect(liveSessionChildren()).toBe(before);
     expect(await w.invoke('t', h.request('ping'))).toMatchObject({ returnCode: 2, message: expect.stringContaining('has left') });
   });
 
@@ -174,7 +174,7 @@ describe('session leave', () => {
     const marker = path.join(dir, 'm');
     const w = await h.enter({ module: 'disposable', init_args: [marker, true] }, { closeTimeoutMs: 300 });
     const pending = w.invoke('t', h.request('wait'));
-    await waitFor(() => liveWorkerThreads() > 0);
+    await waitFor(() => liveSessionChildren() > 0);
     await new Promise((r) => setTimeout(r, 50));
     await w.close('shutdown');
     expect(fs.existsSync(marker + '.aborted')).toBe(true);

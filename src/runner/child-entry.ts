@@ -1,0 +1,100 @@
+/**
+ * Entry of a session's child process (forked by SessionSupervisor). Enters
+ * the session when asked, then answers the supervisor's requests one at a
+ * time. User code runs here, in its own process and process group: what it
+ * can do wrong (exhaust its heap, exit, abort, throw from a timer) ends this
+ * process at worst, never the instance.
+ */
+import path from 'node:path';
+import pino from 'pino';
+import { FlmError, ErrorCode } from '../errors';
+import { createRuntimeDeps, type RuntimeDeps } from './deps';
+import { installModuleAlias } from './module-alias';
+import type { ChildInit, FromChild, ToChild } from './protocol';
+import { SessionRuntime } from './session-runtime';
+import { describeUserError } from './user-stack';
+import { guardProcess } from './process-guard';
+
+if (!process.send) throw new Error('the flmrun-js session child must be started by its supervisor (with an IPC channel)');
+
+const send = (msg: FromChild, then?: () => void): void => {
+  if (!process.connected) return then?.();
+  process.send!(msg, undefined, {}, () => then?.());
+};
+
+let init: ChildInit | undefined;
+let logger: pino.Logger = pino({ level: 'silent' });
+let runtime: SessionRuntime | undefined;
+let deps: RuntimeDeps | undefined;
+/** The invoke request being served: the supervisor sends one at a time. */
+let running: number | undefined;
+
+// The supervisor gone (the instance ended or closed the channel): nothing to serve any more.
+process.on('disconnect', () => process.exit(0));
+
+process.on('uncaughtException', (err) => {
+  const root = init ? (init.spec.packageRoot ?? init.spec.workDir) : process.cwd();
+  send({ type: 'uncaught', message: describeUserError(err, root) }, () => process.exit(70));
+});
+
+process.on('message', (msg: ToChild) => {
+  switch (msg.type) {
+    case 'enter':
+      void enter(msg.id, msg.init);
+      break;
+    case 'invoke':
+      void invoke(msg.id, msg.taskId, msg.input);
+      break;
+    case 'abort':
+      if (running === msg.id) runtime?.abort(msg.reason);
+      break;
+    case 'leave':
+      void (async () => {
+        await runtime?.leave(msg.reason);
+        await deps?.close();
+      })().finally(() => send({ type: 'left', id: msg.id }));
+      break;
+  }
+});
+
+async function enter(id: number, childInit: ChildInit): Promise<void> {
+  init = childInit;
+  // Lines go to the supervisor, which writes them to its own logger's destination.
+  logger = pino(
+    { level: init.logLevel, base: { pid: process.pid } },
+    { write: (line: string) => send({ type: 'log', line }) },
+  ).child({ sessionId: init.spec.sessionId, ...init.logBindings });
+  installModuleAlias(path.resolve(__dirname, '..', path.basename(__filename) === 'child-entry.ts' ? 'index.ts' : 'index.js'));
+  guardProcess();
+  deps = createRuntimeDeps(init, logger);
+  try {
+    runtime = await SessionRuntime.enter({
+      spec: init.spec,
+      cache: deps.cache,
+      cacheEndpoint: init.cacheEndpoint,
+      codecs: deps.codecs,
+      logger,
+      refConcurrency: init.refConcurrency,
+      state: init.state,
+    });
+  } catch (err) {
+    const e = FlmError.from(err, ErrorCode.Internal);
+    send({ type: 'enter-failed', id, code: e.code, message: e.message });
+    return;
+  }
+  send({ type: 'entered', id });
+}
+
+async function invoke(id: number, taskId: string, input: Uint8Array | undefined): Promise<void> {
+  if (!runtime || running !== undefined) {
+    send({ type: 'done', id, returnCode: 1, message: 'internal: the session child got a task while not ready for one' });
+    return;
+  }
+  running = id;
+  try {
+    const r = await runtime.runTask(taskId, input);
+    send({ type: 'done', id, returnCode: r.returnCode, message: r.message, output: r.output, state: r.state });
+  } finally {
+    running = undefined;
+  }
+}
