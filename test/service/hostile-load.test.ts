@@ -1,0 +1,97 @@
+/**
+ * Runaway tasks, callers that gave up, and queued bytes, through the real
+ * Instance service (issue 11.3, 11.4, 11.11). No timing is asserted: tasks
+ * signal that they started by writing files, and deadlines are generous.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { encodeRunnerContext } from '../../src/codecs';
+import { instanceProtos } from '../../src/service/protos';
+import { startTestInstance, type TestInstance } from '../helpers/instance';
+import { eventually } from '../helpers/processes';
+import { makeTempDir, removeDir } from '../helpers/tmp';
+
+const APP_URL = `file://${path.resolve(__dirname, '../fixtures/runner-app')}`;
+const HOSTILE = encodeRunnerContext({ module: 'hostile', stateful: false, autoscale: false, warmup: 0 });
+const MiB = 1024 * 1024;
+
+let t: TestInstance;
+let dir: string;
+let seq = 0;
+const file = (name: string): string => path.join(dir, `${name}-${++seq}`);
+const enter = (sid: string) => t.client.enter({ session_id: sid, application: { name: 'hostile-app', url: APP_URL }, common_data: HOSTILE });
+const invoke = (sid: string, method: string, args: unknown[] = [], deadlineMs?: number) =>
+  t.client.invoke({ task_id: `t${++seq}`, session_id: sid, input: t.request(method, args) }, deadlineMs);
+
+beforeAll(async () => {
+  // No task timeout: leave alone must stop a runaway task.
+  t = await startTestInstance({ taskTimeoutMs: 0, maxQueuedBytes: 64 * MiB });
+  dir = makeTempDir();
+});
+afterAll(async () => {
+  await t?.close();
+  removeDir(dir);
+});
+
+it('leave stops a task that spins (no task timeout), and the instance serves the next session', async () => {
+  expect((await enter('spin')).return_code).toBe(0);
+  const mark = file('spin');
+  const spinning = invoke('spin', 'marksThenSpins', [mark]);
+  await eventually(() => fs.existsSync(mark));
+  expect((await t.client.leave()).return_code).toBe(0);
+  expect(await spinning).toMatchObject({ return_code: 1, message: 'task aborted: session left (session leave) while the task was running' });
+  expect((await enter('after-spin')).return_code).toBe(0);
+  expect(await t.valueOf(await invoke('after-spin', 'ok'))).toBe('ok');
+  expect((await t.client.leave()).return_code).toBe(0);
+});
+
+it('a task whose deadline passed while it was queued is never run', async () => {
+  expect((await enter('queued')).return_code).toBe(0);
+  const [mark, release, touched] = [file('mark'), file('release'), file('touched')];
+  const blocker = invoke('queued', 'marksThenWaits', [mark, release]);
+  await eventually(() => fs.existsSync(mark));
+  await expect(invoke('queued', 'touch', [touched], 500)).rejects.toMatchObject({ code: 4 }); // DEADLINE_EXCEEDED
+  fs.writeFileSync(release, '');
+  expect(await t.valueOf(await blocker)).toBe('released');
+  // The queue has moved past where the expired task stood.
+  expect(await t.valueOf(await invoke('queued', 'ok'))).toBe('ok');
+  expect(fs.existsSync(touched)).toBe(false);
+  expect((await t.client.leave()).return_code).toBe(0);
+});
+
+it("a running task's AbortSignal fires when its caller cancels the call", async () => {
+  expect((await enter('cancel')).return_code).toBe(0);
+  const [mark, done] = [file('mark'), file('done')];
+  const { InstanceClient } = instanceProtos();
+  const raw = new InstanceClient(`unix://${t.socketPath}`, grpc.credentials.createInsecure()) as unknown as grpc.Client &
+    Record<string, (req: unknown, cb: (err: grpc.ServiceError | null) => void) => grpc.ClientUnaryCall>;
+  const failed = new Promise<grpc.ServiceError | null>((resolve) => {
+    const call = raw.OnTaskInvoke!({ task_id: 'c', session_id: 'cancel', input: t.request('marksThenRecordsAbort', [mark, done]) }, resolve);
+    void eventually(() => fs.existsSync(mark)).then(() => call.cancel());
+  });
+  expect((await failed)?.code).toBe(grpc.status.CANCELLED);
+  await eventually(() => fs.existsSync(done));
+  expect(fs.readFileSync(done, 'utf8')).toBe('aborted: the caller cancelled the call');
+  raw.close();
+  expect((await t.client.leave()).return_code).toBe(0);
+});
+
+it('task input bytes held by the queue are bounded: beyond the bound a task is refused with code 3', async () => {
+  expect((await enter('bytes')).return_code).toBe(0);
+  const [mark, release] = [file('mark'), file('release')];
+  const blocker = invoke('bytes', 'marksThenWaits', [mark, release]);
+  await eventually(() => fs.existsSync(mark));
+  const big = Buffer.alloc(16 * MiB, 7);
+  const calls = Array.from({ length: 8 }, () => invoke('bytes', 'size', [big]));
+  // Refusals answer at once; admitted tasks wait for the blocker.
+  const refusals = await Promise.all(calls.slice(4));
+  for (const r of refusals) {
+    expect(r.return_code).toBe(3);
+    expect(r.message).toMatch(/refused: the instance already holds \d+ MiB of task input \(limit 64 MiB, maxQueuedBytes\)/);
+  }
+  fs.writeFileSync(release, '');
+  expect(await t.valueOf(await blocker)).toBe('released');
+  for (const r of await Promise.all(calls.slice(0, 4))) expect(await t.valueOf(r)).toBe(16 * MiB);
+  expect((await t.client.leave()).return_code).toBe(0);
+});
