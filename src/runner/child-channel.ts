@@ -8,6 +8,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import readline from 'node:readline';
 import type { ChildEnd, KillReason } from './child-end';
 import { isReply, type ChildInit, type FromChild, type Notice, type Reply, type ReplyTo, type Request } from './protocol';
 
@@ -49,11 +50,14 @@ export class ChildChannel {
   private killedFor: KillReason | { kind: 'timeout'; ms: number } | undefined;
   private uncaught: string | undefined;
 
-  constructor(heapMb: number | undefined, onNotice: (n: Notice) => void) {
+  /** onStderr: each line the child writes to stderr (V8's out-of-memory report among them). */
+  constructor(heapMb: number | undefined, onNotice: (n: Notice) => void, onStderr: (line: string) => void) {
     const { script, execArgv } = childCommand(heapMb);
     // execArgv is set in full: the child must not inherit the instance's own flags (--inspect, a test runner's).
-    this.proc = fork(script, [], { execArgv, serialization: 'advanced', detached: true, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    // stderr is read here, not inherited: it becomes log lines instead of raw text in the instance's own stderr.
+    this.proc = fork(script, [], { execArgv, serialization: 'advanced', detached: true, stdio: ['ignore', 'inherit', 'pipe', 'ipc'] });
     liveChildren++;
+    if (this.proc.stderr) readline.createInterface({ input: this.proc.stderr, crlfDelay: Infinity }).on('line', onStderr);
     this.proc.on('message', (msg: FromChild) => {
       if (isReply(msg)) {
         const p = this.pending.get(msg.id);

@@ -246,7 +246,11 @@ export class SessionSupervisor {
 
   /** Forks a child and enters the session in it; the state names the child meanwhile. */
   private async enterChild(kind: 'starting' | 'restarting', after?: ChildEnd): Promise<ChildChannel> {
-    const child = new ChildChannel(this.opts.workerHeapMb, (n) => this.onNotice(n));
+    const child = new ChildChannel(
+      this.opts.workerHeapMb,
+      (n) => this.onNotice(n),
+      (line) => this.log.warn({ stderr: line }, 'the session process wrote to stderr'),
+    );
     if (kind === 'starting') this.set({ name: 'starting', child });
     else this.set({ name: 'restarting', child, after: after ?? { kind: 'exit', code: 0 } });
     const init: ChildInit = {
