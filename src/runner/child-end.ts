@@ -11,7 +11,9 @@ export const ABORT_EXIT_CODE = 134;
 export type KillReason =
   | { kind: 'leave'; reason: string }
   | { kind: 'start-timeout'; ms: number }
-  | { kind: 'enter-failed' };
+  | { kind: 'enter-failed' }
+  /** The caller of session enter gave up while the module was loading. */
+  | { kind: 'abandoned' };
 
 export type ChildEnd =
   /** V8 aborted the process: its heap limit was reached. */
@@ -46,6 +48,8 @@ export function describeEnd(end: ChildEnd, heapMb: number | undefined): string {
           return `the module did not finish loading within ${end.for.ms} ms`;
         case 'enter-failed':
           return 'the session could not be entered';
+        case 'abandoned':
+          return 'the caller gave up while the session was being entered';
       }
       break;
     case 'signal':

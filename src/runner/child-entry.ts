@@ -5,6 +5,8 @@
  * can do wrong (exhaust its heap, exit, abort, throw from a timer) ends this
  * process at worst, never the instance.
  */
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { FlmError, ErrorCode } from '../errors';
@@ -64,7 +66,7 @@ async function enter(id: number, childInit: ChildInit): Promise<void> {
     { level: init.logLevel, base: { pid: process.pid } },
     { write: (line: string) => send({ type: 'log', line }) },
   ).child({ sessionId: init.spec.sessionId, ...init.logBindings });
-  installModuleAlias(path.resolve(__dirname, '..', path.basename(__filename) === 'child-entry.ts' ? 'index.ts' : 'index.js'));
+  installModuleAlias(publicEntry());
   guardProcess();
   deps = createRuntimeDeps(init, logger);
   try {
@@ -97,4 +99,23 @@ async function invoke(id: number, taskId: string, input: Uint8Array | undefined)
   } finally {
     running = undefined;
   }
+}
+
+/**
+ * The file `flmrun-js` resolves to in user code: the built index.js; from
+ * source (the unit test tier), a generated CommonJS file that names each
+ * export, because Node finds the named exports an ESM import sees by reading
+ * the file, and it cannot read them from TypeScript.
+ */
+function publicEntry(): string {
+  const built = path.resolve(__dirname, '..', 'index.js');
+  if (path.extname(__filename) !== '.ts') return built;
+  const source = path.resolve(__dirname, '..', 'index.ts');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- the names of the source's exports, at run time
+  const names = Object.keys(require(source) as object);
+  const shim = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'flmrun-source-entry-')), 'index.cjs');
+  const lines = [`const m = require(${JSON.stringify(source)});`, ...names.map((n) => `exports.${n} = m.${n};`)];
+  fs.writeFileSync(shim, lines.join('\n') + '\n');
+  process.on('exit', () => fs.rmSync(path.dirname(shim), { recursive: true, force: true }));
+  return shim;
 }

@@ -108,10 +108,13 @@ export class SessionSupervisor {
     this.resetChanged();
   }
 
-  /** Starts the session's child and loads the module; rejects with a classified FlmError. */
-  static async start(spec: SessionSpec, opts: RunnerOptions): Promise<SessionSupervisor> {
+  /**
+   * Starts the session's child and loads the module; rejects with a classified
+   * FlmError. `signal`: the caller gave up; the child is ended at once.
+   */
+  static async start(spec: SessionSpec, opts: RunnerOptions, signal?: AbortSignal): Promise<SessionSupervisor> {
     const sup = new SessionSupervisor(spec, compileOptions(opts));
-    const child = await sup.enterChild('starting');
+    const child = await sup.enterChild('starting', undefined, signal);
     sup.set({ name: 'idle', child });
     return sup;
   }
@@ -245,7 +248,7 @@ export class SessionSupervisor {
   }
 
   /** Forks a child and enters the session in it; the state names the child meanwhile. */
-  private async enterChild(kind: 'starting' | 'restarting', after?: ChildEnd): Promise<ChildChannel> {
+  private async enterChild(kind: 'starting' | 'restarting', after?: ChildEnd, signal?: AbortSignal): Promise<ChildChannel> {
     const child = new ChildChannel(
       this.opts.workerHeapMb,
       (n) => this.onNotice(n),
@@ -265,8 +268,12 @@ export class SessionSupervisor {
     };
     const ms = this.opts.startTimeoutMs;
     const timer = setTimeout(() => void child.kill({ kind: 'start-timeout', ms }), ms);
+    const abandon = (): void => void child.kill({ kind: 'abandoned' });
+    if (signal?.aborted) abandon();
+    else signal?.addEventListener('abort', abandon, { once: true });
     const r = await child.enter(init);
     clearTimeout(timer);
+    signal?.removeEventListener('abort', abandon);
     if (r.type === 'entered') {
       if (this.state.name === 'closing' || this.state.name === 'closed') {
         await child.kill({ kind: 'leave', reason: 'session left while it was being entered' });
@@ -282,6 +289,7 @@ export class SessionSupervisor {
     if (end.kind === 'killed' && end.for.kind === 'start-timeout') {
       throw new FlmError(ErrorCode.InvalidInput, `the user's module did not finish loading within ${ms} ms (startTimeoutMs)`);
     }
+    if (end.kind === 'killed' && end.for.kind === 'abandoned') throw new FlmError(ErrorCode.Unavailable, describeEnd(end, this.opts.workerHeapMb));
     throw new FlmError(ErrorCode.InvalidInput, `the session could not be entered: ${describeEnd(end, this.opts.workerHeapMb)} while loading the module`);
   }
 

@@ -29,7 +29,8 @@ export const DEFAULT_MAX_QUEUED_BYTES = 256 * 1024 * 1024;
 
 export interface InstanceServiceDeps {
   packages: PackageInstaller;
-  startWorker: (spec: SessionSpec, opts: RunnerOptions) => Promise<SessionSupervisor>;
+  /** `signal`: the caller of session enter gave up; the module load is abandoned. */
+  startWorker: (spec: SessionSpec, opts: RunnerOptions, signal?: AbortSignal) => Promise<SessionSupervisor>;
   runnerOptions: RunnerOptions;
   workDir: string;
   logger: Logger;
@@ -111,7 +112,7 @@ export class InstanceService {
           workDir: this.deps.workDir,
           commonData: ctx.common_data && ctx.common_data.length > 0 ? ctx.common_data : undefined,
         };
-        worker = await this.deps.startWorker(spec, { ...this.deps.runnerOptions, logger: log });
+        worker = await this.deps.startWorker(spec, { ...this.deps.runnerOptions, logger: log }, signal);
         // Nobody waits for this session any more: do not keep it.
         if (signal?.aborted) throw new FlmError(ErrorCode.Unavailable, 'the caller gave up before the session was set up');
         this.session = { id: sessionId, appName, worker, pkg, log };

@@ -71,7 +71,7 @@ export async function startInstance(opts: ServeOptions, logger: Logger): Promise
 
   const service = new InstanceService({
     packages,
-    startWorker: (spec, ro) => SessionSupervisor.start(spec, ro),
+    startWorker: (spec, ro, signal) => SessionSupervisor.start(spec, ro, signal),
     runnerOptions: {
       cacheEndpoint,
       caFile: opts.caFile,

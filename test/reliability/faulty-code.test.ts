@@ -3,7 +3,7 @@
  * spins, exhausts its heap, never settles, leaves resources open, or cannot
  * even load, driven through the real gRPC Instance service. Each fault fails
  * its own task (or session enter) with a clear message, the next task works,
- * and after every round worker threads, file descriptors and sockets are back
+ * and after every round session processes, file descriptors and sockets are back
  * at their baseline. (test/runner covers the SessionWorker mechanics; this
  * suite adds the service's view and the leak counts.)
  */
@@ -67,7 +67,7 @@ describe('faulty user code through the Instance service', () => {
         expect((await t.client.leave()).return_code).toBe(0);
       });
 
-      it('after the round: no worker thread, file descriptor or socket left behind', async () => {
+      it('after the round: no session process, file descriptor or socket left behind', async () => {
         const after = await settledCounts(baseline);
         expect(after).toEqual({ threads: baseline.threads, fds: baseline.fds, sockets: baseline.sockets });
       });
@@ -90,7 +90,7 @@ describe('faulty user code through the Instance service', () => {
     }
   });
 
-  it('a module whose top level throws fails session enter with code 2 and the user frame; no worker is left', async () => {
+  it('a module whose top level throws fails session enter with code 2 and the user frame; no session process is left', async () => {
     const res = await enter('toplevel', encodeRunnerContext({ module: 'toplevel-throws.js', stateful: false, autoscale: false, warmup: 0 }));
     expect(res.return_code).toBe(2);
     expect(res.message).toMatch(/threw while loading: Error: cannot start: the fixture refuses to load\n\s+at .*toplevel-throws\.js:2:7/);

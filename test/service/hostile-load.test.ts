@@ -24,12 +24,25 @@ const enter = (sid: string) => t.client.enter({ session_id: sid, application: { 
 const invoke = (sid: string, method: string, args: unknown[] = [], deadlineMs?: number) =>
   t.client.invoke({ task_id: `t${++seq}`, session_id: sid, input: t.request(method, args) }, deadlineMs);
 
+const clients: grpc.Client[] = [];
+/** A call that the test can cancel; resolves with its error (null on success). */
+function rawCall(method: string, req: unknown): { call: grpc.ClientUnaryCall; result: Promise<grpc.ServiceError | null> } {
+  const { InstanceClient } = instanceProtos();
+  const raw = new InstanceClient(`unix://${t.socketPath}`, grpc.credentials.createInsecure()) as unknown as grpc.Client &
+    Record<string, (req: unknown, cb: (err: grpc.ServiceError | null) => void) => grpc.ClientUnaryCall>;
+  clients.push(raw);
+  let call!: grpc.ClientUnaryCall;
+  const result = new Promise<grpc.ServiceError | null>((resolve) => (call = raw[method]!(req, resolve)));
+  return { call, result };
+}
+
 beforeAll(async () => {
   // No task timeout: leave alone must stop a runaway task.
   t = await startTestInstance({ taskTimeoutMs: 0, maxQueuedBytes: 64 * MiB });
   dir = makeTempDir();
 });
 afterAll(async () => {
+  for (const c of clients) c.close();
   await t?.close();
   removeDir(dir);
 });
@@ -63,18 +76,38 @@ it('a task whose deadline passed while it was queued is never run', async () => 
 it("a running task's AbortSignal fires when its caller cancels the call", async () => {
   expect((await enter('cancel')).return_code).toBe(0);
   const [mark, done] = [file('mark'), file('done')];
-  const { InstanceClient } = instanceProtos();
-  const raw = new InstanceClient(`unix://${t.socketPath}`, grpc.credentials.createInsecure()) as unknown as grpc.Client &
-    Record<string, (req: unknown, cb: (err: grpc.ServiceError | null) => void) => grpc.ClientUnaryCall>;
-  const failed = new Promise<grpc.ServiceError | null>((resolve) => {
-    const call = raw.OnTaskInvoke!({ task_id: 'c', session_id: 'cancel', input: t.request('marksThenRecordsAbort', [mark, done]) }, resolve);
-    void eventually(() => fs.existsSync(mark)).then(() => call.cancel());
-  });
+  const { call, result: failed } = rawCall('OnTaskInvoke', { task_id: 'c', session_id: 'cancel', input: t.request('marksThenRecordsAbort', [mark, done]) });
+  await eventually(() => fs.existsSync(mark));
+  call.cancel();
   expect((await failed)?.code).toBe(grpc.status.CANCELLED);
   await eventually(() => fs.existsSync(done));
   expect(fs.readFileSync(done, 'utf8')).toBe('aborted: the caller cancelled the call');
-  raw.close();
   expect((await t.client.leave()).return_code).toBe(0);
+});
+
+it('a session enter whose caller gave up while the module loaded is abandoned, and not kept', async () => {
+  // A package whose module loads only once `release` exists (it writes `loading` first).
+  const pkg = makeTempDir();
+  const [loading, release] = [path.join(pkg, 'loading'), path.join(pkg, 'release')];
+  fs.writeFileSync(path.join(pkg, 'package.json'), JSON.stringify({ name: 'slow-load', version: '1.0.0', main: 'index.mjs' }));
+  fs.writeFileSync(
+    path.join(pkg, 'index.mjs'),
+    `import fs from 'node:fs';\nfs.writeFileSync(${JSON.stringify(loading)}, '');\n` +
+      `while (!fs.existsSync(${JSON.stringify(release)})) await new Promise((r) => setTimeout(r, 20));\nexport const ok = () => 'ok';\n`,
+  );
+  try {
+    const { call, result } = rawCall('OnSessionEnter', { session_id: 'abandoned', application: { name: 'hostile-app', url: `file://${pkg}` } });
+    await eventually(() => fs.existsSync(loading));
+    call.cancel();
+    expect((await result)?.code).toBe(grpc.status.CANCELLED);
+    // Queued behind the enter: answered once the enter has given up (the module never finished loading).
+    const res = await invoke('abandoned', 'ok');
+    expect(res.return_code).toBe(2);
+    expect(res.message).toMatch(/no session/);
+    expect(fs.existsSync(release)).toBe(false);
+  } finally {
+    removeDir(pkg);
+  }
 });
 
 it('task input bytes held by the queue are bounded: beyond the bound a task is refused with code 3', async () => {
