@@ -78,57 +78,59 @@ export class InstanceService {
 
   /** `signal`: the caller gave up (cancelled, or its deadline passed). */
   enter(ctx: SessionContext, signal?: AbortSignal): Promise<Result> {
-    return this.queue.run({ signal, cancelled: gaveUp, refused: gaveUp, run: async (): Promise<Result> => {
-      if (this.state === 'closing' || this.state === 'closed') return failure(ReturnCode.Unavailable, 'flmrun-js is shutting down');
-      const sessionId = ctx.session_id ?? '';
-      const app = ctx.application ?? {};
-      const appName = app.name ?? '';
-      const problem = !sessionId
-        ? 'SessionContext.session_id is empty'
-        : !NAME_RE.test(sessionId) || sessionId.includes('..')
-          ? `SessionContext.session_id "${sessionId}" must not contain "/", "\\" or ".."`
-          : !appName
-            ? 'SessionContext.application.name is empty'
-            : !NAME_RE.test(appName) || appName.includes('..')
-              ? `application name "${appName}" must not contain "/", "\\" or ".."`
-              : prefixProblem(`${appName}/${sessionId}`);
-      if (problem) return failure(ReturnCode.InvalidInput, problem);
+    return this.queue.run({ signal, cancelled: gaveUp, refused: gaveUp, run: () => this.enterSession(ctx, signal) });
+  }
 
-      if (this.session) {
-        this.log.info({ sessionId: this.session.id, next: sessionId }, 'session enter while a session is active: leaving it first');
-        await this.closeSession();
-      }
-      const log = this.log.child({ sessionId, app: appName });
-      log.info({ url: app.url }, 'session enter');
-      let pkg: InstalledPackage | undefined;
-      let worker: SessionSupervisor | undefined;
-      try {
-        if (app.url) pkg = await this.deps.packages.install(app.url, sessionId, { signal });
-        if (signal?.aborted) throw new FlmError(ErrorCode.Unavailable, 'the caller gave up before the session was set up');
-        const spec: SessionSpec = {
-          sessionId,
-          appName,
-          packageRoot: pkg?.root,
-          workDir: this.deps.workDir,
-          commonData: ctx.common_data && ctx.common_data.length > 0 ? ctx.common_data : undefined,
-        };
-        worker = await this.deps.startWorker(spec, { ...this.deps.runnerOptions, logger: log }, signal);
-        // Nobody waits for this session any more: do not keep it.
-        if (signal?.aborted) throw new FlmError(ErrorCode.Unavailable, 'the caller gave up before the session was set up');
-        this.session = { id: sessionId, appName, worker, pkg, log };
-        this.state = 'active';
-        log.info('session ready');
-        return { return_code: ReturnCode.Success };
-      } catch (err) {
-        await worker?.close('session enter abandoned');
-        await pkg?.release().catch((e: unknown) => log.warn({ err: e }, 'package release failed'));
-        const e = FlmError.from(err, ErrorCode.Internal);
-        // The full message may quote the user's data (an init_args value in an error): debug only.
-        log.warn({ returnCode: e.returnCode, error: summary(e.message) }, 'session enter failed');
-        log.debug({ err: e }, 'session enter failed');
-        return failure(e.returnCode, e.message);
-      }
-    } });
+  private async enterSession(ctx: SessionContext, signal: AbortSignal | undefined): Promise<Result> {
+    if (this.state === 'closing' || this.state === 'closed') return failure(ReturnCode.Unavailable, 'flmrun-js is shutting down');
+    const sessionId = ctx.session_id ?? '';
+    const app = ctx.application ?? {};
+    const appName = app.name ?? '';
+    const problem = !sessionId
+      ? 'SessionContext.session_id is empty'
+      : !NAME_RE.test(sessionId) || sessionId.includes('..')
+        ? `SessionContext.session_id "${sessionId}" must not contain "/", "\\" or ".."`
+        : !appName
+          ? 'SessionContext.application.name is empty'
+          : !NAME_RE.test(appName) || appName.includes('..')
+            ? `application name "${appName}" must not contain "/", "\\" or ".."`
+            : prefixProblem(`${appName}/${sessionId}`);
+    if (problem) return failure(ReturnCode.InvalidInput, problem);
+
+    if (this.session) {
+      this.log.info({ sessionId: this.session.id, next: sessionId }, 'session enter while a session is active: leaving it first');
+      await this.closeSession();
+    }
+    const log = this.log.child({ sessionId, app: appName });
+    log.info({ url: app.url }, 'session enter');
+    let pkg: InstalledPackage | undefined;
+    let worker: SessionSupervisor | undefined;
+    try {
+      if (app.url) pkg = await this.deps.packages.install(app.url, sessionId, { signal });
+      if (signal?.aborted) throw new FlmError(ErrorCode.Unavailable, 'the caller gave up before the session was set up');
+      const spec: SessionSpec = {
+        sessionId,
+        appName,
+        packageRoot: pkg?.root,
+        workDir: this.deps.workDir,
+        commonData: ctx.common_data && ctx.common_data.length > 0 ? ctx.common_data : undefined,
+      };
+      worker = await this.deps.startWorker(spec, { ...this.deps.runnerOptions, logger: log }, signal);
+      // Nobody waits for this session any more: do not keep it.
+      if (signal?.aborted) throw new FlmError(ErrorCode.Unavailable, 'the caller gave up before the session was set up');
+      this.session = { id: sessionId, appName, worker, pkg, log };
+      this.state = 'active';
+      log.info('session ready');
+      return { return_code: ReturnCode.Success };
+    } catch (err) {
+      await worker?.close('session enter abandoned');
+      await pkg?.release().catch((e: unknown) => log.warn({ err: e }, 'package release failed'));
+      const e = FlmError.from(err, ErrorCode.Internal);
+      // The full message may quote the user's data (an init_args value in an error): debug only.
+      log.warn({ returnCode: e.returnCode, error: summary(e.message) }, 'session enter failed');
+      log.debug({ err: e }, 'session enter failed');
+      return failure(e.returnCode, e.message);
+    }
   }
 
   /** `signal`: the caller gave up; a task not started is not started, a running one sees its AbortSignal fire. */
@@ -148,35 +150,33 @@ export class InstanceService {
   }
 
   private async runTask(task: TaskContext, taskId: string, signal: AbortSignal | undefined): Promise<TaskResult> {
-    {
-      const s = this.session;
-      if (!s) return failure(ReturnCode.InvalidInput, `task ${taskId || '(no id)'}: no session; OnSessionEnter must come first`);
-      if (task.session_id && task.session_id !== s.id) {
-        return failure(ReturnCode.InvalidInput, `task ${taskId} is for session "${task.session_id}", but the active session is "${s.id}"`);
-      }
-      const log = s.log.child({ taskId });
-      log.debug({ inputBytes: task.input?.length ?? 0 }, 'task invoke');
-      let outcome: TaskOutcome;
-      try {
-        outcome = s.leaving
-          ? { returnCode: ReturnCode.InvalidInput, message: `session ${s.id} has left` }
-          : await s.worker.invoke(taskId, task.input, signal);
-      } catch (err) {
-        const e = FlmError.from(err, ErrorCode.Internal);
-        outcome = { returnCode: e.returnCode, message: e.message };
-      }
-      if (outcome.returnCode === ReturnCode.Success) log.debug('task done');
-      else {
-        // The message goes back to the client; it may quote task data (a user error
-        // echoing its argument), so info gets only its leading clause.
-        log.info({ returnCode: outcome.returnCode, error: summary(outcome.message ?? '') }, 'task failed');
-        log.debug({ message: outcome.message }, 'task failed');
-      }
-      const res: TaskResult = { return_code: outcome.returnCode };
-      if (outcome.output) res.output = outcome.output;
-      if (outcome.message) res.message = outcome.message;
-      return res;
+    const s = this.session;
+    if (!s) return failure(ReturnCode.InvalidInput, `task ${taskId || '(no id)'}: no session; OnSessionEnter must come first`);
+    if (task.session_id && task.session_id !== s.id) {
+      return failure(ReturnCode.InvalidInput, `task ${taskId} is for session "${task.session_id}", but the active session is "${s.id}"`);
     }
+    const log = s.log.child({ taskId });
+    log.debug({ inputBytes: task.input?.length ?? 0 }, 'task invoke');
+    let outcome: TaskOutcome;
+    try {
+      outcome = s.leaving
+        ? { returnCode: ReturnCode.InvalidInput, message: `session ${s.id} has left` }
+        : await s.worker.invoke(taskId, task.input, signal);
+    } catch (err) {
+      const e = FlmError.from(err, ErrorCode.Internal);
+      outcome = { returnCode: e.returnCode, message: e.message };
+    }
+    if (outcome.returnCode === ReturnCode.Success) log.debug('task done');
+    else {
+      // The message goes back to the client; it may quote task data (a user error
+      // echoing its argument), so info gets only its leading clause.
+      log.info({ returnCode: outcome.returnCode, error: summary(outcome.message ?? '') }, 'task failed');
+      log.debug({ message: outcome.message }, 'task failed');
+    }
+    const res: TaskResult = { return_code: outcome.returnCode };
+    if (outcome.output) res.output = outcome.output;
+    if (outcome.message) res.message = outcome.message;
+    return res;
   }
 
   /**
