@@ -28,8 +28,9 @@ let init: ChildInit | undefined;
 let logger: pino.Logger = pino({ level: 'silent' });
 let runtime: SessionRuntime | undefined;
 let deps: RuntimeDeps | undefined;
-/** The invoke request being served: the supervisor sends one at a time. */
+/** The invoke request being served (the supervisor sends one at a time), and its settling. */
 let running: number | undefined;
+let settling: Promise<void> | undefined;
 
 // The supervisor gone (the instance ended or closed the channel): nothing to serve any more.
 process.on('disconnect', () => process.exit(0));
@@ -45,7 +46,7 @@ process.on('message', (msg: ToChild) => {
       void enter(msg.id, msg.init);
       break;
     case 'invoke':
-      void invoke(msg.id, msg.taskId, msg.input);
+      settling = invoke(msg.id, msg.taskId, msg.input);
       break;
     case 'abort':
       if (running === msg.id) runtime?.abort(msg.reason);
@@ -53,6 +54,9 @@ process.on('message', (msg: ToChild) => {
     case 'leave':
       void (async () => {
         await runtime?.leave(msg.reason);
+        // The running task saw its signal: let it answer before its cache client closes
+        // (the supervisor bounds the wait with closeTimeoutMs).
+        await settling;
         await deps?.close();
       })().finally(() => send({ type: 'left', id: msg.id }));
       break;
