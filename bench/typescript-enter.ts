@@ -16,7 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import ts from 'typescript';
 import { CacheServer } from '../src/cache/server/cache-server';
-import { SessionWorker } from '../src/runner/session-worker';
+import { SessionSupervisor } from '../src/runner/supervisor';
 
 const MODULES = 30;
 
@@ -54,7 +54,7 @@ function writeJsPackage(from: string, dir: string): void {
 
 async function enter(endpoint: string, workDir: string, root: string): Promise<number> {
   const t = process.hrtime.bigint();
-  const w = await SessionWorker.start({ sessionId: 'bench', appName: 'bench-ts', workDir, packageRoot: root }, { cacheEndpoint: endpoint });
+  const w = await SessionSupervisor.start({ sessionId: 'bench', appName: 'bench-ts', workDir, packageRoot: root }, { cacheEndpoint: endpoint });
   const ms = Number(process.hrtime.bigint() - t) / 1e6;
   await w.close('bench');
   return ms;

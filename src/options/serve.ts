@@ -49,7 +49,7 @@ export const SERVE_OPTIONS = [
   {
     key: 'taskTimeoutMs', flag: 'task-timeout-ms', arg: 'N', kind: 'int', unit: 'ms', min: 0, default: 0, defaultText: '0 (off)',
     help: 'per-task time limit, 0 = none',
-    more: ': a task running longer fails (code 1); its AbortSignal fires, and a task that has not stopped 1 s later loses its worker (a fresh one re-enters the session)',
+    more: ': a task running longer fails (code 1); its AbortSignal fires, and a task that has not stopped 1 s later loses its process (a fresh one re-enters the session)',
   },
   {
     key: 'cacheDeadlineMs', flag: 'cache-deadline-ms', arg: 'N', kind: 'int', unit: 'ms', min: 1, default: 30_000,
@@ -58,7 +58,11 @@ export const SERVE_OPTIONS = [
   },
   {
     key: 'workerHeapMb', flag: 'worker-heap-mb', arg: 'N', kind: 'int', unit: 'MB', min: 0, default: 0, defaultText: "0 (Node's default)",
-    help: 'heap limit of the worker that runs user code, 0 = Node\'s default',
+    help: 'heap limit of the session process that runs user code, 0 = Node\'s default; a task that reaches it fails (code 1) and the process is replaced',
+  },
+  {
+    key: 'maxQueuedBytes', flag: 'max-queued-bytes', arg: 'BYTES', kind: 'int', unit: 'bytes', min: 1, default: 256 * 1024 * 1024, defaultText: '256 MiB',
+    help: 'task input bytes held at once (queued and running); a task beyond it is refused (code 3)',
   },
   {
     key: 'refConcurrency', flag: 'ref-concurrency', arg: 'N', kind: 'int', unit: 'count', min: 1, default: 8,

@@ -55,7 +55,13 @@ function lastComponent(p: string): string {
   }
 }
 
-export async function fetchPackage(parsed: ParsedPackageUrl, tmpDir: string, o: ResolvedPackageOptions, ca: () => Buffer | undefined): Promise<Fetched> {
+export async function fetchPackage(
+  parsed: ParsedPackageUrl,
+  tmpDir: string,
+  o: ResolvedPackageOptions,
+  ca: () => Buffer | undefined,
+  signal?: AbortSignal,
+): Promise<Fetched> {
   const { url, expectedSha256 } = parsed;
   const where = `package ${safeUrl(url)}`;
   const dest = path.join(tmpDir, 'download');
@@ -78,7 +84,7 @@ export async function fetchPackage(parsed: ParsedPackageUrl, tmpDir: string, o: 
       break;
     }
     case 'http:': case 'https:': {
-      const d = await httpDownload(url, dest, { ...o, ca: ca() }, where);
+      const d = await httpDownload(url, dest, { ...o, ca: ca(), signal }, where);
       fetched = { type: 'file', file: dest, name: lastComponent(new URL(d.finalUrl).pathname) || lastComponent(url.pathname), sha256: d.sha256, contentType: d.contentType, downloaded: true };
       break;
     }

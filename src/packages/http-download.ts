@@ -21,6 +21,8 @@ export interface HttpLimits {
   maxRedirects: number;
   /** Extra trusted CAs (PEM), added to Node's roots. */
   ca?: Buffer;
+  /** Fires when whoever waits for the download gave up. */
+  signal?: AbortSignal;
 }
 
 export interface Downloaded {
@@ -33,6 +35,10 @@ export interface Downloaded {
 
 export async function httpDownload(url: URL, dest: string, limits: HttpLimits, where: string): Promise<Downloaded> {
   const ac = new AbortController();
+  // The caller of session enter gave up: the download stops at once.
+  const gaveUp = (): void => ac.abort(unavailable(`${where}: download abandoned: the caller of session enter gave up`));
+  if (limits.signal?.aborted) gaveUp();
+  limits.signal?.addEventListener('abort', gaveUp, { once: true });
   const timer = setTimeout(() => {
     ac.abort(unavailable(`${where}: download took longer than ${limits.httpTotalTimeoutMs} ms (limit httpTotalTimeoutMs)`));
   }, limits.httpTotalTimeoutMs);
@@ -83,6 +89,7 @@ export async function httpDownload(url: URL, dest: string, limits: HttpLimits, w
     throw asDownloadError(ac.signal.aborted ? ac.signal.reason : err, where);
   } finally {
     clearTimeout(timer);
+    limits.signal?.removeEventListener('abort', gaveUp);
   }
 }
 

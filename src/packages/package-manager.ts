@@ -82,9 +82,10 @@ export class PackageManager {
     this.deps = new DepsStore(this.o.workDir, this.locks, this.o, this.log, this.user);
   }
 
-  async install(url: string, sessionId: string): Promise<InstalledPackage> {
+  /** `signal`: the caller of session enter gave up; a download in progress is aborted. */
+  async install(url: string, sessionId: string, opts: { signal?: AbortSignal } = {}): Promise<InstalledPackage> {
     if (this.closed) throw new FlmError(ErrorCode.Unavailable, 'the package manager is closed');
-    const work = this.installNow(url, sessionId);
+    const work = this.installNow(url, sessionId, opts.signal);
     this.inFlight.add(work);
     try {
       return await work;
@@ -93,13 +94,14 @@ export class PackageManager {
     }
   }
 
-  private async installNow(url: string, sessionId: string): Promise<InstalledPackage> {
+  private async installNow(url: string, sessionId: string, signal: AbortSignal | undefined): Promise<InstalledPackage> {
     const parsed = parsePackageUrl(url);
     const where = `package ${safeUrl(parsed.url)}`;
     await fs.mkdir(this.o.workDir, { recursive: true });
     const tmp = await makeOwnTempDir(this.o.workDir, 'dl');
     try {
-      const fetched = await fetchPackage(parsed, tmp, this.o, () => this.ca());
+      const fetched = await fetchPackage(parsed, tmp, this.o, () => this.ca(), signal);
+      if (signal?.aborted) throw new FlmError(ErrorCode.Unavailable, `${where}: abandoned: the caller of session enter gave up`);
       if (fetched.type === 'dir') return await this.useDirectory(fetched.dir, where);
       const token = `${sessionId}#${this.nextRef++}`;
       const { tree, reused, npmRan } = await this.locks.with(fetched.sha256, async () => {

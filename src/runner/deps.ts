@@ -1,10 +1,10 @@
 /**
- * The real cache client and codecs, wired for the session runtime (worker side).
+ * The real cache client and codecs, wired for the session runtime (child side).
  */
 import type { Logger } from 'pino';
 import { CacheClient } from '../cache/client';
 import { argumentRef, decodeCommonData, decodeContextObject, decodeRunnerRequest, decodeValue, encodeContextPayload, encodeValue } from '../codecs';
-import type { WorkerInit } from './protocol';
+import type { ChildInit } from './protocol';
 import type { RuntimeCache, RuntimeCodecs } from './session-runtime';
 
 export interface RuntimeDeps {
@@ -13,7 +13,7 @@ export interface RuntimeDeps {
   close(): Promise<void>;
 }
 
-export function createRuntimeDeps(init: WorkerInit, logger: Logger): RuntimeDeps {
+export function createRuntimeDeps(init: ChildInit, logger: Logger): RuntimeDeps {
   const client = new CacheClient({
     endpoint: init.cacheEndpoint,
     caFile: init.caFile,

@@ -1,15 +1,32 @@
-/** Messages between a SessionWorker (main thread) and its worker thread. */
-import type { SessionSpec } from './session-worker';
+/**
+ * The typed channel between a SessionSupervisor (the instance process) and
+ * its session child process (src/runner/child-entry.ts). Every request the
+ * supervisor sends carries an id; the child answers each with exactly one
+ * reply of the same id. `log` and `uncaught` are the only unsolicited
+ * messages. Bytes travel by structured clone ('advanced' IPC serialization).
+ */
 
-/** workerData of a session worker. */
-export interface WorkerInit {
+export interface SessionSpec {
+  sessionId: string;
+  /** ApplicationContext.name; results go under `<appName>/<sessionId>`. */
+  appName: string;
+  /** Installed package directory, if any. */
+  packageRoot?: string;
+  /** Working directory; a context `module` is resolved against packageRoot ?? workDir. */
+  workDir: string;
+  /** SessionContext.common_data (SPEC 5). */
+  commonData?: Uint8Array;
+}
+
+/** What the child needs to enter the session. */
+export interface ChildInit {
   spec: SessionSpec;
   cacheEndpoint: string;
   caFile?: string;
   /** Deadline of each cache call (CacheClient deadlineMs); undefined = its default. */
   cacheDeadlineMs?: number;
   refConcurrency: number;
-  /** pino level and bindings of the main thread's logger; log lines travel back as messages. */
+  /** pino level and bindings of the supervisor's logger; log lines travel back as messages. */
   logLevel: string;
   logBindings: Record<string, unknown>;
   /** Latest persisted state known to the session; wins over the context's own `state`. */
@@ -22,28 +39,41 @@ export interface TaskOutcome {
   message?: string;
 }
 
-export type ToWorker =
-  | { type: 'invoke'; taskId: string; input?: Uint8Array }
-  | { type: 'abort'; taskId: string; reason: string }
-  | { type: 'leave'; reason: string };
+export type Request =
+  | { type: 'enter'; id: number; init: ChildInit }
+  | { type: 'invoke'; id: number; taskId: string; input?: Uint8Array }
+  | { type: 'leave'; id: number; reason: string };
 
-export type FromWorker =
-  | { type: 'ready' }
-  | { type: 'failed'; code: string; message: string }
-  | { type: 'done'; taskId: string; returnCode: number; output?: Uint8Array; message?: string; state?: Uint8Array }
-  | { type: 'left' }
-  | { type: 'log'; line: string };
+/** Not a request: fires the running task's AbortSignal (no reply; the task's own reply follows). */
+export interface AbortNotice {
+  type: 'abort';
+  /** The id of the invoke request to abort. */
+  id: number;
+  reason: string;
+}
 
-/**
- * A buffer ready to be transferred to the other thread: itself when it spans
- * its whole ArrayBuffer, else a copy of just its bytes. postMessage clones a
- * view by cloning its whole ArrayBuffer (a pooled Buffer's 8 KiB slab, the
- * gRPC message a task input was sliced from), so copying the view and
- * transferring the copy moves fewer bytes.
- */
-export function transferable(b: Uint8Array): Uint8Array {
-  // new Uint8Array(view) copies into a fresh ArrayBuffer. (Buffer#slice would
-  // not: it is a view, so the copy "transferred" would be Node's shared
-  // Buffer pool slab, which hangs the receiving side on Node 22.)
-  return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength && b.buffer instanceof ArrayBuffer ? b : new Uint8Array(b);
+export type ToChild = Request | AbortNotice;
+
+export type Reply =
+  | { type: 'entered'; id: number }
+  | { type: 'enter-failed'; id: number; code: string; message: string }
+  | { type: 'done'; id: number; returnCode: number; output?: Uint8Array; message?: string; state?: Uint8Array }
+  | { type: 'left'; id: number };
+
+export type Notice =
+  | { type: 'log'; line: string }
+  /** An error nobody caught; the child exits right after sending it. */
+  | { type: 'uncaught'; message: string };
+
+export type FromChild = Reply | Notice;
+
+/** The reply type each request is answered with. */
+export interface ReplyTo {
+  enter: Extract<Reply, { type: 'entered' | 'enter-failed' }>;
+  invoke: Extract<Reply, { type: 'done' }>;
+  leave: Extract<Reply, { type: 'left' }>;
+}
+
+export function isReply(msg: FromChild): msg is Reply {
+  return msg.type !== 'log' && msg.type !== 'uncaught';
 }

@@ -1,5 +1,5 @@
 /**
- * One session inside its worker thread: the execution object and everything
+ * One session inside its child process: the execution object and everything
  * a task needs (SPEC 2 OnTaskInvoke): decode the request, fetch ObjectRef
  * arguments, call, persist state, store the result, answer an ObjectRef.
  */
@@ -14,18 +14,18 @@ import { instantiate, loadTarget, type LoadedTarget } from './loader';
 import { captureState, restoreState, sameState } from './state';
 import { runInTask } from './task-context';
 import { describeUserError } from './user-stack';
-import type { SessionSpec } from './session-worker';
+import type { SessionSpec } from './protocol';
 import type { TaskOutcome } from './protocol';
 import type { RunnerContext, RunnerRequest } from '../codecs';
 
-/** The cache as the runtime uses it (the real CacheClient in the worker). */
+/** The cache as the runtime uses it (the real CacheClient in the session process). */
 export interface RuntimeCache {
   put(prefix: string, payload: CachePayload): Promise<ObjectRef>;
   update(key: string, payload: CachePayload): Promise<ObjectRef>;
   get(ref: ObjectRef): Promise<CacheObject>;
 }
 
-/** The codecs as the runtime uses them (src/codecs in the worker). */
+/** The codecs as the runtime uses them (src/codecs in the session process). */
 export interface RuntimeCodecs {
   decodeCommonData(bytes: Uint8Array): { kind: 'ref'; ref: ObjectRef } | { kind: 'context'; context: RunnerContext };
   decodeContextObject(obj: CacheObject): RunnerContext;

@@ -1,8 +1,8 @@
 /**
  * What user code can learn about the task it is running: `currentTask()`.
  *
- * Backed by one AsyncLocalStorage per thread, kept on `globalThis` under a
- * registered symbol so that every copy of this module in the worker (the
+ * Backed by one AsyncLocalStorage per process, kept on `globalThis` under a
+ * registered symbol so that every copy of this module in the session process (the
  * runner's own, a user package's own `flmrun-js` dependency, a CJS and an ESM
  * load of it) sees the same store.
  */
@@ -16,7 +16,7 @@ export interface TaskInfo {
   readonly sessionId: string;
   /** The application name (results are stored under `<appName>/<sessionId>`). */
   readonly appName: string;
-  /** Fires when the task times out, the session leaves, or the runner shuts down. */
+  /** Fires when the task times out, its caller gives up (cancels, or its deadline passes), the session leaves, or the runner shuts down. */
   readonly signal: AbortSignal;
   /** A pino logger bound to the session and task ids. */
   readonly logger: Logger;

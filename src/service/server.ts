@@ -10,7 +10,7 @@ import type { Logger } from '../log';
 import { CacheServer } from '../cache/server/cache-server';
 import { CacheClient } from '../cache/client';
 import { PackageManager } from '../packages';
-import { SessionWorker } from '../runner/session-worker';
+import { SessionSupervisor } from '../runner/supervisor';
 import { InstanceService } from './instance-service';
 import { instanceProtos } from './protos';
 import { bindTcp, bindUnixSocket, type UnixListener } from './listeners';
@@ -71,7 +71,7 @@ export async function startInstance(opts: ServeOptions, logger: Logger): Promise
 
   const service = new InstanceService({
     packages,
-    startWorker: (spec, ro) => SessionWorker.start(spec, ro),
+    startWorker: (spec, ro, signal) => SessionSupervisor.start(spec, ro, signal),
     runnerOptions: {
       cacheEndpoint,
       caFile: opts.caFile,
@@ -82,6 +82,7 @@ export async function startInstance(opts: ServeOptions, logger: Logger): Promise
     },
     workDir: opts.workDir,
     logger,
+    maxQueuedBytes: opts.maxQueuedBytes,
   });
 
   const server = new grpc.Server(SERVER_CHANNEL_OPTIONS);

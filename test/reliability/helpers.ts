@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { liveWorkerThreads } from '../../src/runner/session-worker';
+import { liveSessionChildren } from '../../src/runner/supervisor';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
 export const CLI = path.join(ROOT, 'dist', 'cli.js');
@@ -105,7 +105,7 @@ export interface ResourceCounts {
 }
 
 export function resourceCounts(): ResourceCounts {
-  return { threads: liveWorkerThreads(), ...openHandles() };
+  return { threads: liveSessionChildren(), ...openHandles() };
 }
 
 /**

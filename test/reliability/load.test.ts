@@ -17,6 +17,7 @@ const STATELESS_PER_CLIENT = 12;
 const STATEFUL_PER_CLIENT = 6;
 const APP = 'load-app';
 
+// Each test has a generous hang guard: how fast 64 clients are served depends on the machine, and must not fail a test.
 describe(`${CLIENTS} concurrent clients against one instance`, () => {
   let t: TestInstance;
   let clients: InstanceClient[];
@@ -53,7 +54,7 @@ describe(`${CLIENTS} concurrent clients against one instance`, () => {
     );
     expect(keys.size).toBe(CLIENTS * STATELESS_PER_CLIENT);
     expect((await t.client.leave()).return_code).toBe(0);
-  });
+  }, 600_000);
 
   it('a stateful counter incremented by all clients at once ends exact, and its persisted state too', async () => {
     const ctx = encodeRunnerContext({ export: 'Counter', stateful: true, autoscale: false, warmup: 0 });
@@ -88,9 +89,9 @@ describe(`${CLIENTS} concurrent clients against one instance`, () => {
     const next = await t.client.invoke({ task_id: 'next', session_id: 'stateful-2', input: t.request('increment', [-1]) });
     expect(await t.valueOf(next)).toEqual({ client: -1, count: total + 1 });
     expect((await t.client.leave()).return_code).toBe(0);
-  });
+  }, 600_000);
 
-  it('operations racing a session leave: tasks either complete or answer "no session", never anything else', async () => {
+  it('operations racing a session leave: tasks either complete or answer "no session" / "has left", never anything else', async () => {
     expect((await t.client.enter({ session_id: 'race', application: { name: APP, url: fixtureUrl('load') } })).return_code).toBe(0);
     const tasks = clients.map((client, c) => client.invoke({ task_id: `r${c}`, session_id: 'race', input: t.request('sum', [c, 1]) }));
     const leave = clients[CLIENTS / 2]!.leave();
@@ -103,7 +104,8 @@ describe(`${CLIENTS} concurrent clients against one instance`, () => {
         done++;
       } else {
         expect(res.return_code).toBe(2);
-        expect(res.message).toMatch(/no session/);
+        // Not started: after the leave ("no session"), or queued when it arrived ("has left").
+        expect(res.message).toMatch(/no session|has left/);
       }
     }
     // Arrival order decides how many ran before the leave; every one answered one of the two.
@@ -111,7 +113,7 @@ describe(`${CLIENTS} concurrent clients against one instance`, () => {
     expect(done).toBeLessThanOrEqual(CLIENTS);
     expect(resourceCounts().threads).toBeLessThanOrEqual(1);
     expect((await settledCounts({ threads: 0, fds: Infinity, sockets: Infinity })).threads).toBe(0);
-  });
+  }, 600_000);
 
   it('one connection with 200 calls in flight (more than max_concurrent_streams = 128): every one answered correctly', async () => {
     expect((await t.client.enter({ session_id: 'streams', application: { name: APP, url: fixtureUrl('load') } })).return_code).toBe(0);

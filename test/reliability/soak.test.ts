@@ -26,10 +26,26 @@ const WARMUP_SAMPLES = 10;
 const CHECK_EVERY = TASKS > 20_000 ? 10 : 1;
 const MiB = 1024 * 1024;
 
+/** RSS of serve and of its children (the session process runs the user code). */
 function rssBytes(pid: number): number {
-  const m = /^VmRSS:\s+(\d+) kB$/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-  if (!m) throw new Error(`no VmRSS for pid ${pid}`);
-  return Number(m[1]) * 1024;
+  let children: number[] = [];
+  try {
+    children = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    // no children file: count serve alone
+  }
+  return [pid, ...children].reduce((sum, p) => sum + ownRss(p), 0);
+}
+
+function ownRss(pid: number): number {
+  let status: string;
+  try {
+    status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    return 0; // a child that just ended
+  }
+  const m = /^VmRSS:\s+(\d+) kB$/m.exec(status);
+  return m ? Number(m[1]) * 1024 : 0;
 }
 
 const median = (xs: number[]): number => {

@@ -1,4 +1,4 @@
-/** A real object cache and SessionWorkers over the runner-app fixture, for the runner's end-to-end tests. */
+/** A real object cache and SessionSupervisors over the runner-app fixture, for the runner's end-to-end tests. */
 import path from 'node:path';
 import { BSON } from 'bson';
 import { CacheServer } from '../../src/cache/server/cache-server';
@@ -7,7 +7,7 @@ import type { ObjectRef } from '../../src/wire/cache-types';
 import { decodeObjectRef } from '../../src/wire/object-ref';
 import { encodeRunnerRequest } from '../../src/codecs/request';
 import { decodeValue, encodeValue } from '../../src/codecs/values';
-import { liveWorkerThreads, SessionWorker, type RunnerOptions, type TaskOutcome } from '../../src/runner/session-worker';
+import { liveSessionChildren, SessionSupervisor, type RunnerOptions, type TaskOutcome } from '../../src/runner/supervisor';
 
 export const APP_ROOT = path.resolve(__dirname, '../fixtures/runner-app');
 export const APP = 'runner-test';
@@ -23,7 +23,7 @@ export class Harness {
   server = new CacheServer();
   endpoint = '';
   cache!: CacheClient;
-  private workers: SessionWorker[] = [];
+  private workers: SessionSupervisor[] = [];
   private sessions = 0;
 
   async start(): Promise<this> {
@@ -33,13 +33,13 @@ export class Harness {
   }
 
   /** Enters a session whose common data is the context as a BSON document (or none). */
-  enter(context?: ContextFields, opts: Partial<RunnerOptions> = {}, sessionId = `s${++this.sessions}`): Promise<SessionWorker> {
+  enter(context?: ContextFields, opts: Partial<RunnerOptions> = {}, sessionId = `s${++this.sessions}`): Promise<SessionSupervisor> {
     const commonData = context ? Buffer.from(BSON.serialize(context)) : undefined;
     return this.enterWith(commonData, opts, sessionId);
   }
 
-  async enterWith(commonData: Uint8Array | undefined, opts: Partial<RunnerOptions> = {}, sessionId = `s${++this.sessions}`): Promise<SessionWorker> {
-    const w = await SessionWorker.start(
+  async enterWith(commonData: Uint8Array | undefined, opts: Partial<RunnerOptions> = {}, sessionId = `s${++this.sessions}`): Promise<SessionSupervisor> {
+    const w = await SessionSupervisor.start(
       { sessionId, appName: APP, workDir: APP_ROOT, commonData },
       { cacheEndpoint: this.endpoint, ...opts },
     );
@@ -66,7 +66,7 @@ export class Harness {
     return decodeValue(await this.cache.get(decodeObjectRef(outcome.output!)));
   }
 
-  async run(w: SessionWorker, method: string | null, args: unknown[] = [], kwargs: Record<string, unknown> | null = null): Promise<unknown> {
+  async run(w: SessionSupervisor, method: string | null, args: unknown[] = [], kwargs: Record<string, unknown> | null = null): Promise<unknown> {
     return this.valueOf(await w.invoke(`t${Math.random().toString(36).slice(2, 8)}`, this.request(method, args, kwargs)));
   }
 
@@ -83,7 +83,7 @@ export class Harness {
 
 /**
  * One Harness for a test file: started before its tests, its workers closed
- * after each, stopped at the end with no worker thread left alive.
+ * after each, stopped at the end with no session process left alive.
  */
 export function useHarness(): () => Harness {
   let h: Harness | undefined;
@@ -93,7 +93,7 @@ export function useHarness(): () => Harness {
   afterEach(() => h!.closeWorkers());
   afterAll(async () => {
     await h!.stop();
-    expect(liveWorkerThreads()).toBe(0);
+    expect(liveSessionChildren()).toBe(0);
   });
   return () => h!;
 }

@@ -1,6 +1,6 @@
 /**
  * The Instance protocol end to end: a real flmrun-js (gRPC on a temp Unix
- * socket, embedded object cache, user code in its worker) driven by a real
+ * socket, embedded object cache, user code in its session process) driven by a real
  * gRPC client; results read back from the cache by their ObjectRef.
  */
 import fs from 'node:fs';

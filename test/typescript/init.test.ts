@@ -9,7 +9,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { BSON } from 'bson';
 import { runInit } from '../../src/cli/init';
-import { SessionWorker } from '../../src/runner/session-worker';
+import { SessionSupervisor } from '../../src/runner/supervisor';
 import { Harness } from '../runner/harness';
 import { makeTempDir, removeDir } from '../helpers/tmp';
 
@@ -74,7 +74,7 @@ describe('flmrun-js init', () => {
 
   it('runs unchanged in a session: default class with init_args, state, keyword arguments, named export, Date', async () => {
     const h = await new Harness().start();
-    const w = await SessionWorker.start(
+    const w = await SessionSupervisor.start(
       { sessionId: 'init-1', appName: 'init', workDir: dir, commonData: Buffer.from(BSON.serialize({ init_args: [10], stateful: true })) },
       { cacheEndpoint: h.endpoint },
     );

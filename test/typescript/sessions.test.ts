@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { BSON } from 'bson';
-import { SessionWorker } from '../../src/runner/session-worker';
+import { SessionSupervisor } from '../../src/runner/supervisor';
 import { Harness } from '../runner/harness';
 import { makeTempDir, removeDir } from '../helpers/tmp';
 
@@ -22,7 +22,7 @@ it('enters, runs and leaves a cold TypeScript session four times in one process'
     fs.copyFileSync(path.join(EXAMPLE, 'package.json'), path.join(pkg, 'package.json'));
     for (let i = 0; i < 4; i++) {
       const workDir = fs.mkdtempSync(path.join(base, 'work-'));
-      const w = await SessionWorker.start(
+      const w = await SessionSupervisor.start(
         { sessionId: `s${i}`, appName: 'ts', workDir, packageRoot: pkg, commonData: Buffer.from(BSON.serialize({ init_args: [i] })) },
         { cacheEndpoint: h.endpoint },
       );

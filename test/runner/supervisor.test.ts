@@ -1,11 +1,11 @@
 /**
- * The Python runner's suite, in JavaScript, through SessionWorker with a real
+ * The Python runner's suite, in JavaScript, through SessionSupervisor with a real
  * object cache: every result is fetched back by its ObjectRef and decoded.
  */
 import pino from 'pino';
 import { ObjectRefArg } from '../../src/codecs/request';
 import { decodeObjectRef, encodeObjectRef } from '../../src/wire/object-ref';
-import { liveWorkerThreads } from '../../src/runner/session-worker';
+import { liveSessionChildren } from '../../src/runner/supervisor';
 import { APP, Harness, useHarness } from './harness';
 
 const harness = useHarness();
@@ -14,7 +14,7 @@ beforeAll(() => {
   h = harness();
 });
 
-describe('SessionWorker: the Python runner suite', () => {
+describe('SessionSupervisor: the Python runner suite', () => {
   it('a sum function (the package main export, no common data)', async () => {
     const w = await h.enterWith(undefined);
     expect(await h.run(w, null, [1, 2])).toBe(3);
@@ -36,9 +36,10 @@ describe('SessionWorker: the Python runner suite', () => {
     expect(await h.run(w, 'answer')).toBe(42);
   });
 
-  it('many tasks in one session, queued in call order', async () => {
+  it('many tasks in one session, one after another', async () => {
     const w = await h.enterWith(undefined);
-    const outcomes = await Promise.all(Array.from({ length: 20 }, (_, i) => w.invoke(`t${i}`, h.request(null, [i, i]))));
+    const outcomes = [];
+    for (let i = 0; i < 20; i++) outcomes.push(await w.invoke(`t${i}`, h.request(null, [i, i])));
     const values = await Promise.all(outcomes.map((o) => h.valueOf(o)));
     expect(values).toEqual(Array.from({ length: 20 }, (_, i) => 2 * i));
     const keys = outcomes.map((o) => decodeObjectRef(o.output!).key);
@@ -79,7 +80,14 @@ describe('SessionWorker: the Python runner suite', () => {
   });
 });
 
-describe('SessionWorker: ObjectRef arguments and the task context', () => {
+it('refuses a task handed over while another runs (the service owns the one queue)', async () => {
+  const w = await h.enter({ module: 'calc' });
+  const first = w.invoke('a', h.request('answer'));
+  await expect(w.invoke('b', h.request('answer'))).rejects.toMatchObject({ code: 'INTERNAL' });
+  expect(await h.valueOf(await first)).toBe(42);
+});
+
+describe('SessionSupervisor: ObjectRef arguments and the task context', () => {
   it('passes the result of one task as an argument of the next without the client fetching it', async () => {
     const w = await h.enter({ module: 'complex' });
     const first = await w.invoke('t1', h.request('echo', [1, 2, 3, 4]));
@@ -118,7 +126,7 @@ describe('SessionWorker: ObjectRef arguments and the task context', () => {
   });
 });
 
-describe('SessionWorker: logs', () => {
+describe('SessionSupervisor: logs', () => {
   it("user code's task logger writes through the main thread's logger, bound to session and task", async () => {
     const lines: Record<string, unknown>[] = [];
     const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) }).child({ component: 'test' });

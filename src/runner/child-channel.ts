@@ -1,0 +1,155 @@
+/**
+ * One session child process and the typed request/response channel to it.
+ *
+ * The child runs in its own process group (detached), so that ending it also
+ * ends whatever user code spawned. Requests carry ids; each is answered by
+ * its reply or, if the child ends first, by `{ type: 'gone' }` with the
+ * child's typed end. The channel never throws for anything the child does.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import readline from 'node:readline';
+import type { ChildEnd, KillReason } from './child-end';
+import { isReply, type ChildInit, type FromChild, type Notice, type Reply, type ReplyTo, type Request } from './protocol';
+
+export interface Gone {
+  type: 'gone';
+  end: ChildEnd;
+}
+
+interface Pending {
+  settle(reply: Reply | Gone): void;
+}
+
+let liveChildren = 0;
+/** Session child processes started and not yet ended (for leak checks). */
+export function liveSessionChildren(): number {
+  return liveChildren;
+}
+
+/**
+ * The child's script: the built one, or, when this module itself runs from
+ * source (the unit test tier under ts-jest), the TypeScript source through
+ * sucrase's require hook, so that tests never run a stale build.
+ */
+function childCommand(heapMb: number | undefined): { script: string; execArgv: string[] } {
+  const heap = heapMb === undefined ? [] : [`--max-old-space-size=${heapMb}`];
+  if (path.extname(__filename) === '.ts') {
+    return { script: path.join(__dirname, 'child-entry.ts'), execArgv: [...heap, '--require', require.resolve('sucrase/register/ts')] };
+  }
+  return { script: path.join(__dirname, 'child-entry.js'), execArgv: heap };
+}
+
+export class ChildChannel {
+  /** The child's end, once it has ended. */
+  end: ChildEnd | undefined;
+  readonly ended: Promise<ChildEnd>;
+  private readonly proc: ChildProcess;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private killedFor: KillReason | { kind: 'timeout'; ms: number } | undefined;
+  private uncaught: string | undefined;
+
+  /** onStderr: each line the child writes to stderr (V8's out-of-memory report among them). */
+  constructor(heapMb: number | undefined, onNotice: (n: Notice) => void, onStderr: (line: string) => void) {
+    const { script, execArgv } = childCommand(heapMb);
+    // execArgv is set in full: the child must not inherit the instance's own flags (--inspect, a test runner's).
+    // stderr is read here, not inherited: it becomes log lines instead of raw text in the instance's own stderr.
+    this.proc = fork(script, [], { execArgv, serialization: 'advanced', detached: true, stdio: ['ignore', 'inherit', 'pipe', 'ipc'] });
+    liveChildren++;
+    if (this.proc.stderr) readline.createInterface({ input: this.proc.stderr, crlfDelay: Infinity }).on('line', onStderr);
+    this.proc.on('message', (msg: FromChild) => {
+      if (isReply(msg)) {
+        const p = this.pending.get(msg.id);
+        this.pending.delete(msg.id);
+        p?.settle(msg);
+        return;
+      }
+      if (msg.type === 'uncaught') this.uncaught = msg.message;
+      onNotice(msg);
+    });
+    // A failed send (the child already gone) is answered by 'exit' below.
+    this.proc.on('error', () => undefined);
+    this.ended = new Promise<ChildEnd>((resolve) => {
+      this.proc.once('exit', (code, signal) => {
+        liveChildren--;
+        const end = this.classify(code, signal);
+        this.end = end;
+        // What user code spawned into the group outlives the child otherwise.
+        this.killGroup();
+        for (const p of this.pending.values()) p.settle({ type: 'gone', end });
+        this.pending.clear();
+        resolve(end);
+      });
+    });
+  }
+
+  get pid(): number | undefined {
+    return this.proc.pid;
+  }
+
+  /** Enters the session; resolves with the reply, or `gone` if the child ends first. */
+  enter(init: ChildInit): Promise<ReplyTo['enter'] | Gone> {
+    return this.request<ReplyTo['enter']>((id) => ({ type: 'enter', id, init })).reply;
+  }
+
+  /** Runs a task; `id` is the one to abort it by. */
+  invoke(taskId: string, input: Uint8Array | undefined): { id: number; reply: Promise<ReplyTo['invoke'] | Gone> } {
+    return this.request<ReplyTo['invoke']>((id) => ({ type: 'invoke', id, taskId, input }));
+  }
+
+  /** Fires the running task's signal and disposes the execution object. */
+  leave(reason: string): Promise<ReplyTo['leave'] | Gone> {
+    return this.request<ReplyTo['leave']>((id) => ({ type: 'leave', id, reason })).reply;
+  }
+
+  private request<R extends Reply>(make: (id: number) => Request): { id: number; reply: Promise<R | Gone> } {
+    const id = this.nextId++;
+    const reply = new Promise<R | Gone>((resolve) => {
+      if (this.end) return resolve({ type: 'gone', end: this.end });
+      // Replies are matched by id; the child answers an id with the reply type of its request.
+      this.pending.set(id, { settle: (r) => resolve(r as R | Gone) });
+      this.send(make(id));
+    });
+    return { id, reply };
+  }
+
+  /** Fires the AbortSignal of the running invoke request `id`. */
+  abort(id: number, reason: string): void {
+    this.send({ type: 'abort', id, reason });
+  }
+
+  /** Ends the child and its process group now (SIGKILL); the first reason given is the one kept. */
+  kill(why: KillReason | { kind: 'timeout'; ms: number }): Promise<ChildEnd> {
+    this.killedFor ??= why;
+    this.killGroup();
+    return this.ended;
+  }
+
+  private send(msg: Request | { type: 'abort'; id: number; reason: string }): void {
+    if (this.end || !this.proc.connected) return;
+    this.proc.send(msg, (err) => {
+      // The channel closed under us: the child is ending, and 'exit' answers every pending request.
+      if (err) this.proc.kill('SIGKILL');
+    });
+  }
+
+  private killGroup(): void {
+    const pid = this.proc.pid;
+    if (pid === undefined) return;
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      // ESRCH: the group is already empty (a group we created is always ours to signal).
+    }
+  }
+
+  private classify(code: number | null, signal: NodeJS.Signals | null): ChildEnd {
+    const killed = this.killedFor;
+    if (killed) return killed.kind === 'timeout' ? killed : { kind: 'killed', for: killed };
+    if (this.uncaught !== undefined) return { kind: 'uncaught', message: this.uncaught };
+    if (signal === 'SIGABRT') return { kind: 'oom' };
+    if (signal) return { kind: 'signal', signal };
+    return { kind: 'exit', code: code ?? 0 };
+  }
+}

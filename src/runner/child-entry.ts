@@ -1,0 +1,125 @@
+/**
+ * Entry of a session's child process (forked by SessionSupervisor). Enters
+ * the session when asked, then answers the supervisor's requests one at a
+ * time. User code runs here, in its own process and process group: what it
+ * can do wrong (exhaust its heap, exit, abort, throw from a timer) ends this
+ * process at worst, never the instance.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pino from 'pino';
+import { FlmError, ErrorCode } from '../errors';
+import { createRuntimeDeps, type RuntimeDeps } from './deps';
+import { installModuleAlias } from './module-alias';
+import type { ChildInit, FromChild, ToChild } from './protocol';
+import { SessionRuntime } from './session-runtime';
+import { describeUserError } from './user-stack';
+import { guardProcess } from './process-guard';
+
+if (!process.send) throw new Error('the flmrun-js session child must be started by its supervisor (with an IPC channel)');
+
+const send = (msg: FromChild, then?: () => void): void => {
+  if (!process.connected) return then?.();
+  process.send!(msg, undefined, {}, () => then?.());
+};
+
+let init: ChildInit | undefined;
+let logger: pino.Logger = pino({ level: 'silent' });
+let runtime: SessionRuntime | undefined;
+let deps: RuntimeDeps | undefined;
+/** The invoke request being served (the supervisor sends one at a time), and its settling. */
+let running: number | undefined;
+let settling: Promise<void> | undefined;
+
+// The supervisor gone (the instance ended or closed the channel): nothing to serve any more.
+process.on('disconnect', () => process.exit(0));
+
+process.on('uncaughtException', (err) => {
+  const root = init ? (init.spec.packageRoot ?? init.spec.workDir) : process.cwd();
+  send({ type: 'uncaught', message: describeUserError(err, root) }, () => process.exit(70));
+});
+
+process.on('message', (msg: ToChild) => {
+  switch (msg.type) {
+    case 'enter':
+      void enter(msg.id, msg.init);
+      break;
+    case 'invoke':
+      settling = invoke(msg.id, msg.taskId, msg.input);
+      break;
+    case 'abort':
+      if (running === msg.id) runtime?.abort(msg.reason);
+      break;
+    case 'leave':
+      void (async () => {
+        await runtime?.leave(msg.reason);
+        // The running task saw its signal: let it answer before its cache client closes
+        // (the supervisor bounds the wait with closeTimeoutMs).
+        await settling;
+        await deps?.close();
+      })().finally(() => send({ type: 'left', id: msg.id }));
+      break;
+  }
+});
+
+async function enter(id: number, childInit: ChildInit): Promise<void> {
+  init = childInit;
+  // Lines go to the supervisor, which writes them to its own logger's destination.
+  logger = pino(
+    { level: init.logLevel, base: { pid: process.pid } },
+    { write: (line: string) => send({ type: 'log', line }) },
+  ).child({ sessionId: init.spec.sessionId, ...init.logBindings });
+  installModuleAlias(publicEntry());
+  guardProcess();
+  deps = createRuntimeDeps(init, logger);
+  try {
+    runtime = await SessionRuntime.enter({
+      spec: init.spec,
+      cache: deps.cache,
+      cacheEndpoint: init.cacheEndpoint,
+      codecs: deps.codecs,
+      logger,
+      refConcurrency: init.refConcurrency,
+      state: init.state,
+    });
+  } catch (err) {
+    const e = FlmError.from(err, ErrorCode.Internal);
+    send({ type: 'enter-failed', id, code: e.code, message: e.message });
+    return;
+  }
+  send({ type: 'entered', id });
+}
+
+async function invoke(id: number, taskId: string, input: Uint8Array | undefined): Promise<void> {
+  if (!runtime || running !== undefined) {
+    send({ type: 'done', id, returnCode: 1, message: 'internal: the session child got a task while not ready for one' });
+    return;
+  }
+  running = id;
+  try {
+    const r = await runtime.runTask(taskId, input);
+    send({ type: 'done', id, returnCode: r.returnCode, message: r.message, output: r.output, state: r.state });
+  } finally {
+    running = undefined;
+  }
+}
+
+/**
+ * The file `flmrun-js` resolves to in user code: the built index.js; from
+ * source (the unit test tier), a generated CommonJS file that names each
+ * export, because Node finds the named exports an ESM import sees by reading
+ * the file, and it cannot read them from TypeScript.
+ */
+function publicEntry(): string {
+  const built = path.resolve(__dirname, '..', 'index.js');
+  if (path.extname(__filename) !== '.ts') return built;
+  const source = path.resolve(__dirname, '..', 'index.ts');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- the names of the source's exports, at run time
+  const names = Object.keys(require(source) as object);
+  const shim = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'flmrun-source-entry-')), 'index.cjs');
+  const lines = [`const m = require(${JSON.stringify(source)});`, ...names.map((n) => `exports.${n} = m.${n};`)];
+  fs.writeFileSync(shim, lines.join('\n') + '\n');
+  process.on('exit', () => fs.rmSync(path.dirname(shim), { recursive: true, force: true }));
+  return shim;
+}

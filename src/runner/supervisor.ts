@@ -1,0 +1,338 @@
+/**
+ * The instance's side of a session: one child process runs the user's code
+ * (src/runner/child-entry.ts); the supervisor only drives it through one
+ * explicit state machine:
+ *
+ *   starting ─▶ idle ⇄ running ─▶ aborting ─┐
+ *                 ▲        │                │ (the child ended: oom, uncaught,
+ *                 │        ▼                ▼  exit, timeout, signal)
+ *                 └──── restarting ◀────────┘ ─▶ failed (could not enter again;
+ *                                                the next task tries once more)
+ *   any ─▶ closing ─▶ closed
+ *
+ * A task that ends its child fails alone (code 1): the session is entered
+ * again in a new child with the latest persisted state, and the next task
+ * runs there. Tasks are not queued here: the caller (the Instance service)
+ * owns the one queue and hands over one task at a time.
+ */
+import pino from 'pino';
+import { ErrorCode, FlmError, ReturnCode } from '../errors';
+import { silentLogger, type Logger } from '../log';
+import { ChildChannel } from './child-channel';
+import { describeEnd, restartsAfter, type ChildEnd } from './child-end';
+import type { ChildInit, Notice, SessionSpec, TaskOutcome } from './protocol';
+
+export type { SessionSpec, TaskOutcome } from './protocol';
+export { liveSessionChildren } from './child-channel';
+
+export interface RunnerOptions {
+  /** grpc://host:port of the object cache (default target for puts). */
+  cacheEndpoint: string;
+  caFile?: string;
+  /** Deadline of each cache call the child makes; undefined = the CacheClient's default (30000). */
+  cacheDeadlineMs?: number;
+  /** Per-task timeout; 0/undefined = off. */
+  taskTimeoutMs?: number;
+  /** Heap limit of the session process (--max-old-space-size); undefined = Node's default. */
+  workerHeapMb?: number;
+  /** ObjectRef arguments fetched at once; default 8. */
+  refConcurrency?: number;
+  /** Loading the module and instantiating it; default 120000. */
+  startTimeoutMs?: number;
+  /** How long a timed-out task may take to stop after its signal fires before its process is replaced; default 1000. */
+  abortGraceMs?: number;
+  /** How long session leave waits for the running task to stop and for disposal before ending the process; default 5000. */
+  closeTimeoutMs?: number;
+  logger?: Logger;
+}
+
+interface Options extends Required<Omit<RunnerOptions, 'caFile' | 'workerHeapMb' | 'cacheDeadlineMs'>> {
+  caFile?: string;
+  cacheDeadlineMs?: number;
+  workerHeapMb?: number;
+}
+
+function compileOptions(o: RunnerOptions): Options {
+  const nonNegative = (v: number | undefined, name: string, dflt: number): number => {
+    if (v === undefined) return dflt;
+    if (!Number.isFinite(v) || v < 0) throw new FlmError(ErrorCode.InvalidInput, `${name} must be a non-negative number, got ${v}`);
+    return v;
+  };
+  const heap = o.workerHeapMb === undefined || o.workerHeapMb === 0 ? undefined : Math.ceil(nonNegative(o.workerHeapMb, 'workerHeapMb', 0));
+  return {
+    cacheEndpoint: o.cacheEndpoint,
+    caFile: o.caFile,
+    cacheDeadlineMs: o.cacheDeadlineMs,
+    taskTimeoutMs: nonNegative(o.taskTimeoutMs, 'taskTimeoutMs', 0),
+    workerHeapMb: heap,
+    refConcurrency: Math.max(1, Math.floor(nonNegative(o.refConcurrency, 'refConcurrency', 8))),
+    startTimeoutMs: nonNegative(o.startTimeoutMs, 'startTimeoutMs', 120_000),
+    abortGraceMs: nonNegative(o.abortGraceMs, 'abortGraceMs', 1000),
+    closeTimeoutMs: nonNegative(o.closeTimeoutMs, 'closeTimeoutMs', 5000),
+    logger: o.logger ?? silentLogger,
+  };
+}
+
+interface RunningTask {
+  /** The invoke request's id on the channel. */
+  id: number;
+}
+
+type State =
+  | { name: 'starting'; child: ChildChannel }
+  | { name: 'idle'; child: ChildChannel }
+  | { name: 'running'; child: ChildChannel; task: RunningTask }
+  /** The task's timeout passed: its signal fired; the child is ended if the task does not stop within abortGraceMs. */
+  | { name: 'aborting'; child: ChildChannel; task: RunningTask; timeoutMs: number }
+  | { name: 'restarting'; child: ChildChannel; after: ChildEnd }
+  | { name: 'failed'; error: FlmError }
+  | { name: 'closing' }
+  | { name: 'closed' };
+
+export class SessionSupervisor {
+  private state: State = { name: 'closed' };
+  /** Resolves at the next state change (waiters re-read the state). */
+  private changed!: Promise<void>;
+  private signalChange!: () => void;
+  private latestState: Uint8Array | undefined;
+  private closing: Promise<void> | undefined;
+  private readonly log: Logger;
+  private readonly logStream: { write(line: string): unknown } | undefined;
+
+  private constructor(
+    private readonly spec: SessionSpec,
+    private readonly opts: Options,
+  ) {
+    this.log = opts.logger;
+    this.logStream = (opts.logger as unknown as Record<symbol, { write(line: string): unknown } | undefined>)[pino.symbols.streamSym];
+    this.resetChanged();
+  }
+
+  /**
+   * Starts the session's child and loads the module; rejects with a classified
+   * FlmError. `signal`: the caller gave up; the child is ended at once.
+   */
+  static async start(spec: SessionSpec, opts: RunnerOptions, signal?: AbortSignal): Promise<SessionSupervisor> {
+    const sup = new SessionSupervisor(spec, compileOptions(opts));
+    const child = await sup.enterChild('starting', undefined, signal);
+    sup.set({ name: 'idle', child });
+    return sup;
+  }
+
+  /** The state's name (for tests and logs). */
+  get stateName(): State['name'] {
+    return this.state.name;
+  }
+
+  /** The current child's pid, if one is alive. */
+  get childPid(): number | undefined {
+    return 'child' in this.state ? this.state.child.pid : undefined;
+  }
+
+  /**
+   * Runs one task. The caller hands over one task at a time (it may call
+   * again as soon as the previous promise settled). `signal`: the caller gave
+   * up; a task not started yet is not started, a running one sees its
+   * AbortSignal fire. Never rejects for user-caused failures.
+   */
+  async invoke(taskId: string, input: Uint8Array | undefined, signal?: AbortSignal): Promise<TaskOutcome> {
+    const child = await this.ready();
+    if (!child) return { returnCode: ReturnCode.InvalidInput, message: `session ${this.spec.sessionId} has left` };
+    if (child instanceof FlmError) {
+      return { returnCode: child.returnCode, message: `the session could not be entered again after its process ended: ${child.message}` };
+    }
+    if (signal?.aborted) return notStarted();
+    if (this.state.name !== 'idle' || this.state.child !== child) {
+      throw new FlmError(ErrorCode.Internal, 'a task was handed to the session supervisor while another was running');
+    }
+
+    const { id, reply } = child.invoke(taskId, input);
+    const task: RunningTask = { id };
+    this.set({ name: 'running', child, task });
+    const ms = this.opts.taskTimeoutMs;
+    let grace: NodeJS.Timeout | undefined;
+    const timer =
+      ms > 0
+        ? setTimeout(() => {
+            if (this.state.name !== 'running' || this.state.task !== task) return;
+            this.set({ name: 'aborting', child, task, timeoutMs: ms });
+            child.abort(id, `task timed out after ${ms} ms`);
+            // A task that honours its signal keeps its process; one that does not (or blocks its loop) loses it.
+            grace = setTimeout(() => void child.kill({ kind: 'timeout', ms }), this.opts.abortGraceMs);
+          }, ms)
+        : undefined;
+    const onCancel = (): void => child.abort(id, 'the caller cancelled the call');
+    signal?.addEventListener('abort', onCancel, { once: true });
+
+    const r = await reply;
+    clearTimeout(timer);
+    clearTimeout(grace);
+    signal?.removeEventListener('abort', onCancel);
+    // Read again: the state moved on while the task ran.
+    const after = this.current();
+    const timedOut = after.name === 'aborting' && after.task === task ? after.timeoutMs : undefined;
+
+    if (r.type === 'gone') {
+      this.childEnded(child, r.end);
+      return { returnCode: ReturnCode.GeneralError, message: describeEnd(r.end, this.opts.workerHeapMb) };
+    }
+    if (r.state) this.latestState = r.state;
+    if (after.name === 'running' || after.name === 'aborting') this.set({ name: 'idle', child });
+    if (timedOut !== undefined) return { returnCode: ReturnCode.GeneralError, message: `task timed out after ${timedOut} ms` };
+    const output = r.output ? Buffer.from(r.output.buffer, r.output.byteOffset, r.output.byteLength) : undefined;
+    return { returnCode: r.returnCode, output, message: r.message };
+  }
+
+  /**
+   * Session leave: fires the running task's signal and disposes the execution
+   * object; whatever has not finished within closeTimeoutMs is ended with
+   * the process group. Idempotent.
+   */
+  close(reason = 'session leave'): Promise<void> {
+    this.closing ??= this.shutdown(reason);
+    return this.closing;
+  }
+
+  /** The child to run the next task on: undefined once closing, an FlmError if it could not be entered again. */
+  private async ready(): Promise<ChildChannel | FlmError | undefined> {
+    let retried = false;
+    for (;;) {
+      const s = this.state;
+      switch (s.name) {
+        case 'idle':
+          return s.child;
+        case 'closing':
+        case 'closed':
+          return undefined;
+        case 'running':
+        case 'aborting':
+          throw new FlmError(ErrorCode.Internal, 'a task was handed to the session supervisor while another was running');
+        case 'failed':
+          // The last attempt to enter again failed: one more, for this task.
+          if (retried) return s.error;
+          retried = true;
+          this.restart(undefined);
+          break;
+        case 'starting':
+        case 'restarting':
+          await this.changed;
+          break;
+      }
+    }
+  }
+
+  /** A child ended while it was the current one: enter again unless leaving. */
+  private childEnded(child: ChildChannel, end: ChildEnd): void {
+    const s = this.state;
+    if (!('child' in s) || s.child !== child) return;
+    if (!restartsAfter(end)) return;
+    const why = describeEnd(end, this.opts.workerHeapMb);
+    // An uncaught error's message may quote task data: its kind only above debug.
+    this.log.warn({ reason: end.kind }, 'session process ended; entering the session again in a new process');
+    this.log.debug({ reason: why }, 'session process ended');
+    this.restart(end);
+  }
+
+  /** Eager: the next task should not wait for the module to load again. */
+  private restart(after: ChildEnd | undefined): void {
+    this.enterChild('restarting', after).then(
+      (child) => {
+        if (this.state.name === 'restarting' && this.state.child === child) this.set({ name: 'idle', child });
+      },
+      (err: unknown) => {
+        const error = FlmError.from(err, ErrorCode.Internal);
+        if (this.state.name === 'restarting') this.set({ name: 'failed', error });
+        this.log.error({ err: error }, 'the session could not be entered again');
+      },
+    );
+  }
+
+  /** Forks a child and enters the session in it; the state names the child meanwhile. */
+  private async enterChild(kind: 'starting' | 'restarting', after?: ChildEnd, signal?: AbortSignal): Promise<ChildChannel> {
+    const child = new ChildChannel(
+      this.opts.workerHeapMb,
+      (n) => this.onNotice(n),
+      (line) => this.log.warn({ stderr: line }, 'the session process wrote to stderr'),
+    );
+    if (kind === 'starting') this.set({ name: 'starting', child });
+    else this.set({ name: 'restarting', child, after: after ?? { kind: 'exit', code: 0 } });
+    const init: ChildInit = {
+      spec: this.spec,
+      cacheEndpoint: this.opts.cacheEndpoint,
+      caFile: this.opts.caFile,
+      cacheDeadlineMs: this.opts.cacheDeadlineMs,
+      refConcurrency: this.opts.refConcurrency,
+      logLevel: this.logStream ? this.log.level : 'silent',
+      logBindings: this.log.bindings(),
+      state: this.latestState,
+    };
+    const ms = this.opts.startTimeoutMs;
+    const timer = setTimeout(() => void child.kill({ kind: 'start-timeout', ms }), ms);
+    const abandon = (): void => void child.kill({ kind: 'abandoned' });
+    if (signal?.aborted) abandon();
+    else signal?.addEventListener('abort', abandon, { once: true });
+    const r = await child.enter(init);
+    clearTimeout(timer);
+    signal?.removeEventListener('abort', abandon);
+    if (r.type === 'entered') {
+      if (this.state.name === 'closing' || this.state.name === 'closed') {
+        await child.kill({ kind: 'leave', reason: 'session left while it was being entered' });
+        throw new FlmError(ErrorCode.InvalidInput, `session ${this.spec.sessionId} has left`);
+      }
+      return child;
+    }
+    if (r.type === 'enter-failed') {
+      await child.kill({ kind: 'enter-failed' });
+      throw new FlmError(r.code as ErrorCode, r.message);
+    }
+    const end = r.end;
+    if (end.kind === 'killed' && end.for.kind === 'start-timeout') {
+      throw new FlmError(ErrorCode.InvalidInput, `the user's module did not finish loading within ${ms} ms (startTimeoutMs)`);
+    }
+    if (end.kind === 'killed' && end.for.kind === 'abandoned') throw new FlmError(ErrorCode.Unavailable, describeEnd(end, this.opts.workerHeapMb));
+    throw new FlmError(ErrorCode.InvalidInput, `the session could not be entered: ${describeEnd(end, this.opts.workerHeapMb)} while loading the module`);
+  }
+
+  private onNotice(n: Notice): void {
+    if (n.type === 'log') this.logStream?.write(n.line.endsWith('\n') ? n.line : n.line + '\n');
+  }
+
+  private async shutdown(reason: string): Promise<void> {
+    const prev = this.state;
+    this.set({ name: 'closing' });
+    if ('child' in prev) {
+      if (prev.name === 'idle' || prev.name === 'running' || prev.name === 'aborting') {
+        // The child fires the running task's signal and disposes the execution object.
+        await withDeadline(prev.child.leave(reason), this.opts.closeTimeoutMs);
+      }
+      await prev.child.kill({ kind: 'leave', reason });
+    }
+    this.set({ name: 'closed' });
+  }
+
+  private current(): State {
+    return this.state;
+  }
+
+  private set(next: State): void {
+    this.state = next;
+    const fire = this.signalChange;
+    this.resetChanged();
+    fire();
+  }
+
+  private resetChanged(): void {
+    this.changed = new Promise<void>((resolve) => (this.signalChange = resolve));
+  }
+}
+
+function notStarted(): TaskOutcome {
+  return { returnCode: ReturnCode.Unavailable, message: 'the caller cancelled the call before the task started; it was not run' };
+}
+
+/** Waits for `p`, at most `ms`. */
+async function withDeadline(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([p, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
+}
