@@ -18,6 +18,11 @@ module.exports = {
     '<rootDir>/test/cache/worker\\.test\\.ts$',
     '<rootDir>/test/runner/loader\\.test\\.ts$',
     '<rootDir>/test/reliability/cache-outage\\.test\\.ts$',
+    '<rootDir>/test/reliability/(secrets|hostile-input)\\.test\\.ts$',
+    '<rootDir>/test/flame-node/',
+    '<rootDir>/test/options/cli\\.test\\.ts$',
+    // TypeScript packages: ES-module hooks load from the build (src/runner/typescript/index.ts).
+    '<rootDir>/test/typescript/',
     // Long runs.
     '<rootDir>/test/fuzz/',
     '<rootDir>/test/reliability/(soak|load)\\.test\\.ts$',

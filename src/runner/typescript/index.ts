@@ -30,6 +30,16 @@ export function enableTypeScript(cacheDir: string | undefined): void {
   // Errors name the .ts file, line and column (maps are inline in the compiled code).
   process.setSourceMapsEnabled(true);
   quietTypelessWarning();
-  Module.register(pathToFileURL(path.join(__dirname, 'esm-hooks.js')).href, { data: { cacheDir } });
+  Module.register(pathToFileURL(esmHooksScript()).href, { data: { cacheDir } });
   installCommonJsHooks(cacheDir);
+}
+
+/**
+ * The hooks run on Node's own loader thread, which loads plain JavaScript
+ * only: when this module itself runs from source (a session child under the
+ * test tier's require hook), the hooks come from the build.
+ */
+function esmHooksScript(): string {
+  if (path.extname(__filename) !== '.ts') return path.join(__dirname, 'esm-hooks.js');
+  return path.resolve(__dirname, '..', '..', '..', 'dist', 'runner', 'typescript', 'esm-hooks.js');
 }
