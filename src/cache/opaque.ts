@@ -14,8 +14,6 @@ import { invalidInput } from '../errors';
 import { encodeBatchHeader, encodeSchema } from '../wire/ipc';
 import type { PlainBatch } from './compression';
 
-export type RowKind = 'base' | 'patch';
-
 export interface OpaqueRow {
   version: number;
   kind?: string;

@@ -19,7 +19,7 @@ import { typeName } from './pickle/writer';
 import { serializeBson } from './bson-serialize';
 import { isPlainObject } from '../util/plain-object';
 
-export { ObjectRefArg, isObjectRefArg } from './object-ref-arg';
+export { ObjectRefArg } from './object-ref-arg';
 
 export interface RunnerRequest {
   method: string | null;
