@@ -23,7 +23,7 @@ export type { FlightInfo__Output as FlightInfo } from '../generated/flight/arrow
 /** A FlightInfo as a server answers it (unset fields may be left out). */
 export type { FlightInfo as FlightInfoReply } from '../generated/flight/arrow/flight/protocol/FlightInfo';
 
-/** Flame clients and servers use unlimited message sizes: an object travels as one message (SPEC 7). */
+/** Flame clients and servers use unlimited message sizes: an object travels as one message (docs/protocol.md §7). */
 export const UNLIMITED_MESSAGES: grpc.ChannelOptions = {
   'grpc.max_receive_message_length': -1,
   'grpc.max_send_message_length': -1,

@@ -1,5 +1,5 @@
 /**
- * Opaque objects (SPEC 7): rows of `{version: UInt64, [kind: Utf8], data: Binary}`.
+ * Opaque objects (docs/protocol.md §7): rows of `{version: UInt64, [kind: Utf8], data: Binary}`.
  *
  * Rows are written and read by buffer position instead of through
  * apache-arrow's vectors: a row's `data` is the whole object (up to hundreds

@@ -1,4 +1,4 @@
-/** The codecs: ObjectRefs, values in the cache, task requests, session contexts (SPEC 3, 4, 5, 8). */
+/** The codecs: ObjectRefs, values in the cache, task requests, session contexts (docs/protocol.md §3, §4, §5, §8). */
 export { encodeObjectRef, decodeObjectRef, tryDecodeObjectRef } from '../wire/object-ref';
 export { ObjectRefArg, isObjectRefArg } from './object-ref-arg';
 export { encodeValue, decodeValue } from './values';

@@ -1,5 +1,5 @@
 /**
- * Task input: the runner request (SPEC 4). A pickle (first byte 0x80, last
+ * Task input: the runner request (docs/protocol.md §4). A pickle (first byte 0x80, last
  * byte STOP) is what the Python SDK sends: `cloudpickle.dumps(RunnerRequest(...))`;
  * anything else is read as a BSON document {method, args, kwargs}, the native
  * form for JavaScript clients.

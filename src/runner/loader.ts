@@ -1,5 +1,5 @@
 /**
- * Loads the user's module and picks the execution object (SPEC 5).
+ * Loads the user's module and picks the execution object (docs/protocol.md §5).
  *
  * Runs inside the session worker: modules are loaded with a native dynamic
  * import() of a file:// URL, so CommonJS and ES modules both work.

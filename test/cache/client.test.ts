@@ -66,7 +66,7 @@ describe('CacheClient against the embedded server', () => {
     }
   });
 
-  test('not-modified and patch-suffix answers on the wire (SPEC 7)', async () => {
+  test('not-modified and patch-suffix answers on the wire (docs/protocol.md §7)', async () => {
     const ref = await client.put('app/wire', Buffer.from('base'));
     await client.patch(ref.key, Buffer.from('p2'));
     await client.patch(ref.key, Buffer.from('p3'));

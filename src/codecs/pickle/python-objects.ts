@@ -3,7 +3,7 @@
  *
  * Only data is decoded: the globals below are recognised by name and their
  * effect is reproduced here (never looked up or called). Everything else is
- * refused by the reader with a message naming it (SPEC 8).
+ * refused by the reader with a message naming it (docs/protocol.md §8).
  */
 import { invalidInput } from '../../errors';
 
