@@ -6,7 +6,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', '.test-*/', 'test/fixtures/', 'examples/', 'deploy/', 'coverage/', '**/*.js', '**/*.mjs'] },
+  { ignores: ['dist/', 'node_modules/', '.test-*/', 'test/fixtures/', 'src/generated/', 'examples/', 'deploy/', 'coverage/', '**/*.js', '**/*.mjs'] },
   js.configs.recommended,
   tseslint.configs.recommended,
   {

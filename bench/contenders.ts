@@ -62,7 +62,7 @@ export async function flmrunContender(cacheEndpoint: string, logLevel: string, e
   const work = tempDir('work');
   const pkg = writeBenchPackage(path.join(work, 'bench-package'));
   const proc = await startFlmrun({ cacheEndpoint, workDir: work, ...extra }, logLevel);
-  // No common_data: the execution object is the package's main export (SPEC 5), whose functions are the methods.
+  // No common_data: the execution object is the package's main export (docs/protocol.md §5), whose functions are the methods.
   const name = extra.cacheTransport === 'grpc-js' ? 'flmrun-js, grpc-js cache client' : 'flmrun-js';
   return entered(contender(name, proc, randomUUID()), undefined, `file://${pkg}`);
 }

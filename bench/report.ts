@@ -9,7 +9,7 @@ import { sizeLabel, type CacheBench } from './cache';
 import type { PackagesResult } from './packages';
 import type { ProfileSummary } from './profile';
 import { barChart, type Panel } from './chart';
-import { MiB, type Summary } from './stats';
+import { MiB } from './stats';
 
 export interface Results {
   mode: 'full' | 'quick';
@@ -39,9 +39,7 @@ export interface Goal {
 }
 
 const f = (x: number, d = 2): string => (Number.isFinite(x) ? x.toFixed(d) : 'n/a');
-const ms = (s: Summary, d = 2): string => `${f(s.p50, d)} / ${f(s.p99, d)}`;
 const mib = (bytes: number): string => `${f(bytes / MiB, 0)} MiB`;
-const status = (met: boolean): string => (met ? '**met**' : '**missed**');
 
 function by<T extends { name: string }>(xs: T[] | undefined, name: string): T | undefined {
   return xs?.find((x) => x.name === name);

@@ -2,7 +2,7 @@
  * The one error type for flmrun-js's own failures.
  *
  * Every failure a user can cause is an FlmError with a code that maps both to
- * Flame's shim return codes (SPEC 2) and to a gRPC status (for the cache
+ * Flame's shim return codes (docs/protocol.md §2) and to a gRPC status (for the cache
  * server). Unknown throwables are converted in one place: `FlmError.from`.
  *
  * An error is data, rendered twice: `message` (the detail) is for the client,
@@ -34,7 +34,7 @@ export enum ErrorCode {
   Internal = 'INTERNAL',
 }
 
-/** Flame's shim return codes (SPEC 2). */
+/** Flame's shim return codes (docs/protocol.md §2). */
 export const ReturnCode = {
   Success: 0,
   GeneralError: 1,

@@ -1,5 +1,5 @@
 /**
- * Reading a DoGet answer (SPEC 7) from any Flame cache: ours, the reference
+ * Reading a DoGet answer (docs/protocol.md §7) from any Flame cache: ours, the reference
  * server (ZSTD bodies), or another Flight server (LZ4 frame bodies).
  *
  * - native Arrow schema: the object is the table; it is handed on as an

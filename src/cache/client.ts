@@ -1,6 +1,6 @@
 /**
  * CacheClient: talks to Flame's object cache (or the embedded one) over Arrow
- * Flight (SPEC 7). One gRPC channel per endpoint, reused; unlimited message
+ * Flight (docs/protocol.md §7). One gRPC channel per endpoint, reused; unlimited message
  * sizes; a client-side LRU of fetched objects keyed by (endpoint, key) with
  * conditional gets (`key:version`), as the Python SDK does. Works in worker
  * threads (nothing here is process-global).

@@ -1,5 +1,5 @@
 /**
- * Cache endpoints (SPEC 1, 7): `grpc://host:port` plain, `grpcs://` or
+ * Cache endpoints (docs/protocol.md §1, §7): `grpc://host:port` plain, `grpcs://` or
  * `grpc+tls://` TLS; default port 9090. Parsed with WHATWG URL.
  */
 import { invalidInput } from '../errors';

@@ -2,7 +2,7 @@
  * FlightData <-> protobuf bytes, written by hand.
  *
  * Why not protobufjs (through proto-loader): an object answer is one FlightData
- * whose body is the whole object (SPEC 7). protobufjs needs the body as one
+ * whose body is the whole object (docs/protocol.md §7). protobufjs needs the body as one
  * buffer and then copies it into its output; here the body may be given as a
  * list of parts (the Arrow buffers, the stored chunks) that are written
  * straight into the one output buffer, which saves a full copy of the object

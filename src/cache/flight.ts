@@ -10,23 +10,20 @@ import { flightServiceMethods } from '../wire/protos';
 import { decodeFlightData, decodeFlightDataLenient, encodeFlightData } from './flight-data';
 import type { FlightData, OutgoingFlightData } from './flight-data';
 
-export type { FlightData, FlightDescriptor, OutgoingFlightData } from './flight-data';
+export type { FlightData, OutgoingFlightData } from './flight-data';
 // The messages as received (defaults on: every field present).
 export type { Ticket__Output as Ticket } from '../generated/flight/arrow/flight/protocol/Ticket';
-export type { Empty__Output as Empty } from '../generated/flight/arrow/flight/protocol/Empty';
 export type { Criteria__Output as Criteria } from '../generated/flight/arrow/flight/protocol/Criteria';
 export type { Action__Output as Action } from '../generated/flight/arrow/flight/protocol/Action';
 export type { Result__Output as FlightResult } from '../generated/flight/arrow/flight/protocol/Result';
 export type { ActionType__Output as ActionType } from '../generated/flight/arrow/flight/protocol/ActionType';
 export type { SchemaResult__Output as SchemaResult } from '../generated/flight/arrow/flight/protocol/SchemaResult';
 export type { PutResult__Output as PutResult } from '../generated/flight/arrow/flight/protocol/PutResult';
-export type { Location__Output as Location } from '../generated/flight/arrow/flight/protocol/Location';
-export type { FlightEndpoint__Output as FlightEndpoint } from '../generated/flight/arrow/flight/protocol/FlightEndpoint';
 export type { FlightInfo__Output as FlightInfo } from '../generated/flight/arrow/flight/protocol/FlightInfo';
 /** A FlightInfo as a server answers it (unset fields may be left out). */
 export type { FlightInfo as FlightInfoReply } from '../generated/flight/arrow/flight/protocol/FlightInfo';
 
-/** Flame clients and servers use unlimited message sizes: an object travels as one message (SPEC 7). */
+/** Flame clients and servers use unlimited message sizes: an object travels as one message (docs/protocol.md §7). */
 export const UNLIMITED_MESSAGES: grpc.ChannelOptions = {
   'grpc.max_receive_message_length': -1,
   'grpc.max_send_message_length': -1,

@@ -1,5 +1,5 @@
 /**
- * Opaque objects (SPEC 7): rows of `{version: UInt64, [kind: Utf8], data: Binary}`.
+ * Opaque objects (docs/protocol.md §7): rows of `{version: UInt64, [kind: Utf8], data: Binary}`.
  *
  * Rows are written and read by buffer position instead of through
  * apache-arrow's vectors: a row's `data` is the whole object (up to hundreds
@@ -13,8 +13,6 @@ import { BufferRegion, FieldNode, RecordBatch as RecordBatchHeader } from 'apach
 import { invalidInput } from '../errors';
 import { encodeBatchHeader, encodeSchema } from '../wire/ipc';
 import type { PlainBatch } from './compression';
-
-export type RowKind = 'base' | 'patch';
 
 export interface OpaqueRow {
   version: number;

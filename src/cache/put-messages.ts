@@ -1,4 +1,4 @@
-/** The FlightData streams a client sends with DoPut (SPEC 7). */
+/** The FlightData streams a client sends with DoPut (docs/protocol.md §7). */
 import { invalidInput } from '../errors';
 import type { OutgoingFlightData } from './flight-data';
 import { encodeSchema, readIpcMessages, schemaOf } from '../wire/ipc';

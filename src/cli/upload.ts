@@ -1,6 +1,6 @@
 /**
  * `flmrun-js upload <dir|archive>`: ships a package into the object cache and
- * prints the URL to register as the application's `url` (SPEC 1: the url
+ * prints the URL to register as the application's `url` (docs/protocol.md §1: the url
  * belongs to the application). The JavaScript counterpart of how flamepy's
  * Runner ships a working directory: the archive goes to the key
  * `<app>/pkg/<file>` in 1 MiB chunks (the cache client's upload), and

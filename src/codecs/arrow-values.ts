@@ -1,5 +1,5 @@
 /**
- * Arrow values in the cache (SPEC 7, 8): apache-arrow Tables and RecordBatches
+ * Arrow values in the cache (docs/protocol.md §7, §8): apache-arrow Tables and RecordBatches
  * are stored as native Arrow objects, tagged in their schema metadata exactly
  * as the Python SDK tags them (`_schema_with_cache_metadata`), so that Python's
  * `get_object` answers a `pyarrow.Table` (or `pyarrow.RecordBatch`).

@@ -1,6 +1,6 @@
 /**
  * BSON documents as plain JavaScript values, for requests and contexts
- * (SPEC 4a, 5): binaries become Buffers, int64 beyond the safe range becomes
+ * (docs/protocol.md §4, §5): binaries become Buffers, int64 beyond the safe range becomes
  * bigint, nested documents stay plain objects. A binary of user subtype 0x80
  * is kept as a Binary so that the caller can tell ObjectRef arguments apart.
  */

@@ -1,5 +1,5 @@
 /**
- * Session common data: the runner context (SPEC 5). It arrives as an encoded
+ * Session common data: the runner context (docs/protocol.md §5). It arrives as an encoded
  * ObjectRef (the Python runner's form: the context is that object's value),
  * or as a BSON document holding the context itself. A context read from the
  * cache may be a BSON document or a pickled dict (what a Python client's
@@ -77,7 +77,7 @@ function contextFromOpaque(bytes: Uint8Array, what: string, nested = false): Run
   return contextFromFields(value, what, typeName);
 }
 
-/** BSON with the SPEC's snake_case field names; absent fields are left out. */
+/** BSON with docs/protocol.md's snake_case field names; absent fields are left out. */
 export function encodeRunnerContext(ctx: RunnerContext): Buffer {
   const doc: Record<string, unknown> = {};
   if (ctx.module !== undefined) doc.module = ctx.module;

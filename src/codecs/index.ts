@@ -1,11 +1,7 @@
-/** The codecs: ObjectRefs, values in the cache, task requests, session contexts (SPEC 3, 4, 5, 8). */
+/** The codecs: ObjectRefs, values in the cache, task requests, session contexts (docs/protocol.md §3, §4, §5, §8). */
 export { encodeObjectRef, decodeObjectRef, tryDecodeObjectRef } from '../wire/object-ref';
 export { ObjectRefArg, isObjectRefArg } from './object-ref-arg';
-export { encodeValue, decodeValue, decodeOpaque, flmTag, type EncodeValueOptions } from './values';
+export { encodeValue, decodeValue } from './values';
 export { decodeRunnerRequest, encodeRunnerRequest, argumentRef, type RunnerRequest } from './request';
-export {
-  decodeCommonData, decodeContextObject, encodeRunnerContext, encodeContextPayload, parseExportPath,
-  type RunnerContext, type CommonData,
-} from './context';
-export { readPickle, writePickle, PickledRunnerRequest, PYTHON_EXECUTION_OBJECT_MESSAGE } from './pickle';
-export type { PickleReadOptions, PickleWriteOptions } from './pickle';
+export { decodeCommonData, decodeContextObject, encodeRunnerContext, encodeContextPayload, type RunnerContext } from './context';
+export { readPickle, writePickle } from './pickle';

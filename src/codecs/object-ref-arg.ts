@@ -1,5 +1,5 @@
 /**
- * A task argument that is a reference to an object in the cache (SPEC 4): the
+ * A task argument that is a reference to an object in the cache (docs/protocol.md §4): the
  * runner fetches it and passes the value in its place. Also what a pickled
  * `flamepy.core.cache.ObjectRef` becomes wherever it appears in a pickle.
  */

@@ -1,5 +1,5 @@
 /**
- * Task input: the runner request (SPEC 4). A pickle (first byte 0x80, last
+ * Task input: the runner request (docs/protocol.md §4). A pickle (first byte 0x80, last
  * byte STOP) is what the Python SDK sends: `cloudpickle.dumps(RunnerRequest(...))`;
  * anything else is read as a BSON document {method, args, kwargs}, the native
  * form for JavaScript clients.
@@ -19,7 +19,7 @@ import { typeName } from './pickle/writer';
 import { serializeBson } from './bson-serialize';
 import { isPlainObject } from '../util/plain-object';
 
-export { ObjectRefArg, isObjectRefArg } from './object-ref-arg';
+export { ObjectRefArg } from './object-ref-arg';
 
 export interface RunnerRequest {
   method: string | null;

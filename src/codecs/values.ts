@@ -1,5 +1,5 @@
 /**
- * Values in the object cache (SPEC 8). Opaque objects start with a 4-byte
+ * Values in the object cache (docs/protocol.md §8). Opaque objects start with a 4-byte
  * type tag `FLM` + one byte; JavaScript values are written as `FLM\x00` + a
  * pickle of the plain subset (so Python's get_object answers native values),
  * Arrow tables and record batches as native Arrow objects.

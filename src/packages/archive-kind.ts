@@ -1,5 +1,5 @@
 /**
- * Which archive a file is: by its name (SPEC 6's list) and always by its first
+ * Which archive a file is: by its name (docs/protocol.md §6's list) and always by its first
  * bytes, so that an HTML error page named `.tgz` is refused saying what arrived.
  */
 import fs from 'node:fs/promises';
@@ -20,7 +20,7 @@ export function kindFromName(name: string): ArchiveKind | undefined {
   return BY_SUFFIX.find(([suffix]) => lower.endsWith(suffix))?.[1];
 }
 
-/** `extracted_<name up to its first dot>` (SPEC 6), reduced to characters safe in a directory name. */
+/** `extracted_<name up to its first dot>` (docs/protocol.md §6), reduced to characters safe in a directory name. */
 export function extractedDirName(archiveName: string): string {
   const stem = archiveName.split('.')[0] ?? '';
   const safe = stem.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 64);

@@ -1,5 +1,5 @@
 /**
- * Installed production dependencies, shared by what determines them (SPEC 6,
+ * Installed production dependencies, shared by what determines them (docs/protocol.md §6,
  * issue 14.5): the manifest's dependency specs, the lockfile, the Node ABI and
  * platform, and whether install scripts ran. npm runs once per key in a working
  * directory; every tree with the same key gets `node_modules` as a link to the

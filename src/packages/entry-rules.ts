@@ -1,5 +1,5 @@
 /**
- * The rules every archive entry must pass before anything is written (SPEC 6),
+ * The rules every archive entry must pass before anything is written (docs/protocol.md §6),
  * shared by the tar and zip extractors. They are stricter than node-tar's own
  * (which strips or skips bad entries with a warning): here a bad entry refuses
  * the whole archive with a message naming it. Written by hand because no

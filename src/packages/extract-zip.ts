@@ -31,7 +31,7 @@ export async function extractZip(
   try {
     zip = await yauzl.openPromise(file, { lazyEntries: true, autoClose: false, decodeStrings: false, validateEntrySizes: true, strictFileNames: true });
   } catch (err) {
-    throw invalidInput(`${where}: not a valid zip archive (${(err as Error).message})`, err);
+    throw invalidInput(`${where}: not a valid zip archive (${err instanceof Error ? err.message : String(err)})`, err);
   }
   zip.on('error', () => undefined); // errors also reach the promise or stream in use
   try {
@@ -49,7 +49,7 @@ export async function extractZip(
         await pipeline(src, fs.createWriteStream(dest, { flags: 'wx', mode: p.mode }), { signal });
       } catch (err) {
         if (signal.aborted) throw signal.reason;
-        throw invalidInput(`${where}: entry "${printable(p.name)}" could not be extracted (${(err as Error).message})`, err);
+        throw invalidInput(`${where}: entry "${printable(p.name)}" could not be extracted (${err instanceof Error ? err.message : String(err)})`, err);
       }
     }
   } finally {
@@ -90,7 +90,7 @@ async function plan(zip: yauzl.ZipFile, file: string, rules: EntryRules, limits:
     }
   } catch (err) {
     if (isFlmError(err)) throw err;
-    throw invalidInput(`${where}: invalid zip archive (${(err as Error).message})`, err);
+    throw invalidInput(`${where}: invalid zip archive (${err instanceof Error ? err.message : String(err)})`, err);
   }
   spans.sort((a, b) => a.start - b.start);
   for (let i = 1; i < spans.length; i++) {

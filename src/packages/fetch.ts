@@ -1,6 +1,6 @@
 /**
  * From a package URL to bytes on disk (or a directory used in place), by
- * scheme (SPEC 6): file://, http(s)://, grpc(s)://host:port/<key> through the
+ * scheme (docs/protocol.md §6): file://, http(s)://, grpc(s)://host:port/<key> through the
  * object cache. An optional `#sha256=<hex>` fragment is checked. Errors that
  * mean "could not get the bytes" (unreachable, refused, timed out, HTTP error
  * status including 404, missing file or cache key) are Unavailable (shim code 3);

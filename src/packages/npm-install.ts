@@ -1,6 +1,6 @@
 /**
  * Production dependencies of a package root, installed with npm when they are
- * declared and `node_modules` is missing (SPEC 6). `npm ci` with a lockfile,
+ * declared and `node_modules` is missing (docs/protocol.md §6). `npm ci` with a lockfile,
  * `npm install` otherwise; `--install-links` so that `file:` dependencies are
  * copied in rather than linked to a directory outside the tree; scripts off
  * unless allowed (see PackageOptions.allowInstallScripts).

@@ -1,5 +1,5 @@
 /**
- * Options of the package manager (SPEC 6), validated and defaulted in one place.
+ * Options of the package manager (docs/protocol.md §6), validated and defaulted in one place.
  * Every limit is a safety bound on user input (the archive is user input).
  */
 import path from 'node:path';

@@ -1,7 +1,7 @@
 /**
  * Which process owns a file in a shared working directory, and whether that
  * process is still alive. Several flmrun-js processes share one working
- * directory (every executor of an application, SPEC 1), so "stale" can only
+ * directory (every executor of an application, docs/protocol.md §1), so "stale" can only
  * mean "left by a process that is gone": an owner is a pid plus the process's
  * start time (from /proc on Linux), so a recycled pid is not mistaken for it.
  */

@@ -1,9 +1,9 @@
 /**
  * Fetch → extract → install, with extracted trees shared by content hash
  * between sessions and between the flmrun-js processes of one working
- * directory (every executor of an application shares it, SPEC 1).
+ * directory (every executor of an application shares it, docs/protocol.md §1).
  *
- * Layout below workDir (SPEC 6):
+ * Layout below workDir (docs/protocol.md §6):
  * - `extracted_<archive name up to its first dot>/` is one extracted, installed
  *   tree; when that name is taken by a tree of other content, the tree goes to
  *   `extracted_<name>-<first 12 hex digits of its sha256>/`. Its marker file

@@ -18,7 +18,7 @@ export type KillReason =
 export type ChildEnd =
   /** V8 aborted the process: its heap limit was reached. */
   | { kind: 'oom' }
-  /** User code threw (or rejected) where nobody caught it; the message is already in SPEC 2 form. */
+  /** User code threw (or rejected) where nobody caught it; the message is already in docs/protocol.md §2 form. */
   | { kind: 'uncaught'; message: string }
   /** User code called process.exit (or the child left on its own). */
   | { kind: 'exit'; code: number }

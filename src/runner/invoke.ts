@@ -1,6 +1,6 @@
 /**
  * Turns a runner request's method into a call on the execution object
- * (SPEC 2 OnTaskInvoke step 3, SPEC 4) and reports what went wrong in words
+ * (docs/protocol.md §2 OnTaskInvoke step 3, §4) and reports what went wrong in words
  * a user can act on.
  */
 import { invalidInput } from '../errors';
@@ -66,7 +66,7 @@ export function bindMethod(target: unknown, kind: TargetKind, method: string | n
   };
 }
 
-/** Positional arguments plus, when kwargs is non-empty, one trailing options object (SPEC 4). */
+/** Positional arguments plus, when kwargs is non-empty, one trailing options object (docs/protocol.md §4). */
 export function callArguments(args: readonly unknown[] | null, kwargs: Record<string, unknown> | null): unknown[] {
   const out = args ? [...args] : [];
   if (kwargs && Object.keys(kwargs).length > 0) out.push({ ...kwargs });

@@ -1,5 +1,5 @@
 /**
- * Loads the user's module and picks the execution object (SPEC 5).
+ * Loads the user's module and picks the execution object (docs/protocol.md §5).
  *
  * Runs inside the session worker: modules are loaded with a native dynamic
  * import() of a file:// URL, so CommonJS and ES modules both work.
@@ -44,7 +44,6 @@ export interface LoadSpec {
  * A real dynamic import(): with `module: commonjs`, tsc rewrites import() in
  * this file into require(), which cannot load every ES module.
  */
-// eslint-disable-next-line @typescript-eslint/no-implied-eval
 const nativeImport = new Function('url', 'return import(url)') as (url: string) => Promise<unknown>;
 
 export async function loadTarget(spec: LoadSpec): Promise<LoadedTarget> {
@@ -187,7 +186,7 @@ function classifyLoadError(err: unknown, shown: string, root: string): FlmError 
   if (isFlmError(err)) return err;
   const code = (err as { code?: unknown } | null)?.code;
   if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND' || code === 'ERR_PACKAGE_PATH_NOT_EXPORTED') {
-    return invalidInput(`module not found while loading ${shown}: ${(err as Error).message.split('\n')[0]}`, err);
+    return invalidInput(`module not found while loading ${shown}: ${(err instanceof Error ? err.message : String(err)).split('\n')[0]}`, err);
   }
   const ts = typeScriptSyntaxError(err);
   if (ts) {

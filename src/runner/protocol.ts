@@ -14,7 +14,7 @@ export interface SessionSpec {
   packageRoot?: string;
   /** Working directory; a context `module` is resolved against packageRoot ?? workDir. */
   workDir: string;
-  /** SessionContext.common_data (SPEC 5). */
+  /** SessionContext.common_data (docs/protocol.md §5). */
   commonData?: Uint8Array;
 }
 

@@ -165,7 +165,7 @@ function readPackageJson(dir: string): PackageJson | undefined {
     const pkg: unknown = JSON.parse(text);
     if (pkg && typeof pkg === 'object' && !Array.isArray(pkg)) return pkg as PackageJson;
   } catch (err) {
-    throw invalidInput(`${file} is not valid JSON: ${(err as Error).message}`);
+    throw invalidInput(`${file} is not valid JSON: ${err instanceof Error ? err.message : String(err)}`);
   }
   throw invalidInput(`${file} does not hold a JSON object`);
 }

@@ -1,6 +1,6 @@
 /**
  * One session inside its child process: the execution object and everything
- * a task needs (SPEC 2 OnTaskInvoke): decode the request, fetch ObjectRef
+ * a task needs (docs/protocol.md §2 OnTaskInvoke): decode the request, fetch ObjectRef
  * arguments, call, persist state, store the result, answer an ObjectRef.
  */
 import { formatKey, resultPrefix } from '../wire/keys';

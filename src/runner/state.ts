@@ -1,5 +1,5 @@
 /**
- * Stateful execution objects (SPEC 5): the instance's own enumerable
+ * Stateful execution objects (docs/protocol.md §5): the instance's own enumerable
  * properties, serialized with Node's structured-clone serializer, survive
  * across workers and sessions.
  *
@@ -9,7 +9,7 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import v8 from 'node:v8';
-import { ErrorCode, FlmError } from '../errors';
+import { describeThrown, ErrorCode, FlmError } from '../errors';
 
 /** Serializes the instance's own enumerable, non-function properties. */
 export function captureState(instance: unknown): Buffer | undefined {
@@ -34,7 +34,7 @@ export function restoreState(instance: unknown, state: Uint8Array | undefined): 
   try {
     snapshot = v8.deserialize(state);
   } catch (err) {
-    throw new FlmError(ErrorCode.InvalidInput, `the context's persisted state (${state.length} bytes) cannot be read: ${(err as Error).message}`, {
+    throw new FlmError(ErrorCode.InvalidInput, `the context's persisted state (${state.length} bytes) cannot be read: ${describeThrown(err)}`, {
       cause: err,
     });
   }
@@ -77,8 +77,8 @@ function why(snapshot: Record<string, unknown>, err: unknown): string {
     try {
       v8.serialize(value);
     } catch (e) {
-      return `property '${key}' cannot be serialized (${(e as Error).message})`;
+      return `property '${key}' cannot be serialized (${describeThrown(e)})`;
     }
   }
-  return (err as Error).message;
+  return describeThrown(err);
 }

@@ -1,5 +1,5 @@
 /**
- * Error messages about user code in the words of SPEC 2: `Class: message`,
+ * Error messages about user code in the words of docs/protocol.md §2: `Class: message`,
  * then the user's stack frames one per line, without the runner's own frames
  * or Node's internals, with paths relative to the package root.
  */

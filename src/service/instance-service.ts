@@ -1,5 +1,5 @@
 /**
- * Flame's Instance shim protocol (SPEC 2): one session at a time, its tasks,
+ * Flame's Instance shim protocol (docs/protocol.md §2): one session at a time, its tasks,
  * its leave. The service only supervises: packages are installed by the
  * package manager, user code runs in the session's worker (src/runner).
  *

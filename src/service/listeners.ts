@@ -3,7 +3,7 @@
  * optional TCP address (plain or TLS).
  *
  * Flame's executor manager polls until the socket path exists and connects
- * once; a failed connect loses the executor (SPEC 1). So the path must appear
+ * once; a failed connect loses the executor (docs/protocol.md §1). So the path must appear
  * only when the socket already listens with its final mode: bind under a
  * temporary name in the same directory, chmod, then hard-link it to the real
  * name (link fails when the name exists, so a live socket is never replaced

@@ -1,11 +1,11 @@
 /**
- * Schema metadata of native Arrow objects (SPEC 7: flame.cache.format,
+ * Schema metadata of native Arrow objects (docs/protocol.md §7: flame.cache.format,
  * flame.cache.version, flame.cache.logical_type): the one place that sets and
  * reads the cache's tags, for the value codecs, the client and the server.
  */
 import { Schema } from 'apache-arrow';
 
-/** Schema metadata keys used by Flame's cache (SPEC 7). */
+/** Schema metadata keys used by Flame's cache (docs/protocol.md §7). */
 export const CACHE_FORMAT_KEY = 'flame.cache.format';
 export const CACHE_VERSION_KEY = 'flame.cache.version';
 export const CACHE_LOGICAL_TYPE_KEY = 'flame.cache.logical_type';

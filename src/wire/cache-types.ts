@@ -1,9 +1,9 @@
 /**
  * The object cache's vocabulary, shared by the client, the embedded server,
- * the value codecs and the runner. See SPEC sections 3 and 7.
+ * the value codecs and the runner. See docs/protocol.md §3 and §7.
  */
 
-/** Names one object in the cache (SPEC 3). `version` 0 means "unknown, fetch fresh". */
+/** Names one object in the cache (docs/protocol.md §3). `version` 0 means "unknown, fetch fresh". */
 export interface ObjectRef {
   endpoint: string;
   key: string;

@@ -1,5 +1,5 @@
 /**
- * Object keys (SPEC 3), as both Flame's cache server and its Python SDK
+ * Object keys (docs/protocol.md §3), as both Flame's cache server and its Python SDK
  * (`ObjectKey`) check them: two or three `/`-separated components, none empty,
  * none containing `..` or `\`; `*` only as the session of a delete prefix.
  */
@@ -57,7 +57,7 @@ export function parsePrefix(text: string): ObjectKey {
 }
 
 /**
- * Where a session's results go: the prefix `<app>/<session>` (SPEC 3), from
+ * Where a session's results go: the prefix `<app>/<session>` (docs/protocol.md §3), from
  * the two names as they are, so that a name holding a `/` is refused rather
  * than split. The one home of the rule: the service checks at session enter
  * that the names can form it, and the runner puts results under it.

@@ -1,7 +1,7 @@
 /**
  * ObjectRef <-> BSON, byte-identical to the Python SDK's `ObjectRef.encode()`
  * (`bson.encode(asdict(ref))`): fields endpoint, key, version in that order,
- * version as int32 when it fits, else int64 (SPEC 3).
+ * version as int32 when it fits, else int64 (docs/protocol.md §3).
  */
 import { BSON, Int32, Long, Double } from 'bson';
 import { invalidInput } from '../errors';

@@ -48,7 +48,9 @@ export function rawPut(client: FlightServiceClient, messages: OutgoingFlightData
     call.on('data', (r: { app_metadata: Buffer }) => (result = r.app_metadata));
     call.on('error', reject);
     call.on('status', (s: grpc.StatusObject) => {
-      if (s.code === grpc.status.OK) (result ? resolve(result) : reject(new Error('no PutResult')));
+      if (s.code !== grpc.status.OK) return;
+      if (result) resolve(result);
+      else reject(new Error('no PutResult'));
     });
     messages.forEach((m, i) => {
       if (opts.cancelAfter !== undefined && i >= opts.cancelAfter) return;

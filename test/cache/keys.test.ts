@@ -1,4 +1,4 @@
-/** Key rules (SPEC 3) agree with the Python SDK's ObjectKey on generated keys. */
+/** Key rules (docs/protocol.md §3) agree with the Python SDK's ObjectKey on generated keys. */
 import { spawnSync } from 'node:child_process';
 import fc from 'fast-check';
 import { matchesKey, parseKey, parsePath, parsePrefix } from '../../src/wire/keys';

@@ -1,6 +1,6 @@
 import { writePickle } from '../../src/codecs/pickle';
 import { encodeValue, decodeValue } from '../../src/codecs/values';
-import { ErrorCode, isFlmError } from '../../src/errors';
+import { ErrorCode } from '../../src/errors';
 import { refusalOf } from '../helpers/refusal';
 import { pythonMap } from './py-batch';
 

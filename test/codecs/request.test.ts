@@ -1,7 +1,7 @@
 import { Binary, BSON, Long } from 'bson';
 import { decodeRunnerRequest, encodeRunnerRequest, ObjectRefArg, argumentRef } from '../../src/codecs/request';
 import { encodeObjectRef } from '../../src/wire/object-ref';
-import { ErrorCode, isFlmError } from '../../src/errors';
+import { ErrorCode } from '../../src/errors';
 import { refusalOf } from '../helpers/refusal';
 import { pythonOutputs } from './py-batch';
 

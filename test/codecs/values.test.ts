@@ -101,7 +101,7 @@ outputs = [
     let thrown: unknown;
     try { decodeValue(opaque(Buffer.concat([Buffer.from('FLM\x02'), Buffer.from('garbage')]))); } catch (err) { thrown = err; }
     expect(isFlmError(thrown)).toBe(true);
-    expect((thrown as Error).message).toMatch(/cannot read the FLM\\x02 Arrow table/);
+    expect(thrown).toMatchObject({ message: expect.stringMatching(/cannot read the FLM\\x02 Arrow table/) });
   });
 
   it('a JavaScript value read back by get_object-style decoding in Python', () => {

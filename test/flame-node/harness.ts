@@ -1,5 +1,5 @@
 /**
- * What Flame's executor manager does to an instance (SPEC 1), as a test tool:
+ * What Flame's executor manager does to an instance (docs/protocol.md §1), as a test tool:
  * start `node dist/cli.js serve` with FLAME_INSTANCE_ENDPOINT in a socket
  * directory and the working directory as cwd (stdout/stderr to
  * `<workdir>/<executor-id>.out/.err`), poll until the socket path exists,

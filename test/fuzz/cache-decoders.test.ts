@@ -32,7 +32,7 @@ describe.each([...byteCases.map((c) => [...c, 'bytes'] as const), ...streamCases
       const corpus = corpusOf(name).map((c) => c.input);
       const stats = await fuzzInWorker(name, 'replay', corpus, 0);
       expect(stats.inputs).toBe(corpus.length);
-    });
+    }, testTimeoutMs(0));
 
     it('decodes its seeds', async () => {
       const s = await seedsOf();

@@ -27,7 +27,7 @@ describe.each(cases)('fuzz %s', (name, seedsOf) => {
     const corpus = corpusOf(name).map((c) => c.input);
     const stats = await fuzzInWorker(name, 'replay', corpus, 0);
     expect(stats.inputs).toBe(corpus.length);
-  });
+  }, testTimeoutMs(0));
 
   it('decodes its seeds', () => {
     const results = seedsOf().map((s) => checkSync(name, s, TARGETS[name]));

@@ -78,7 +78,10 @@ export const TARGETS = {
   },
   'put-stream': (b: Buffer) => {
     const receiver = new PutReceiver({ maxBytes: PUT_LIMIT_BYTES, budget: new PutBudget(4 * PUT_LIMIT_BYTES) });
-    for (const m of fromFrames(b)) receiver.add(decodeFlightDataLenient(m));
+    for (const m of fromFrames(b)) {
+      // Without storage add() stays synchronous; a promise here would go unawaited, so it fails the target.
+      if (receiver.add(decodeFlightDataLenient(m)) !== undefined) throw new Error('put-stream: PutReceiver.add returned a promise without storage');
+    }
     return receiver.finish();
   },
   'answer-stream': (b: Buffer) => {

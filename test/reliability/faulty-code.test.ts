@@ -9,7 +9,7 @@
  */
 import { encodeRunnerContext } from '../../src/codecs';
 import { startTestInstance, type TestInstance } from '../helpers/instance';
-import { fixtureUrl, resourceCounts, settledCounts, type ResourceCounts } from './helpers';
+import { fixtureUrl, settledCounts, type ResourceCounts } from './helpers';
 
 // The timeout is generous: tasks that must not time out run under it on a loaded machine too (issue 11.12).
 const TIMEOUT_MS = 8000;

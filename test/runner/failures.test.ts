@@ -69,14 +69,14 @@ describe('a module that fails to load is reported at session enter', () => {
     );
     expect(isFlmError(err)).toBe(true);
     expect((err as { returnCode: number }).returnCode).toBe(ReturnCode.InvalidInput);
-    expect((err as Error).message).toMatch(message);
+    expect(err).toMatchObject({ message: expect.stringMatching(message) });
     await waitFor(() => liveSessionChildren() === before);
   });
 });
 
 it('a module whose top-level await never settles meets the start timeout', async () => {
   const err = await h.enter({ module: 'broken/hangs.mjs' }, { startTimeoutMs: 300 }).catch((e: unknown) => e);
-  expect((err as Error).message).toBe("the user's module did not finish loading within 300 ms (startTimeoutMs)");
+  expect(err).toMatchObject({ message: "the user's module did not finish loading within 300 ms (startTimeoutMs)" });
   expect((err as { returnCode: number }).returnCode).toBe(ReturnCode.InvalidInput);
   await waitFor(() => liveSessionChildren() === 0);
 });

@@ -1,3 +1,4 @@
+import v8 from 'node:v8';
 import { captureState, restoreState, sameState } from '../../src/runner/state';
 
 class Counter {
@@ -49,7 +50,7 @@ describe('state', () => {
 
   it('never lets a persisted key reach the prototype', () => {
     const target = {};
-    const state = require('node:v8').serialize(JSON.parse('{"__proto__": {"polluted": true}}'));
+    const state = v8.serialize(JSON.parse('{"__proto__": {"polluted": true}}'));
     restoreState(target, state);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     expect(Object.getPrototypeOf(target)).toBe(Object.prototype);

@@ -5,7 +5,6 @@
 import pino from 'pino';
 import { ObjectRefArg } from '../../src/codecs/request';
 import { decodeObjectRef, encodeObjectRef } from '../../src/wire/object-ref';
-import { liveSessionChildren } from '../../src/runner/supervisor';
 import { APP, Harness, useHarness } from './harness';
 
 const harness = useHarness();

@@ -30,7 +30,7 @@ describe('user stack frames', () => {
   it('formats Class: message then frames, and a cause', () => {
     const err = new TypeError('x.map is not a function', { cause: new Error('inner') });
     err.stack = 'TypeError: x.map is not a function\n    at add (/srv/app/lib/math.js:3:9)';
-    (err.cause as Error).stack = 'Error: inner\n    at deep (/srv/app/deep.js:1:1)';
+    if (err.cause instanceof Error) err.cause.stack = 'Error: inner\n    at deep (/srv/app/deep.js:1:1)';
     expect(describeUserError(err, root)).toBe(
       'TypeError: x.map is not a function\n    at add (lib/math.js:3:9)\nCaused by: Error: inner\n    at deep (deep.js:1:1)',
     );

@@ -1,6 +1,6 @@
 /**
  * CacheServer: the embedded object cache, an Arrow Flight gRPC server
- * wire-compatible with Flame's `flame-object-cache` (SPEC 7).
+ * wire-compatible with Flame's `flame-object-cache` (docs/protocol.md §7).
  *
  *   const server = new CacheServer({ port: 0, storageDir });
  *   const endpoint = await server.start(); // grpc://127.0.0.1:<port>

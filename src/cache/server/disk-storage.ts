@@ -1,6 +1,6 @@
 /**
  * Disk persistence of the embedded cache, laid out as Flame's reference
- * server does (SPEC 7): `<root>/<app>/<session>/<id>.arrow` holds the base as
+ * server does (docs/protocol.md §7): `<root>/<app>/<session>/<id>.arrow` holds the base as
  * an Arrow IPC file (opaque: one `{version, data}` row; native Arrow: the
  * table with `flame.cache.version` in its schema metadata), and
  * `<id>.deltas/<n>.arrow` each hold one patch row. Deltas are named by their

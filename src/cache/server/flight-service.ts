@@ -1,5 +1,5 @@
 /**
- * The FlightService handlers of the embedded cache (SPEC 7). Every failure
+ * The FlightService handlers of the embedded cache (docs/protocol.md §7). Every failure
  * becomes a gRPC status with a message naming the key; nothing throws out of
  * a handler, so the server keeps serving whatever a client sends.
  */
@@ -109,7 +109,7 @@ function parseTicket(ticket: Buffer): { key: Required<ObjectKey>; version: numbe
   return { key: parseKey(text.slice(0, colon)), version: Number(v) };
 }
 
-/** The DoGet answer for `obj` given the client's version (SPEC 7). */
+/** The DoGet answer for `obj` given the client's version (docs/protocol.md §7). */
 export function answerFor(obj: StoredObject, clientVersion: number): OutgoingFlightData[] {
   const schemaOnly: OutgoingFlightData = { data_header: ANSWER_SCHEMA_HEADER };
   if (clientVersion !== 0 && clientVersion === obj.version) return [schemaOnly];
@@ -156,7 +156,7 @@ export function flightHandlers(ctx: ServiceContext): grpc.UntypedServiceImplemen
         const { key, version } = parseTicket(call.request.ticket);
         const keyText = formatKey(key);
         const current = store.info(keyText)?.version;
-        // A full answer (SPEC 7: version 0, or one the server never had) is shared by every reader of this version.
+        // A full answer (docs/protocol.md §7: version 0, or one the server never had) is shared by every reader of this version.
         const full = current !== undefined && (version === 0 || version > current);
         if (full && passFramed(call)) {
           const shared = await answers.acquire(`${current}@${keyText}`, async () => answerFor(await store.get(key), 0));

@@ -1,5 +1,5 @@
 /**
- * Collects one DoPut stream (SPEC 7): the first FlightData names the target
+ * Collects one DoPut stream (docs/protocol.md §7): the first FlightData names the target
  * (PATH key or prefix, or CMD `PATCH:<key>`) and carries the Schema; each
  * following one a RecordBatch (or, for native Arrow objects, a
  * DictionaryBatch). Everything is checked as it arrives, so a bad stream fails

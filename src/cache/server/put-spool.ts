@@ -131,7 +131,7 @@ export class PutSpool {
 
   /** Fills the reserved slots for `version`, writes the footer and renames the file to `target`. */
   async commit(version: number, target: string): Promise<void> {
-    let schema = this.schema;
+    let schema: Schema;
     if (this.kind === 'opaque') {
       const n = this.dataBytes;
       const row = opaqueRowHeader(n);

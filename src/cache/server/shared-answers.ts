@@ -1,7 +1,7 @@
 /**
  * DoGet answers encoded once per object version and shared by every reader.
  *
- * A full answer is one FlightData holding the whole object (SPEC 7). grpc-js
+ * A full answer is one FlightData holding the whole object (docs/protocol.md §7). grpc-js
  * serializes each message a handler writes into a fresh buffer with its 5-byte
  * gRPC prefix and keeps that buffer until the peer has read it, so N slow
  * readers of a 100 MiB object held N copies. Here the answer is framed once

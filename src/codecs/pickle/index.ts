@@ -1,3 +1,3 @@
-export { readPickle, type PickleReadOptions } from './reader';
-export { writePickle, type PickleWriteOptions } from './writer';
-export { PickledRunnerRequest, PYTHON_EXECUTION_OBJECT_MESSAGE } from './python-objects';
+export { readPickle } from './reader';
+export { writePickle } from './writer';
+export { PickledRunnerRequest } from './python-objects';

@@ -3,7 +3,7 @@
  *
  * Only data is decoded: the globals below are recognised by name and their
  * effect is reproduced here (never looked up or called). Everything else is
- * refused by the reader with a message naming it (SPEC 8).
+ * refused by the reader with a message naming it (docs/protocol.md §8).
  */
 import { invalidInput } from '../../errors';
 
@@ -118,7 +118,7 @@ export function makeDateTimeValue(kind: 'datetime' | 'date' | 'timedelta' | 'tim
     case 'datetime': {
       const b = a[0];
       let f: number[] | undefined;
-      let tz: unknown = null;
+      let tz: unknown;
       if (Buffer.isBuffer(b) && b.length === 10 && a.length <= 2) {
         // Protocol 4+ sets the top bit of the month byte for fold=1; the instant is the same.
         f = [(b[0]! << 8) | b[1]!, b[2]! & 0x7f, b[3]!, b[4]!, b[5]!, b[6]!, (b[7]! << 16) | (b[8]! << 8) | b[9]!];

@@ -1,6 +1,6 @@
 /**
  * Writes JavaScript values as a protocol 4 pickle that Python's pickle.loads
- * reads as native values (SPEC 8). Hand-written for the same reason as the
+ * reads as native values (docs/protocol.md §8). Hand-written for the same reason as the
  * reader: it is a small, fixed subset and no npm pickler targets it.
  *
  *   null/undefined → None, boolean → bool, number → int when a safe integer

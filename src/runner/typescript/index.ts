@@ -10,8 +10,8 @@ import { pathToFileURL } from 'node:url';
 import { installCommonJsHooks } from './cjs-hooks';
 import { quietTypelessWarning } from './quiet';
 
-export { isTypeScriptFile, TS_EXTENSIONS } from './files';
-export { TypeScriptSyntaxError, typeScriptSyntaxError } from './transpile';
+export { isTypeScriptFile } from './files';
+export { typeScriptSyntaxError } from './transpile';
 
 let installed = false;
 
