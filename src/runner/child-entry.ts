@@ -85,7 +85,7 @@ async function enter(id: number, childInit: ChildInit): Promise<void> {
     });
   } catch (err) {
     const e = FlmError.from(err, ErrorCode.Internal);
-    send({ type: 'enter-failed', id, code: e.code, message: e.message });
+    send({ type: 'enter-failed', id, error: e.toData() });
     return;
   }
   send({ type: 'entered', id });
@@ -99,7 +99,7 @@ async function invoke(id: number, taskId: string, input: Uint8Array | undefined)
   running = id;
   try {
     const r = await runtime.runTask(taskId, input);
-    send({ type: 'done', id, returnCode: r.returnCode, message: r.message, output: r.output, state: r.state });
+    send({ type: 'done', id, returnCode: r.returnCode, message: r.message, error: r.error, output: r.output, state: r.state });
   } finally {
     running = undefined;
   }

@@ -5,6 +5,7 @@
  * reply of the same id. `log` and `uncaught` are the only unsolicited
  * messages. Bytes travel by structured clone ('advanced' IPC serialization).
  */
+import type { FlmErrorData } from '../errors';
 
 export interface SessionSpec {
   sessionId: string;
@@ -37,6 +38,8 @@ export interface TaskOutcome {
   returnCode: number;
   output?: Buffer;
   message?: string;
+  /** A failure as data (code, operation, summary, fields): what logs may show of it. */
+  error?: FlmErrorData;
 }
 
 export type Request =
@@ -56,8 +59,8 @@ export type ToChild = Request | AbortNotice;
 
 export type Reply =
   | { type: 'entered'; id: number }
-  | { type: 'enter-failed'; id: number; code: string; message: string }
-  | { type: 'done'; id: number; returnCode: number; output?: Uint8Array; message?: string; state?: Uint8Array }
+  | { type: 'enter-failed'; id: number; error: FlmErrorData }
+  | { type: 'done'; id: number; returnCode: number; output?: Uint8Array; message?: string; error?: FlmErrorData; state?: Uint8Array }
   | { type: 'left'; id: number };
 
 export type Notice =

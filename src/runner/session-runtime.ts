@@ -101,7 +101,7 @@ export class SessionRuntime {
     } catch (err) {
       const e = FlmError.from(err, ErrorCode.Internal);
       if (e.code === ErrorCode.Internal) logger.error({ err }, 'task failed inside the runner');
-      return { returnCode: e.returnCode, message: e.message };
+      return { returnCode: e.returnCode, message: e.message, error: e.toData() };
     } finally {
       this.current = undefined;
     }

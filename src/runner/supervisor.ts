@@ -180,7 +180,7 @@ export class SessionSupervisor {
     if (after.name === 'running' || after.name === 'aborting') this.set({ name: 'idle', child });
     if (timedOut !== undefined) return { returnCode: ReturnCode.GeneralError, message: `task timed out after ${timedOut} ms` };
     const output = r.output ? Buffer.from(r.output.buffer, r.output.byteOffset, r.output.byteLength) : undefined;
-    return { returnCode: r.returnCode, output, message: r.message };
+    return { returnCode: r.returnCode, output, message: r.message, error: r.error };
   }
 
   /**
@@ -283,7 +283,7 @@ export class SessionSupervisor {
     }
     if (r.type === 'enter-failed') {
       await child.kill({ kind: 'enter-failed' });
-      throw new FlmError(r.code as ErrorCode, r.message);
+      throw FlmError.fromData(r.error);
     }
     const end = r.end;
     if (end.kind === 'killed' && end.for.kind === 'start-timeout') {

@@ -11,7 +11,7 @@
  * it (the supervisor's bounded grace) and the queue moves on.
  */
 import type * as grpc from '@grpc/grpc-js';
-import { ErrorCode, FlmError, ReturnCode, type FlmErrorData, type LoggedError } from '../errors';
+import { ErrorCode, FlmError, ReturnCode, type LoggedError } from '../errors';
 import type { Logger } from '../log';
 import { safeUrl } from '../redact';
 import type { InstalledPackage, PackageManager } from '../packages';
@@ -157,7 +157,7 @@ export class InstanceService {
     }
     const log = s.log.child({ taskId });
     log.debug({ inputBytes: task.input?.length ?? 0 }, 'task invoke');
-    let outcome: Outcome;
+    let outcome: TaskOutcome;
     try {
       outcome = s.leaving
         ? { returnCode: ReturnCode.InvalidInput, message: `session ${s.id} has left` }
@@ -243,14 +243,8 @@ export class InstanceService {
   }
 }
 
-/**
- * A task's outcome; `error` is the failure as data (FlmError.toData) when the
- * worker sends it, so that its log rendering needs no message text.
- */
-type Outcome = TaskOutcome & { error?: FlmErrorData };
-
 /** What info may say about a failed task: the error's own log rendering, else only what its code means. */
-function loggedError(outcome: Outcome): LoggedError | { summary: string } {
+function loggedError(outcome: TaskOutcome): LoggedError | { summary: string } {
   if (outcome.error) return FlmError.fromData(outcome.error).toLog();
   return { summary: RETURN_CODE_SUMMARIES[outcome.returnCode] ?? 'failed' };
 }

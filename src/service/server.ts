@@ -14,6 +14,7 @@ import { SessionSupervisor } from '../runner/supervisor';
 import { InstanceService } from './instance-service';
 import { instanceProtos } from './protos';
 import { bindTcp, bindUnixSocket, type UnixListener } from './listeners';
+import { parseHostPort } from '../options/values';
 import { gracefully } from '../util/deadline';
 
 export const INSTANCE_SERVICE = 'flame.v1.Instance';
@@ -98,6 +99,12 @@ export async function startInstance(opts: ServeOptions, logger: Logger): Promise
     if (opts.listen) {
       const tls = opts.tlsCertFile && opts.tlsKeyFile ? { certFile: opts.tlsCertFile, keyFile: opts.tlsKeyFile } : undefined;
       tcpPort = await bindTcp(server, opts.listen, tls);
+      if (!tls && !isLoopbackHost(parseHostPort(opts.listen, '--listen').host)) {
+        log.warn(
+          { listen: opts.listen },
+          'serving the Instance service in plain text on a non-loopback address: anyone who can reach it can run tasks; give --tls-cert/--tls-key or listen on 127.0.0.1',
+        );
+      }
     }
   } catch (err) {
     server.forceShutdown();
@@ -125,4 +132,10 @@ export async function startInstance(opts: ServeOptions, logger: Logger): Promise
     })());
 
   return { cacheEndpoint, socketPath: opts.socketPath, tcpPort, service, close };
+}
+
+/** 127.0.0.0/8, ::1 and localhost: addresses only this machine reaches. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
 }

@@ -4,10 +4,13 @@
  * signal that they started by writing files, and deadlines are generous.
  */
 import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { encodeRunnerContext } from '../../src/codecs';
 import { instanceProtos } from '../../src/service/protos';
+import { isLoopbackHost } from '../../src/service/server';
 import { startTestInstance, type TestInstance } from '../helpers/instance';
 import { eventually } from '../helpers/processes';
 import { makeTempDir, removeDir } from '../helpers/tmp';
@@ -131,4 +134,40 @@ it('task input bytes held by the queue are bounded: beyond the bound a task is r
   expect(all.filter((r) => r.return_code === 3)).toHaveLength(5);
   for (const r of all.filter((r) => r.return_code !== 3)) expect(await t.valueOf(r)).toBe(16 * MiB);
   expect((await t.client.leave()).return_code).toBe(0);
+});
+
+it('a session enter whose caller gave up during the package download aborts the download', async () => {
+  // An http server that sends the headers and a first chunk, then nothing: the download hangs until aborted.
+  let requested = false;
+  let closed = false;
+  const server = http.createServer((req, res) => {
+    requested = true;
+    res.writeHead(200, { 'content-type': 'application/gzip', 'content-length': String(1 << 20) });
+    res.write(Buffer.alloc(1024));
+    res.on('close', () => (closed = true));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  try {
+    const { call, result } = rawCall('OnSessionEnter', {
+      session_id: 'download-abandoned',
+      application: { name: 'hostile-app', url: `http://127.0.0.1:${port}/pkg.tgz` },
+    });
+    await eventually(() => requested);
+    call.cancel();
+    expect((await result)?.code).toBe(grpc.status.CANCELLED);
+    // The download's connection is closed by flmrun-js, long before any download timeout.
+    await eventually(() => closed);
+    const res = await invoke('download-abandoned', 'ok');
+    expect(res.return_code).toBe(2);
+    expect(res.message).toMatch(/no session/);
+  } finally {
+    server.closeAllConnections();
+    await new Promise<void>((r) => server.close(() => r()));
+  }
+});
+
+it('names the addresses only this machine reaches (plain-text TCP elsewhere is warned about at start)', () => {
+  for (const h of ['127.0.0.1', '127.1.2.3', 'localhost', '::1', '[::1]']) expect(isLoopbackHost(h)).toBe(true);
+  for (const h of ['0.0.0.0', '10.0.0.1', '::', 'example.org', '128.0.0.1']) expect(isLoopbackHost(h)).toBe(false);
 });
