@@ -18,6 +18,7 @@ import { BSON } from 'bson';
 import { LRUCache } from 'lru-cache';
 import { ErrorCode, FlmError, invalidInput, isFlmError, notFound, unavailable } from '../errors';
 import { silentLogger, type Logger } from '../log';
+import { errnoOf } from '../util/errno';
 import { objectRefFromDocument } from '../wire/object-ref';
 import type { CacheObject, CachePayload, ObjectRef } from '../wire/cache-types';
 import { flightClientConstructor, UNLIMITED_MESSAGES, type FlightServiceClient, type FlightInfo } from './flight';
@@ -197,7 +198,7 @@ export class CacheClient {
     try {
       fh = await fsp.open(filePath, 'r');
     } catch (err) {
-      throw FlmError.from(err, (err as NodeJS.ErrnoException).code === 'ENOENT' ? ErrorCode.NotFound : ErrorCode.InvalidInput, `cache ${what}`);
+      throw FlmError.from(err, errnoOf(err) === 'ENOENT' ? ErrorCode.NotFound : ErrorCode.InvalidInput, `cache ${what}`);
     }
     try {
       const chunkBytes = this.opts.chunkBytes;

@@ -22,6 +22,7 @@ import tls from 'node:tls';
 import { status as Status } from '@grpc/grpc-js';
 import { decodeFlightData, encodeFlightData, type FlightData, type OutgoingFlightData } from './flight-data';
 import type { CacheEndpoint } from './endpoint';
+import { errnoOf } from '../util/errno';
 
 const SERVICE = '/arrow.flight.protocol.FlightService';
 /** Objects travel as one message: a receive window this large lets a 32 MiB answer arrive without waiting for WINDOW_UPDATEs. */
@@ -360,10 +361,10 @@ export class Http2Transport {
           failWith(err instanceof CallError ? err : new CallError(Status.INTERNAL, errorText(err)));
         }
       });
-      stream.on('error', (err: NodeJS.ErrnoException) => {
+      stream.on('error', (err: Error) => {
         // A reset after the status arrived (a server refusing a put mid-stream): the status is the answer.
         if (grpcStatus !== undefined) return;
-        failWith(new CallError(Status.UNAVAILABLE, `${err.code ?? 'stream error'}: ${err.message}`));
+        failWith(new CallError(Status.UNAVAILABLE, `${errnoOf(err) ?? 'stream error'}: ${err.message}`));
       });
       stream.on('close', () => {
         if (settled) return;

@@ -13,7 +13,8 @@ import { once } from 'node:events';
 import { Parser, type ReadEntry } from 'tar';
 import { describeThrown, ErrorCode, FlmError, invalidInput, isFlmError } from '../errors';
 import { printable, type EntryKind, type EntryRules } from './entry-rules';
-import { errnoOf, StagingWriter, type OpenFile } from './staging-writer';
+import { errnoOf } from '../util/errno';
+import { StagingWriter, type OpenFile } from './staging-writer';
 import { TarHeaderInspector } from './tar-headers';
 
 const KINDS: Record<string, EntryKind> = {

@@ -6,6 +6,7 @@
  * start time (from /proc on Linux), so a recycled pid is not mistaken for it.
  */
 import fs from 'node:fs';
+import { errnoOf } from '../util/errno';
 
 export interface Owner { pid: number; start: string }
 
@@ -59,9 +60,4 @@ export function isAlive(o: Owner): boolean {
   } catch (err) {
     return errnoOf(err) === 'EPERM';
   }
-}
-
-/** The errno code of a thrown system error (no instanceof: jest and workers have their own Error). */
-export function errnoOf(err: unknown): string | undefined {
-  return typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string' ? err.code : undefined;
 }

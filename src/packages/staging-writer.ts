@@ -14,6 +14,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { errnoOf } from '../util/errno';
 
 const FILE_FLAGS = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW;
 /** Small files are gathered and written with one call; bigger ones are flushed at this size or count. */
@@ -102,10 +103,4 @@ export class StagingWriter {
   private abs(rel: string): string {
     return rel === '' ? this.root : path.join(this.root, ...rel.split('/'));
   }
-}
-
-/** The `code` of a Node system error (`EEXIST`, ...), if it is one. */
-export function errnoOf(err: unknown): string | undefined {
-  const code = typeof err === 'object' && err !== null && 'code' in err ? err.code : undefined;
-  return typeof code === 'string' ? code : undefined;
 }

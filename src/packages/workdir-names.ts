@@ -7,7 +7,8 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { currentOwner, errnoOf, ownerTag, parseOwnerTag, type Owner } from './owner';
+import { errnoOf } from '../util/errno';
+import { currentOwner, ownerTag, parseOwnerTag, type Owner } from './owner';
 
 export const TMP_PREFIX = '.flmrun-tmp-';
 export const TREE_PREFIX = 'extracted_';

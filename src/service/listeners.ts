@@ -17,13 +17,10 @@ import * as grpc from '@grpc/grpc-js';
 import { describeThrown, invalidInput, unavailable } from '../errors';
 import { parseHostPort } from '../config';
 import type { Logger } from '../log';
+import { errnoOf } from '../util/errno';
 
 function bind(server: grpc.Server, address: string, creds: grpc.ServerCredentials): Promise<number> {
   return new Promise((resolve, reject) => server.bindAsync(address, creds, (err, port) => (err ? reject(err) : resolve(port))));
-}
-
-function errnoOf(err: unknown): string | undefined {
-  return typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string' ? err.code : undefined;
 }
 
 export interface UnixListener {

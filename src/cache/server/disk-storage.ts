@@ -14,6 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { Schema } from 'apache-arrow';
 import { FlmError, ErrorCode, invalidInput } from '../../errors';
 import type { Logger } from '../../log';
+import { errnoOf } from '../../util/errno';
 import { formatKey, parseKey, type ObjectKey } from '../../wire/keys';
 import { encodeSchema, ipcFileParts, readIpcMessages, schemaOf } from '../../wire/ipc';
 import { plainBatch } from '../plain-batch';
@@ -126,7 +127,7 @@ export class DiskStorage {
     try {
       bytes = await fs.readFile(p.base);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      if (errnoOf(err) === 'ENOENT') return undefined;
       throw err;
     }
     const what = `stored object ${formatKey(key)}`;
@@ -163,7 +164,7 @@ export class DiskStorage {
     try {
       names = await fs.readdir(dir);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      if (errnoOf(err) === 'ENOENT') return [];
       throw err;
     }
     const files = names
@@ -243,7 +244,7 @@ async function dirs(parent: string): Promise<string[]> {
     const entries = await fs.readdir(parent, { withFileTypes: true });
     return entries.filter((e) => e.isDirectory()).map((e) => e.name);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    if (errnoOf(err) === 'ENOENT') return [];
     throw err;
   }
 }
