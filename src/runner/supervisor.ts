@@ -18,6 +18,7 @@
 import pino from 'pino';
 import { ErrorCode, FlmError, ReturnCode } from '../errors';
 import { silentLogger, type Logger } from '../log';
+import { settlesWithin } from '../util/deadline';
 import { ChildChannel } from './child-channel';
 import { describeEnd, restartsAfter, type ChildEnd } from './child-end';
 import type { ChildInit, Notice, SessionSpec, TaskOutcome } from './protocol';
@@ -303,7 +304,7 @@ export class SessionSupervisor {
     if ('child' in prev) {
       if (prev.name === 'idle' || prev.name === 'running' || prev.name === 'aborting') {
         // The child fires the running task's signal and disposes the execution object.
-        await withDeadline(prev.child.leave(reason), this.opts.closeTimeoutMs);
+        await settlesWithin(prev.child.leave(reason), this.opts.closeTimeoutMs);
       }
       await prev.child.kill({ kind: 'leave', reason });
     }
@@ -328,11 +329,4 @@ export class SessionSupervisor {
 
 function notStarted(): TaskOutcome {
   return { returnCode: ReturnCode.Unavailable, message: 'the caller cancelled the call before the task started; it was not run' };
-}
-
-/** Waits for `p`, at most `ms`. */
-async function withDeadline(p: Promise<unknown>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([p, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
-  clearTimeout(timer);
 }

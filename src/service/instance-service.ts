@@ -19,6 +19,7 @@ import type { RunnerOptions, SessionSupervisor, SessionSpec, TaskOutcome } from 
 import type { EmptyRequest, InstanceHandlers, Result, SessionContext, TaskContext, TaskResult } from './protos';
 import { OperationQueue } from './operation-queue';
 import { resultPrefix } from '../wire/keys';
+import { settlesWithin } from '../util/deadline';
 
 /** The package manager as the service uses it; `signal` aborts the download of an enter whose caller gave up. */
 export type PackageInstaller = Pick<PackageManager, 'install' | 'requireWorkDirPackage'>;
@@ -201,16 +202,7 @@ export class InstanceService {
   async close(graceMs: number): Promise<void> {
     if (this.state === 'closed' || this.state === 'closing') return;
     this.state = 'closing';
-    const idle = this.queue.idle();
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = await Promise.race([
-      idle.then(() => false),
-      new Promise<boolean>((r) => {
-        timer = setTimeout(() => r(true), graceMs);
-        timer.unref();
-      }),
-    ]);
-    clearTimeout(timer);
+    const timedOut = !(await settlesWithin(this.queue.idle(), graceMs));
     if (timedOut) this.log.warn({ graceMs }, 'grace period over: disposing the session with a task still running');
     this.stopSession('shutdown');
     await this.closeSession('shutdown');

@@ -13,6 +13,7 @@ import * as grpc from '@grpc/grpc-js';
 import { describeThrown, FlmError, ErrorCode, invalidInput } from '../../errors';
 import { silentLogger, type Logger } from '../../log';
 import { flightServiceDefinition, UNLIMITED_MESSAGES } from '../flight';
+import { gracefully } from '../../util/deadline';
 import { flightHandlers } from './flight-service';
 import { DiskStorage } from './disk-storage';
 import { ObjectTable } from './object-table';
@@ -178,17 +179,8 @@ export class CacheServer {
     const server = this.server;
     this.state = 'closing';
     if (server) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
-          server.forceShutdown();
-          resolve();
-        }, this.opts.closeGraceMs);
-        timer.unref();
-        server.tryShutdown(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
+      const drained = new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+      await gracefully(drained, this.opts.closeGraceMs, () => server.forceShutdown());
     }
     this.state = 'closed';
   }
