@@ -19,6 +19,8 @@ import { LRUCache } from 'lru-cache';
 import { ErrorCode, FlmError, invalidInput, isFlmError, notFound, unavailable } from '../errors';
 import { silentLogger, type Logger } from '../log';
 import { errnoOf } from '../util/errno';
+import { parseWholeNumber, type Unit } from '../options/values';
+import { CACHE_DEADLINE_MS } from '../options/serve';
 import { objectRefFromDocument } from '../wire/object-ref';
 import type { CacheObject, CachePayload, ObjectRef } from '../wire/cache-types';
 import { flightClientConstructor, UNLIMITED_MESSAGES, type FlightServiceClient, type FlightInfo } from './flight';
@@ -81,20 +83,17 @@ export class CacheClient {
   private closed = false;
 
   constructor(options: CacheClientOptions = {}) {
-    const positive = (name: string, v: number | undefined, dflt: number, min = 1): number => {
-      const value = v ?? dflt;
-      if (!Number.isSafeInteger(value) || value < min) throw invalidInput(`cache client option ${name} must be an integer >= ${min}, got ${String(v)}`);
-      return value;
-    };
+    const whole = (name: string, v: number | undefined, dflt: number, unit: Unit, min = 1): number =>
+      parseWholeNumber(v ?? dflt, `cache client option ${name}`, unit, min);
     this.opts = {
       endpoint: options.endpoint,
       caFile: options.caFile,
-      deadlineMs: positive('deadlineMs', options.deadlineMs, 30_000),
-      transferDeadlineMs: positive('transferDeadlineMs', options.transferDeadlineMs, 300_000),
-      retries: positive('retries', options.retries, 2, 0),
-      lruEntries: positive('lruEntries', options.lruEntries, 1000, 0),
-      lruMaxBytes: positive('lruMaxBytes', options.lruMaxBytes, 512 * 1024 ** 2),
-      chunkBytes: positive('chunkBytes', options.chunkBytes, 1024 ** 2),
+      deadlineMs: whole('deadlineMs', options.deadlineMs, CACHE_DEADLINE_MS, 'ms'),
+      transferDeadlineMs: whole('transferDeadlineMs', options.transferDeadlineMs, 300_000, 'ms'),
+      retries: whole('retries', options.retries, 2, 'count', 0),
+      lruEntries: whole('lruEntries', options.lruEntries, 1000, 'count', 0),
+      lruMaxBytes: whole('lruMaxBytes', options.lruMaxBytes, 512 * 1024 ** 2, 'bytes'),
+      chunkBytes: whole('chunkBytes', options.chunkBytes, 1024 ** 2, 'bytes'),
       // FLMRUN_CACHE_TRANSPORT=grpc-js: the escape hatch should a server disagree with the hand-written path (and the benchmarks' baseline).
       transport: options.transport ?? (process.env.FLMRUN_CACHE_TRANSPORT === 'grpc-js' ? 'grpc-js' : 'http2'),
       logger: options.logger ?? silentLogger,

@@ -15,6 +15,10 @@ import { levelFromRustFilter, parseHostPort, stripUnixScheme } from './values';
 
 /** Shared by `serve --cache-max-memory` and `cache --max-memory`. */
 export const CACHE_MAX_MEMORY_BYTES = 1024 * 1024 * 1024;
+/** Shared by `serve --cache-deadline-ms` and the cache client's own default deadline. */
+export const CACHE_DEADLINE_MS = 30_000;
+/** Shared by `serve --ref-concurrency` and the runner supervisor's default. */
+export const REF_CONCURRENCY = 8;
 
 export const SERVE_OPTIONS = [
   {
@@ -52,7 +56,7 @@ export const SERVE_OPTIONS = [
     more: ': a task running longer fails (code 1); its AbortSignal fires, and a task that has not stopped 1 s later loses its process (a fresh one re-enters the session)',
   },
   {
-    key: 'cacheDeadlineMs', flag: 'cache-deadline-ms', arg: 'N', kind: 'int', unit: 'ms', min: 1, default: 30_000,
+    key: 'cacheDeadlineMs', flag: 'cache-deadline-ms', arg: 'N', kind: 'int', unit: 'ms', min: 1, default: CACHE_DEADLINE_MS,
     help: 'deadline of each object-cache call made for a task',
     more: ' (get, put, state write-back); an unreachable cache fails the task with code 3 at once, a hanging one after this long',
   },
@@ -65,7 +69,7 @@ export const SERVE_OPTIONS = [
     help: 'task input bytes held at once (queued and running); a task beyond it is refused (code 3)',
   },
   {
-    key: 'refConcurrency', flag: 'ref-concurrency', arg: 'N', kind: 'int', unit: 'count', min: 1, default: 8,
+    key: 'refConcurrency', flag: 'ref-concurrency', arg: 'N', kind: 'int', unit: 'count', min: 1, default: REF_CONCURRENCY,
     help: 'ObjectRef arguments of a task fetched at once', more: ' (8, as the Python runner)',
   },
   { key: 'keepExtracted', flag: 'keep-extracted', kind: 'bool', default: false, help: 'keep extracted packages and installed dependencies after their last user (process) is gone' },

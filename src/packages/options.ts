@@ -5,6 +5,7 @@
 import path from 'node:path';
 import { invalidInput } from '../errors';
 import { silentLogger, type Logger } from '../log';
+import { parseWholeNumber, type Unit } from '../options/values';
 
 const MiB = 1024 * 1024;
 
@@ -84,21 +85,20 @@ export const PACKAGE_DEFAULTS = {
 /** Output below this size is never refused for its compression ratio. */
 export const RATIO_FLOOR_BYTES = 16 * MiB;
 
-const POSITIVE_INTS = [
-  'maxDownloadBytes', 'maxExtractBytes', 'maxEntries', 'maxEntryBytes', 'maxCompressionRatio', 'maxDepth',
-  'httpConnectTimeoutMs', 'httpTotalTimeoutMs', 'extractTimeoutMs', 'installTimeoutMs',
-] as const;
+/** The whole-number options with their unit (for the message) and least value. */
+const WHOLE_NUMBERS = {
+  maxDownloadBytes: ['bytes', 1], maxExtractBytes: ['bytes', 1], maxEntries: ['count', 1], maxEntryBytes: ['bytes', 1],
+  maxCompressionRatio: ['count', 1], maxDepth: ['count', 1],
+  httpConnectTimeoutMs: ['ms', 1], httpTotalTimeoutMs: ['ms', 1], extractTimeoutMs: ['ms', 1], installTimeoutMs: ['ms', 1],
+  maxRedirects: ['count', 0],
+} as const satisfies Record<string, readonly [Unit, number]>;
 
 export function resolvePackageOptions(opts: PackageOptions): ResolvedPackageOptions {
   if (!opts.workDir) throw invalidInput('PackageOptions.workDir is required');
   const defined = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) as PackageOptions;
   const o: ResolvedPackageOptions = { ...PACKAGE_DEFAULTS, logger: silentLogger, ...defined, workDir: path.resolve(opts.workDir) };
-  for (const key of POSITIVE_INTS) {
-    const v = o[key];
-    if (!Number.isSafeInteger(v) || v <= 0) throw invalidInput(`PackageOptions.${key} must be a whole number > 0, got ${String(v)}`);
-  }
-  if (!Number.isSafeInteger(o.maxRedirects) || o.maxRedirects < 0) {
-    throw invalidInput(`PackageOptions.maxRedirects must be a whole number >= 0, got ${String(o.maxRedirects)}`);
+  for (const [key, [unit, min]] of Object.entries(WHOLE_NUMBERS) as [keyof typeof WHOLE_NUMBERS, readonly [Unit, number]][]) {
+    o[key] = parseWholeNumber(o[key], `PackageOptions.${key}`, unit, min);
   }
   return o;
 }

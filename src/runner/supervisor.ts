@@ -19,6 +19,8 @@ import pino from 'pino';
 import { ErrorCode, FlmError, ReturnCode } from '../errors';
 import { silentLogger, type Logger } from '../log';
 import { settlesWithin } from '../util/deadline';
+import { parseWholeNumber, type Unit } from '../options/values';
+import { REF_CONCURRENCY } from '../options/serve';
 import { ChildChannel } from './child-channel';
 import { describeEnd, restartsAfter, type ChildEnd } from './child-end';
 import type { ChildInit, Notice, SessionSpec, TaskOutcome } from './protocol';
@@ -54,22 +56,19 @@ interface Options extends Required<Omit<RunnerOptions, 'caFile' | 'workerHeapMb'
 }
 
 function compileOptions(o: RunnerOptions): Options {
-  const nonNegative = (v: number | undefined, name: string, dflt: number): number => {
-    if (v === undefined) return dflt;
-    if (!Number.isFinite(v) || v < 0) throw new FlmError(ErrorCode.InvalidInput, `${name} must be a non-negative number, got ${v}`);
-    return v;
-  };
-  const heap = o.workerHeapMb === undefined || o.workerHeapMb === 0 ? undefined : Math.ceil(nonNegative(o.workerHeapMb, 'workerHeapMb', 0));
+  const whole = (v: number | undefined, name: string, unit: Unit, min: number, dflt: number): number =>
+    v === undefined ? dflt : parseWholeNumber(v, name, unit, min);
+  const heap = o.workerHeapMb === undefined || o.workerHeapMb === 0 ? undefined : whole(o.workerHeapMb, 'workerHeapMb', 'MB', 0, 0);
   return {
     cacheEndpoint: o.cacheEndpoint,
     caFile: o.caFile,
     cacheDeadlineMs: o.cacheDeadlineMs,
-    taskTimeoutMs: nonNegative(o.taskTimeoutMs, 'taskTimeoutMs', 0),
+    taskTimeoutMs: whole(o.taskTimeoutMs, 'taskTimeoutMs', 'ms', 0, 0),
     workerHeapMb: heap,
-    refConcurrency: Math.max(1, Math.floor(nonNegative(o.refConcurrency, 'refConcurrency', 8))),
-    startTimeoutMs: nonNegative(o.startTimeoutMs, 'startTimeoutMs', 120_000),
-    abortGraceMs: nonNegative(o.abortGraceMs, 'abortGraceMs', 1000),
-    closeTimeoutMs: nonNegative(o.closeTimeoutMs, 'closeTimeoutMs', 5000),
+    refConcurrency: whole(o.refConcurrency, 'refConcurrency', 'count', 1, REF_CONCURRENCY),
+    startTimeoutMs: whole(o.startTimeoutMs, 'startTimeoutMs', 'ms', 0, 120_000),
+    abortGraceMs: whole(o.abortGraceMs, 'abortGraceMs', 'ms', 0, 1000),
+    closeTimeoutMs: whole(o.closeTimeoutMs, 'closeTimeoutMs', 'ms', 0, 5000),
     logger: o.logger ?? silentLogger,
   };
 }

@@ -14,6 +14,8 @@ import { describeThrown, FlmError, ErrorCode, invalidInput } from '../../errors'
 import { silentLogger, type Logger } from '../../log';
 import { flightServiceDefinition, UNLIMITED_MESSAGES } from '../flight';
 import { gracefully } from '../../util/deadline';
+import { parseWholeNumber } from '../../options/values';
+import { CACHE_MAX_MEMORY_BYTES } from '../../options/serve';
 import { flightHandlers } from './flight-service';
 import { DiskStorage } from './disk-storage';
 import { ObjectTable } from './object-table';
@@ -51,7 +53,6 @@ export interface CacheServerOptions {
 
 type State = 'new' | 'starting' | 'serving' | 'closing' | 'closed';
 
-const DEFAULT_MAX_MEMORY = 1024 ** 3;
 const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
 /** With storage, puts up to this size are kept in memory too, so that their first get needs no disk read. */
 const RETAIN_BYTES = 1024 * 1024;
@@ -72,14 +73,8 @@ export class CacheServer {
   constructor(options: CacheServerOptions = {}) {
     const port = options.port ?? 0;
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw invalidInput(`cache server port ${String(port)} is not a port number`);
-    const maxMemoryBytes = options.maxMemoryBytes ?? DEFAULT_MAX_MEMORY;
-    if (!Number.isSafeInteger(maxMemoryBytes) || maxMemoryBytes <= 0) {
-      throw invalidInput(`cache maxMemoryBytes must be a positive integer, got ${String(maxMemoryBytes)}`);
-    }
-    const idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
-    if (!Number.isSafeInteger(idleTimeoutMs) || idleTimeoutMs <= 0) {
-      throw invalidInput(`cache idleTimeoutMs must be a positive integer, got ${String(idleTimeoutMs)}`);
-    }
+    const maxMemoryBytes = parseWholeNumber(options.maxMemoryBytes ?? CACHE_MAX_MEMORY_BYTES, 'cache maxMemoryBytes', 'bytes', 1);
+    const idleTimeoutMs = parseWholeNumber(options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS, 'cache idleTimeoutMs', 'ms', 1);
     this.opts = {
       idleTimeoutMs,
       host: options.host ?? '127.0.0.1',
