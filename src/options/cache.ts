@@ -13,7 +13,7 @@ export const CACHE_OPTIONS = [
   },
   { key: 'storageDir', flag: 'storage', arg: 'DIR', kind: 'text', defaultText: 'memory only', help: 'persist objects here (Arrow IPC files)' },
   {
-    key: 'maxMemoryBytes', flag: 'max-memory', arg: 'BYTES', kind: 'int', unit: 'bytes', min: 0,
+    key: 'maxMemoryBytes', flag: 'max-memory', arg: 'BYTES', kind: 'int', unit: 'bytes', min: 1,
     default: CACHE_MAX_MEMORY_BYTES, defaultText: '1 GiB', help: 'memory limit for object data',
   },
   {

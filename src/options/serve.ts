@@ -86,7 +86,7 @@ export const SERVE_OPTIONS = [
     help: 'embedded cache: persist objects here as Arrow IPC files',
   },
   {
-    key: 'embeddedCacheMaxMemoryBytes', flag: 'cache-max-memory', arg: 'BYTES', kind: 'int', unit: 'bytes', min: 0,
+    key: 'embeddedCacheMaxMemoryBytes', flag: 'cache-max-memory', arg: 'BYTES', kind: 'int', unit: 'bytes', min: 1,
     default: CACHE_MAX_MEMORY_BYTES, defaultText: '1 GiB', help: 'embedded cache: memory limit',
   },
   {

@@ -21,8 +21,8 @@ function cli(...args: string[]) {
 it.each([
   [['serve', '--log-level', 'verbose'], /--log-level must be one of trace, debug, info, warn, error, fatal, silent/],
   [['serve', '--ref-concurrency', '1.5'], /--ref-concurrency must be a whole number >= 1, got "1.5"/],
-  [['serve', '--cache-max-memory', '1e9'], /--cache-max-memory must be a whole number >= 0 \(bytes\), got "1e9"/],
-  [['cache', '--max-memory', '2.5'], /--max-memory must be a whole number >= 0 \(bytes\), got "2.5"/],
+  [['serve', '--cache-max-memory', '1e9'], /--cache-max-memory must be a whole number >= 1 \(bytes\), got "1e9"/],
+  [['cache', '--max-memory', '2.5'], /--max-memory must be a whole number >= 1 \(bytes\), got "2.5"/],
   [['cache', '--listen', 'nowhere'], /--listen must be HOST:PORT/],
 ])('flmrun-js %j is refused', (args, message) => {
   const r = cli(...args, ...(args[0] === 'serve' ? ['--socket', path.join(dir, 's.sock')] : []));

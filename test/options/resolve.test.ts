@@ -102,6 +102,6 @@ describe('cache', () => {
   it('defaults and validation come from its table', () => {
     const { values } = parseArgs({ args: ['--max-memory', '1024'], strict: true, options: parseArgsConfig(CACHE_OPTIONS) });
     expect(resolveOptions(CACHE_OPTIONS, fromFlags(CACHE_OPTIONS, values))).toEqual({ listen: '127.0.0.1:9090', maxMemoryBytes: 1024, idleTimeoutMs: 60_000 });
-    expect(refusal(() => fromFlags(CACHE_OPTIONS, { 'max-memory': '1.5' }))).toMatch(/--max-memory must be a whole number >= 0 \(bytes\)/);
+    expect(refusal(() => fromFlags(CACHE_OPTIONS, { 'max-memory': '1.5' }))).toMatch(/--max-memory must be a whole number >= 1 \(bytes\)/);
   });
 });
