@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { BSON } from 'bson';
-import { runInit } from '../../src/cli/init';
+import { runInit, scaffoldFiles } from '../../src/cli/init';
 import { SessionSupervisor } from '../../src/runner/supervisor';
 import { Harness } from '../runner/harness';
 import { makeTempDir, removeDir } from '../helpers/tmp';
@@ -90,4 +90,12 @@ describe('flmrun-js init', () => {
       await h.stop();
     }
   });
+});
+
+it('examples/hello-ts is exactly what init writes (the demo runs the scaffold users get)', () => {
+  const example = path.resolve(__dirname, '../../examples/hello-ts');
+  const files = scaffoldFiles(example, path.basename(example));
+  for (const [rel, text] of Object.entries(files)) {
+    expect([rel, fs.readFileSync(path.join(example, rel), 'utf8')]).toEqual([rel, text]);
+  }
 });
