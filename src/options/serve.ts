@@ -19,6 +19,8 @@ export const CACHE_MAX_MEMORY_BYTES = 1024 * 1024 * 1024;
 export const CACHE_DEADLINE_MS = 30_000;
 /** Shared by `serve --ref-concurrency` and the runner supervisor's default. */
 export const REF_CONCURRENCY = 8;
+/** Shared by `serve --max-queued-bytes` and the Instance service's own default. */
+export const MAX_QUEUED_BYTES = 256 * 1024 * 1024;
 
 export const SERVE_OPTIONS = [
   {
@@ -65,7 +67,7 @@ export const SERVE_OPTIONS = [
     help: 'heap limit of the session process that runs user code, 0 = Node\'s default; a task that reaches it fails (code 1) and the process is replaced',
   },
   {
-    key: 'maxQueuedBytes', flag: 'max-queued-bytes', arg: 'BYTES', kind: 'int', unit: 'bytes', min: 1, default: 256 * 1024 * 1024, defaultText: '256 MiB',
+    key: 'maxQueuedBytes', flag: 'max-queued-bytes', arg: 'BYTES', kind: 'int', unit: 'bytes', min: 1, default: MAX_QUEUED_BYTES, defaultText: '256 MiB',
     help: 'task input bytes held at once (queued and running); a task beyond it is refused (code 3)',
   },
   {

@@ -1,7 +1,7 @@
 /**
  * Flame's Instance shim protocol (docs/protocol.md §2): one session at a time, its tasks,
  * its leave. The service only supervises: packages are installed by the
- * package manager, user code runs in the session's worker (src/runner).
+ * package manager, user code runs in the session's own process (src/runner).
  *
  * Operations are serialized through one queue (src/service/operation-queue.ts),
  * as the executor manager sends them one at a time; a client that sends them
@@ -20,12 +20,10 @@ import type { EmptyRequest, InstanceHandlers, Result, SessionContext, TaskContex
 import { OperationQueue } from './operation-queue';
 import { resultPrefix } from '../wire/keys';
 import { settlesWithin } from '../util/deadline';
+import { MAX_QUEUED_BYTES } from '../options/serve';
 
 /** The package manager as the service uses it; `signal` aborts the download of an enter whose caller gave up. */
 export type PackageInstaller = Pick<PackageManager, 'install' | 'requireWorkDirPackage'>;
-
-/** Default bound on task input bytes held by the queue (queued and running). */
-export const DEFAULT_MAX_QUEUED_BYTES = 256 * 1024 * 1024;
 
 export interface InstanceServiceDeps {
   packages: PackageInstaller;
@@ -60,7 +58,7 @@ export class InstanceService {
 
   constructor(private readonly deps: InstanceServiceDeps) {
     this.log = deps.logger.child({ component: 'instance' });
-    this.queue = new OperationQueue(deps.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES);
+    this.queue = new OperationQueue(deps.maxQueuedBytes ?? MAX_QUEUED_BYTES);
   }
 
   /** gRPC handlers for flame.v1.Instance (and its legacy alias). */
