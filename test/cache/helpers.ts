@@ -3,7 +3,8 @@ import http2 from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
 import { CacheServer, type CacheServerOptions } from '../../src/cache/server/cache-server';
 import { flightClientConstructor, UNLIMITED_MESSAGES, type FlightServiceClient } from '../../src/cache/flight';
-import { encodeFlightData, type FlightData, type OutgoingFlightData } from '../../src/cache/flight-data';
+import { decodeFlightData, encodeFlightData, type FlightData, type OutgoingFlightData } from '../../src/cache/flight-data';
+import { MessageReader } from '../../src/cache/transport';
 import { decodeMessage, schemaOf } from '../../src/wire/ipc';
 import { plainBatch } from '../../src/cache/plain-batch';
 import { opaqueLayout, readRows, type OpaqueRow } from '../../src/cache/opaque';
@@ -97,4 +98,41 @@ export async function cutPut(endpoint: string, messages: OutgoingFlightData[], t
   await new Promise((r) => setTimeout(r, 100)); // the frames reach the server
   session.destroy();
   await new Promise((r) => setTimeout(r, 100)); // the server notices the cut
+}
+
+/**
+ * A DoGet over a plain HTTP/2 stream that reads nothing until `read()`: the
+ * stream is paused before any byte arrives, so HTTP/2 flow control (64 KiB
+ * window) holds the server's answer back. A grpc-js client cannot do this: its
+ * stream reads ahead up to its high-water mark even while paused.
+ */
+export function heldGet(endpoint: string, ticket: Buffer): { read: () => Promise<FlightData[]>; close: () => void } {
+  const session = http2.connect(endpoint.replace(/^grpc:/, 'http:'));
+  session.on('error', () => undefined);
+  const stream = session.request({
+    ':method': 'POST',
+    ':path': '/arrow.flight.protocol.FlightService/DoGet',
+    'content-type': 'application/grpc',
+    te: 'trailers',
+  });
+  stream.pause();
+  // Ticket { bytes ticket = 1; } with a one-byte length (tickets here are short).
+  if (ticket.length > 127) throw new Error('heldGet: ticket too long');
+  const body = Buffer.concat([Buffer.from([0x0a, ticket.length]), ticket]);
+  const frame = Buffer.alloc(5 + body.length);
+  frame.writeUInt32BE(body.length, 1);
+  body.copy(frame, 5);
+  stream.end(frame);
+  const read = (): Promise<FlightData[]> =>
+    new Promise((resolve, reject) => {
+      const messages: FlightData[] = [];
+      const reader = new MessageReader((m) => messages.push(decodeFlightData(m)));
+      let status: string | undefined;
+      stream.on('trailers', (t) => (status = String(t['grpc-status'])));
+      stream.on('data', (chunk: Buffer) => reader.push(chunk));
+      stream.on('error', reject);
+      stream.on('end', () => (status === '0' ? resolve(messages) : reject(new Error(`DoGet ended with grpc-status ${status}`))));
+      stream.resume();
+    });
+  return { read, close: () => session.close() };
 }

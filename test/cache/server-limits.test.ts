@@ -10,14 +10,14 @@ import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { Field, Int32, Schema, tableFromArrays, tableToIPC } from 'apache-arrow';
 import { CacheClient } from '../../src/cache/client';
-import { encodeFlightData, type FlightData, type OutgoingFlightData } from '../../src/cache/flight-data';
+import { encodeFlightData, type OutgoingFlightData } from '../../src/cache/flight-data';
 import type { FlightServiceClient } from '../../src/cache/flight';
 import { encodeSchema } from '../../src/wire/ipc';
 import { encodeRow, PUT_SCHEMA_HEADER } from '../../src/cache/opaque';
 import { arrowPutMessages } from '../../src/cache/put-messages';
 import { MAX_STATUS_CHARS } from '../../src/cache/server/status';
 import { makeTempDir, removeDir } from '../helpers/tmp';
-import { grpcCode, rawClient, rawPut, startServer } from './helpers';
+import { grpcCode, heldGet, rawClient, rawPut, startServer } from './helpers';
 
 const MiB = 1024 * 1024;
 const path1 = (p: string) => ({ type: 'PATH' as const, path: [p] });
@@ -178,20 +178,19 @@ describe('stored puts stream to disk', () => {
 
 test('readers of one object version share one encoded answer', async () => {
   const { server, endpoint } = await startServer({ maxMemoryBytes: 64 * MiB });
-  const raw = rawClient(endpoint);
   const client = new CacheClient({ endpoint, lruEntries: 0 });
   try {
     const ref = await client.put('app/shared', Buffer.alloc(8 * MiB, 7));
     // Ten readers that take nothing until all have asked: the answer is encoded once.
-    const calls = Array.from({ length: 10 }, () => raw.DoGet({ ticket: Buffer.from(`${ref.key}:0`) }, new grpc.Metadata(), {}));
-    for (const c of calls) c.pause();
+    const calls = Array.from({ length: 10 }, () => heldGet(endpoint, Buffer.from(`${ref.key}:0`)));
     await until(() => server.sharedAnswerReaders === 10);
     const lengths = await Promise.all(
       calls.map(async (c) => {
-        let n = 0;
-        c.resume();
-        for await (const m of c as AsyncIterable<FlightData>) n += m.data_body.length;
-        return n;
+        try {
+          return (await c.read()).reduce((n, m) => n + m.data_body.length, 0);
+        } finally {
+          c.close();
+        }
       }),
     );
     for (const n of lengths) expect(n).toBeGreaterThan(8 * MiB);
@@ -202,7 +201,6 @@ test('readers of one object version share one encoded answer', async () => {
     expect(next.kind === 'opaque' && next.base.length).toBe(10);
     expect(server.answerEncodings).toBe(2);
   } finally {
-    raw.close();
     client.close();
     await server.close();
   }
