@@ -27,6 +27,7 @@ const mem = (pid) => { const s = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
   const res = await Promise.all(calls.map((x) => x.catch((e) => ({ return_code: 'err ' + e.code }))));
   await blocker;
   const codes = {}; for (const r of res) codes[r.return_code] = (codes[r.return_code] || 0) + 1;
-  console.log(JSON.stringify({ root, before, during, after: mem(p.pid), codes }));
+  const early = res.filter((r) => /before its input was read/.test(r.message ?? "")).length;
+  console.log(JSON.stringify({ root, before, during, after: mem(p.pid), codes, refusedBeforeReading: early }));
   clients.forEach((cl) => cl.close()); c.close(); p.kill('SIGTERM'); fs.rmSync(release, { force: true }); fs.rmSync(app, { recursive: true, force: true });
 })();

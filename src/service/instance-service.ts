@@ -17,7 +17,7 @@ import { safeUrl } from '../redact';
 import type { InstalledPackage, PackageManager } from '../packages';
 import type { RunnerOptions, SessionSupervisor, SessionSpec, TaskOutcome } from '../runner/supervisor';
 import type { EmptyRequest, InstanceHandlers, Result, SessionContext, TaskContext, TaskResult } from './protos';
-import { OperationQueue } from './operation-queue';
+import { OperationQueue, queueFullReason } from './operation-queue';
 import { resultPrefix } from '../wire/keys';
 import { settlesWithin } from '../util/deadline';
 import { MAX_QUEUED_BYTES } from '../options/serve';
@@ -68,6 +68,11 @@ export class InstanceService {
       OnTaskInvoke: (call, cb) => withCallSignal(call, cb, (signal) => this.invoke(call.request, signal)),
       OnSessionLeave: (call, cb) => reply(this.leave(call.request), cb),
     };
+  }
+
+  /** Task input bytes held now, queued and running. */
+  get heldInputBytes(): number {
+    return this.queue.heldBytes;
   }
 
   get sessionId(): string | undefined {
@@ -142,7 +147,7 @@ export class InstanceService {
       refused: (held, max) =>
         failure(
           ReturnCode.Unavailable,
-          `task ${taskId || '(no id)'} refused: the instance already holds ${mib(held)} of task input (limit ${mib(max)}, maxQueuedBytes); send it again later`,
+          `task ${taskId || '(no id)'} refused: ${queueFullReason(held, max)}`,
         ),
       run: () => this.runTask(task, taskId, signal),
     });
@@ -265,10 +270,6 @@ function failure(code: number, message: string): Result & TaskResult {
 /** The answer to a call whose caller is gone (nobody reads it). */
 function gaveUp(): Result & TaskResult {
   return failure(ReturnCode.Unavailable, 'the caller gave up before the call started; it was not run');
-}
-
-function mib(bytes: number): string {
-  return `${(bytes / 2 ** 20).toFixed(0)} MiB`;
 }
 
 /**

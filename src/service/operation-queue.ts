@@ -5,6 +5,12 @@
  * here are bounded, so that clients cannot queue the process out of memory.
  */
 
+/** Why a task is refused when the queue holds its limit (said the same way before and after its body is read). */
+export function queueFullReason(heldBytes: number, maxBytes: number): string {
+  const mib = (n: number): string => `${(n / 2 ** 20).toFixed(0)} MiB`;
+  return `the instance already holds ${mib(heldBytes)} of task input (limit ${mib(maxBytes)}, maxQueuedBytes); send it again later`;
+}
+
 export interface Operation<T> {
   /** Bytes this operation holds while queued and running (a task's input). */
   bytes?: number;

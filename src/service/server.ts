@@ -12,6 +12,7 @@ import { CacheClient } from '../cache/client';
 import { PackageManager } from '../packages';
 import { SessionSupervisor } from '../runner/supervisor';
 import { InstanceService } from './instance-service';
+import { ReceiveGate } from './receive-gate';
 import { instanceProtos } from './protos';
 import { bindTcp, bindUnixSocket, type UnixListener } from './listeners';
 import { parseHostPort } from '../options/values';
@@ -30,6 +31,9 @@ export const SERVER_CHANNEL_OPTIONS: grpc.ServerOptions = {
   'grpc.keepalive_timeout_ms': 20_000,
   'grpc.max_concurrent_streams': 128,
 };
+
+/** How long a task or enter may take to deliver its request once its turn to be read came (docs/reliability.md §2b). */
+const REQUEST_READ_TIMEOUT_MS = 30_000;
 
 export interface RunningInstance {
   cacheEndpoint: string;
@@ -86,7 +90,14 @@ export async function startInstance(opts: ServeOptions, logger: Logger): Promise
     maxQueuedBytes: opts.maxQueuedBytes,
   });
 
-  const server = new grpc.Server(SERVER_CHANNEL_OPTIONS);
+  // Request bodies of enters and tasks are read one at a time, and not at all once the queue is full.
+  const gate = new ReceiveGate({
+    heldBytes: () => service.heldInputBytes,
+    maxBytes: opts.maxQueuedBytes,
+    readTimeoutMs: REQUEST_READ_TIMEOUT_MS,
+    methods: ['/OnTaskInvoke', '/OnSessionEnter'],
+  });
+  const server = new grpc.Server({ ...SERVER_CHANNEL_OPTIONS, interceptors: [gate.interceptor()] });
   const handlers = service.handlers();
   for (const def of instanceProtos().services) server.addService(def, handlers as unknown as grpc.UntypedServiceImplementation);
   const health = new HealthImplementation({ '': 'SERVING', [INSTANCE_SERVICE]: 'SERVING' });

@@ -126,7 +126,8 @@ it('task input bytes held by the queue are bounded: beyond the bound a task is r
   await eventually(() => results.length === 5);
   for (const r of results) {
     expect(r.return_code).toBe(3);
-    expect(r.message).toMatch(/refused: the instance already holds \d+ MiB of task input \(limit 64 MiB, maxQueuedBytes\)/);
+    // Refused from the announced length, before the 16 MiB were read (src/service/receive-gate.ts).
+    expect(r.message).toMatch(/refused before its input was read: the instance already holds \d+ MiB of task input \(limit 64 MiB, maxQueuedBytes\)/);
   }
   fs.writeFileSync(release, '');
   expect(await t.valueOf(await blocker)).toBe('released');
