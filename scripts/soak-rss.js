@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Soak with memory figures (docs/node24-memory.md): runs `flmrun-js serve` on a
 // chosen Node binary with chosen V8 flags against a cache process, drives TASKS
-// sequential tasks, prints the serve process's RSS 20 times along the way, and
+// sequential tasks, prints the RSS of the serve process and of its session
+// process (where user code runs) 20 times along the way, and
 // keeps its --trace-gc output (one line per GC, per isolate: main thread and the
 // session worker) in .test-results/soak-rss/<label>.gc.txt. Needs `npm run build`.
 //   node scripts/soak-rss.js NODE_BIN TASKS LABEL [node flags for serve...]
@@ -25,6 +26,15 @@ if (!nodeBin || !(TASKS >= 20) || !label) {
   process.exit(2);
 }
 const rssMiB = (pid) => Number(/^VmRSS:\s+(\d+) kB$/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
+/** The serve process's children (the session's process; user code runs there). */
+const childPids = (pid) => {
+  try {
+    return fs.readdirSync(`/proc/${pid}/task`).flatMap((t) => fs.readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number));
+  } catch {
+    return [];
+  }
+};
+const childRss = (pid) => childPids(pid).map((c) => { try { return rssMiB(c); } catch { return 0; } }).reduce((a, b) => a + b, 0);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const freePort = () => new Promise((resolve) => {
   const srv = require('node:net').createServer().listen(0, '127.0.0.1', () => {
@@ -59,7 +69,7 @@ const freePort = () => new Promise((resolve) => {
       const res = await client.invoke({ task_id: String(i), session_id: 'soak', input: encodeRunnerRequest({ method: 'sum', args: [i, 1], kwargs: null }) });
       if (res.return_code !== 0) throw new Error(`task ${i}: ${res.message}`);
       if ((i + 1) % Math.floor(TASKS / 20) === 0) {
-        console.log(`${label}: ${i + 1} tasks, RSS ${rssMiB(serve.pid).toFixed(1)} MiB, ${((Date.now() - started) / 1000).toFixed(0)} s`);
+        console.log(`${label}: ${i + 1} tasks, RSS serve ${rssMiB(serve.pid).toFixed(1)} MiB, session process ${childRss(serve.pid).toFixed(1)} MiB, ${((Date.now() - started) / 1000).toFixed(0)} s`);
       }
       // The results are not what is measured: keep the cache process small.
       if ((i + 1) % 2000 === 0) await cacheClient.delete('soak-app/soak');

@@ -34,8 +34,10 @@ export interface ReceiveGateOptions {
   maxBytes: number;
   /** How long one call may take to deliver its request once its turn came. */
   readTimeoutMs: number;
-  /** Methods whose request bodies pass the gate, by gRPC path suffix (e.g. "/OnTaskInvoke"). */
+  /** Methods whose request bodies are read one at a time, by gRPC path suffix (e.g. "/OnSessionEnter"). */
   methods: readonly string[];
+  /** Of those, the methods whose input the bound counts (tasks): they are refused when it would pass the bound. */
+  bounded: readonly string[];
 }
 
 type Turn = () => void;
@@ -75,7 +77,7 @@ export class ReceiveGate {
   interceptor(): grpc.ServerInterceptor {
     return (method, call) => {
       if (!this.opts.methods.some((m) => method.path.endsWith(m))) return new grpc.ServerInterceptingCall(call);
-      return this.gated(call);
+      return this.gated(call, this.opts.bounded.some((m) => method.path.endsWith(m)));
     };
   }
 
@@ -85,7 +87,7 @@ export class ReceiveGate {
     return held > 0 && held + length > this.opts.maxBytes ? held : undefined;
   }
 
-  private gated(call: grpc.ServerInterceptingCallInterface): grpc.ServerInterceptingCall {
+  private gated(call: grpc.ServerInterceptingCallInterface, bounded: boolean): grpc.ServerInterceptingCall {
     let done = false;
     let holdsTurn = false;
     let timer: NodeJS.Timeout | undefined;
@@ -128,7 +130,7 @@ export class ReceiveGate {
                   if (done) return;
                   // Full already: whatever this call sends is refused, without waiting for its length.
                   const held = this.opts.heldBytes();
-                  if (held > 0 && held >= this.opts.maxBytes) return refuse(held);
+                  if (bounded && held > 0 && held >= this.opts.maxBytes) return refuse(held);
                   holdsTurn = true;
                   this.reading = true;
                   timer = setTimeout(() => {
@@ -139,10 +141,12 @@ export class ReceiveGate {
                     });
                   }, this.opts.readTimeoutMs);
                   timer.unref();
-                  peekMessageLength(call, (length) => {
-                    const held = this.wouldOverflow(length);
-                    if (held !== undefined) refuse(held);
-                  });
+                  if (bounded) {
+                    peekMessageLength(call, (length) => {
+                      const before = this.wouldOverflow(length);
+                      if (before !== undefined) refuse(before);
+                    });
+                  }
                   pass(metadata);
                 };
                 this.waiting.push(waiter);

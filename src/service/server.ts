@@ -90,12 +90,13 @@ export async function startInstance(opts: ServeOptions, logger: Logger): Promise
     maxQueuedBytes: opts.maxQueuedBytes,
   });
 
-  // Request bodies of enters and tasks are read one at a time, and not at all once the queue is full.
+  // Request bodies of enters and tasks are read one at a time; a task that would pass the queue's bound is refused unread.
   const gate = new ReceiveGate({
     heldBytes: () => service.heldInputBytes,
     maxBytes: opts.maxQueuedBytes,
     readTimeoutMs: REQUEST_READ_TIMEOUT_MS,
     methods: ['/OnTaskInvoke', '/OnSessionEnter'],
+    bounded: ['/OnTaskInvoke'],
   });
   const server = new grpc.Server({ ...SERVER_CHANNEL_OPTIONS, interceptors: [gate.interceptor()] });
   const handlers = service.handlers();

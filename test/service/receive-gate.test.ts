@@ -28,7 +28,7 @@ const holding: (() => void)[] = [];
 let client: InstanceClient;
 /** What happened, in order, where a test looks at order. */
 const events: string[] = [];
-const gateOptions = { heldBytes: () => held, maxBytes: 4 * MiB, readTimeoutMs: 500, methods: ['/OnTaskInvoke'] };
+const gateOptions = { heldBytes: () => held, maxBytes: 4 * MiB, readTimeoutMs: 500, methods: ['/OnTaskInvoke', '/OnSessionEnter'], bounded: ['/OnTaskInvoke'] };
 
 beforeAll(async () => {
   dir = makeTempDir('flm-gate-');
@@ -159,6 +159,8 @@ test('with the bound reached, a call is refused at its turn whatever it would se
   const small = await client.invoke({ task_id: 'f', session_id: 's', input: Buffer.from('z') });
   expect(small.return_code).toBe(3);
   expect(small.message).toMatch(/^refused before its input was read: the instance already holds 4 MiB/);
+  // A session enter is read in its turn too, but the bound counts task input only: it is not refused.
+  expect((await client.enter({ session_id: 's2', common_data: Buffer.alloc(MiB) })).return_code).toBe(0);
   holding.shift()!();
   expect((await big).return_code).toBe(0);
 });
