@@ -40,6 +40,13 @@ export interface PackagesResult {
   tarCpu?: Summary;
   coldCpu?: Summary;
   warmCpu?: Summary;
+  /**
+   * cold / tar of each round (the two run back to back), wall and CPU: on a
+   * loaded machine a round's two figures share its conditions, so these swing
+   * less than the ratio of the separate medians.
+   */
+  coldVsTar?: Summary;
+  coldVsTarCpu?: Summary;
 }
 
 let ticksPerSecond: number | undefined;
@@ -99,7 +106,10 @@ export async function benchPackages(cacheEndpoint: string, logLevel: string, qui
   try {
     const { archive, mb, entries } = writeBenchArchive(base);
     const url = `file://${archive}`;
-    const r = { tar: [] as number[], tarCpu: [] as number[], cold: [] as number[], coldCpu: [] as number[], warm: [] as number[], warmCpu: [] as number[] };
+    const r = {
+      tar: [] as number[], tarCpu: [] as number[], cold: [] as number[], coldCpu: [] as number[], warm: [] as number[], warmCpu: [] as number[],
+      ratio: [] as number[], ratioCpu: [] as number[],
+    };
     const reps = quick ? 2 : 5;
     for (let i = 0; i < reps; i++) {
       const out = fs.mkdtempSync(path.join(base, 'tar-'));
@@ -114,6 +124,8 @@ export async function benchPackages(cacheEndpoint: string, logLevel: string, qui
         const cold = await enterAndLeave(inst.socket, url, inst.pid);
         r.cold.push(cold.wall);
         r.coldCpu.push(cold.cpu);
+        r.ratio.push(cold.wall / x.wall);
+        r.ratioCpu.push(cold.cpu / x.cpu);
         for (let w = 0; w < 4; w++) {
           const warm = await enterAndLeave(inst.socket, url, inst.pid);
           r.warm.push(warm.wall);
@@ -127,6 +139,7 @@ export async function benchPackages(cacheEndpoint: string, logLevel: string, qui
     return {
       archiveMB: mb, entries, tar: summarize(r.tar), cold: summarize(r.cold), warm: summarize(r.warm),
       tarCpu: summarize(r.tarCpu), coldCpu: summarize(r.coldCpu), warmCpu: summarize(r.warmCpu),
+      coldVsTar: summarize(r.ratio), coldVsTarCpu: summarize(r.ratioCpu),
     };
   } finally {
     fs.rmSync(base, { recursive: true, force: true });
@@ -220,6 +233,8 @@ async function main(): Promise<void> {
       console.log(`tar xzf          ${ms(r.tar)}${cpu(r.tarCpu)}`);
       console.log(`cold enter       ${ms(r.cold)}${cpu(r.coldCpu)}  ${(r.cold.p50 / r.tar.p50).toFixed(2)}x tar wall${r.coldCpu && r.tarCpu ? `, ${(r.coldCpu.p50 / r.tarCpu.p50).toFixed(2)}x tar cpu` : ''}`);
       console.log(`warm enter       ${ms(r.warm)}${cpu(r.warmCpu)}`);
+      const x = (v?: Summary): string => (v ? `${v.p50.toFixed(2)}x (${v.min.toFixed(2)}-${v.max.toFixed(2)})` : '');
+      console.log(`cold / tar of each round, median (range): wall ${x(r.coldVsTar)}, cpu ${x(r.coldVsTarCpu)}`);
     } finally {
       await cache.stop();
     }
