@@ -6,7 +6,7 @@
  * `tar xzf` of the same file into a fresh directory, taking turns.
  *
  * Alone, `--phases` also times the parts of a cold enter in this process
- * (hash, extraction into a fresh directory), wall and CPU (user+sys, all
+ * (hash, extraction into a fresh directory, the whole install), wall and CPU (user+sys, all
  * threads), each round next to `tar xzf` with its CPU (tar and gzip, from the
  * shell's `times`): CPU is less sensitive than wall time to a loaded machine.
  *
@@ -24,6 +24,7 @@ import { writeBenchArchive } from './fixture';
 import { sha256File } from '../src/packages/fetch';
 import { extractArchive } from '../src/packages/extract';
 import { resolvePackageOptions } from '../src/packages/options';
+import { PackageManager } from '../src/packages/package-manager';
 
 export interface PackagesResult {
   archiveMB: number;
@@ -156,6 +157,9 @@ export interface PhasesResult {
   hashCpu: Summary;
   extract: Summary;
   extractCpu: Summary;
+  /** PackageManager.install into a fresh work directory: hash, lock, extract, checks, marker, rename, user record. */
+  install: Summary;
+  installCpu: Summary;
 }
 
 /** `tar xzf` in a fresh directory: wall seconds, and CPU seconds of tar and its gzip child. */
@@ -177,7 +181,10 @@ export async function benchPhases(quick: boolean): Promise<PhasesResult> {
   try {
     const { archive, mb, entries } = writeBenchArchive(base);
     const o = resolvePackageOptions({ workDir: base });
-    const r = { tar: [] as number[], tarCpu: [] as number[], hash: [] as number[], hashCpu: [] as number[], extract: [] as number[], extractCpu: [] as number[] };
+    const r = {
+      tar: [] as number[], tarCpu: [] as number[], hash: [] as number[], hashCpu: [] as number[], extract: [] as number[], extractCpu: [] as number[],
+      install: [] as number[], installCpu: [] as number[],
+    };
     const reps = quick ? 3 : 9;
     for (let i = 0; i < reps; i++) {
       const out = fs.mkdtempSync(path.join(base, 'tar-'));
@@ -201,10 +208,21 @@ export async function benchPhases(quick: boolean): Promise<PhasesResult> {
       r.extractCpu.push(cpuSeconds(process.cpuUsage(c)));
       fs.rmSync(dest, { recursive: true, force: true });
       fs.rmSync(tmp, { recursive: true, force: true });
+
+      const work = fs.mkdtempSync(path.join(base, 'work-'));
+      const pm = new PackageManager({ workDir: work, keepExtracted: true });
+      t = process.hrtime.bigint();
+      c = process.cpuUsage();
+      const pkg = await pm.install(`file://${archive}`, `s${i}`);
+      r.install.push(since(t));
+      r.installCpu.push(cpuSeconds(process.cpuUsage(c)));
+      await pkg.release();
+      await pm.close();
+      fs.rmSync(work, { recursive: true, force: true });
     }
     return {
       archiveMB: mb, entries, tar: summarize(r.tar), tarCpu: summarize(r.tarCpu), hash: summarize(r.hash), hashCpu: summarize(r.hashCpu),
-      extract: summarize(r.extract), extractCpu: summarize(r.extractCpu),
+      extract: summarize(r.extract), extractCpu: summarize(r.extractCpu), install: summarize(r.install), installCpu: summarize(r.installCpu),
     };
   } finally {
     fs.rmSync(base, { recursive: true, force: true });
@@ -223,6 +241,7 @@ async function main(): Promise<void> {
     console.log(`sha256           ${ms(p.hash)}  cpu ${ms(p.hashCpu)}`);
     console.log(`extractArchive   ${ms(p.extract)}  cpu ${ms(p.extractCpu)}  ${(p.extract.p50 / p.tar.p50).toFixed(2)}x tar wall, ${(p.extractCpu.p50 / p.tarCpu.p50).toFixed(2)}x tar cpu`);
     console.log(`hash + extract   ${((p.hash.p50 + p.extract.p50) / p.tar.p50).toFixed(2)}x tar wall`);
+    console.log(`install          ${ms(p.install)}  cpu ${ms(p.installCpu)}  ${(p.install.p50 / p.tar.p50).toFixed(2)}x tar wall, ${(p.installCpu.p50 / p.tarCpu.p50).toFixed(2)}x tar cpu`);
   }
   if (!process.argv.includes('--no-enter')) {
     const cache = await startCache();
