@@ -11,7 +11,8 @@
  * shell's `times`): CPU is less sensitive than wall time to a loaded machine.
  *
  * Part of `npm run bench`; alone (after `npx tsc`):
- *   node -r ./bench/register.js bench/packages.ts [--quick] [--phases] [--no-enter]
+ *   node -r ./bench/register.js bench/packages.ts [--quick] [--phases] [--no-enter] [--split]
+ * `--split` prints each round's user and system CPU: tar's, flmrun-js's, its session process's.
  */
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -52,13 +53,13 @@ export interface PackagesResult {
 
 let ticksPerSecond: number | undefined;
 
-/** CPU seconds a process has used so far, all threads (Linux /proc). */
-function processCpu(pid: number): number {
+/** CPU seconds a process has used so far, all threads (Linux /proc): user and system. */
+function processCpuParts(pid: number): [number, number] {
   ticksPerSecond ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
   const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
   // Fields after the command name in parentheses; utime and stime are fields 14 and 15.
   const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(rest[11]) + Number(rest[12])) / ticksPerSecond;
+  return [Number(rest[11]) / ticksPerSecond, Number(rest[12]) / ticksPerSecond];
 }
 
 /** The pids of a process's children (the session process of a flmrun-js instance), from every thread's list. */
@@ -71,20 +72,25 @@ function childPids(pid: number): number[] {
   return pids;
 }
 
-/** CPU seconds of a process and of its live descendants (a session process is reaped only after leave). */
-function treeCpu(pid: number): number {
-  let sum = processCpu(pid);
+/** User and system CPU seconds of a process, and of its live descendants (a session process is reaped only after leave). */
+function treeCpu(pid: number): { user: number; sys: number; childUser: number; childSys: number } {
+  const [user, sys] = processCpuParts(pid);
+  const r = { user, sys, childUser: 0, childSys: 0 };
   for (const c of childPids(pid)) {
     try {
-      sum += treeCpu(c);
+      const t = treeCpu(c);
+      r.childUser += t.user + t.childUser;
+      r.childSys += t.sys + t.childSys;
     } catch {
       // ended meanwhile
     }
   }
-  return sum;
+  return r;
 }
 
-async function enterAndLeave(socket: string, url: string, pid: number): Promise<{ wall: number; cpu: number }> {
+async function enterAndLeave(
+  socket: string, url: string, pid: number,
+): Promise<{ wall: number; cpu: number; parts: ReturnType<typeof treeCpu> }> {
   const client = connectInstance(`unix://${socket}`);
   try {
     // The last session's process is gone before the enter starts, so the new one is all the tree adds.
@@ -93,10 +99,11 @@ async function enterAndLeave(socket: string, url: string, pid: number): Promise<
     const t = process.hrtime.bigint();
     const res = await client.enter({ session_id: randomUUID(), application: { name: 'bench-pkg', url } });
     const wall = since(t);
-    const cpu = treeCpu(pid) - c;
+    const d = treeCpu(pid);
+    const parts = { user: d.user - c.user, sys: d.sys - c.sys, childUser: d.childUser - c.childUser, childSys: d.childSys - c.childSys };
     if ((res.return_code ?? 0) !== 0) throw new Error(`session enter failed (${res.return_code}): ${res.message ?? ''}`);
     await client.leave();
-    return { wall, cpu };
+    return { wall, cpu: parts.user + parts.sys + parts.childUser + parts.childSys, parts };
   } finally {
     client.close();
   }
@@ -127,6 +134,14 @@ export async function benchPackages(cacheEndpoint: string, logLevel: string, qui
         r.coldCpu.push(cold.cpu);
         r.ratio.push(cold.wall / x.wall);
         r.ratioCpu.push(cold.cpu / x.cpu);
+        if (process.argv.includes('--split')) {
+          const s = (v: number): string => (v * 1000).toFixed(0);
+          const p = cold.parts;
+          console.log(
+            `round ${i + 1}: tar ${s(x.wall)} ms wall, cpu user ${s(x.user)} sys ${s(x.sys)} | cold ${s(cold.wall)} ms wall, ` +
+              `flmrun-js user ${s(p.user)} sys ${s(p.sys)}, session process user ${s(p.childUser)} sys ${s(p.childSys)}`,
+          );
+        }
         for (let w = 0; w < 4; w++) {
           const warm = await enterAndLeave(inst.socket, url, inst.pid);
           r.warm.push(warm.wall);
@@ -163,14 +178,14 @@ export interface PhasesResult {
 }
 
 /** `tar xzf` in a fresh directory: wall seconds, and CPU seconds of tar and its gzip child. */
-function tarXzf(archive: string, out: string): { wall: number; cpu: number } {
+function tarXzf(archive: string, out: string): { wall: number; cpu: number; user: number; sys: number } {
   const t = process.hrtime.bigint();
   // `times` prints the shell's own and then its children's user and system time.
   const text = execFileSync('bash', ['-c', 'tar xzf "$1" -C "$2" && times', 'tar-xzf', archive, out], { encoding: 'utf8' });
   const wall = since(t);
   const children = text.trim().split('\n').pop() ?? '';
-  const cpu = [...children.matchAll(/(\d+)m([\d.]+)s/g)].reduce((sum, m) => sum + Number(m[1]) * 60 + Number(m[2]), 0);
-  return { wall, cpu };
+  const [user = 0, sys = 0] = [...children.matchAll(/(\d+)m([\d.]+)s/g)].map((m) => Number(m[1]) * 60 + Number(m[2]));
+  return { wall, cpu: user + sys, user, sys };
 }
 
 const cpuSeconds = (u: NodeJS.CpuUsage): number => (u.user + u.system) / 1e6;
