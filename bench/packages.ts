@@ -1,17 +1,18 @@
 /**
  * Session enter with a ~20 MB .tgz package (5), through OnSessionEnter of a
  * running `flmrun-js serve --keep-extracted`: cold (a fresh instance and work
- * directory: hash, decompress, scan, extract, start the session worker, load
+ * directory: hash, decompress, check, extract, start the session process, load
  * the module) and warm (the same archive again: hashed, tree reused), against
  * `tar xzf` of the same file into a fresh directory, taking turns.
  *
  * Alone, `--phases` also times the parts of a cold enter in this process
- * (hash, extraction into a fresh directory), wall and CPU (user+sys, all
+ * (hash, extraction into a fresh directory, the whole install), wall and CPU (user+sys, all
  * threads), each round next to `tar xzf` with its CPU (tar and gzip, from the
  * shell's `times`): CPU is less sensitive than wall time to a loaded machine.
  *
  * Part of `npm run bench`; alone (after `npx tsc`):
- *   node -r ./bench/register.js bench/packages.ts [--quick] [--phases] [--no-enter]
+ *   node -r ./bench/register.js bench/packages.ts [--quick] [--phases] [--no-enter] [--split]
+ * `--split` prints each round's user and system CPU: tar's, flmrun-js's, its session process's.
  */
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -24,6 +25,7 @@ import { writeBenchArchive } from './fixture';
 import { sha256File } from '../src/packages/fetch';
 import { extractArchive } from '../src/packages/extract';
 import { resolvePackageOptions } from '../src/packages/options';
+import { PackageManager } from '../src/packages/package-manager';
 
 export interface PackagesResult {
   archiveMB: number;
@@ -34,36 +36,74 @@ export interface PackagesResult {
   warm: Summary;
   /**
    * CPU seconds (user + system): of tar and its gzip child, and of the flmrun-js
-   * process (all its threads, the session worker included) during the enter.
+   * process (all its threads) and the session process it starts, during the enter.
    * Much less distorted than wall time when the machine is loaded.
    */
   tarCpu?: Summary;
   coldCpu?: Summary;
   warmCpu?: Summary;
+  /**
+   * cold / tar of each round (the two run back to back), wall and CPU: on a
+   * loaded machine a round's two figures share its conditions, so these swing
+   * less than the ratio of the separate medians.
+   */
+  coldVsTar?: Summary;
+  coldVsTarCpu?: Summary;
 }
 
 let ticksPerSecond: number | undefined;
 
-/** CPU seconds a process has used so far, all threads (Linux /proc). */
-function processCpu(pid: number): number {
+/** CPU seconds a process has used so far, all threads (Linux /proc): user and system. */
+function processCpuParts(pid: number): [number, number] {
   ticksPerSecond ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
   const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
   // Fields after the command name in parentheses; utime and stime are fields 14 and 15.
   const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(rest[11]) + Number(rest[12])) / ticksPerSecond;
+  return [Number(rest[11]) / ticksPerSecond, Number(rest[12]) / ticksPerSecond];
 }
 
-async function enterAndLeave(socket: string, url: string, pid: number): Promise<{ wall: number; cpu: number }> {
+/** The pids of a process's children (the session process of a flmrun-js instance), from every thread's list. */
+function childPids(pid: number): number[] {
+  const pids: number[] = [];
+  for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+    const text = fs.readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim();
+    if (text) pids.push(...text.split(/\s+/).map(Number));
+  }
+  return pids;
+}
+
+/** User and system CPU seconds of a process, and of its live descendants (a session process is reaped only after leave). */
+function treeCpu(pid: number): { user: number; sys: number; childUser: number; childSys: number } {
+  const [user, sys] = processCpuParts(pid);
+  const r = { user, sys, childUser: 0, childSys: 0 };
+  for (const c of childPids(pid)) {
+    try {
+      const t = treeCpu(c);
+      r.childUser += t.user + t.childUser;
+      r.childSys += t.sys + t.childSys;
+    } catch {
+      // ended meanwhile
+    }
+  }
+  return r;
+}
+
+async function enterAndLeave(
+  socket: string, url: string, pid: number,
+): Promise<{ wall: number; cpu: number; parts: ReturnType<typeof treeCpu> }> {
   const client = connectInstance(`unix://${socket}`);
   try {
-    const c = processCpu(pid);
+    // The last session's process is gone before the enter starts, so the new one is all the tree adds.
+    for (let i = 0; i < 500 && childPids(pid).length > 0; i++) await new Promise((r) => setTimeout(r, 10));
+    const c = treeCpu(pid);
     const t = process.hrtime.bigint();
     const res = await client.enter({ session_id: randomUUID(), application: { name: 'bench-pkg', url } });
     const wall = since(t);
-    const cpu = processCpu(pid) - c;
+    const d = treeCpu(pid);
+    const parts = { user: d.user - c.user, sys: d.sys - c.sys, childUser: d.childUser - c.childUser, childSys: d.childSys - c.childSys };
     if ((res.return_code ?? 0) !== 0) throw new Error(`session enter failed (${res.return_code}): ${res.message ?? ''}`);
     await client.leave();
-    return { wall, cpu };
+    return { wall, cpu: parts.user + parts.sys + parts.childUser + parts.childSys, parts };
   } finally {
     client.close();
   }
@@ -74,7 +114,10 @@ export async function benchPackages(cacheEndpoint: string, logLevel: string, qui
   try {
     const { archive, mb, entries } = writeBenchArchive(base);
     const url = `file://${archive}`;
-    const r = { tar: [] as number[], tarCpu: [] as number[], cold: [] as number[], coldCpu: [] as number[], warm: [] as number[], warmCpu: [] as number[] };
+    const r = {
+      tar: [] as number[], tarCpu: [] as number[], cold: [] as number[], coldCpu: [] as number[], warm: [] as number[], warmCpu: [] as number[],
+      ratio: [] as number[], ratioCpu: [] as number[],
+    };
     const reps = quick ? 2 : 5;
     for (let i = 0; i < reps; i++) {
       const out = fs.mkdtempSync(path.join(base, 'tar-'));
@@ -89,6 +132,16 @@ export async function benchPackages(cacheEndpoint: string, logLevel: string, qui
         const cold = await enterAndLeave(inst.socket, url, inst.pid);
         r.cold.push(cold.wall);
         r.coldCpu.push(cold.cpu);
+        r.ratio.push(cold.wall / x.wall);
+        r.ratioCpu.push(cold.cpu / x.cpu);
+        if (process.argv.includes('--split')) {
+          const s = (v: number): string => (v * 1000).toFixed(0);
+          const p = cold.parts;
+          console.log(
+            `round ${i + 1}: tar ${s(x.wall)} ms wall, cpu user ${s(x.user)} sys ${s(x.sys)} | cold ${s(cold.wall)} ms wall, ` +
+              `flmrun-js user ${s(p.user)} sys ${s(p.sys)}, session process user ${s(p.childUser)} sys ${s(p.childSys)}`,
+          );
+        }
         for (let w = 0; w < 4; w++) {
           const warm = await enterAndLeave(inst.socket, url, inst.pid);
           r.warm.push(warm.wall);
@@ -102,6 +155,7 @@ export async function benchPackages(cacheEndpoint: string, logLevel: string, qui
     return {
       archiveMB: mb, entries, tar: summarize(r.tar), cold: summarize(r.cold), warm: summarize(r.warm),
       tarCpu: summarize(r.tarCpu), coldCpu: summarize(r.coldCpu), warmCpu: summarize(r.warmCpu),
+      coldVsTar: summarize(r.ratio), coldVsTarCpu: summarize(r.ratioCpu),
     };
   } finally {
     fs.rmSync(base, { recursive: true, force: true });
@@ -118,17 +172,20 @@ export interface PhasesResult {
   hashCpu: Summary;
   extract: Summary;
   extractCpu: Summary;
+  /** PackageManager.install into a fresh work directory: hash, lock, extract, checks, marker, rename, user record. */
+  install: Summary;
+  installCpu: Summary;
 }
 
 /** `tar xzf` in a fresh directory: wall seconds, and CPU seconds of tar and its gzip child. */
-function tarXzf(archive: string, out: string): { wall: number; cpu: number } {
+function tarXzf(archive: string, out: string): { wall: number; cpu: number; user: number; sys: number } {
   const t = process.hrtime.bigint();
   // `times` prints the shell's own and then its children's user and system time.
   const text = execFileSync('bash', ['-c', 'tar xzf "$1" -C "$2" && times', 'tar-xzf', archive, out], { encoding: 'utf8' });
   const wall = since(t);
   const children = text.trim().split('\n').pop() ?? '';
-  const cpu = [...children.matchAll(/(\d+)m([\d.]+)s/g)].reduce((sum, m) => sum + Number(m[1]) * 60 + Number(m[2]), 0);
-  return { wall, cpu };
+  const [user = 0, sys = 0] = [...children.matchAll(/(\d+)m([\d.]+)s/g)].map((m) => Number(m[1]) * 60 + Number(m[2]));
+  return { wall, cpu: user + sys, user, sys };
 }
 
 const cpuSeconds = (u: NodeJS.CpuUsage): number => (u.user + u.system) / 1e6;
@@ -139,7 +196,10 @@ export async function benchPhases(quick: boolean): Promise<PhasesResult> {
   try {
     const { archive, mb, entries } = writeBenchArchive(base);
     const o = resolvePackageOptions({ workDir: base });
-    const r = { tar: [] as number[], tarCpu: [] as number[], hash: [] as number[], hashCpu: [] as number[], extract: [] as number[], extractCpu: [] as number[] };
+    const r = {
+      tar: [] as number[], tarCpu: [] as number[], hash: [] as number[], hashCpu: [] as number[], extract: [] as number[], extractCpu: [] as number[],
+      install: [] as number[], installCpu: [] as number[],
+    };
     const reps = quick ? 3 : 9;
     for (let i = 0; i < reps; i++) {
       const out = fs.mkdtempSync(path.join(base, 'tar-'));
@@ -163,10 +223,21 @@ export async function benchPhases(quick: boolean): Promise<PhasesResult> {
       r.extractCpu.push(cpuSeconds(process.cpuUsage(c)));
       fs.rmSync(dest, { recursive: true, force: true });
       fs.rmSync(tmp, { recursive: true, force: true });
+
+      const work = fs.mkdtempSync(path.join(base, 'work-'));
+      const pm = new PackageManager({ workDir: work, keepExtracted: true });
+      t = process.hrtime.bigint();
+      c = process.cpuUsage();
+      const pkg = await pm.install(`file://${archive}`, `s${i}`);
+      r.install.push(since(t));
+      r.installCpu.push(cpuSeconds(process.cpuUsage(c)));
+      await pkg.release();
+      await pm.close();
+      fs.rmSync(work, { recursive: true, force: true });
     }
     return {
       archiveMB: mb, entries, tar: summarize(r.tar), tarCpu: summarize(r.tarCpu), hash: summarize(r.hash), hashCpu: summarize(r.hashCpu),
-      extract: summarize(r.extract), extractCpu: summarize(r.extractCpu),
+      extract: summarize(r.extract), extractCpu: summarize(r.extractCpu), install: summarize(r.install), installCpu: summarize(r.installCpu),
     };
   } finally {
     fs.rmSync(base, { recursive: true, force: true });
@@ -185,6 +256,7 @@ async function main(): Promise<void> {
     console.log(`sha256           ${ms(p.hash)}  cpu ${ms(p.hashCpu)}`);
     console.log(`extractArchive   ${ms(p.extract)}  cpu ${ms(p.extractCpu)}  ${(p.extract.p50 / p.tar.p50).toFixed(2)}x tar wall, ${(p.extractCpu.p50 / p.tarCpu.p50).toFixed(2)}x tar cpu`);
     console.log(`hash + extract   ${((p.hash.p50 + p.extract.p50) / p.tar.p50).toFixed(2)}x tar wall`);
+    console.log(`install          ${ms(p.install)}  cpu ${ms(p.installCpu)}  ${(p.install.p50 / p.tar.p50).toFixed(2)}x tar wall, ${(p.installCpu.p50 / p.tarCpu.p50).toFixed(2)}x tar cpu`);
   }
   if (!process.argv.includes('--no-enter')) {
     const cache = await startCache();
@@ -195,6 +267,8 @@ async function main(): Promise<void> {
       console.log(`tar xzf          ${ms(r.tar)}${cpu(r.tarCpu)}`);
       console.log(`cold enter       ${ms(r.cold)}${cpu(r.coldCpu)}  ${(r.cold.p50 / r.tar.p50).toFixed(2)}x tar wall${r.coldCpu && r.tarCpu ? `, ${(r.coldCpu.p50 / r.tarCpu.p50).toFixed(2)}x tar cpu` : ''}`);
       console.log(`warm enter       ${ms(r.warm)}${cpu(r.warmCpu)}`);
+      const x = (v?: Summary): string => (v ? `${v.p50.toFixed(2)}x (${v.min.toFixed(2)}-${v.max.toFixed(2)})` : '');
+      console.log(`cold / tar of each round, median (range): wall ${x(r.coldVsTar)}, cpu ${x(r.coldVsTarCpu)}`);
     } finally {
       await cache.stop();
     }

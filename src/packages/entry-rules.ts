@@ -26,12 +26,16 @@ const MAX_LINK_HOPS = 40;
 
 interface Seen { kind: 'file' | 'dir' | 'implicit-dir' | 'symlink'; name: string; target?: string }
 
+const ASCII_ONLY = /^[\u0000-\u007f]*$/;
+
 /**
  * A key under which names that one file system or another treats as the same
  * collide: Unicode compatibility forms (NFKC) and case, with full case folding
  * (`ß` and `ss`, as on APFS).
  */
 export function collisionKey(name: string): string {
+  // ASCII is its own NFKC form and folds by lowercasing: the common case skips two normalisations.
+  if (ASCII_ONLY.test(name)) return name.toLowerCase();
   return name.normalize('NFKC').toUpperCase().toLowerCase().normalize('NFKC');
 }
 

@@ -17,6 +17,8 @@ import { errnoOf } from '../util/errno';
 import { StagingWriter, type OpenFile } from './staging-writer';
 import { TarHeaderInspector } from './tar-headers';
 
+const PARSE_SLICE = 64 * 1024;
+
 const KINDS: Record<string, EntryKind> = {
   File: 'file', OldFile: 'file', ContiguousFile: 'file',
   Directory: 'dir', GNUDumpDir: 'dir',
@@ -100,8 +102,14 @@ export async function extractTar(
       if (first) refuseNestedCompression(chunk, where);
       first = false;
       inspector.write(chunk);
-      if (!parser.write(chunk) && !failure) await Promise.race([once(parser, 'drain'), done]);
-      if (failure) throw failure;
+      // The parser gets at most 64 KiB at a time (128 headers, so 128 synchronous file writes at most) and the
+      // event loop runs between slices: decompressed chunks are up to 1 MiB (decompress.ts).
+      for (let at = 0; at < chunk.length; at += PARSE_SLICE) {
+        if (at > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+        if (!parser.write(chunk.subarray(at, at + PARSE_SLICE)) && !failure) await Promise.race([once(parser, 'drain'), done]);
+        if (failure) throw failure;
+        if (signal.aborted) throw signal.reason;
+      }
     }
     parser.end();
     await done;

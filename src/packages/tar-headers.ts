@@ -9,11 +9,13 @@
 import { invalidInput } from '../errors';
 
 const BLOCK = 512;
+const ZERO_BLOCK = Buffer.alloc(BLOCK);
+const EMPTY = Buffer.alloc(0);
 const NORMAL_FS_TYPES = new Set(['0', '', '1', '2', '3', '4', '5', '6', '7', 'D']);
 const FIELDS: Array<[string, number, number]> = [['name', 0, 100], ['link name', 157, 100], ['prefix', 345, 155]];
 
 export class TarHeaderInspector {
-  private pending = Buffer.alloc(0);
+  private pending = EMPTY;
   /** Bytes of entry data still to skip before the next header. */
   private skip = 0;
   /** Data of the current PAX header, collected to read its `size=`. */
@@ -28,18 +30,30 @@ export class TarHeaderInspector {
   constructor(private readonly where: string) {}
 
   write(chunk: Buffer): void {
-    const buf = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
     let off = 0;
+    if (this.pending.length > 0) {
+      // A header cut by the last chunk's end (pending is kept only then, never data): complete it from this
+      // chunk rather than copying the whole chunk behind it.
+      const need = BLOCK - this.pending.length;
+      if (chunk.length < need) {
+        this.pending = Buffer.concat([this.pending, chunk]);
+        return;
+      }
+      const h = Buffer.concat([this.pending, chunk.subarray(0, need)]);
+      this.pending = EMPTY;
+      off = need;
+      this.header(h);
+    }
     for (;;) {
       if (this.ended) {
-        off = buf.length;
+        off = chunk.length;
         break;
       }
       if (this.skip > 0) {
-        const n = Math.min(this.skip, buf.length - off);
+        const n = Math.min(this.skip, chunk.length - off);
         if (this.pax && this.paxRemain > 0) {
           const take = Math.min(n, this.paxRemain);
-          this.pax.push(buf.subarray(off, off + take));
+          this.pax.push(chunk.subarray(off, off + take));
           this.paxRemain -= take;
           if (this.paxRemain === 0) this.endPax();
         }
@@ -47,16 +61,16 @@ export class TarHeaderInspector {
         this.skip -= n;
         if (this.skip > 0) break;
       }
-      if (buf.length - off < BLOCK) break;
-      this.header(buf.subarray(off, off + BLOCK));
+      if (chunk.length - off < BLOCK) break;
+      this.header(chunk.subarray(off, off + BLOCK));
       off += BLOCK;
     }
-    this.pending = Buffer.from(buf.subarray(off));
+    if (off < chunk.length) this.pending = Buffer.from(chunk.subarray(off));
   }
 
   private header(h: Buffer): void {
     if (this.ended) return;
-    if (h.every((b) => b === 0)) {
+    if (h.equals(ZERO_BLOCK)) {
       // Two null blocks end the archive; node-tar ignores what follows, so do we.
       this.ended = this.sawNull;
       this.sawNull = true;

@@ -111,10 +111,32 @@ export class SessionSupervisor {
   /**
    * Starts the session's child and loads the module; rejects with a classified
    * FlmError. `signal`: the caller gave up; the child is ended at once.
+   *
+   * `spec` may still be in the making (the package being fetched and
+   * extracted): the child is forked at once and boots Node and the runner
+   * meanwhile (~0.5 s of CPU, about what the extraction of a 23 MB package
+   * costs, docs/extraction.md), and is told the session only when the spec is
+   * there. When the spec fails, the child is ended and that failure is thrown.
    */
-  static async start(spec: SessionSpec, opts: RunnerOptions, signal?: AbortSignal): Promise<SessionSupervisor> {
-    const sup = new SessionSupervisor(spec, compileOptions(opts));
-    const child = await sup.enterChild('starting', undefined, signal);
+  static async start(spec: SessionSpec | Promise<SessionSpec>, opts: RunnerOptions, signal?: AbortSignal): Promise<SessionSupervisor> {
+    const o = compileOptions(opts);
+    // The child sends nothing before the enter request, which carries the log level: no notice comes before `to.sup` is set.
+    const to: { sup?: SessionSupervisor } = {};
+    const booting = new ChildChannel(
+      o.workerHeapMb,
+      (n) => to.sup?.onNotice(n),
+      (line) => o.logger.warn({ stderr: line }, 'the session process wrote to stderr'),
+    );
+    let ready: SessionSpec;
+    try {
+      ready = await spec;
+    } catch (err) {
+      await booting.kill({ kind: 'abandoned' });
+      throw err;
+    }
+    const sup = new SessionSupervisor(ready, o);
+    to.sup = sup;
+    const child = await sup.enterChild('starting', undefined, signal, booting);
     sup.set({ name: 'idle', child });
     return sup;
   }
@@ -247,13 +269,15 @@ export class SessionSupervisor {
     );
   }
 
-  /** Forks a child and enters the session in it; the state names the child meanwhile. */
-  private async enterChild(kind: 'starting' | 'restarting', after?: ChildEnd, signal?: AbortSignal): Promise<ChildChannel> {
-    const child = new ChildChannel(
-      this.opts.workerHeapMb,
-      (n) => this.onNotice(n),
-      (line) => this.log.warn({ stderr: line }, 'the session process wrote to stderr'),
-    );
+  /** Forks a child (unless `booting` is one already forked) and enters the session in it; the state names the child meanwhile. */
+  private async enterChild(kind: 'starting' | 'restarting', after?: ChildEnd, signal?: AbortSignal, booting?: ChildChannel): Promise<ChildChannel> {
+    const child =
+      booting ??
+      new ChildChannel(
+        this.opts.workerHeapMb,
+        (n) => this.onNotice(n),
+        (line) => this.log.warn({ stderr: line }, 'the session process wrote to stderr'),
+      );
     if (kind === 'starting') this.set({ name: 'starting', child });
     else this.set({ name: 'restarting', child, after: after ?? { kind: 'exit', code: 0 } });
     const init: ChildInit = {

@@ -27,8 +27,12 @@ export type PackageInstaller = Pick<PackageManager, 'install' | 'requireWorkDirP
 
 export interface InstanceServiceDeps {
   packages: PackageInstaller;
-  /** `signal`: the caller of session enter gave up; the module load is abandoned. */
-  startWorker: (spec: SessionSpec, opts: RunnerOptions, signal?: AbortSignal) => Promise<SessionSupervisor>;
+  /**
+   * `spec` may be a promise (the package still being installed): the session
+   * process boots meanwhile. `signal`: the caller of session enter gave up;
+   * the module load is abandoned.
+   */
+  startWorker: (spec: SessionSpec | Promise<SessionSpec>, opts: RunnerOptions, signal?: AbortSignal) => Promise<SessionSupervisor>;
   runnerOptions: RunnerOptions;
   workDir: string;
   logger: Logger;
@@ -108,17 +112,20 @@ export class InstanceService {
     log.info({ url: app.url ? safeUrl(app.url) : undefined }, 'session enter');
     let pkg: InstalledPackage | undefined;
     let worker: SessionSupervisor | undefined;
-    try {
+    // The package is installed while the session process boots (docs/extraction.md, "Measured").
+    const spec = (async (): Promise<SessionSpec> => {
       if (app.url) pkg = await this.deps.packages.install(app.url, sessionId, { signal });
       else await this.deps.packages.requireWorkDirPackage(appName);
       if (signal?.aborted) throw new FlmError(ErrorCode.Unavailable, 'the caller gave up before the session was set up');
-      const spec: SessionSpec = {
+      return {
         sessionId,
         appName,
         packageRoot: pkg?.root,
         workDir: this.deps.workDir,
         commonData: ctx.common_data && ctx.common_data.length > 0 ? ctx.common_data : undefined,
       };
+    })();
+    try {
       worker = await this.deps.startWorker(spec, { ...this.deps.runnerOptions, logger: log }, signal);
       // Nobody waits for this session any more: do not keep it.
       if (signal?.aborted) throw new FlmError(ErrorCode.Unavailable, 'the caller gave up before the session was set up');
@@ -128,6 +135,8 @@ export class InstanceService {
       return { return_code: ReturnCode.Success };
     } catch (err) {
       await worker?.close('session enter abandoned');
+      // A worker start that failed before the install ended: the install's reference is released all the same.
+      await spec.catch(() => undefined);
       await pkg?.release().catch((e: unknown) => log.warn({ err: e }, 'package release failed'));
       const e = FlmError.from(err, ErrorCode.Internal);
       // The detail may quote the user's data (an init_args value in an error): debug only.

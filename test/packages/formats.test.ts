@@ -3,7 +3,7 @@
  * then require() of the extracted package and a call into it.
  */
 import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -49,6 +49,32 @@ describe.each(FORMATS)('%s over file://', (name, make) => {
     expect(fs.readdirSync(sb.work)).toEqual([]);
   });
 });
+
+describe.each([['pkg.tgz', gzipFile], ['pkg.tar', (s: string, d: string) => fs.copyFileSync(s, d)], ['pkg.tar.xz', (s: string, d: string) => compressWith('xz', s, d)]] as const)(
+  '%s of several MiB',
+  (name, make) => {
+    it('extracts every file byte for byte across the 64 KiB parse slices and the 1 MiB inflate pieces', async () => {
+      // Incompressible files of many sizes, so entries start and end at every offset of a slice and of a piece.
+      const src = path.join(sb.base, 'big');
+      const pkgDir = path.join(src, 'package');
+      writePackage(pkgDir);
+      const seed = createHash('sha256').update('sizes').digest();
+      const files = new Map<string, Buffer>();
+      for (let i = 0; i < 160; i++) files.set(`lib/f${i}.bin`, randomBytes((seed[i % 32]! * 211 + i * 977) % 70_000));
+      files.set('lib/big.bin', randomBytes(3 * 1024 * 1024 + 17));
+      fs.mkdirSync(path.join(pkgDir, 'lib'));
+      for (const [rel, data] of files) fs.writeFileSync(path.join(pkgDir, rel), data);
+      const plain = path.join(src, 'big.tar');
+      packTar(src, 'package', plain);
+      const archive = path.join(sb.input, name);
+      await make(plain, archive);
+      const pkg = await sb.pm.install(fileUrl(archive), 's1');
+      for (const [rel, data] of files) expect(fs.readFileSync(path.join(pkg.root, rel)).equals(data)).toBe(true);
+      expect(fs.readdirSync(path.join(pkg.root, 'lib')).length).toBe(files.size);
+      await pkg.release();
+    });
+  },
+);
 
 describe('zip', () => {
   it('installs a zip with a top-level directory, keeping modes', async () => {

@@ -5,7 +5,9 @@
 import pino from 'pino';
 import { ObjectRefArg } from '../../src/codecs/request';
 import { decodeObjectRef, encodeObjectRef } from '../../src/wire/object-ref';
-import { APP, Harness, useHarness } from './harness';
+import { ErrorCode, FlmError } from '../../src/errors';
+import { liveSessionChildren, SessionSupervisor, type SessionSpec } from '../../src/runner/supervisor';
+import { APP, APP_ROOT, Harness, useHarness } from './harness';
 
 const harness = useHarness();
 let h: Harness;
@@ -132,5 +134,31 @@ describe('SessionSupervisor: logs', () => {
     const w = await h.enter({ module: 'faulty' }, { logger }, 'log-session');
     await h.valueOf(await w.invoke('log-task', h.request('taskInfo')));
     expect(lines).toContainEqual(expect.objectContaining({ msg: 'hello from the task', sessionId: 'log-session', taskId: 'log-task', component: 'test' }));
+  });
+});
+
+describe('SessionSupervisor: a spec still in the making (the package being installed)', () => {
+  it('forks the session process at once and enters the session when the spec arrives', async () => {
+    let give!: (s: SessionSpec) => void;
+    const spec = new Promise<SessionSpec>((resolve) => (give = resolve));
+    const before = liveSessionChildren();
+    const starting = SessionSupervisor.start(spec, { cacheEndpoint: h.endpoint });
+    expect(liveSessionChildren()).toBe(before + 1);
+    give({ sessionId: 'later', appName: APP, workDir: APP_ROOT });
+    const w = await starting;
+    try {
+      expect(await h.run(w, null, [1, 2])).toBe(3);
+    } finally {
+      await w.close('test end');
+    }
+    expect(liveSessionChildren()).toBe(before);
+  });
+
+  it("ends the forked process and throws the spec's own failure when the spec fails", async () => {
+    const before = liveSessionChildren();
+    const failure = new FlmError(ErrorCode.InvalidInput, 'package file:///x.tgz: not a valid tar archive');
+    const err = await SessionSupervisor.start(Promise.reject(failure), { cacheEndpoint: h.endpoint }).catch((e: unknown) => e);
+    expect(err).toBe(failure);
+    expect(liveSessionChildren()).toBe(before);
   });
 });
