@@ -34,6 +34,11 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${VERSION}\n`);
     return 0;
   }
+  // `flmrun-js <command> --help`: the one help text covers every command.
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(HELP);
+    return 0;
+  }
   const logger = createLogger(fromEnv(process.env).logLevel);
   switch (command) {
     case 'serve': {

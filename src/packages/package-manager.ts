@@ -29,7 +29,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { describeThrown, ErrorCode, FlmError, invalidInput } from '../errors';
+import { describeThrown, ErrorCode, FlmError } from '../errors';
 import type { Logger } from '../log';
 import { safeUrl } from '../redact';
 import { detectKind, extractedDirName } from './archive-kind';
@@ -136,11 +136,18 @@ export class PackageManager {
   async requireWorkDirPackage(appName: string): Promise<void> {
     const names = await fs.readdir(this.o.workDir).catch((): string[] => []);
     if (names.some((n) => n === 'package.json' || /\.(?:[cm]?js|[cm]?ts)$/.test(n))) return;
-    throw invalidInput(
+    // A fixed summary and fields: this is what the executor's log shows at info (Flame does not pass the message on).
+    throw new FlmError(
+      ErrorCode.InvalidInput,
       `application "${appName}" has no url, and its working directory ${this.o.workDir} holds no package ` +
         '(no package.json, no .js or .ts file): register the application with the url of its package ' +
         '(`flmrun-js upload <dir>` prints a grpc:// url for it; file:// and https:// urls work too), ' +
         "or put the package into the application's working_directory",
+      {
+        operation: 'session enter',
+        summary: 'the application has no url and its working directory holds no package: register it with a url, or put the package there',
+        fields: { app: appName, workDir: this.o.workDir },
+      },
     );
   }
 

@@ -5,6 +5,7 @@
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import pino from 'pino';
 import net from 'node:net';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -128,13 +129,18 @@ describe('a second serve on the same socket', () => {
 
 describe('an application without a url', () => {
   it('is code 2 saying it has no url and how to give one, when the working directory holds no package', async () => {
-    const t = await startTestInstance();
+    // Flame keeps the reply's message to itself: the executor's log at info must say it too.
+    const lines: string[] = [];
+    const t = await startTestInstance({}, pino({ level: 'info' }, { write: (line: string) => lines.push(line) }));
     try {
       fs.writeFileSync(path.join(t.workDir, 'exec-1.err'), ''); // what Flame itself puts there
       const res = await t.client.enter({ session_id: 's1', application: { name: 'nourl' } });
       expect(res.return_code).toBe(ReturnCode.InvalidInput);
       expect(res.message).toMatch(/application "nourl" has no url/);
       expect(res.message).toMatch(/flmrun-js upload/);
+      const failed = lines.map((l) => JSON.parse(l) as { msg: string; error?: { summary: string; fields?: Record<string, unknown> } }).find((l) => l.msg === 'session enter failed');
+      expect(failed?.error?.summary).toMatch(/has no url and its working directory holds no package/);
+      expect(failed?.error?.fields).toEqual({ app: 'nourl', workDir: t.workDir });
     } finally {
       await t.close();
     }

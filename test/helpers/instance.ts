@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { resolveServeOptions, type ServeOptions } from '../../src/config';
-import { silentLogger } from '../../src/log';
+import { silentLogger, type Logger } from '../../src/log';
 import { startInstance, type RunningInstance } from '../../src/service/server';
 import { connectInstance, type InstanceClient, type TaskResult } from '../../src/service/protos';
 import { CacheClient } from '../../src/cache/client';
@@ -23,11 +23,11 @@ export interface TestInstance {
   close(): Promise<void>;
 }
 
-export async function startTestInstance(overrides: Partial<ServeOptions> = {}): Promise<TestInstance> {
+export async function startTestInstance(overrides: Partial<ServeOptions> = {}, logger: Logger = silentLogger): Promise<TestInstance> {
   const { dir, socket } = tempSocketPath();
   const workDir = makeTempDir('flmrun-work-');
   const opts = resolveServeOptions({ socketPath: socket, workDir, shutdownGraceMs: 5000, ...overrides });
-  const running = await startInstance(opts, silentLogger);
+  const running = await startInstance(opts, logger);
   const client = connectInstance(`unix://${socket}`);
   const cache = new CacheClient({ endpoint: running.cacheEndpoint });
   return {

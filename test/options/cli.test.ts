@@ -39,6 +39,12 @@ it('--help shows every option with its default from the table', () => {
   expect(r.stdout).toContain('docs/protocol.md');
 });
 
+it.each(['serve', 'cache', 'invoke', 'upload'])('flmrun-js %s --help shows the help and starts nothing', (command) => {
+  const r = cli(command, '--help');
+  expect(r.status).toBe(0);
+  expect(r.stdout).toMatch(/--ref-concurrency N/);
+});
+
 it('serve --log-level warning reaches the logger as warn: it serves, and logs nothing at info', async () => {
   const { spawn } = await import('node:child_process');
   const socket = path.join(dir, 'warning.sock');
