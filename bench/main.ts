@@ -83,7 +83,7 @@ async function main(): Promise<void> {
   ];
   try {
     if (only.has('small') || only.has('refs')) {
-      const floors = only.has('small') ? [await floorContender(ctx.cacheEndpoint), await floorContender(ctx.cacheEndpoint, true)] : [];
+      const floors = only.has('small') ? [await floorContender(ctx.cacheEndpoint), await floorContender(ctx.cacheEndpoint, 'echo'), await floorContender(ctx.cacheEndpoint, 'child')] : [];
       const cs = [...(await runners()), ...floors];
       try {
         if (only.has('small')) {

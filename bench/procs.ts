@@ -150,10 +150,12 @@ export async function startPythonRunner(python: string, cacheEndpoint: string, l
 }
 
 /** The floor: bench/floor-server.ts (a bare Instance server that does one DoPut per task). */
-export async function startFloor(cacheEndpoint: string, echoOnly = false): Promise<Proc & { socket: string }> {
+export type FloorMode = 'put' | 'echo' | 'child' | 'child-raw';
+
+export async function startFloor(cacheEndpoint: string, mode: FloorMode = 'put'): Promise<Proc & { socket: string }> {
   const socket = path.join(tempDir('floor'), 'floor.sock');
-  const args = ['-r', REGISTER, path.join(__dirname, 'floor-server.ts'), socket, cacheEndpoint, ...(echoOnly ? ['echo'] : [])];
-  const proc = start(echoOnly ? 'floor-echo' : 'floor', process.execPath, args);
+  const args = ['-r', REGISTER, path.join(__dirname, 'floor-server.ts'), socket, cacheEndpoint, ...(mode === 'put' ? [] : [mode])];
+  const proc = start(mode === 'put' ? 'floor' : `floor-${mode}`, process.execPath, args);
   await waitFor('its socket', proc, () => accepting(socket));
   return { ...proc, socket };
 }
