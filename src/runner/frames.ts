@@ -27,15 +27,7 @@ export class FrameTooLarge extends RangeError {
 /** The buffers of one frame, to be written in order (the byte fields are not copied). */
 export function encodeFrame(msg: object): Buffer[] {
   const blobs: Uint8Array[] = [];
-  const json = JSON.stringify(msg, function (this: Record<string, unknown>, key: string, value: unknown) {
-    // `value` is what toJSON made of a Buffer; the holder still has the bytes.
-    const raw = key === '' ? value : this[key];
-    if (raw instanceof Uint8Array) {
-      blobs.push(raw);
-      return { [BYTES_KEY]: blobs.length - 1 };
-    }
-    return value;
-  });
+  const json = JSON.stringify(extractBytes(msg, blobs));
   const header = Buffer.from(blobs.length === 0 ? json : `[${json},${JSON.stringify(blobs.map((b) => b.byteLength))}]`, 'utf8');
   let total = 4 + header.length;
   for (const b of blobs) total += b.byteLength;
@@ -45,6 +37,24 @@ export function encodeFrame(msg: object): Buffer[] {
   prefix.writeUInt32LE((header.length | (blobs.length === 0 ? 0 : 0x8000_0000)) >>> 0, 4);
   const out: Buffer[] = [prefix, header];
   for (const b of blobs) out.push(Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+  return out;
+}
+
+/**
+ * The message with each Uint8Array replaced by its index in `blobs`. Done
+ * before JSON.stringify, which would first turn a Buffer into an array of
+ * its byte values (toJSON), and without a replacer function, which
+ * stringify calls for every key.
+ */
+function extractBytes(v: unknown, blobs: Uint8Array[]): unknown {
+  if (typeof v !== 'object' || v === null) return v;
+  if (v instanceof Uint8Array) {
+    blobs.push(v);
+    return { [BYTES_KEY]: blobs.length - 1 };
+  }
+  if (Array.isArray(v)) return v.map((x) => extractBytes(x, blobs));
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(v)) out[k] = extractBytes((v as Record<string, unknown>)[k], blobs);
   return out;
 }
 
