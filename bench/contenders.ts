@@ -18,7 +18,7 @@ import { writeBenchPackage } from './fixture';
 export const APP = 'bench';
 
 export interface Contender {
-  name: 'flmrun-js' | 'flmrun-js, grpc-js cache client' | 'python-runner' | 'floor' | 'floor: gRPC echo only' | 'floor: DoPut in a child process' | 'floor: DoPut in a child, raw pipe';
+  name: 'flmrun-js' | 'flmrun-js, grpc-js cache client' | `flmrun-js @ ${string}` | 'python-runner' | 'floor' | 'floor: gRPC echo only' | 'floor: DoPut in a child process' | 'floor: DoPut in a child, raw pipe';
   proc: Proc;
   /** The Unix socket it serves the Instance protocol on (for drivers other than `client`). */
   socket: string;
@@ -63,7 +63,7 @@ export async function flmrunContender(cacheEndpoint: string, logLevel: string, e
   const pkg = writeBenchPackage(path.join(work, 'bench-package'));
   const proc = await startFlmrun({ cacheEndpoint, workDir: work, ...extra }, logLevel);
   // No common_data: the execution object is the package's main export (docs/protocol.md §5), whose functions are the methods.
-  const name = extra.cacheTransport === 'grpc-js' ? 'flmrun-js, grpc-js cache client' : 'flmrun-js';
+  const name: Contender['name'] = extra.cli ? `flmrun-js @ ${extra.name ?? extra.cli}` : extra.cacheTransport === 'grpc-js' ? 'flmrun-js, grpc-js cache client' : 'flmrun-js';
   return entered(contender(name, proc, randomUUID()), undefined, `file://${pkg}`);
 }
 

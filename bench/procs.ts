@@ -120,6 +120,8 @@ export interface FlmrunOptions {
   name?: string;
   /** 'grpc-js': the runner's cache client on grpc-js (FLMRUN_CACHE_TRANSPORT), the baseline of the node:http2 transport. */
   cacheTransport?: 'grpc-js';
+  /** Another build's dist/cli.js (a before/after comparison in one run); default this checkout's. */
+  cli?: string;
 }
 
 export async function startFlmrun(o: FlmrunOptions, logLevel: string): Promise<Proc & { socket: string }> {
@@ -127,7 +129,7 @@ export async function startFlmrun(o: FlmrunOptions, logLevel: string): Promise<P
   const nodeArgs: string[] = [];
   if (o.cpuProfDir) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`);
   if (o.diagFile) nodeArgs.push('-r', path.join(__dirname, 'diag-preload.js'));
-  const args = [...nodeArgs, CLI, 'serve', '--socket', socket, '--cache', o.cacheEndpoint, '--work-dir', o.workDir, '--log-level', logLevel];
+  const args = [...nodeArgs, o.cli ?? CLI, 'serve', '--socket', socket, '--cache', o.cacheEndpoint, '--work-dir', o.workDir, '--log-level', logLevel];
   if (o.keepExtracted) args.push('--keep-extracted');
   const proc = start(o.name ?? 'flmrun-js', process.execPath, args, {
     env: { ...(o.diagFile ? { FLMRUN_BENCH_DIAG_FILE: o.diagFile } : {}), ...(o.cacheTransport ? { FLMRUN_CACHE_TRANSPORT: o.cacheTransport } : {}) },

@@ -5,7 +5,10 @@
  * the queue for a core; CPU time and context switches per task are what a
  * runner controls.
  *
- *   FLMRUN_BENCH_PYTHON=... node -r ./bench/register.js bench/task-cpu.ts [N] [ROUNDS]
+ *   FLMRUN_BENCH_PYTHON=... node -r ./bench/register.js bench/task-cpu.ts [N] [ROUNDS] [LABEL=path/to/dist/cli.js ...]
+ *
+ * Each LABEL=CLI: another build of flmrun-js, measured in the same run as `flmrun-js @ LABEL`.
+ * (Hardware instruction counters, steadier than CPU time under load, are not available in this VM.)
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -52,15 +55,17 @@ function usage(pid: number, only?: 'self' | 'children'): Usage {
 async function main(): Promise<void> {
   const n = Number(process.argv[2] ?? 2000);
   const rounds = Number(process.argv[3] ?? 4);
+  const baselines = process.argv.slice(4);
   const python = await benchPython();
   const cacheProc = await startCache();
   const [add] = await pickledRequests(python, HELPER, [['add', [5, 3], []]]);
   const cs: Contender[] = [
     await flmrunContender(cacheProc.endpoint, 'warn'),
+    ...(await Promise.all(baselines.map((b) => { const [name, cli] = b.split('='); return flmrunContender(cacheProc.endpoint, 'warn', { cli, name }); }))),
     await pythonContender(python, HELPER, cacheProc.endpoint, 'warn'),
     await floorContender(cacheProc.endpoint),
     await floorContender(cacheProc.endpoint, 'child'),
-    await floorContender(cacheProc.endpoint, 'child-raw'),
+    ...(process.env.FLMRUN_BENCH_RAW_FLOOR ? [await floorContender(cacheProc.endpoint, 'child-raw')] : []),
   ];
   const driver = spawn(python, [HELPER, 'drive', add!.toString('hex')], { stdio: ['pipe', 'pipe', 'inherit'] });
   const lines = createInterface({ input: driver.stdout! })[Symbol.asyncIterator]();
@@ -104,11 +109,11 @@ async function main(): Promise<void> {
   }
   const py = summarize(acc.get('python-runner')!.lat).p50;
   process.stdout.write(`load average start ${load0.join(' / ')}, end ${loadAverage().join(' / ')}; ${rounds} x ${n} tasks each\n`);
-  process.stdout.write('contender        | runner CPU us/task (of it child) | ctx switches/task (child) | cache CPU us/task | driver CPU us/task | p50 ms | p50 vs python\n');
+  process.stdout.write('contender                          | runner CPU us/task (of it child) | ctx switches/task (child) | cache CPU us/task | driver CPU us/task | p50 ms | p50 vs python\n');
   for (const [name, a] of acc) {
     const p50 = summarize(a.lat).p50;
     process.stdout.write(
-      `${name.padEnd(16)} | ${((a.cpu * 1000) / a.tasks).toFixed(0).padStart(18)} (${((a.childCpu * 1000) / a.tasks).toFixed(0)}) | ${(a.sw / a.tasks).toFixed(2).padStart(17)} (${(a.childSw / a.tasks).toFixed(2)}) | ${((a.cacheCpu * 1000) / a.tasks).toFixed(0).padStart(17)} | ${((a.driverCpu * 1000) / a.tasks).toFixed(0).padStart(18)} | ${p50.toFixed(2).padStart(6)} | ${(p50 / py).toFixed(2)}x\n`,
+      `${name.padEnd(34)} | ${((a.cpu * 1000) / a.tasks).toFixed(0).padStart(18)} (${((a.childCpu * 1000) / a.tasks).toFixed(0)}) | ${(a.sw / a.tasks).toFixed(2).padStart(17)} (${(a.childSw / a.tasks).toFixed(2)}) | ${((a.cacheCpu * 1000) / a.tasks).toFixed(0).padStart(17)} | ${((a.driverCpu * 1000) / a.tasks).toFixed(0).padStart(18)} | ${p50.toFixed(2).padStart(6)} | ${(p50 / py).toFixed(2)}x\n`,
     );
   }
 }

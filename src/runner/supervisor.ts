@@ -140,7 +140,8 @@ export class SessionSupervisor {
    * AbortSignal fire. Never rejects for user-caused failures.
    */
   async invoke(taskId: string, input: Uint8Array | undefined, signal?: AbortSignal): Promise<TaskOutcome> {
-    const child = await this.ready();
+    // An idle session (every task's case but the first after a restart) needs no wait.
+    const child = this.state.name === 'idle' ? this.state.child : await this.ready();
     if (!child) return { returnCode: ReturnCode.InvalidInput, message: `session ${this.spec.sessionId} has left` };
     if (child instanceof FlmError) {
       return { returnCode: child.returnCode, message: `the session could not be entered again after its process ended: ${child.message}` };
