@@ -12,13 +12,13 @@ import path from 'node:path';
 import { connectInstance, type InstanceClient, type TaskResult } from '../src/service/protos';
 import { decodeObjectRef } from '../src/codecs';
 import type { ObjectRef } from '../src/wire/cache-types';
-import { run, startFloor, startFlmrun, startPythonRunner, tempDir, type FlmrunOptions, type Proc } from './procs';
+import { run, startFloor, startFlmrun, startPythonRunner, tempDir, type FloorMode, type FlmrunOptions, type Proc } from './procs';
 import { writeBenchPackage } from './fixture';
 
 export const APP = 'bench';
 
 export interface Contender {
-  name: 'flmrun-js' | 'flmrun-js, grpc-js cache client' | 'python-runner' | 'floor' | 'floor: gRPC echo only';
+  name: 'flmrun-js' | 'flmrun-js, grpc-js cache client' | `flmrun-js @ ${string}` | 'python-runner' | 'floor' | 'floor: gRPC echo only' | 'floor: DoPut in a child process' | 'floor: DoPut in a child, raw pipe';
   proc: Proc;
   /** The Unix socket it serves the Instance protocol on (for drivers other than `client`). */
   socket: string;
@@ -63,7 +63,7 @@ export async function flmrunContender(cacheEndpoint: string, logLevel: string, e
   const pkg = writeBenchPackage(path.join(work, 'bench-package'));
   const proc = await startFlmrun({ cacheEndpoint, workDir: work, ...extra }, logLevel);
   // No common_data: the execution object is the package's main export (docs/protocol.md §5), whose functions are the methods.
-  const name = extra.cacheTransport === 'grpc-js' ? 'flmrun-js, grpc-js cache client' : 'flmrun-js';
+  const name: Contender['name'] = extra.cli ? `flmrun-js @ ${extra.name ?? extra.cli}` : extra.cacheTransport === 'grpc-js' ? 'flmrun-js, grpc-js cache client' : 'flmrun-js';
   return entered(contender(name, proc, randomUUID()), undefined, `file://${pkg}`);
 }
 
@@ -74,9 +74,12 @@ export async function pythonContender(python: string, helper: string, cacheEndpo
   return entered(contender('python-runner', proc, session), common);
 }
 
-export async function floorContender(cacheEndpoint: string, echoOnly = false): Promise<Contender> {
-  const proc = await startFloor(cacheEndpoint, echoOnly);
-  return entered(contender(echoOnly ? 'floor: gRPC echo only' : 'floor', proc, randomUUID()));
+const FLOOR_NAMES = { put: 'floor', echo: 'floor: gRPC echo only', child: 'floor: DoPut in a child process', 'child-raw': 'floor: DoPut in a child, raw pipe' } as const;
+
+/** `child`: the floor of process isolation (bench/floor-server.ts). */
+export async function floorContender(cacheEndpoint: string, mode: FloorMode = 'put'): Promise<Contender> {
+  const proc = await startFloor(cacheEndpoint, mode);
+  return entered(contender(FLOOR_NAMES[mode], proc, randomUUID()));
 }
 
 /** Task inputs as the Python SDK sends them (cloudpickled RunnerRequest); both runners read this form. */

@@ -120,6 +120,8 @@ export interface FlmrunOptions {
   name?: string;
   /** 'grpc-js': the runner's cache client on grpc-js (FLMRUN_CACHE_TRANSPORT), the baseline of the node:http2 transport. */
   cacheTransport?: 'grpc-js';
+  /** Another build's dist/cli.js (a before/after comparison in one run); default this checkout's. */
+  cli?: string;
 }
 
 export async function startFlmrun(o: FlmrunOptions, logLevel: string): Promise<Proc & { socket: string }> {
@@ -127,7 +129,7 @@ export async function startFlmrun(o: FlmrunOptions, logLevel: string): Promise<P
   const nodeArgs: string[] = [];
   if (o.cpuProfDir) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`);
   if (o.diagFile) nodeArgs.push('-r', path.join(__dirname, 'diag-preload.js'));
-  const args = [...nodeArgs, CLI, 'serve', '--socket', socket, '--cache', o.cacheEndpoint, '--work-dir', o.workDir, '--log-level', logLevel];
+  const args = [...nodeArgs, o.cli ?? CLI, 'serve', '--socket', socket, '--cache', o.cacheEndpoint, '--work-dir', o.workDir, '--log-level', logLevel];
   if (o.keepExtracted) args.push('--keep-extracted');
   const proc = start(o.name ?? 'flmrun-js', process.execPath, args, {
     env: { ...(o.diagFile ? { FLMRUN_BENCH_DIAG_FILE: o.diagFile } : {}), ...(o.cacheTransport ? { FLMRUN_CACHE_TRANSPORT: o.cacheTransport } : {}) },
@@ -150,10 +152,12 @@ export async function startPythonRunner(python: string, cacheEndpoint: string, l
 }
 
 /** The floor: bench/floor-server.ts (a bare Instance server that does one DoPut per task). */
-export async function startFloor(cacheEndpoint: string, echoOnly = false): Promise<Proc & { socket: string }> {
+export type FloorMode = 'put' | 'echo' | 'child' | 'child-raw';
+
+export async function startFloor(cacheEndpoint: string, mode: FloorMode = 'put'): Promise<Proc & { socket: string }> {
   const socket = path.join(tempDir('floor'), 'floor.sock');
-  const args = ['-r', REGISTER, path.join(__dirname, 'floor-server.ts'), socket, cacheEndpoint, ...(echoOnly ? ['echo'] : [])];
-  const proc = start(echoOnly ? 'floor-echo' : 'floor', process.execPath, args);
+  const args = ['-r', REGISTER, path.join(__dirname, 'floor-server.ts'), socket, cacheEndpoint, ...(mode === 'put' ? [] : [mode])];
+  const proc = start(mode === 'put' ? 'floor' : `floor-${mode}`, process.execPath, args);
   await waitFor('its socket', proc, () => accepting(socket));
   return { ...proc, socket };
 }

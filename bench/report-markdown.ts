@@ -80,7 +80,8 @@ export function renderMarkdown(r: Results, svgName: string): string {
       '',
       'Flame\'s executor manager calls the runner through gRPC\'s C core (Rust), not grpc-js; this driver is Python grpcio ' +
         '(bench/py/helper.py `drive`, one process for both runners, blocks of tasks alternating), whose C core behaves alike. ' +
-        'Same input, same cache, same sockets as above.',
+        'Same input, same cache, same sockets as above. The floors are bench/floor-server.ts: `floor` answers after one DoPut; ' +
+        '`floor: DoPut in a child process` hands each task to a forked child over Node IPC, which does the DoPut: the least a runner that keeps user code out of its gRPC process pays.',
       '',
       table(
         ['runner', 'p50 ms', 'p99 ms', 'tasks/s', 'p50 vs Python runner'],

@@ -5,12 +5,21 @@
  * ends whatever user code spawned. Requests carry ids; each is answered by
  * its reply or, if the child ends first, by `{ type: 'gone' }` with the
  * child's typed end. The channel never throws for anything the child does.
+ *
+ * Messages travel as frames (src/runner/frames.ts) on a socketpair that is
+ * the child's fd 3, not over Node's IPC channel: a small task's round trip
+ * is two frames, each one write and one read, with no serializer round.
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { Socket } from 'node:net';
 import path from 'node:path';
 import readline from 'node:readline';
 import type { ChildEnd, KillReason } from './child-end';
-import { isReply, type ChildInit, type FromChild, type Notice, type Reply, type ReplyTo, type Request } from './protocol';
+import { encodeFrame, FrameReader, FrameTooLarge } from './frames';
+import { CHANNEL_ENV, CHANNEL_FD, isReply, type ChildInit, type FromChild, type Notice, type Reply, type ReplyTo, type Request, type ToChild } from './protocol';
+
+/** How long the channel waits, once the child has exited, for the frames it wrote last (an `uncaught` notice) to be read. */
+const DRAIN_AFTER_EXIT_MS = 1000;
 
 export interface Gone {
   type: 'gone';
@@ -49,6 +58,7 @@ export class ChildChannel {
   end: ChildEnd | undefined;
   readonly ended: Promise<ChildEnd>;
   private readonly proc: ChildProcess;
+  private readonly pipe: Socket;
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private killedFor: KillReason | { kind: 'timeout'; ms: number } | undefined;
@@ -59,10 +69,14 @@ export class ChildChannel {
     const { script, execArgv } = childCommand(heapMb);
     // execArgv is set in full: the child must not inherit the instance's own flags (--inspect, a test runner's).
     // stderr is read here, not inherited: it becomes log lines instead of raw text in the instance's own stderr.
-    this.proc = fork(script, [], { execArgv, serialization: 'advanced', detached: true, stdio: ['ignore', 'inherit', 'pipe', 'ipc'] });
+    const stdio: ('ignore' | 'inherit' | 'pipe')[] = ['ignore', 'inherit', 'pipe', 'pipe'];
+    this.proc = spawn(process.execPath, [...execArgv, script], { env: { ...process.env, [CHANNEL_ENV]: String(CHANNEL_FD) }, detached: true, stdio });
     liveChildren++;
     if (this.proc.stderr) readline.createInterface({ input: this.proc.stderr, crlfDelay: Infinity }).on('line', onStderr);
-    this.proc.on('message', (msg: FromChild) => {
+    this.pipe = this.proc.stdio[CHANNEL_FD] as Socket;
+    const reader = new FrameReader();
+    const onMessage = (m: unknown): void => {
+      const msg = m as FromChild;
       if (isReply(msg)) {
         const p = this.pending.get(msg.id);
         this.pending.delete(msg.id);
@@ -71,19 +85,30 @@ export class ChildChannel {
       }
       if (msg.type === 'uncaught') this.uncaught = msg.message;
       onNotice(msg);
-    });
-    // A failed send (the child already gone) is answered by 'exit' below.
+    };
+    this.pipe.on('data', (d: Buffer) => reader.push(d, onMessage));
+    // A failed write (the child already gone) is answered by 'exit' below.
+    this.pipe.on('error', () => undefined);
+    const pipeClosed = new Promise<void>((resolve) => this.pipe.once('close', () => resolve()));
     this.proc.on('error', () => undefined);
     this.ended = new Promise<ChildEnd>((resolve) => {
       this.proc.once('exit', (code, signal) => {
         liveChildren--;
-        const end = this.classify(code, signal);
-        this.end = end;
         // What user code spawned into the group outlives the child otherwise.
         this.killGroup();
-        for (const p of this.pending.values()) p.settle({ type: 'gone', end });
-        this.pending.clear();
-        resolve(end);
+        // The child's last frames (an uncaught error's notice) may still be unread; a process that
+        // escaped the group and holds the socket open does not hold the answer for long.
+        let bound: NodeJS.Timeout | undefined;
+        const drained = new Promise<void>((r) => (bound = setTimeout(r, DRAIN_AFTER_EXIT_MS)));
+        void Promise.race([pipeClosed, drained]).then(() => {
+          clearTimeout(bound);
+          this.pipe.destroy();
+          const end = this.classify(code, signal);
+          this.end = end;
+          for (const p of this.pending.values()) p.settle({ type: 'gone', end });
+          this.pending.clear();
+          resolve(end);
+        });
       });
     });
   }
@@ -113,7 +138,13 @@ export class ChildChannel {
       if (this.end) return resolve({ type: 'gone', end: this.end });
       // Replies are matched by id; the child answers an id with the reply type of its request.
       this.pending.set(id, { settle: (r) => resolve(r as R | Gone) });
-      this.send(make(id));
+      try {
+        this.send(make(id));
+      } catch (err) {
+        if (!(err instanceof FrameTooLarge)) throw err;
+        // Not reached for task inputs (the supervisor refuses those first); the child cannot be told, so it goes.
+        void this.kill({ kind: 'too-large', bytes: err.bytes });
+      }
     });
     return { id, reply };
   }
@@ -130,12 +161,16 @@ export class ChildChannel {
     return this.ended;
   }
 
-  private send(msg: Request | { type: 'abort'; id: number; reason: string }): void {
-    if (this.end || !this.proc.connected) return;
-    this.proc.send(msg, (err) => {
-      // The channel closed under us: the child is ending, and 'exit' answers every pending request.
-      if (err) this.proc.kill('SIGKILL');
-    });
+  private send(msg: ToChild): void {
+    if (this.end || this.exited || !this.pipe.writable) return;
+    const parts = encodeFrame(msg);
+    this.pipe.cork();
+    for (const part of parts) this.pipe.write(part);
+    this.pipe.uncork();
+  }
+
+  private get exited(): boolean {
+    return this.proc.exitCode !== null || this.proc.signalCode !== null;
   }
 
   private killGroup(): void {

@@ -13,7 +13,9 @@ export type KillReason =
   | { kind: 'start-timeout'; ms: number }
   | { kind: 'enter-failed' }
   /** The caller of session enter gave up while the module was loading. */
-  | { kind: 'abandoned' };
+  | { kind: 'abandoned' }
+  /** A message did not fit the channel's frame (src/runner/frames.ts). */
+  | { kind: 'too-large'; bytes: number };
 
 export type ChildEnd =
   /** V8 aborted the process: its heap limit was reached. */
@@ -50,6 +52,8 @@ export function describeEnd(end: ChildEnd, heapMb: number | undefined): string {
           return 'the session could not be entered';
         case 'abandoned':
           return 'the caller gave up while the session was being entered';
+        case 'too-large':
+          return `a message of ${end.for.bytes} bytes does not fit the channel to the session process`;
       }
       break;
     case 'signal':

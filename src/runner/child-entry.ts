@@ -6,22 +6,34 @@
  * process at worst, never the instance.
  */
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { FlmError, ErrorCode } from '../errors';
 import { createRuntimeDeps, type RuntimeDeps } from './deps';
 import { installModuleAlias } from './module-alias';
-import type { ChildInit, FromChild, ToChild } from './protocol';
+import { CHANNEL_ENV, CHANNEL_FD, type ChildInit, type FromChild, type ToChild } from './protocol';
+import { encodeFrame, FrameReader } from './frames';
 import { SessionRuntime } from './session-runtime';
 import { describeUserError } from './user-stack';
 import { guardProcess } from './process-guard';
 
-if (!process.send) throw new Error('the flmrun-js session child must be started by its supervisor (with an IPC channel)');
+if (process.env[CHANNEL_ENV] !== String(CHANNEL_FD)) {
+  throw new Error('the flmrun-js session child must be started by its supervisor (with its channel on fd 3)');
+}
+// User code and what it spawns have no use for it.
+delete process.env[CHANNEL_ENV];
+const channel = new net.Socket({ fd: CHANNEL_FD, readable: true, writable: true });
 
 const send = (msg: FromChild, then?: () => void): void => {
-  if (!process.connected) return then?.();
-  process.send!(msg, undefined, {}, () => then?.());
+  if (!channel.writable) return then?.();
+  const parts = encodeFrame(msg);
+  const last = parts.pop()!;
+  channel.cork();
+  for (const part of parts) channel.write(part);
+  channel.write(last, () => then?.());
+  channel.uncork();
 };
 
 let init: ChildInit | undefined;
@@ -33,14 +45,18 @@ let running: number | undefined;
 let settling: Promise<void> | undefined;
 
 // The supervisor gone (the instance ended or closed the channel): nothing to serve any more.
-process.on('disconnect', () => process.exit(0));
+channel.on('end', () => process.exit(0));
+channel.on('error', () => process.exit(0));
 
 process.on('uncaughtException', (err) => {
   const root = init ? (init.spec.packageRoot ?? init.spec.workDir) : process.cwd();
   send({ type: 'uncaught', message: describeUserError(err, root) }, () => process.exit(70));
 });
 
-process.on('message', (msg: ToChild) => {
+const reader = new FrameReader();
+channel.on('data', (d: Buffer) => reader.push(d, (m) => onMessage(m as ToChild)));
+
+function onMessage(msg: ToChild): void {
   switch (msg.type) {
     case 'enter':
       void enter(msg.id, msg.init);
@@ -61,7 +77,7 @@ process.on('message', (msg: ToChild) => {
       })().finally(() => send({ type: 'left', id: msg.id }));
       break;
   }
-});
+}
 
 async function enter(id: number, childInit: ChildInit): Promise<void> {
   init = childInit;

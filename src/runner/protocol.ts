@@ -3,8 +3,13 @@
  * its session child process (src/runner/child-entry.ts). Every request the
  * supervisor sends carries an id; the child answers each with exactly one
  * reply of the same id. `log` and `uncaught` are the only unsolicited
- * messages. Bytes travel by structured clone ('advanced' IPC serialization).
+ * messages. Messages travel as frames (src/runner/frames.ts) on the child's
+ * fd CHANNEL_FD: plain JSON data, whose Uint8Array fields go as raw bytes.
  */
+
+/** The child's end of the channel; the supervisor names it in CHANNEL_ENV, which the child removes at once. */
+export const CHANNEL_FD = 3;
+export const CHANNEL_ENV = 'FLMRUN_SESSION_CHANNEL_FD';
 import type { FlmErrorData } from '../errors';
 
 export interface SessionSpec {

@@ -57,6 +57,8 @@ export class SessionRuntime {
   private disposed = false;
   /** The state last persisted (or restored), so that a task that changed nothing writes nothing. */
   private persisted: Uint8Array | undefined;
+  /** Where results go: `<app>/<session>`, checked once. */
+  private readonly resultPrefix: string;
 
   private constructor(
     private readonly opts: RuntimeOptions,
@@ -65,7 +67,9 @@ export class SessionRuntime {
     private readonly contextRef: ObjectRef | undefined,
     private readonly target: LoadedTarget,
     private readonly instance: unknown,
-  ) {}
+  ) {
+    this.resultPrefix = formatKey(resultPrefix(opts.spec.appName, opts.spec.sessionId));
+  }
 
   /** Loads the context and the module; rejects with a classified FlmError. */
   static async enter(opts: RuntimeOptions): Promise<SessionRuntime> {
@@ -142,7 +146,7 @@ export class SessionRuntime {
       const why = isFlmError(err) ? err.message : describeThrown(err);
       return { ...fail(ReturnCode.GeneralError, `the result of ${bound.name} cannot be stored: ${why}`), state };
     }
-    const prefix = formatKey(resultPrefix(spec.appName, spec.sessionId));
+    const prefix = this.resultPrefix;
     let ref: ObjectRef;
     try {
       ref = await this.opts.cache.put(prefix, payload);
@@ -167,9 +171,11 @@ export class SessionRuntime {
       const ref = codecs.argumentRef(v);
       if (ref) slots.push({ ref, what: `keyword argument '${k}'`, set: (x) => (kwargs![k] = x) });
     }
-    await mapBounded(slots, this.opts.refConcurrency, async (slot) => {
-      slot.set(codecs.decodeValue(await fetch(this.opts, slot.ref, slot.what)));
-    });
+    if (slots.length > 0) {
+      await mapBounded(slots, this.opts.refConcurrency, async (slot) => {
+        slot.set(codecs.decodeValue(await fetch(this.opts, slot.ref, slot.what)));
+      });
+    }
     return callArguments(args, kwargs);
   }
 

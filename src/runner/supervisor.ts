@@ -22,6 +22,7 @@ import { settlesWithin } from '../util/deadline';
 import { parseWholeNumber, type Unit } from '../options/values';
 import { REF_CONCURRENCY } from '../options/serve';
 import { ChildChannel } from './child-channel';
+import { MAX_FRAME_BYTES } from './frames';
 import { describeEnd, restartsAfter, type ChildEnd } from './child-end';
 import type { ChildInit, Notice, SessionSpec, TaskOutcome } from './protocol';
 
@@ -72,6 +73,9 @@ function compileOptions(o: RunnerOptions): Options {
     logger: o.logger ?? silentLogger,
   };
 }
+
+/** Room in a channel frame for what travels with a task's input (its id, the header). */
+const MAX_TASK_INPUT_BYTES = MAX_FRAME_BYTES - 1024 * 1024;
 
 interface RunningTask {
   /** The invoke request's id on the channel. */
@@ -158,7 +162,8 @@ export class SessionSupervisor {
    * AbortSignal fire. Never rejects for user-caused failures.
    */
   async invoke(taskId: string, input: Uint8Array | undefined, signal?: AbortSignal): Promise<TaskOutcome> {
-    const child = await this.ready();
+    // An idle session (every task's case but the first after a restart) needs no wait.
+    const child = this.state.name === 'idle' ? this.state.child : await this.ready();
     if (!child) return { returnCode: ReturnCode.InvalidInput, message: `session ${this.spec.sessionId} has left` };
     if (child instanceof FlmError) {
       return { returnCode: child.returnCode, message: `the session could not be entered again after its process ended: ${child.message}` };
@@ -168,6 +173,9 @@ export class SessionSupervisor {
       throw new FlmError(ErrorCode.Internal, 'a task was handed to the session supervisor while another was running');
     }
 
+    if (input && input.byteLength > MAX_TASK_INPUT_BYTES) {
+      return { returnCode: ReturnCode.InvalidInput, message: `task input of ${input.byteLength} bytes is larger than a session process can be sent (${MAX_TASK_INPUT_BYTES})` };
+    }
     const { id, reply } = child.invoke(taskId, input);
     const task: RunningTask = { id };
     this.set({ name: 'running', child, task });
@@ -198,7 +206,8 @@ export class SessionSupervisor {
       this.childEnded(child, r.end);
       return { returnCode: ReturnCode.GeneralError, message: describeEnd(r.end, this.opts.workerHeapMb) };
     }
-    if (r.state) this.latestState = r.state;
+    // A copy: the reply's bytes are a view into the channel's read buffer.
+    if (r.state) this.latestState = Buffer.from(r.state);
     if (after.name === 'running' || after.name === 'aborting') this.set({ name: 'idle', child });
     if (timedOut !== undefined) return { returnCode: ReturnCode.GeneralError, message: `task timed out after ${timedOut} ms` };
     const output = r.output ? Buffer.from(r.output.buffer, r.output.byteOffset, r.output.byteLength) : undefined;

@@ -294,17 +294,30 @@ function withCallSignal<Req, Res>(call: grpc.ServerUnaryCall<Req, Res>, cb: grpc
   const timer = Number.isFinite(ms) ? setTimeout(abort, Math.max(0, ms)) : undefined;
   if (call.cancelled) abort();
   else call.once('cancelled', abort);
-  const done = op(ac.signal).finally(() => {
+  const cleanup = (): void => {
     clearTimeout(timer);
     call.removeListener('cancelled', abort);
-  });
-  reply(done, cb);
+  };
+  op(ac.signal).then(
+    (res) => {
+      cleanup();
+      cb(null, res);
+    },
+    (err: unknown) => {
+      cleanup();
+      internalError(err, cb);
+    },
+  );
 }
 
 function reply<T>(p: Promise<T>, cb: grpc.sendUnaryData<T>): void {
   p.then(
     (res) => cb(null, res),
-    // Not reached for user-caused errors (each handler answers them as return codes); a bug still answers.
-    (err: unknown) => cb({ code: 13, details: FlmError.from(err).message } as grpc.ServiceError, null),
+    (err: unknown) => internalError(err, cb),
   );
+}
+
+/** Not reached for user-caused errors (each handler answers them as return codes); a bug still answers. */
+function internalError<T>(err: unknown, cb: grpc.sendUnaryData<T>): void {
+  cb({ code: 13, details: FlmError.from(err).message } as grpc.ServiceError, null);
 }

@@ -47,6 +47,23 @@ export class OperationQueue {
     if (op.signal?.aborted) return Promise.resolve(op.cancelled());
     const held = this.heldBytes;
     if (bytes > 0 && held > 0 && held + bytes > this.maxBytes) return Promise.resolve(op.refused(held, this.maxBytes));
+    if (!this.running && this.entries.length === 0) {
+      // Starts at once, so no listener for its caller giving up while queued (a task's common case).
+      let result!: Promise<T>;
+      this.running = {
+        bytes,
+        start: () => {
+          try {
+            result = op.run();
+          } catch (err) {
+            result = Promise.reject(err);
+          }
+          return result.then(ignore, ignore);
+        },
+      };
+      this.start(this.running);
+      return result;
+    }
     return new Promise<T>((resolve, reject) => {
       const onAbort = (): void => {
         const i = this.entries.indexOf(entry);
@@ -82,7 +99,11 @@ export class OperationQueue {
     if (!next) return this.notifyIdle();
     this.queuedBytes -= next.bytes;
     this.running = next;
-    void next.start().finally(() => {
+    this.start(next);
+  }
+
+  private start(entry: Entry): void {
+    void entry.start().finally(() => {
       this.running = undefined;
       this.pump();
     });
@@ -95,3 +116,5 @@ export class OperationQueue {
     for (const w of waiters) w();
   }
 }
+
+const ignore = (): void => undefined;
