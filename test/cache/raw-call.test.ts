@@ -75,3 +75,18 @@ test('takeStreams leaves a server whose grpc-js internals moved to grpc-js', () 
   expect(takeStreams(server, () => undefined)).toBe(true);
   server.forceShutdown();
 });
+
+test('a put of one 48 MiB message, then its get, on node:http2 (responding before the body was in reset such puts)', async () => {
+  const { server, endpoint } = await startServer({ maxMemoryBytes: 256 * 1024 * 1024 });
+  const client = new CacheClient({ endpoint, lruEntries: 0, chunkBytes: 64 * 1024 * 1024 });
+  try {
+    const data = Buffer.alloc(48 * 1024 * 1024);
+    for (let i = 0; i < data.length; i += 4096) data.writeUInt32LE(i, i);
+    const ref = await client.put('big/s', data);
+    const got = await client.get({ ...ref, version: 0 });
+    expect(got.kind === 'opaque' && Buffer.from(got.base).equals(data)).toBe(true);
+  } finally {
+    client.close();
+    await server.close();
+  }
+});

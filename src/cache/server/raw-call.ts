@@ -93,7 +93,6 @@ export class RawCall extends EventEmitter {
     headers: http2.IncomingHttpHeaders,
   ) {
     super();
-    stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
     stream.on('drain', () => this.emit('drain'));
     stream.on('finish', () => this.emit('finish'));
     stream.on('close', () => {
@@ -109,6 +108,19 @@ export class RawCall extends EventEmitter {
       this.deadline = setTimeout(() => this.fail(grpc.status.DEADLINE_EXCEEDED, 'Deadline exceeded'), ms);
       this.deadline.unref();
     }
+  }
+
+  /**
+   * Response headers go out with the first message or the status, never earlier: node:http2 resets a
+   * stream that has responded (waiting for trailers) while a large request body is still arriving
+   * (ENHANCE_YOUR_CALM), which cut every large put.
+   */
+  private responded = false;
+
+  private respond(): void {
+    if (this.responded) return;
+    this.responded = true;
+    this.stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
   }
 
   get destroyed(): boolean {
@@ -135,6 +147,7 @@ export class RawCall extends EventEmitter {
   /** Sends one message: a FramedMessage as it is, a FlightData or PutResult framed (large bodies as their own parts). */
   write(msg: FramedMessage | OutgoingFlightData | { app_metadata: Uint8Array }): boolean {
     if (this.stream.destroyed || this.ended) return false;
+    this.respond();
     if (msg instanceof FramedMessage) return this.stream.write(msg.bytes);
     const parts = isPutResult(msg) ? framePutResult(msg.app_metadata) : frameFlightData(msg);
     if (parts.length === 1) return this.stream.write(parts[0]);
@@ -173,6 +186,14 @@ export class RawCall extends EventEmitter {
     const trailers: http2.OutgoingHttpHeaders = { 'grpc-status': String(code) };
     // As grpc-js sends it (encodeURI; clients decode percent-escapes), lone surrogates made valid first.
     if (details) trailers['grpc-message'] = encodeURI(boundedText(details).replace(LONE_SURROGATE, '\ufffd'));
+    if (!this.responded) {
+      // Nothing sent yet: the status alone, in the response headers ("trailers-only").
+      this.responded = true;
+      this.statusSent = true;
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc', ...trailers }, { endStream: true });
+      if (code !== grpc.status.OK) stream.resume();
+      return;
+    }
     stream.once('wantTrailers', () => {
       this.statusSent = true;
       stream.sendTrailers(trailers);
