@@ -27,8 +27,8 @@ import { boundedText, type ServiceStatus } from './status';
 
 const SERVICE = '/arrow.flight.protocol.FlightService/';
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
-export const RAW_METHODS = ['DoGet', 'DoPut'] as const;
-export type RawMethod = (typeof RAW_METHODS)[number];
+const RAW_METHODS = ['DoGet', 'DoPut'] as const;
+type RawMethod = (typeof RAW_METHODS)[number];
 
 /** A Ticket { bytes ticket = 1; }: the ticket's bytes (a view); unknown fields skipped. */
 function decodeTicket(m: Buffer): Buffer {
@@ -261,7 +261,7 @@ function framePutResult(meta: Uint8Array): Uint8Array[] {
 }
 
 /** Which raw method a stream's headers ask for, when this path can serve it as it is. */
-export function rawMethodOf(headers: http2.IncomingHttpHeaders): RawMethod | undefined {
+function rawMethodOf(headers: http2.IncomingHttpHeaders): RawMethod | undefined {
   const path = headers[':path'];
   if (typeof path !== 'string' || !path.startsWith(SERVICE)) return undefined;
   const method = path.slice(SERVICE.length);
