@@ -27,8 +27,7 @@ import { boundedText, type ServiceStatus } from './status';
 
 const SERVICE = '/arrow.flight.protocol.FlightService/';
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
-const RAW_METHODS = ['DoGet', 'DoPut'] as const;
-type RawMethod = (typeof RAW_METHODS)[number];
+type RawMethod = 'DoGet' | 'DoPut';
 
 /** A Ticket { bytes ticket = 1; }: the ticket's bytes (a view); unknown fields skipped. */
 function decodeTicket(m: Buffer): Buffer {
