@@ -1,19 +1,25 @@
 /**
  * The embedded cache server as pyarrow.flight (Flame's clients) sees it:
  * p50 put and get of 16 B, 1 MiB and 64 MiB objects (one row, as flamepy
- * sends a value), with servers built from several `--dist` directories taking
- * turns in the same run, so that before/after (or another server) compare
- * side by side. Each server runs in its own process.
+ * sends a value), with servers built from several `--dist` directories and
+ * servers already running (`--endpoint URL[@PID]`, e.g. Flame's own object
+ * cache) taking turns in the same run, so that before/after (or another
+ * server) compare side by side. Each server runs in its own process. With a
+ * pid known (always for a --dist server), the server's CPU time per put + get
+ * is reported too (/proc; on a shared machine wall time mostly measures the
+ * wait for a core).
  *
- *   node -r ./bench/register.js bench/cache-server.ts [--dist DIR]... [--rounds N]
+ *   node -r ./bench/register.js bench/cache-server.ts [--dist DIR]... [--endpoint grpc://host:port[@PID]]... [--rounds N]
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { loadAverage, processCpu } from './cache';
 
 const args = process.argv.slice(2);
 const dists = args.flatMap((a, i) => (args[i - 1] === '--dist' ? [path.resolve(a)] : []));
-if (dists.length === 0) dists.push(path.resolve('dist'));
+const externals = args.flatMap((a, i) => (args[i - 1] === '--endpoint' ? [a] : []));
+if (dists.length === 0 && externals.length === 0) dists.push(path.resolve('dist'));
 const roundsAt = args.indexOf('--rounds');
 const rounds = roundsAt >= 0 ? Number(args[roundsAt + 1]) : 3;
 const localVenv = path.resolve('.test-venv/bin/python');
@@ -29,11 +35,25 @@ process.on('SIGINT', () => process.exit(0)); // so that --cpu-prof writes its pr
 setInterval(() => undefined, 1 << 30);
 `;
 
-async function start(dist: string): Promise<{ child: ChildProcess; endpoint: string }> {
+interface Server {
+  name: string;
+  endpoint: string;
+  pid?: number;
+  child?: ChildProcess;
+}
+
+async function start(dist: string): Promise<Server> {
   const nodeArgs = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
   const child = spawn(process.execPath, [...nodeArgs, '-e', CHILD, dist], { stdio: ['ignore', 'pipe', 'inherit'] });
   const endpoint = await new Promise<string>((resolve) => child.stdout!.once('data', (d: Buffer) => resolve(d.toString().trim())));
-  return { child, endpoint };
+  return { name: dist, endpoint, pid: child.pid, child };
+}
+
+/** `URL` or `URL@PID`. */
+function external(spec: string): Server {
+  const at = spec.lastIndexOf('@');
+  const pid = at > 0 ? Number(spec.slice(at + 1)) : NaN;
+  return Number.isInteger(pid) && pid > 0 ? { name: spec.slice(0, at), endpoint: spec.slice(0, at), pid } : { name: spec, endpoint: spec };
 }
 
 const ALL_SIZES: [string, number, number][] = [
@@ -50,13 +70,24 @@ const median = (xs: number[]): number => {
 };
 
 async function main(): Promise<void> {
-  const servers = await Promise.all(dists.map(start));
+  const servers = [...(await Promise.all(dists.map(start))), ...externals.map(external)];
   const samples = new Map<string, number[]>();
+  /** Server CPU seconds and put + get pairs, by size label and server. */
+  const cpu = new Map<string, { seconds: number; pairs: number }>();
+  const loadStart = loadAverage();
   try {
     for (let r = 0; r < rounds; r++) {
       for (const [label, size, n] of SIZES) {
         for (const [i, s] of servers.entries()) {
+          const before = processCpu(s.pid);
           const out = execFileSync(python, [helper, 'cache', s.endpoint, String(size), String(n)], { encoding: 'utf8' });
+          const after = processCpu(s.pid);
+          if (before !== undefined && after !== undefined) {
+            const c = cpu.get(`${label}|${i}`) ?? { seconds: 0, pairs: 0 };
+            c.seconds += after - before;
+            c.pairs += n + 1; // and the helper's warm-up pair
+            cpu.set(`${label}|${i}`, c);
+          }
           const { put, get } = JSON.parse(out) as { put: number[]; get: number[] };
           for (const [op, xs] of [['put', put], ['get', get]] as const) {
             const k = `${label}|${op}|${i}`;
@@ -66,14 +97,20 @@ async function main(): Promise<void> {
       }
     }
   } finally {
-    for (const s of servers) s.child.kill('SIGINT');
+    for (const s of servers) s.child?.kill('SIGINT');
   }
-  console.log(`p50 ms, pyarrow.flight client; servers: ${dists.map((d, i) => `[${i}] ${d}`).join(', ')}`);
+  console.log(`load average ${loadStart.join(' ')} at the start, ${loadAverage().join(' ')} at the end`);
+  console.log(`p50 ms, pyarrow.flight client; servers: ${servers.map((s, i) => `[${i}] ${s.name}`).join(', ')}`);
   for (const [label] of SIZES) {
     for (const op of ['put', 'get']) {
-      const p50 = dists.map((_, i) => median(samples.get(`${label}|${op}|${i}`)!) * 1000);
-      const ratios = p50.slice(1).map((v) => ` ratio [${p50.indexOf(v)}]/[0] ${(v / p50[0]!).toFixed(2)}`);
+      const p50 = servers.map((_, i) => median(samples.get(`${label}|${op}|${i}`)!) * 1000);
+      const ratios = p50.slice(1).map((v, j) => ` ratio [${j + 1}]/[0] ${(v / p50[0]!).toFixed(2)}`);
       console.log(`${label.padEnd(7)} ${op}  ${p50.map((v) => v.toFixed(3).padStart(9)).join(' ')}${ratios.join('')}`);
+    }
+    const perPair = servers.map((_, i) => cpu.get(`${label}|${i}`)).map((c) => (c ? (c.seconds / c.pairs) * 1000 : undefined));
+    if (perPair.some((v) => v !== undefined)) {
+      const ratios = perPair.slice(1).map((v, j) => (v !== undefined && perPair[0] !== undefined ? ` ratio [${j + 1}]/[0] ${(v / perPair[0]).toFixed(2)}` : ''));
+      console.log(`${label.padEnd(7)} server CPU ms per put+get  ${perPair.map((v) => (v === undefined ? '-' : v.toFixed(3)).padStart(9)).join(' ')}${ratios.join('')}`);
     }
   }
 }

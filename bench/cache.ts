@@ -7,11 +7,21 @@
  * loopback TCP bandwidth between two processes in the same run, the floor
  * any gRPC transfer on this machine sits on.
  *
+ * Against an external endpoint, pyarrow also takes turns against our embedded
+ * server in the same rounds: the two servers side by side with the same client.
+ *
+ * Besides wall time, every client reports the CPU time of its own process per
+ * operation, and each server whose pid is known (ours always; an external one
+ * with --cache-pid) the CPU it spent per put + get: on a shared machine wall
+ * time mostly measures the wait for a core, CPU time what each side costs.
+ *
  * Part of `npm run bench`; alone (after `npx tsc`):
- *   node -r ./bench/register.js bench/cache.ts [--quick] [--cache-endpoint=grpc://host:port]
+ *   node -r ./bench/register.js bench/cache.ts [--quick] [--cache-endpoint=grpc://host:port [--cache-pid=PID]]
  */
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import { CacheClient } from '../src/cache/client';
 import { MiB, since, summarize, type Summary } from './stats';
 import { run, startCache } from './procs';
@@ -24,15 +34,39 @@ export interface CacheResult {
   ours: Summary;
   oursGrpcJs: Summary;
   pyarrow: Summary;
+  /** CPU seconds of each client's process (all its threads) per operation. */
+  cpu: { ours: Summary; oursGrpcJs: Summary; pyarrow: Summary };
+  /** pyarrow.flight against our embedded server, in the same rounds, when `server` is an external one. */
+  embedded?: { pyarrow: Summary; pyarrowCpu: Summary };
+}
+
+/** Server CPU seconds per put + get pair, by client, at one size. */
+export interface ServerCpu {
+  bytes: number;
+  /** The server measured against (`server` of the bench), by client: ours, oursGrpcJs, pyarrow. */
+  server?: Record<string, number>;
+  /** Our embedded server with pyarrow, when `server` is an external one. */
+  embedded?: number;
 }
 
 export interface CacheBench {
   /** The server measured against: our embedded one (`flmrun-js cache`) or an external endpoint (--cache-endpoint). */
   server: string;
   results: CacheResult[];
+  /** Where the servers' pids were known. */
+  serverCpu: ServerCpu[];
   /** Loopback TCP, one stream, MiB/s per transfer of `tcpMiB`. */
   tcp: Summary;
   tcpMiB: number;
+  /** Load average (1, 5, 15 min) before and after the section. */
+  load: { start: number[]; end: number[] };
+}
+
+/** A server the clients are measured against; `pid` (when known) for its CPU time. */
+export interface CacheTarget {
+  name: string;
+  endpoint: string;
+  pid?: number;
 }
 
 const ROUNDS_FULL = [
@@ -48,18 +82,61 @@ const ROUNDS_QUICK = [
 
 export const sizeLabel = (bytes: number): string => (bytes >= MiB ? `${bytes / MiB} MiB` : `${bytes} B`);
 
-async function ours(client: CacheClient, size: number, n: number, puts: number[], gets: number[]): Promise<void> {
+interface Samples {
+  put: number[];
+  get: number[];
+  putCpu: number[];
+  getCpu: number[];
+}
+
+const samples = (): Samples => ({ put: [], get: [], putCpu: [], getCpu: [] });
+
+const cpuSince = (c: NodeJS.CpuUsage): number => {
+  const d = process.cpuUsage(c);
+  return (d.user + d.system) / 1e6;
+};
+
+async function ours(client: CacheClient, size: number, n: number, s: Samples): Promise<void> {
   const payload = Buffer.alloc(size, 7);
   for (let i = 0; i < n; i++) {
+    let c = process.cpuUsage();
     let t = process.hrtime.bigint();
     const ref = await client.put('bench/ours', payload);
-    puts.push(since(t));
+    s.put.push(since(t));
+    s.putCpu.push(cpuSince(c));
+    c = process.cpuUsage();
     t = process.hrtime.bigint();
     await client.get({ ...ref, version: 0 });
-    gets.push(since(t));
+    s.get.push(since(t));
+    s.getCpu.push(cpuSince(c));
   }
   await client.delete('bench/*');
 }
+
+async function pyarrow(python: string, helper: string, endpoint: string, size: number, n: number, s: Samples): Promise<void> {
+  const res = JSON.parse(await run(python, [helper, 'cache', endpoint, String(size), String(n)])) as { put: number[]; get: number[]; put_cpu: number[]; get_cpu: number[] };
+  s.put.push(...res.put);
+  s.get.push(...res.get);
+  s.putCpu.push(...res.put_cpu);
+  s.getCpu.push(...res.get_cpu);
+}
+
+const TICKS_PER_SECOND = 100; // USER_HZ: what /proc/<pid>/stat counts in on Linux
+
+/** CPU seconds a process has used (all threads), from /proc; undefined when it cannot be read. */
+export function processCpu(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (in parentheses, which may hold spaces): utime and stime are fields 14 and 15.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / TICKS_PER_SECOND;
+  } catch {
+    return undefined;
+  }
+}
+
+export const loadAverage = (): number[] => os.loadavg().map((x) => Math.round(x * 100) / 100);
 
 /** A sink process on loopback; each transfer is `mib` MiB written by us and one byte of acknowledgement back. */
 async function loopbackTcp(mib: number, reps: number): Promise<Summary> {
@@ -88,56 +165,110 @@ async function loopbackTcp(mib: number, reps: number): Promise<Summary> {
 }
 
 /**
- * Our client on each transport and pyarrow's, taking turns round by round (the order rotates), so that
- * drift in the machine's load hits them alike. `serverName` says which server `endpoint` is.
+ * Our client on each transport and pyarrow's against `target`, taking turns round by round (the order
+ * rotates), so that drift in the machine's load hits them alike; with `embedded` (when `target` is an
+ * external server), pyarrow against our embedded server takes its turns in the same rounds.
  */
-export async function benchCache(python: string, helper: string, endpoint: string, quick: boolean, serverName = 'flmrun-js cache (embedded)'): Promise<CacheBench> {
+export async function benchCache(python: string, helper: string, target: CacheTarget, quick: boolean, embedded?: CacheTarget): Promise<CacheBench> {
+  const load = { start: loadAverage(), end: [] as number[] };
   const clients = {
-    http2: new CacheClient({ endpoint, lruEntries: 0, deadlineMs: 600_000 }),
-    grpcJs: new CacheClient({ endpoint, lruEntries: 0, deadlineMs: 600_000, transport: 'grpc-js' }),
+    http2: new CacheClient({ endpoint: target.endpoint, lruEntries: 0, deadlineMs: 600_000 }),
+    grpcJs: new CacheClient({ endpoint: target.endpoint, lruEntries: 0, deadlineMs: 600_000, transport: 'grpc-js' }),
   };
   const results: CacheResult[] = [];
+  const serverCpu: ServerCpu[] = [];
   try {
     for (const c of Object.values(clients)) await c.get(await c.put('bench/warm', Buffer.alloc(1024))); // channel, JIT
     for (const { bytes, rounds, perRound } of quick ? ROUNDS_QUICK : ROUNDS_FULL) {
-      const t = { ours: { put: [] as number[], get: [] as number[] }, oursGrpcJs: { put: [] as number[], get: [] as number[] }, pyarrow: { put: [] as number[], get: [] as number[] } };
+      const t = { ours: samples(), oursGrpcJs: samples(), pyarrow: samples(), embedded: samples() };
+      const cpu: Record<string, { target?: CacheTarget; seconds: number; pairs: number }> = {};
+      /** One turn of one client, with the CPU its server spent meanwhile. */
+      const turn =
+        (name: string, server: CacheTarget, go: () => Promise<void>) =>
+        async (): Promise<void> => {
+          const before = processCpu(server.pid);
+          await go();
+          const after = processCpu(server.pid);
+          if (before === undefined || after === undefined) return;
+          const acc = (cpu[name] ??= { target: server, seconds: 0, pairs: 0 });
+          acc.seconds += after - before;
+          acc.pairs += perRound;
+        };
       const turns: (() => Promise<void>)[] = [
-        () => ours(clients.http2, bytes, perRound, t.ours.put, t.ours.get),
-        async () => {
-          const res = JSON.parse(await run(python, [helper, 'cache', endpoint, String(bytes), String(perRound)])) as { put: number[]; get: number[] };
-          t.pyarrow.put.push(...res.put);
-          t.pyarrow.get.push(...res.get);
-        },
-        () => ours(clients.grpcJs, bytes, perRound, t.oursGrpcJs.put, t.oursGrpcJs.get),
+        turn('ours', target, () => ours(clients.http2, bytes, perRound, t.ours)),
+        turn('pyarrow', target, () => pyarrow(python, helper, target.endpoint, bytes, perRound, t.pyarrow)),
+        turn('oursGrpcJs', target, () => ours(clients.grpcJs, bytes, perRound, t.oursGrpcJs)),
+        ...(embedded ? [turn('embedded', embedded, () => pyarrow(python, helper, embedded.endpoint, bytes, perRound, t.embedded))] : []),
       ];
       for (let r = 0; r < rounds; r++) for (let i = 0; i < turns.length; i++) await turns[(i + r) % turns.length]!();
       for (const op of ['put', 'get'] as const) {
-        results.push({ bytes, op, ours: summarize(t.ours[op]), oursGrpcJs: summarize(t.oursGrpcJs[op]), pyarrow: summarize(t.pyarrow[op]) });
+        const cpuOp = `${op}Cpu` as const;
+        results.push({
+          bytes,
+          op,
+          ours: summarize(t.ours[op]),
+          oursGrpcJs: summarize(t.oursGrpcJs[op]),
+          pyarrow: summarize(t.pyarrow[op]),
+          cpu: { ours: summarize(t.ours[cpuOp]), oursGrpcJs: summarize(t.oursGrpcJs[cpuOp]), pyarrow: summarize(t.pyarrow[cpuOp]) },
+          ...(embedded ? { embedded: { pyarrow: summarize(t.embedded[op]), pyarrowCpu: summarize(t.embedded[cpuOp]) } } : {}),
+        });
       }
+      const perPair = (k: string): number | undefined => (cpu[k] ? cpu[k].seconds / cpu[k].pairs : undefined);
+      const onTarget = Object.fromEntries(['ours', 'oursGrpcJs', 'pyarrow'].flatMap((k) => (perPair(k) === undefined ? [] : [[k, perPair(k)!]])));
+      serverCpu.push({ bytes, ...(Object.keys(onTarget).length ? { server: onTarget } : {}), ...(perPair('embedded') !== undefined ? { embedded: perPair('embedded') } : {}) });
     }
     await clients.http2.delete('bench/*');
   } finally {
     for (const c of Object.values(clients)) c.close();
   }
   const tcpMiB = 256;
-  return { server: serverName, results, tcp: await loopbackTcp(tcpMiB, quick ? 3 : 8), tcpMiB };
+  const tcp = await loopbackTcp(tcpMiB, quick ? 3 : 8);
+  load.end = loadAverage();
+  return { server: target.name, results, serverCpu, tcp, tcpMiB, load };
+}
+
+/** Prints a CacheBench as text tables (the standalone run; `npm run bench` writes docs/benchmarks.md). */
+export function printCache(r: CacheBench, out: (line: string) => void = console.log): void {
+  const ms = (x: number | undefined, w = 9): string => (x === undefined ? '-' : (x * 1000).toFixed(3)).padStart(w);
+  out(`server: ${r.server}; load average ${r.load.start.join(' ')} at the start, ${r.load.end.join(' ')} at the end (${os.cpus().length} cores)`);
+  out('p50 wall ms per op, and p50 CPU ms of the client process per op');
+  const emb = r.results.some((x) => x.embedded);
+  out(
+    `size     op   ${'ours'.padStart(9)} ${'grpc-js'.padStart(9)} ${'pyarrow'.padStart(9)}  py/ours  | cpu: ${'ours'.padStart(9)} ${'grpc-js'.padStart(9)} ${'pyarrow'.padStart(9)}  py/ours` +
+      (emb ? `  | pyarrow vs embedded: wall ${'ms'.padStart(9)}  emb/server` : ''),
+  );
+  for (const x of r.results) {
+    out(
+      `${sizeLabel(x.bytes).padEnd(7)}  ${x.op}  ${ms(x.ours.p50)} ${ms(x.oursGrpcJs.p50)} ${ms(x.pyarrow.p50)}  ${(x.pyarrow.p50 / x.ours.p50).toFixed(2).padStart(7)}  |      ` +
+        `${ms(x.cpu.ours.p50)} ${ms(x.cpu.oursGrpcJs.p50)} ${ms(x.cpu.pyarrow.p50)}  ${(x.cpu.pyarrow.p50 / x.cpu.ours.p50).toFixed(2).padStart(7)}` +
+        (x.embedded ? `  |                      ${ms(x.embedded.pyarrow.p50)}  ${(x.embedded.pyarrow.p50 / x.pyarrow.p50).toFixed(2).padStart(10)}` : ''),
+    );
+  }
+  if (r.serverCpu.some((s) => s.server || s.embedded !== undefined)) {
+    out('server CPU ms per put + get (whole process, /proc)');
+    for (const s of r.serverCpu) {
+      const parts = Object.entries(s.server ?? {}).map(([k, v]) => `${r.server} with ${k}: ${ms(v, 0)}`);
+      if (s.embedded !== undefined) parts.push(`embedded with pyarrow: ${ms(s.embedded, 0)}`);
+      out(`${sizeLabel(s.bytes).padEnd(7)}  ${parts.join('; ')}`);
+    }
+  }
+  out(`loopback TCP ${r.tcp.p50.toFixed(0)} MiB/s`);
 }
 
 async function main(): Promise<void> {
   const { benchPython, HELPER } = await import('./python');
-  const external = process.argv.find((a) => a.startsWith('--cache-endpoint='))?.slice('--cache-endpoint='.length);
-  const cache = external ? undefined : await startCache();
+  const arg = (name: string): string | undefined => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+  const external = arg('cache-endpoint');
+  const pid = arg('cache-pid');
+  const cache = await startCache();
   try {
-    const r = await benchCache(await benchPython(), HELPER, external ?? cache!.endpoint, process.argv.includes('--quick'), external ?? undefined);
-    console.log(`server: ${r.server}`);
-    console.log('size      op   ours(http2) ms  ours(grpc-js) ms  pyarrow ms  pyarrow/ours');
-    for (const x of r.results) {
-      const ms = (s: Summary): string => (s.p50 * 1000).toFixed(3).padStart(14);
-      console.log(`${sizeLabel(x.bytes).padEnd(8)}  ${x.op}  ${ms(x.ours)}  ${ms(x.oursGrpcJs)}  ${ms(x.pyarrow)}  ${(x.pyarrow.p50 / x.ours.p50).toFixed(2)}`);
-    }
-    console.log(`loopback TCP ${r.tcp.p50.toFixed(0)} MiB/s`);
+    const ourServer: CacheTarget = { name: 'flmrun-js cache (embedded)', endpoint: cache.endpoint, pid: cache.pid };
+    const r = external
+      ? await benchCache(await benchPython(), HELPER, { name: external, endpoint: external, pid: pid ? Number(pid) : undefined }, process.argv.includes('--quick'), ourServer)
+      : await benchCache(await benchPython(), HELPER, ourServer, process.argv.includes('--quick'));
+    printCache(r);
   } finally {
-    await cache?.stop();
+    await cache.stop();
   }
 }
 

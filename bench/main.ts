@@ -12,7 +12,7 @@ import { benchPython, HELPER } from './python';
 import { describeMachine, loadAverage } from './machine';
 import { floorContender, flmrunContender, pickledRequests, pythonContender, type Contender } from './contenders';
 import { doPutOnly, largeResults, refArguments, smallTasks, smallTasksGrpcio, steadyState, type BenchContext } from './tasks';
-import { benchCache } from './cache';
+import { benchCache, printCache } from './cache';
 import { benchPackages } from './packages';
 import { profileSmallTasks } from './profile';
 import { goals, renderChart, type Results } from './report';
@@ -41,6 +41,8 @@ async function main(): Promise<void> {
       baseline: { type: 'boolean', default: false },
       // The cache sections (4) against another Flight server, e.g. Flame's own object cache.
       'cache-endpoint': { type: 'string' },
+      // The pid of the --cache-endpoint server, for its CPU time per operation (read from /proc).
+      'cache-pid': { type: 'string' },
       'no-doc': { type: 'boolean', default: false },
       // Re-renders docs/ from a saved bench/out/results.json without measuring anything.
       render: { type: 'string' },
@@ -108,7 +110,11 @@ async function main(): Promise<void> {
     if (only.has('cache')) {
       log('4. object cache');
       const external = values['cache-endpoint'];
-      r.cache = await benchCache(python, HELPER, external ?? ctx.cacheEndpoint, quick, external);
+      const embedded = { name: 'flmrun-js cache (embedded)', endpoint: ctx.cacheEndpoint, pid: cacheProc.pid };
+      const pid = values['cache-pid'] === undefined ? undefined : positiveInt(values['cache-pid'], '--cache-pid', 0);
+      // Against another server, pyarrow also takes turns against ours: the two servers side by side.
+      r.cache = external ? await benchCache(python, HELPER, { name: external, endpoint: external, pid }, quick, embedded) : await benchCache(python, HELPER, embedded, quick);
+      printCache(r.cache, (line) => log(line));
     }
     if (only.has('packages')) {
       log('5. session enter with a package');

@@ -5,7 +5,8 @@
   helper.py requests JSON              JSON = [[method, args, [ref_hex, ...]], ...]; print a JSON list of
                                        cloudpickle.dumps(RunnerRequest(...)) (hex), as the SDK sends; each
                                        ref_hex (a BSON ObjectRef) is appended as an ObjectRef argument
-  helper.py cache ENDPOINT SIZE N      pyarrow.flight put/get timings (seconds per op, JSON)
+  helper.py cache ENDPOINT SIZE N      pyarrow.flight put/get timings (seconds per op, JSON: put, get wall;
+                                       put_cpu, get_cpu: this process's CPU time, all threads)
   helper.py drive INPUT_HEX            a small-task driver on grpcio (whose C core behaves like Flame's Rust
                                        client, unlike grpc-js): reads lines "SOCKET SESSION N" from stdin, runs
                                        N OnTaskInvoke calls with INPUT on that runner, answers one JSON line of
@@ -86,16 +87,18 @@ def cache(endpoint, size, n):
         return c.do_get(fl.Ticket((ref["key"] + ":0").encode())).read_all()
 
     get(put())  # warm-up: channel and first allocations
-    puts, gets = [], []
+    puts, gets, put_cpu, get_cpu = [], [], [], []
     for _ in range(n):
-        t = time.perf_counter()
+        c0, t = time.process_time(), time.perf_counter()
         ref = put()
         puts.append(time.perf_counter() - t)
-        t = time.perf_counter()
+        put_cpu.append(time.process_time() - c0)
+        c0, t = time.process_time(), time.perf_counter()
         get(ref)
         gets.append(time.perf_counter() - t)
+        get_cpu.append(time.process_time() - c0)
     list(c.do_action(fl.Action("DELETE", b"bench/*")))
-    print(json.dumps({"put": puts, "get": gets}))
+    print(json.dumps({"put": puts, "get": gets, "put_cpu": put_cpu, "get_cpu": get_cpu}))
 
 
 def drive(input_hex):

@@ -25,6 +25,31 @@ export type Answer =
   | { mode: 'patches'; version: number; patches: { version: number; data: Buffer }[] }
   | { mode: 'arrow'; version: number; ipc: Uint8Array };
 
+interface KnownSchema {
+  schema: Schema;
+  native: boolean;
+  layout?: OpaqueLayout;
+}
+
+/**
+ * Answer schemas seen lately, by their header bytes: a server sends the same schema with every
+ * opaque answer, and decoding it (flatbuffer, fields, metadata) is a good part of a small get.
+ */
+const schemas = new Map<string, KnownSchema>();
+const SCHEMAS_MAX = 32;
+const SCHEMA_KEY_MAX_BYTES = 4096;
+
+function knownSchema(header: Uint8Array, decode: () => KnownSchema): KnownSchema {
+  if (header.length > SCHEMA_KEY_MAX_BYTES) return decode();
+  const key = Buffer.from(header.buffer, header.byteOffset, header.byteLength).toString('latin1');
+  const hit = schemas.get(key);
+  if (hit) return hit;
+  const made = decode(); // throws on a bad header: nothing is remembered
+  if (schemas.size >= SCHEMAS_MAX) schemas.clear();
+  schemas.set(key, made);
+  return made;
+}
+
 const asBuffer = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
 
 /** Incrementally reads the messages of one answer. */
@@ -46,14 +71,19 @@ export class AnswerReader {
   add(msg: FlightData): OpaqueRow[] {
     const index = this.count++;
     if (msg.data_header.length === 0) return [];
-    const message = decodeMessage(msg.data_header, `${this.what}: answer message ${index}`);
     if (!this.schema) {
-      this.schema = schemaOf(message, `${this.what}: answer message ${index}`);
-      this.native = isNativeArrowSchema(this.schema);
+      const known = knownSchema(msg.data_header, () => {
+        const schema = schemaOf(decodeMessage(msg.data_header, `${this.what}: answer message ${index}`), `${this.what}: answer message ${index}`);
+        const native = isNativeArrowSchema(schema);
+        return { schema, native, layout: native ? undefined : opaqueLayout(schema) };
+      });
+      this.schema = known.schema;
+      this.native = known.native;
       if (this.native) this.nativeMessages.push({ header: msg.data_header, body: [] });
-      else this.layout = opaqueLayout(this.schema);
+      else this.layout = known.layout;
       return [];
     }
+    const message = decodeMessage(msg.data_header, `${this.what}: answer message ${index}`);
     if (this.native) {
       this.nativeMessages.push(plainMessage(message, msg.data_header, msg.data_body, `${this.what}: answer message ${index}`));
       return [];

@@ -50,42 +50,116 @@ export function encodeRow(version: number, kind: string | undefined, data: reado
   let dataLength = 0;
   for (const d of data) dataLength += d.length;
   if (dataLength > MAX_BINARY) throw invalidInput(`an opaque object row holds at most ${MAX_BINARY} bytes, got ${dataLength}`);
+  const versionBytes = new Uint8Array(8);
+  new DataView(versionBytes.buffer).setBigUint64(0, BigInt(version), true);
+  const kindBytes = kind === undefined ? undefined : Buffer.from(kind, 'utf8');
+  // Buffers in schema order: version (validity, values), [kind (validity, offsets, values)], data (validity, offsets, values).
+  const buffers: (readonly Uint8Array[])[] = [[], [versionBytes]];
+  if (kindBytes) buffers.push([], [offsetsOf(kindBytes.length)], [kindBytes]);
+  buffers.push([], [offsetsOf(dataLength)], data);
   const body: Uint8Array[] = [];
-  const regions: BufferRegion[] = [];
-  const nodes: FieldNode[] = [];
   let offset = 0;
-  const push = (parts: readonly Uint8Array[]): void => {
-    let n = 0;
-    for (const p of parts) n += p.length;
-    regions.push(new BufferRegion(offset, n));
+  for (const parts of buffers) {
     body.push(...parts);
-    offset += n;
+    for (const p of parts) offset += p.length;
     const pad = (8 - (offset % 8)) % 8;
     if (pad) {
       body.push(ZERO8.subarray(0, pad));
       offset += pad;
     }
-  };
-  const binary = (parts: readonly Uint8Array[], length: number): void => {
-    const offsets = new Uint8Array(8);
-    new DataView(offsets.buffer).setInt32(4, length, true);
-    nodes.push(new FieldNode(1, 0));
-    push([]); // validity: none, no nulls
-    push([offsets]);
-    push(parts);
-  };
-  const versionBytes = new Uint8Array(8);
-  new DataView(versionBytes.buffer).setBigUint64(0, BigInt(version), true);
-  nodes.push(new FieldNode(1, 0));
-  push([]);
-  push([versionBytes]);
-  if (kind !== undefined) {
-    const k = Buffer.from(kind, 'utf8');
-    binary([k], k.length);
   }
-  binary(data, dataLength);
-  const header = new RecordBatchHeader(1, nodes, regions, null);
-  return { header: encodeBatchHeader(header, offset), body, bodyLength: offset };
+  return { header: rowHeader(kindBytes?.length, dataLength), body, bodyLength: offset };
+}
+
+function offsetsOf(length: number): Uint8Array {
+  const offsets = new Uint8Array(8);
+  new DataView(offsets.buffer).setInt32(4, length, true);
+  return offsets;
+}
+
+/** The header of a one-row batch whose kind (when present) and data have these lengths, built in full. */
+function buildRowHeader(kindLength: number | undefined, dataLength: number): Uint8Array {
+  const regions: BufferRegion[] = [];
+  const nodes: FieldNode[] = [];
+  let offset = 0;
+  const region = (n: number): void => {
+    regions.push(new BufferRegion(offset, n));
+    offset += n + ((8 - ((offset + n) % 8)) % 8);
+  };
+  const column = (...lengths: number[]): void => {
+    nodes.push(new FieldNode(1, 0));
+    region(0); // validity: none, no nulls
+    for (const n of lengths) region(n);
+  };
+  column(8);
+  if (kindLength !== undefined) column(8, kindLength);
+  column(8, dataLength);
+  return encodeBatchHeader(new RecordBatchHeader(1, nodes, regions, null), offset);
+}
+
+/**
+ * A one-row batch header differs between rows with the same kind length only
+ * in two int64 fields: the data buffer's length and the body length
+ * (flatbuffer structs and scalars have fixed places). Building it through
+ * apache-arrow's flatbuffer builder is a good part of a small put, so the
+ * first row of each kind length makes a template: built with a probe length,
+ * the two places found by their values, and checked against a build with a
+ * second probe; later rows copy the template and write their two numbers. A
+ * template that fails its check is never used (every row is then built in full).
+ */
+interface RowTemplate {
+  bytes: Buffer;
+  dataLengthAt: number;
+  bodyLengthAt: number;
+  /** Body bytes before the data buffer. */
+  dataOffset: number;
+}
+
+const templates = new Map<number, RowTemplate | null>();
+const PROBES = [0x0a0b0c0d, 0x01020305] as const;
+
+function writeInt64(buf: Buffer, at: number, n: number): void {
+  buf.writeUInt32LE(n % 0x100000000, at);
+  buf.writeUInt32LE(Math.floor(n / 0x100000000), at + 4);
+}
+
+/** The single place of `value` (8 bytes, little-endian) in `bytes`, or -1 when there is none or more than one. */
+function onlyPlace(bytes: Buffer, value: number): number {
+  const needle = Buffer.alloc(8);
+  writeInt64(needle, 0, value);
+  const at = bytes.indexOf(needle);
+  return at >= 0 && bytes.indexOf(needle, at + 1) < 0 ? at : -1;
+}
+
+const padded = (n: number): number => n + ((8 - (n % 8)) % 8);
+
+function fill(t: RowTemplate, dataLength: number): Buffer {
+  const out = Buffer.from(t.bytes);
+  writeInt64(out, t.dataLengthAt, dataLength);
+  writeInt64(out, t.bodyLengthAt, t.dataOffset + padded(dataLength));
+  return out;
+}
+
+function makeTemplate(kindLength: number | undefined): RowTemplate | null {
+  // Body before the data values: version (8), [kind offsets (8) and values], data offsets (8).
+  const dataOffset = 16 + (kindLength === undefined ? 0 : 8 + padded(kindLength));
+  const [a, b] = PROBES.map((n) => Buffer.from(buildRowHeader(kindLength, n)));
+  const dataLengthAt = onlyPlace(a!, PROBES[0]);
+  const bodyLengthAt = onlyPlace(a!, dataOffset + padded(PROBES[0]));
+  if (dataLengthAt < 0 || bodyLengthAt < 0 || a!.length !== b!.length) return null;
+  const t: RowTemplate = { bytes: a!, dataLengthAt, bodyLengthAt, dataOffset };
+  return fill(t, PROBES[1]).equals(b!) ? t : null;
+}
+
+function rowHeader(kindLength: number | undefined, dataLength: number): Uint8Array {
+  if (dataLength === 0) return buildRowHeader(kindLength, 0);
+  const key = kindLength ?? -1;
+  let t = templates.get(key);
+  if (t === undefined) {
+    t = makeTemplate(kindLength);
+    templates.set(key, t);
+  }
+  return t ? fill(t, dataLength) : buildRowHeader(kindLength, dataLength);
 }
 
 /** apache-arrow's own toString throws for a nested type without children (a hostile schema; found by test/fuzz). */

@@ -107,7 +107,17 @@ export class MessageReader {
   private message?: Buffer;
   private fill = 0;
 
-  constructor(private readonly onMessage: (m: Buffer) => void) {}
+  /** `maxMessageBytes`: a longer message is refused (RESOURCE_EXHAUSTED) at its length prefix, before anything is gathered. */
+  constructor(
+    private readonly onMessage: (m: Buffer) => void,
+    private readonly maxMessageBytes = Infinity,
+  ) {}
+
+  private checkLength(length: number): void {
+    if (length > this.maxMessageBytes) {
+      throw new CallError(Status.RESOURCE_EXHAUSTED, `Received message larger than max (${length} vs. ${this.maxMessageBytes})`);
+    }
+  }
 
   push(chunk: Buffer): void {
     let pos = 0;
@@ -115,7 +125,8 @@ export class MessageReader {
       if (!this.message) {
         if (this.headerFill === 0 && chunk.length - pos >= 5) {
           const length = chunk.readUInt32BE(pos + 1);
-          if (chunk[pos] !== 0) throw new CallError(Status.INTERNAL, 'the server sent a compressed message without negotiating compression');
+          if (chunk[pos] !== 0) throw new CallError(Status.INTERNAL, 'a compressed message arrived without negotiated compression');
+          this.checkLength(length);
           pos += 5;
           if (chunk.length - pos >= length) {
             this.onMessage(chunk.subarray(pos, pos + length));
@@ -131,7 +142,8 @@ export class MessageReader {
           pos += n;
           if (this.headerFill < 5) return;
           this.headerFill = 0;
-          if (this.header[0] !== 0) throw new CallError(Status.INTERNAL, 'the server sent a compressed message without negotiating compression');
+          if (this.header[0] !== 0) throw new CallError(Status.INTERNAL, 'a compressed message arrived without negotiated compression');
+          this.checkLength(this.header.readUInt32BE(1));
           this.message = Buffer.allocUnsafe(this.header.readUInt32BE(1));
           this.fill = 0;
         }

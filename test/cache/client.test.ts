@@ -221,6 +221,24 @@ describe('CacheClient against the embedded server', () => {
     await expect(client.patch(ref2.key, Buffer.from('x'))).resolves.toMatchObject({ version: 3 });
   });
 
+  test('answers of different schemas read right however they alternate (schemas are remembered by their bytes)', async () => {
+    const table = tableFromArrays({ a: Int32Array.from([7, 8]) });
+    const opaque = await client.put('app/alt', Buffer.from('opaque bytes'));
+    const v1 = await client.update('app/alt/t', { kind: 'arrow', ipc: tableToIPC(table, 'stream') });
+    const v2 = await client.update('app/alt/t', { kind: 'arrow', ipc: tableToIPC(table, 'stream') });
+    for (let round = 0; round < 2; round++) {
+      const o = await client.get({ ...opaque, version: 0 });
+      expect(o.kind === 'opaque' && Buffer.from(o.base).toString()).toBe('opaque bytes');
+      for (const [ref, version] of [[v1, 2], [v2, 2]] as const) {
+        const t = await client.get({ ...ref, version: 0 });
+        expect(t.kind === 'arrow' && tableFromIPC(t.ipc).schema.metadata.get('flame.cache.version')).toBe(String(version));
+      }
+      await client.patch(opaque.key, Buffer.from('!'));
+      const p = await client.get({ ...opaque, version: 0 });
+      expect(p.kind === 'opaque' && p.patches.map((x) => Buffer.from(x).toString())).toEqual(round === 0 ? ['!'] : ['!', '!']);
+    }
+  });
+
   test('concurrent puts to one key get distinct consecutive versions', async () => {
     const n = 20;
     const refs = await Promise.all(

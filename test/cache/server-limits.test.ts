@@ -176,8 +176,8 @@ describe('stored puts stream to disk', () => {
   });
 });
 
-test('readers of one object version share one encoded answer', async () => {
-  const { server, endpoint } = await startServer({ maxMemoryBytes: 64 * MiB });
+test('on grpc-js, readers of one object version share one encoded answer', async () => {
+  const { server, endpoint } = await startServer({ maxMemoryBytes: 64 * MiB, transport: 'grpc-js' });
   const client = new CacheClient({ endpoint, lruEntries: 0 });
   try {
     const ref = await client.put('app/shared', Buffer.alloc(8 * MiB, 7));
@@ -200,6 +200,33 @@ test('readers of one object version share one encoded answer', async () => {
     const next = await client.get({ ...ref, version: 0 });
     expect(next.kind === 'opaque' && next.base.length).toBe(10);
     expect(server.answerEncodings).toBe(2);
+  } finally {
+    client.close();
+    await server.close();
+  }
+});
+
+test('on node:http2, readers of one object version are answered with the stored bytes, never encoded', async () => {
+  const { server, endpoint } = await startServer({ maxMemoryBytes: 64 * MiB });
+  const client = new CacheClient({ endpoint, lruEntries: 0 });
+  try {
+    const ref = await client.put('app/shared', Buffer.alloc(8 * MiB, 7));
+    const calls = Array.from({ length: 10 }, () => heldGet(endpoint, Buffer.from(`${ref.key}:0`)));
+    const bodies = await Promise.all(
+      calls.map(async (c) => {
+        try {
+          return Buffer.concat((await c.read()).map((m) => m.data_body));
+        } finally {
+          c.close();
+        }
+      }),
+    );
+    for (const b of bodies) {
+      expect(b.length).toBeGreaterThan(8 * MiB);
+      expect(b.subarray(b.length - 8 * MiB).equals(Buffer.alloc(8 * MiB, 7))).toBe(true);
+    }
+    expect(server.answerEncodings).toBe(0);
+    expect(server.sharedAnswerReaders).toBe(0);
   } finally {
     client.close();
     await server.close();

@@ -45,6 +45,17 @@ describe('MessageReader', () => {
     }
   });
 
+  it('refuses a message longer than its limit at the length prefix, whole or split across chunks', () => {
+    const got: Buffer[] = [];
+    const whole = new MessageReader((m) => got.push(m), 4);
+    whole.push(Buffer.from([0, 0, 0, 0, 4, 1, 2, 3, 4]));
+    expect(got).toHaveLength(1);
+    expect(() => whole.push(Buffer.from([0, 0, 0, 0, 5]))).toThrow(expect.objectContaining({ code: Status.RESOURCE_EXHAUSTED }));
+    const split = new MessageReader(() => undefined, 4);
+    split.push(Buffer.from([0, 0, 0]));
+    expect(() => split.push(Buffer.from([0, 5]))).toThrow(expect.objectContaining({ code: Status.RESOURCE_EXHAUSTED }));
+  });
+
   it('refuses a compressed message (none was negotiated)', () => {
     const r = new MessageReader(() => undefined);
     expect(() => r.push(Buffer.from([1, 0, 0, 0, 1, 0]))).toThrow(CallError);

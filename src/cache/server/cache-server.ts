@@ -21,6 +21,7 @@ import { DiskStorage } from './disk-storage';
 import { ObjectTable } from './object-table';
 import { PutBudget } from './put-budget';
 import { SharedAnswers } from './shared-answers';
+import { RawCall, takeStreams } from './raw-call';
 
 export interface CacheServerOptions {
   /** Address to listen on. Default `127.0.0.1`. */
@@ -48,6 +49,12 @@ export interface CacheServerOptions {
   idleTimeoutMs?: number;
   /** Milliseconds close() waits for calls in flight before cutting them. Default 5000. */
   closeGraceMs?: number;
+  /**
+   * How DoPut and DoGet are served: 'http2' (default) on node:http2 directly (raw-call.ts), 'grpc-js' by
+   * grpc-js like every other method (slower per call; kept to compare in the benchmarks).
+   * FLMRUN_CACHE_SERVER_TRANSPORT=grpc-js sets the default.
+   */
+  transport?: 'http2' | 'grpc-js';
   logger?: Logger;
 }
 
@@ -85,7 +92,11 @@ export class CacheServer {
       storageDir: options.storageDir,
       publicEndpoint: options.publicEndpoint,
       tls: options.tls,
+      transport: options.transport ?? (process.env.FLMRUN_CACHE_SERVER_TRANSPORT === 'grpc-js' ? 'grpc-js' : 'http2'),
     };
+    if (this.opts.transport !== 'http2' && this.opts.transport !== 'grpc-js') {
+      throw invalidInput(`cache server option transport must be 'http2' or 'grpc-js', got ${String(options.transport)}`);
+    }
   }
 
   /** The public endpoint (after start). */
@@ -124,15 +135,16 @@ export class CacheServer {
       if (storage) logger.info({ storage: this.opts.storageDir, objects: loaded }, 'cache storage loaded');
 
       const maxMemory = this.opts.maxMemoryBytes;
+      // A message is gathered whole before the handler sees it; this refuses one that cannot be
+      // stored before it is gathered (without storage an object must fit in memory).
+      const maxMessage = storage ? MAX_MESSAGE_WITH_STORAGE : Math.min(maxMemory + 1024 * 1024, MAX_MESSAGE_WITH_STORAGE);
       const server = new grpc.Server({
         ...UNLIMITED_MESSAGES,
-        // grpc-js gathers a message whole before the handler sees it; this refuses one that cannot be
-        // stored before it is gathered (without storage an object must fit in memory).
-        'grpc.max_receive_message_length': storage ? MAX_MESSAGE_WITH_STORAGE : Math.min(maxMemory + 1024 * 1024, MAX_MESSAGE_WITH_STORAGE),
+        // channelz keeps per-call counters and traces: CPU on every call for a debugging interface nothing here serves.
+        'grpc.enable_channelz': 0,
+        'grpc.max_receive_message_length': maxMessage,
       });
-      server.addService(
-        flightServiceDefinition(),
-        flightHandlers({
+      const handlers = flightHandlers({
           store: this.store,
           endpoint: () => this.publicEndpoint,
           // Without storage a put must fit in memory; with it, it is bounded by the Binary column (2 GiB).
@@ -142,8 +154,20 @@ export class CacheServer {
           retainBytes: Math.min(RETAIN_BYTES, Math.floor(maxMemory / 8)),
           idleTimeoutMs: this.opts.idleTimeoutMs,
           logger,
-        }),
-      );
+      });
+      server.addService(flightServiceDefinition(), handlers);
+      if (this.opts.transport === 'http2') {
+        const doGet = handlers.DoGet as unknown as (call: RawCall) => void;
+        const doPut = handlers.DoPut as unknown as (call: RawCall) => void;
+        const taken = takeStreams(server, (method, stream, headers) => {
+          const call = new RawCall(stream, headers);
+          if (method === 'DoPut') {
+            doPut(call);
+            call.readMessages('DoPut', maxMessage, () => undefined);
+          } else call.readMessages('DoGet', maxMessage, () => doGet(call));
+        });
+        if (!taken) logger.warn('grpc-js internals are not as expected: DoPut and DoGet are served by grpc-js');
+      }
       const creds = this.opts.tls
         ? grpc.ServerCredentials.createSsl(null, [{ cert_chain: this.opts.tls.certChain, private_key: this.opts.tls.privateKey }], false)
         : grpc.ServerCredentials.createInsecure();

@@ -15,6 +15,7 @@ import { ANSWER_SCHEMA_HEADER, encodeRow } from '../opaque';
 import { PutReceiver } from './put-receiver';
 import type { PutBudget } from './put-budget';
 import { passFramed, type FramedMessage, type SharedAnswers } from './shared-answers';
+import { RawCall } from './raw-call';
 import { toStatus, unimplemented } from './status';
 import { withCacheVersion } from '../../wire/arrow-meta';
 import type { ObjectTable } from './object-table';
@@ -158,7 +159,8 @@ export function flightHandlers(ctx: ServiceContext): grpc.UntypedServiceImplemen
         const current = store.info(keyText)?.version;
         // A full answer (docs/protocol.md §7: version 0, or one the server never had) is shared by every reader of this version.
         const full = current !== undefined && (version === 0 || version > current);
-        if (full && passFramed(call)) {
+        // On node:http2 (RawCall) an answer goes out as its parts, the stored chunks themselves: nothing to share.
+        if (full && !(call instanceof RawCall) && passFramed(call)) {
           const shared = await answers.acquire(`${current}@${keyText}`, async () => answerFor(await store.get(key), 0));
           try {
             await writeAll(call as grpc.ServerWritableStream<unknown, unknown>, shared.messages satisfies FramedMessage[], ctx.idleTimeoutMs);
@@ -242,7 +244,7 @@ export function flightHandlers(ctx: ServiceContext): grpc.UntypedServiceImplemen
     });
     call.on('end', () => void (pending ?? Promise.resolve()).then(() => commit()));
     const commit = async (): Promise<void> => {
-      if (settled || call.cancelled || wasCut(call)) {
+      if (settled || call.cancelled || (call instanceof RawCall ? call.cut : wasCut(call))) {
         if (!settled) finish();
         return;
       }

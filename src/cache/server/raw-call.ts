@@ -1,0 +1,303 @@
+/**
+ * DoPut and DoGet of the embedded cache served straight on node:http2, beside grpc-js.
+ *
+ * Why: grpc-js spends more CPU per call than the handlers themselves (its
+ * interceptor chain, metadata objects, per-message serializer and a framing
+ * copy of every answer), and the cache's two hot calls are small in gRPC terms:
+ * a POST, 5-byte length-prefixed messages, the status in the trailers
+ * (https://github.com/grpc/grpc/blob/master/doc/PROTOCOL-HTTP2.md). Here the
+ * server's HTTP/2 streams for those two methods are taken before grpc-js sees
+ * them and handed to the same handlers (flight-service.ts) through RawCall,
+ * which offers the part of grpc-js's call object they use. Answers go out as
+ * their parts (an object's chunks are not copied into a framed buffer).
+ *
+ * Every other method, and any DoPut/DoGet this path does not take as it is
+ * (a compressed request), stays with grpc-js. grpc-js has no public hook for
+ * this: `takeStreams` replaces the server's private stream handler before it
+ * binds; when that method is missing (a grpc-js whose internals moved), it
+ * returns false and grpc-js serves everything, as before.
+ */
+import { EventEmitter } from 'node:events';
+import http2 from 'node:http2';
+import * as grpc from '@grpc/grpc-js';
+import { decodeFlightDataLenient, type FlightData, type OutgoingFlightData } from '../flight-data';
+import { CallError, frameFlightData, MessageReader } from '../transport';
+import { FramedMessage } from './shared-answers';
+import { boundedText, type ServiceStatus } from './status';
+
+const SERVICE = '/arrow.flight.protocol.FlightService/';
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+type RawMethod = 'DoGet' | 'DoPut';
+
+/** A Ticket { bytes ticket = 1; }: the ticket's bytes (a view); unknown fields skipped. */
+function decodeTicket(m: Buffer): Buffer {
+  let pos = 0;
+  let ticket: Buffer = Buffer.alloc(0);
+  const varint = (): number => {
+    let result = 0;
+    let scale = 1;
+    for (let i = 0; i < 10; i++) {
+      if (pos >= m.length) throw new CallError(grpc.status.INTERNAL, 'truncated Ticket');
+      const b = m[pos++]!;
+      result += (b & 0x7f) * scale;
+      if (b < 0x80) return result;
+      scale *= 128;
+    }
+    throw new CallError(grpc.status.INTERNAL, 'malformed Ticket');
+  };
+  while (pos < m.length) {
+    const tag = varint();
+    const wire = tag & 7;
+    if (wire === 2) {
+      const len = varint();
+      if (pos + len > m.length) throw new CallError(grpc.status.INTERNAL, 'truncated Ticket');
+      if (tag >>> 3 === 1) ticket = m.subarray(pos, pos + len);
+      pos += len;
+    } else if (wire === 0) varint();
+    else if (wire === 1) pos += 8;
+    else if (wire === 5) pos += 4;
+    else throw new CallError(grpc.status.INTERNAL, 'malformed Ticket');
+    if (pos > m.length) throw new CallError(grpc.status.INTERNAL, 'truncated Ticket');
+  }
+  return ticket;
+}
+
+/** grpc-timeout (PROTOCOL-HTTP2: up to 8 digits and a unit) in milliseconds; undefined when absent or malformed. */
+function timeoutMs(value: string | string[] | undefined): number | undefined {
+  if (typeof value !== 'string') return undefined;
+  const m = /^(\d{1,8})([HMSmun])$/.exec(value);
+  if (!m) return undefined;
+  const scale = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 1e-3, n: 1e-6 }[m[2] as 'H'];
+  return Number(m[1]) * scale;
+}
+
+/**
+ * One DoPut or DoGet on an HTTP/2 stream, shaped as the grpc-js call the
+ * handlers were written for: `request` (DoGet), 'data' / 'end' (DoPut
+ * messages), write / end, `emit('error', status)`, 'drain' / 'finish' /
+ * 'close' / 'cancelled', pause / resume, `cancelled`, `destroyed`.
+ */
+export class RawCall extends EventEmitter {
+  /** The DoGet request (set before the handler runs). */
+  request: { ticket: Buffer } = { ticket: Buffer.alloc(0) };
+  cancelled = false;
+  /** Whether the client's side ended by a cut rather than by its END_STREAM. */
+  cut = false;
+  private statusSent = false;
+  private ended = false;
+  private readonly deadline?: NodeJS.Timeout;
+
+  constructor(
+    private readonly stream: http2.ServerHttp2Stream,
+    headers: http2.IncomingHttpHeaders,
+  ) {
+    super();
+    stream.on('drain', () => this.emit('drain'));
+    stream.on('finish', () => this.emit('finish'));
+    stream.on('close', () => {
+      clearTimeout(this.deadline);
+      // Closed before our status went out: the client cancelled or the connection dropped.
+      if (!this.statusSent || !this.ended) this.markCancelled();
+      this.emit('close');
+    });
+    stream.on('aborted', () => this.markCancelled());
+    stream.on('error', () => this.markCancelled());
+    const ms = timeoutMs(headers['grpc-timeout']);
+    if (ms !== undefined) {
+      this.deadline = setTimeout(() => this.fail(grpc.status.DEADLINE_EXCEEDED, 'Deadline exceeded'), ms);
+      this.deadline.unref();
+    }
+  }
+
+  /**
+   * Response headers go out with the first message or the status, never earlier: node:http2 resets a
+   * stream that has responded (waiting for trailers) while a large request body is still arriving
+   * (ENHANCE_YOUR_CALM), which cut every large put.
+   */
+  private responded = false;
+
+  private respond(): void {
+    if (this.responded) return;
+    this.responded = true;
+    this.stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+  }
+
+  get destroyed(): boolean {
+    return this.stream.destroyed;
+  }
+
+  private markCancelled(): void {
+    if (this.cancelled) return;
+    this.cancelled = true;
+    this.cut = true;
+    this.emit('cancelled');
+  }
+
+  pause(): this {
+    this.stream.pause();
+    return this;
+  }
+
+  resume(): this {
+    this.stream.resume();
+    return this;
+  }
+
+  /** Sends one message: a FramedMessage as it is, a FlightData or PutResult framed (large bodies as their own parts). */
+  write(msg: FramedMessage | OutgoingFlightData | { app_metadata: Uint8Array }): boolean {
+    if (this.stream.destroyed || this.ended) return false;
+    this.respond();
+    if (msg instanceof FramedMessage) return this.stream.write(msg.bytes);
+    const parts = isPutResult(msg) ? framePutResult(msg.app_metadata) : frameFlightData(msg);
+    if (parts.length === 1) return this.stream.write(parts[0]);
+    this.stream.cork();
+    let ok = true;
+    for (const p of parts) ok = this.stream.write(p);
+    this.stream.uncork();
+    return ok;
+  }
+
+  /** Ends the answer with status OK. */
+  end(): void {
+    this.finishWith(grpc.status.OK, '');
+  }
+
+  /** grpc-js's way for a handler to fail the call: `call.emit('error', status)`. */
+  override emit(event: string | symbol, ...args: unknown[]): boolean {
+    if (event === 'error') {
+      const s = args[0] as ServiceStatus;
+      this.fail(s.code ?? grpc.status.UNKNOWN, s.details ?? s.message);
+      return true;
+    }
+    return super.emit(event, ...args);
+  }
+
+  private fail(code: grpc.status, details: string): void {
+    this.finishWith(code, details);
+  }
+
+  private finishWith(code: grpc.status, details: string): void {
+    if (this.ended) return;
+    this.ended = true;
+    clearTimeout(this.deadline);
+    const stream = this.stream;
+    if (stream.destroyed || stream.closed) return;
+    const trailers: http2.OutgoingHttpHeaders = { 'grpc-status': String(code) };
+    // As grpc-js sends it (encodeURI; clients decode percent-escapes), lone surrogates made valid first.
+    if (details) trailers['grpc-message'] = encodeURI(boundedText(details).replace(LONE_SURROGATE, '\ufffd'));
+    if (!this.responded) {
+      // Nothing sent yet: the status alone, in the response headers ("trailers-only").
+      this.responded = true;
+      this.statusSent = true;
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc', ...trailers }, { endStream: true });
+      if (code !== grpc.status.OK) stream.resume();
+      return;
+    }
+    stream.once('wantTrailers', () => {
+      this.statusSent = true;
+      stream.sendTrailers(trailers);
+    });
+    stream.end();
+    if (code !== grpc.status.OK) {
+      // A refused put: the client may still be sending; what it sends next is not read.
+      stream.resume();
+    }
+  }
+
+  /** Reads the request stream as gRPC messages: DoPut emits each FlightData, then 'end'; DoGet sets `request`. */
+  readMessages(method: RawMethod, maxMessageBytes: number, ready: () => void): void {
+    let requests = 0;
+    const reader = new MessageReader((m) => {
+      if (method === 'DoPut') {
+        super.emit('data', decodeFlightDataLenient(m) satisfies FlightData);
+        return;
+      }
+      if (++requests === 1) this.request = { ticket: decodeTicket(m) };
+    }, maxMessageBytes);
+    this.stream.on('data', (chunk: Buffer) => {
+      if (this.ended) return;
+      try {
+        reader.push(chunk);
+      } catch (err) {
+        const e = err instanceof CallError ? err : new CallError(grpc.status.INTERNAL, err instanceof Error ? err.message : String(err));
+        this.fail(e.code, e.details);
+      }
+    });
+    this.stream.on('end', () => {
+      if (this.ended || this.cancelled) return;
+      if (reader.partial) return this.fail(grpc.status.INTERNAL, 'the request ended inside a message');
+      if (method === 'DoPut') super.emit('end');
+      else if (requests !== 1) this.fail(grpc.status.UNIMPLEMENTED, `DoGet takes one Ticket, got ${requests} messages`);
+      else ready();
+    });
+  }
+}
+
+function isPutResult(msg: OutgoingFlightData | { app_metadata: Uint8Array }): msg is { app_metadata: Uint8Array } {
+  return msg.app_metadata instanceof Uint8Array && !('data_header' in msg) && !('data_body' in msg) && !('flight_descriptor' in msg);
+}
+
+/** PutResult { bytes app_metadata = 1; } as one framed message. */
+function framePutResult(meta: Uint8Array): Uint8Array[] {
+  const lengthBytes: number[] = [];
+  for (let n = meta.length; ; n = Math.floor(n / 128)) {
+    if (n < 0x80) {
+      lengthBytes.push(n);
+      break;
+    }
+    lengthBytes.push((n % 128) | 0x80);
+  }
+  const pbLength = meta.length === 0 ? 0 : 1 + lengthBytes.length + meta.length;
+  const out = Buffer.allocUnsafe(5 + pbLength);
+  out[0] = 0;
+  out.writeUInt32BE(pbLength, 1);
+  if (pbLength > 0) {
+    out[5] = 0x0a;
+    out.set(lengthBytes, 6);
+    out.set(meta, 6 + lengthBytes.length);
+  }
+  return [out];
+}
+
+/** Which raw method a stream's headers ask for, when this path can serve it as it is. */
+function rawMethodOf(headers: http2.IncomingHttpHeaders): RawMethod | undefined {
+  const path = headers[':path'];
+  if (typeof path !== 'string' || !path.startsWith(SERVICE)) return undefined;
+  const method = path.slice(SERVICE.length);
+  if (method !== 'DoGet' && method !== 'DoPut') return undefined;
+  if (headers[':method'] !== 'POST') return undefined;
+  const type = headers['content-type'];
+  if (type !== 'application/grpc' && type !== 'application/grpc+proto') return undefined;
+  // A compressed request is grpc-js's to decode.
+  const encoding = headers['grpc-encoding'];
+  if (encoding !== undefined && encoding !== 'identity') return undefined;
+  return method;
+}
+
+type StreamHandler = (this: unknown, extraInterceptors: unknown, stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => void;
+
+/**
+ * Makes `server` hand DoGet and DoPut streams to `serve` (before it binds).
+ * False when grpc-js's internals are not as expected: then grpc-js serves them.
+ */
+export function takeStreams(server: grpc.Server, serve: (method: RawMethod, stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => void): boolean {
+  const target = server as unknown as { _streamHandler?: unknown; _channelzHandler?: unknown; onStreamOpened?: unknown };
+  const wrap = (original: unknown): StreamHandler | undefined => {
+    if (typeof original !== 'function') return undefined;
+    const grpcHandler = original as StreamHandler;
+    return function (this: unknown, extraInterceptors, stream, headers) {
+      const method = rawMethodOf(headers);
+      if (!method) return grpcHandler.call(this, extraInterceptors, stream, headers);
+      // grpc-js counts a session's open streams for its idle timeout; it must count these too.
+      const opened = (this as { onStreamOpened?: unknown }).onStreamOpened;
+      if (typeof opened === 'function') (opened as (s: http2.ServerHttp2Stream) => void).call(this, stream);
+      serve(method, stream, headers);
+    };
+  };
+  const stream = wrap(target._streamHandler);
+  const channelz = wrap(target._channelzHandler);
+  if (!stream || !channelz) return false;
+  target._streamHandler = stream;
+  target._channelzHandler = channelz;
+  return true;
+}

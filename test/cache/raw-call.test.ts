@@ -1,0 +1,92 @@
+/**
+ * The embedded server's node:http2 path for DoPut and DoGet (src/cache/server/raw-call.ts):
+ * what it leaves to grpc-js, and that both paths answer alike.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { CacheClient } from '../../src/cache/client';
+import { flightClientConstructor, UNLIMITED_MESSAGES } from '../../src/cache/flight';
+import { PUT_SCHEMA_HEADER, encodeRow } from '../../src/cache/opaque';
+import { takeStreams } from '../../src/cache/server/raw-call';
+import { rawGet, rawPut, startServer } from './helpers';
+
+const row = (data: Buffer): { data_header: Uint8Array; data_body: Uint8Array[] } => {
+  const r = encodeRow(0, undefined, [data]);
+  return { data_header: r.header, data_body: r.body };
+};
+
+test('a gzip-compressed DoPut is left to grpc-js, which decodes it; the object reads back on node:http2', async () => {
+  const { server, endpoint } = await startServer();
+  const Ctor = flightClientConstructor();
+  const gzip = new Ctor(endpoint.replace(/^grpc:\/\//, ''), grpc.credentials.createInsecure(), {
+    ...UNLIMITED_MESSAGES,
+    'grpc.default_compression_algorithm': 2, // gzip
+  });
+  try {
+    const data = Buffer.alloc(100_000, 3);
+    const meta = await rawPut(gzip, [{ flight_descriptor: { type: 'PATH', path: ['zip/s'] }, data_header: PUT_SCHEMA_HEADER }, row(data)]);
+    const key = (await import('bson')).BSON.deserialize(meta).key as string;
+    const client = new CacheClient({ endpoint, lruEntries: 0 });
+    try {
+      const got = await client.get({ endpoint, key, version: 0 });
+      expect(got.kind === 'opaque' && Buffer.from(got.base).equals(data)).toBe(true);
+    } finally {
+      client.close();
+    }
+  } finally {
+    gzip.close();
+    await server.close();
+  }
+});
+
+test('DoPut and DoGet answer the same on node:http2 and on grpc-js', async () => {
+  const answers = [];
+  for (const transport of ['http2', 'grpc-js'] as const) {
+    const { server, endpoint } = await startServer({ transport });
+    const client = new CacheClient({ endpoint, lruEntries: 0 });
+    const Ctor = flightClientConstructor();
+    const raw = new Ctor(endpoint.replace(/^grpc:\/\//, ''), grpc.credentials.createInsecure(), UNLIMITED_MESSAGES);
+    try {
+      const ref = await client.update('same/s/obj', Buffer.from('base'));
+      await client.patch(ref.key, Buffer.from('delta'));
+      const a = await rawGet(raw, `${ref.key}:0`);
+      const b = await rawGet(raw, `${ref.key}:1`);
+      answers.push({
+        full: a.rows.map((r) => [r.version, r.kind, Buffer.from(r.data).toString()]),
+        patches: b.rows.map((r) => [r.version, r.kind, Buffer.from(r.data).toString()]),
+        schema: a.schema.fields.map((f) => f.name),
+      });
+    } finally {
+      raw.close();
+      client.close();
+      await server.close();
+    }
+  }
+  expect(answers[0]).toEqual(answers[1]);
+  expect(answers[0]!.full).toEqual([
+    [1, 'base', 'base'],
+    [2, 'patch', 'delta'],
+  ]);
+});
+
+test('takeStreams leaves a server whose grpc-js internals moved to grpc-js', () => {
+  const server = new grpc.Server();
+  const moved = Object.assign(Object.create(null) as object, { _streamHandler: 'not a function' }) as unknown as grpc.Server;
+  expect(takeStreams(moved, () => undefined)).toBe(false);
+  expect(takeStreams(server, () => undefined)).toBe(true);
+  server.forceShutdown();
+});
+
+test('a put of one 48 MiB message, then its get, on node:http2 (responding before the body was in reset such puts)', async () => {
+  const { server, endpoint } = await startServer({ maxMemoryBytes: 256 * 1024 * 1024 });
+  const client = new CacheClient({ endpoint, lruEntries: 0, chunkBytes: 64 * 1024 * 1024 });
+  try {
+    const data = Buffer.alloc(48 * 1024 * 1024);
+    for (let i = 0; i < data.length; i += 4096) data.writeUInt32LE(i, i);
+    const ref = await client.put('big/s', data);
+    const got = await client.get({ ...ref, version: 0 });
+    expect(got.kind === 'opaque' && Buffer.from(got.base).equals(data)).toBe(true);
+  } finally {
+    client.close();
+    await server.close();
+  }
+});
