@@ -13,7 +13,8 @@
  * operation and fields are the typed parts. `toData()`/`fromData()` carry an
  * error across a thread or process boundary.
  */
-import { status as GrpcStatus } from '@grpc/grpc-js';
+// grpc-js's constants module alone: the session process must not load all of grpc-js (~60 ms CPU) for status numbers.
+import { Status as GrpcStatus } from '@grpc/grpc-js/build/src/constants';
 
 export enum ErrorCode {
   /** The user's code threw or rejected (shim code 1). */

@@ -13,7 +13,8 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import * as grpc from '@grpc/grpc-js';
+import type * as Grpc from '@grpc/grpc-js';
+import { Status } from '@grpc/grpc-js/build/src/constants';
 import { BSON } from 'bson';
 import { LRUCache } from 'lru-cache';
 import { ErrorCode, FlmError, invalidInput, isFlmError, notFound, unavailable } from '../errors';
@@ -23,13 +24,30 @@ import { parseWholeNumber, type Unit } from '../options/values';
 import { CACHE_DEADLINE_MS } from '../options/serve';
 import { objectRefFromDocument } from '../wire/object-ref';
 import type { CacheObject, CachePayload, ObjectRef } from '../wire/cache-types';
-import { flightClientConstructor, UNLIMITED_MESSAGES, type FlightServiceClient, type FlightInfo } from './flight';
+import type { FlightServiceClient, FlightInfo } from './flight';
 import type { FlightData, OutgoingFlightData } from './flight-data';
 import { parseEndpoint, type CacheEndpoint } from './endpoint';
 import { matchesKey, parseKey, parsePath, parsePrefix, parsePutTarget } from '../wire/keys';
 import { AnswerReader, type Answer } from './answer';
 import { arrowPutMessages, opaquePutMessages, opaquePutMessagesSync } from './put-messages';
 import { CallError, Http2Transport } from './transport';
+
+/*
+ * grpc-js and the Flight service definitions are loaded on first use. A session
+ * process puts and gets over node:http2 (./transport) and never needs them;
+ * loading them costs ~110 ms of CPU at every session start (grpc-js ~60 ms,
+ * the proto descriptors ~50 ms).
+ */
+let grpcLoaded: typeof Grpc | undefined;
+let flightLoaded: typeof import('./flight') | undefined;
+function grpcJs(): typeof Grpc {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded lazily on purpose (above)
+  return (grpcLoaded ??= require('@grpc/grpc-js') as typeof Grpc);
+}
+function flightModule(): typeof import('./flight') {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded lazily on purpose (above)
+  return (flightLoaded ??= require('./flight') as typeof import('./flight'));
+}
 
 export interface CacheClientOptions {
   /**
@@ -175,7 +193,7 @@ export class CacheClient {
     const ep = endpoint !== undefined ? parseEndpoint(endpoint) : this.defaultEndpoint();
     const what = `delete ${keyOrPrefix}`;
     await this.retrying(ep, what, async () => {
-      const call = this.channel(ep).DoAction({ type: 'DELETE', body: Buffer.from(keyOrPrefix) }, new grpc.Metadata(), this.deadline());
+      const call = this.channel(ep).DoAction({ type: 'DELETE', body: Buffer.from(keyOrPrefix) }, new (grpcJs().Metadata)(), this.deadline());
       const results: Buffer[] = [];
       for await (const r of call as AsyncIterable<{ body: Buffer }>) results.push(r.body);
       if (results.length === 0) throw unavailable('the server sent no result');
@@ -256,7 +274,7 @@ export class CacheClient {
     const ep = endpoint !== undefined ? parseEndpoint(endpoint) : this.defaultEndpoint();
     const res = await this.retrying(ep, `info ${key}`, () =>
       new Promise<FlightInfo>((resolve, reject) =>
-        this.channel(ep).GetFlightInfo({ type: 'PATH', path: [key] }, new grpc.Metadata(), this.deadline(), (err, r) =>
+        this.channel(ep).GetFlightInfo({ type: 'PATH', path: [key] }, new (grpcJs().Metadata)(), this.deadline(), (err, r) =>
           err || !r ? reject(err ?? new Error('no answer')) : resolve(r),
         ),
       ),
@@ -268,7 +286,7 @@ export class CacheClient {
   async list(endpoint?: string): Promise<CacheInfo[]> {
     const ep = endpoint !== undefined ? parseEndpoint(endpoint) : this.defaultEndpoint();
     return this.retrying(ep, 'list', async () => {
-      const call = this.channel(ep).ListFlights({ expression: Buffer.alloc(0) }, new grpc.Metadata(), this.deadline());
+      const call = this.channel(ep).ListFlights({ expression: Buffer.alloc(0) }, new (grpcJs().Metadata)(), this.deadline());
       const out: CacheInfo[] = [];
       for await (const info of call as AsyncIterable<FlightInfo>) {
         const ticket = info.endpoint[0]?.ticket?.ticket;
@@ -318,7 +336,7 @@ export class CacheClient {
       }
       return putResultRef(results[0], context);
     }
-    const call = this.channel(endpoint).DoPut(new grpc.Metadata(), this.deadline(deadlineMs));
+    const call = this.channel(endpoint).DoPut(new (grpcJs().Metadata)(), this.deadline(deadlineMs));
     let failure: unknown;
     const results: Buffer[] = [];
     const finished = new Promise<void>((resolve) => {
@@ -370,7 +388,7 @@ export class CacheClient {
       if (this.closed) throw unavailable(`cache client is closed (endpoint ${endpoint.canonical})`);
       return this.http2.doGet(endpoint, Buffer.from(ticket), { deadlineMs }, onMessage);
     }
-    const call = this.channel(endpoint).DoGet({ ticket: Buffer.from(ticket) }, new grpc.Metadata(), this.deadline(deadlineMs));
+    const call = this.channel(endpoint).DoGet({ ticket: Buffer.from(ticket) }, new (grpcJs().Metadata)(), this.deadline(deadlineMs));
     for await (const msg of call as AsyncIterable<FlightData>) await onMessage(msg);
   }
 
@@ -381,7 +399,7 @@ export class CacheClient {
         return await fn();
       } catch (err) {
         const e = callError(err, `cache ${what} at ${endpoint.canonical}`, ErrorCode.Unavailable);
-        const retryable = (err as { code?: unknown }).code === grpc.status.UNAVAILABLE;
+        const retryable = (err as { code?: unknown }).code === Status.UNAVAILABLE;
         if (!retryable || attempt >= this.opts.retries || this.closed) throw e;
         this.opts.logger.debug({ err: e.message, attempt }, 'cache call unavailable; retrying');
         await new Promise((r) => setTimeout(r, RETRY_BASE_MS * 2 ** attempt));
@@ -393,7 +411,7 @@ export class CacheClient {
     return parseEndpoint(this.opts.endpoint ?? DEFAULT_ENDPOINT);
   }
 
-  private deadline(ms = this.opts.deadlineMs): grpc.CallOptions {
+  private deadline(ms = this.opts.deadlineMs): Grpc.CallOptions {
     return { deadline: Date.now() + ms };
   }
 
@@ -413,12 +431,13 @@ export class CacheClient {
     // would stay unreachable that long. Replace it by a fresh channel, which
     // connects on its first call (and fails that call at once if the cache is
     // still down). In TRANSIENT_FAILURE no call is in flight on it, so none is cut.
-    if (client && client.getChannel().getConnectivityState(false) === grpc.connectivityState.TRANSIENT_FAILURE) {
+    if (client && client.getChannel().getConnectivityState(false) === grpcJs().connectivityState.TRANSIENT_FAILURE) {
       this.channels.delete(endpoint.canonical);
       client.close();
       client = undefined;
     }
     if (!client) {
+      const { flightClientConstructor, UNLIMITED_MESSAGES } = flightModule();
       const Ctor = flightClientConstructor();
       client = new Ctor(endpoint.target, this.credentials(endpoint), {
         ...UNLIMITED_MESSAGES,
@@ -431,9 +450,9 @@ export class CacheClient {
     return client;
   }
 
-  private credentials(endpoint: CacheEndpoint): grpc.ChannelCredentials {
-    if (!endpoint.tls) return grpc.credentials.createInsecure();
-    return grpc.credentials.createSsl(this.caBundle() ?? null);
+  private credentials(endpoint: CacheEndpoint): Grpc.ChannelCredentials {
+    if (!endpoint.tls) return grpcJs().credentials.createInsecure();
+    return grpcJs().credentials.createSsl(this.caBundle() ?? null);
   }
 
   /** The CA file's bytes (read once), or undefined for the system roots. */
@@ -458,12 +477,12 @@ function callError(err: unknown, context: string, fallback: ErrorCode): FlmError
   const e = FlmError.from(err, fallback);
   const { code, details } = err as { code?: unknown; details?: unknown };
   const grpcCode = typeof code === 'number' && typeof details === 'string' && details ? code : undefined;
-  const text = grpcCode !== undefined ? `${grpc.status[grpcCode] ?? grpcCode}: ${String(details)}` : e.message;
+  const text = grpcCode !== undefined ? `${Status[grpcCode] ?? grpcCode}: ${String(details)}` : e.message;
   return new FlmError(e.code, `${context}: ${text}`, {
     cause: err,
     operation: CACHE_CALL,
     summary: e.summary,
-    fields: grpcCode !== undefined ? { ...e.fields, grpcStatus: grpc.status[grpcCode] ?? grpcCode } : e.fields,
+    fields: grpcCode !== undefined ? { ...e.fields, grpcStatus: Status[grpcCode] ?? grpcCode } : e.fields,
   });
 }
 

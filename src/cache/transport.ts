@@ -19,7 +19,7 @@
 import http2 from 'node:http2';
 import net from 'node:net';
 import tls from 'node:tls';
-import { status as Status } from '@grpc/grpc-js';
+import { Status } from '@grpc/grpc-js/build/src/constants';
 import { decodeFlightData, encodeFlightData, type FlightData, type OutgoingFlightData } from './flight-data';
 import type { CacheEndpoint } from './endpoint';
 import { errnoOf } from '../util/errno';
