@@ -177,14 +177,58 @@ export function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): P
   });
 }
 
-/** VmRSS and VmHWM (peak) of a process, in bytes; threads share the process's figures. */
+/**
+ * VmRSS and VmHWM (peak) of a process and all its descendants, in bytes
+ * (threads share their process's figures). flmrun-js runs user code in a
+ * session process of its own, so the serve process alone would leave out
+ * where results are made. The peaks are summed: an upper bound of the peak the
+ * processes reached together.
+ */
 export function memory(pid: number): { rss: number; peak: number } {
-  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kib = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
-  return { rss: kib('VmRSS'), peak: kib('VmHWM') };
+  let rss = 0;
+  let peak = 0;
+  for (const p of withDescendants(pid)) {
+    let status: string;
+    try {
+      status = fs.readFileSync(`/proc/${p}/status`, 'utf8');
+    } catch {
+      continue; // gone meanwhile
+    }
+    const kib = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
+    rss += kib('VmRSS');
+    peak += kib('VmHWM');
+  }
+  return { rss, peak };
 }
 
-/** Resets VmHWM to the current RSS (Linux: `5` into /proc/<pid>/clear_refs), so the next peak is this step's. */
+/** `pid` and every process below it (from /proc/<pid>/task/<tid>/children). */
+function withDescendants(pid: number): number[] {
+  const out = [pid];
+  for (let i = 0; i < out.length; i++) {
+    let tasks: string[];
+    try {
+      tasks = fs.readdirSync(`/proc/${out[i]}/task`);
+    } catch {
+      continue;
+    }
+    for (const t of tasks) {
+      try {
+        for (const c of fs.readFileSync(`/proc/${out[i]}/task/${t}/children`, 'utf8').trim().split(/\s+/)) if (c) out.push(Number(c));
+      } catch {
+        // the thread ended meanwhile
+      }
+    }
+  }
+  return out;
+}
+
+/** Resets VmHWM to the current RSS (Linux: `5` into /proc/<pid>/clear_refs) in the process and its descendants, so the next peak is this step's. */
 export function resetPeak(pid: number): void {
-  fs.writeFileSync(`/proc/${pid}/clear_refs`, '5');
+  for (const p of withDescendants(pid)) {
+    try {
+      fs.writeFileSync(`/proc/${p}/clear_refs`, '5');
+    } catch {
+      // gone meanwhile
+    }
+  }
 }
