@@ -78,21 +78,11 @@ export async function grpcCode(p: Promise<unknown>): Promise<{ code: number; det
  * (the last one possibly torn in half) and then the TCP connection goes, with no END_STREAM.
  */
 export async function cutPut(endpoint: string, messages: OutgoingFlightData[], tearLastInHalf = false): Promise<void> {
-  const session = http2.connect(endpoint.replace(/^grpc:/, 'http:'));
-  session.on('error', () => undefined);
-  const stream = session.request({
-    ':method': 'POST',
-    ':path': '/arrow.flight.protocol.FlightService/DoPut',
-    'content-type': 'application/grpc',
-    te: 'trailers',
-  });
-  stream.on('error', () => undefined);
+  const { session, stream } = rawFlightStream(endpoint, 'DoPut');
   stream.on('data', () => undefined);
   messages.forEach((m, i) => {
     const body = encodeFlightData(m);
-    const frame = Buffer.alloc(5 + body.length);
-    frame.writeUInt32BE(body.length, 1);
-    body.copy(frame, 5);
+    const frame = grpcFrame(body);
     stream.write(tearLastInHalf && i === messages.length - 1 ? frame.subarray(0, 5 + (body.length >> 1)) : frame);
   });
   await new Promise((r) => setTimeout(r, 100)); // the frames reach the server
@@ -107,22 +97,11 @@ export async function cutPut(endpoint: string, messages: OutgoingFlightData[], t
  * stream reads ahead up to its high-water mark even while paused.
  */
 export function heldGet(endpoint: string, ticket: Buffer): { read: () => Promise<FlightData[]>; close: () => void } {
-  const session = http2.connect(endpoint.replace(/^grpc:/, 'http:'));
-  session.on('error', () => undefined);
-  const stream = session.request({
-    ':method': 'POST',
-    ':path': '/arrow.flight.protocol.FlightService/DoGet',
-    'content-type': 'application/grpc',
-    te: 'trailers',
-  });
-  stream.pause();
   // Ticket { bytes ticket = 1; } with a one-byte length (tickets here are short).
   if (ticket.length > 127) throw new Error('heldGet: ticket too long');
-  const body = Buffer.concat([Buffer.from([0x0a, ticket.length]), ticket]);
-  const frame = Buffer.alloc(5 + body.length);
-  frame.writeUInt32BE(body.length, 1);
-  body.copy(frame, 5);
-  stream.end(frame);
+  const { session, stream } = rawFlightStream(endpoint, 'DoGet');
+  stream.pause();
+  stream.end(grpcFrame(Buffer.concat([Buffer.from([0x0a, ticket.length]), ticket])));
   const read = (): Promise<FlightData[]> =>
     new Promise((resolve, reject) => {
       const messages: FlightData[] = [];
@@ -135,4 +114,21 @@ export function heldGet(endpoint: string, ticket: Buffer): { read: () => Promise
       stream.resume();
     });
   return { read, close: () => session.close() };
+}
+
+/** A Flight call as a bare HTTP/2 stream (errors swallowed: the tests look at what the server does). */
+function rawFlightStream(endpoint: string, method: 'DoGet' | 'DoPut'): { session: http2.ClientHttp2Session; stream: http2.ClientHttp2Stream } {
+  const session = http2.connect(endpoint.replace(/^grpc:/, 'http:'));
+  session.on('error', () => undefined);
+  const stream = session.request({ ':method': 'POST', ':path': `/arrow.flight.protocol.FlightService/${method}`, 'content-type': 'application/grpc', te: 'trailers' });
+  stream.on('error', () => undefined);
+  return { session, stream };
+}
+
+/** One uncompressed gRPC message: flag byte, 4-byte length, body. */
+function grpcFrame(body: Buffer): Buffer {
+  const frame = Buffer.alloc(5 + body.length);
+  frame.writeUInt32BE(body.length, 1);
+  body.copy(frame, 5);
+  return frame;
 }
