@@ -5,40 +5,15 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { Int32, Table, Utf8, tableFromIPC, tableToIPC, vectorFromArray } from 'apache-arrow';
 import { CacheClient } from '../../src/cache/client';
 import { ErrorCode } from '../../src/errors';
+import { accepting, freePort } from '../helpers/ports';
 import { makeTempDir, removeDir } from '../helpers/tmp';
 
 const BIN = process.env.FLAME_CACHE_BIN;
 const suite = BIN ? describe : describe.skip;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function accepting(port: number, child: ChildProcess): Promise<void> {
-  for (let i = 0; i < 600; i++) {
-    if (child.exitCode !== null) throw new Error(`flame-object-cache exited with ${child.exitCode}`);
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1');
-      s.once('connect', () => (s.destroy(), resolve(true)));
-      s.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error('flame-object-cache did not listen');
-}
 
 suite('CacheClient against Flame’s object cache (FLAME_CACHE_BIN)', () => {
   let dir: string;
@@ -62,7 +37,7 @@ suite('CacheClient against Flame’s object cache (FLAME_CACHE_BIN)', () => {
       ['cluster:', '  name: flmrun-js-test', '  endpoint: "http://127.0.0.1:1"', 'cache:', `  endpoint: "${endpoint}"`, '  network_interface: "^lo$"', '  storage: "none"', ''].join('\n'),
     );
     child = spawn(BIN!, ['--config', config], { env: { ...process.env, FLAME_HOME: dir, RUST_LOG: 'warn' }, stdio: 'ignore' });
-    await accepting(port, child);
+    await accepting(port, child, 'flame-object-cache');
   }, 60_000);
 
   afterAll(async () => {

@@ -3,21 +3,12 @@
  * field, and is recognised as a cache call's error by its operation (a typed
  * field), not by the text it starts with.
  */
-import net from 'node:net';
 import { CacheClient } from '../../src/cache/client';
 import { ErrorCode, isFlmError } from '../../src/errors';
-
-/** A loopback port nothing listens on (bound, then released). */
-async function closedPort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address() as net.AddressInfo;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
+import { freePort } from '../helpers/ports';
 
 test('an unreachable cache: Unavailable, named once, with its status as a field', async () => {
-  const endpoint = `grpc://127.0.0.1:${await closedPort()}`;
+  const endpoint = `grpc://127.0.0.1:${await freePort() /* released: nothing listens there */}`;
   const client = new CacheClient({ endpoint, retries: 0, deadlineMs: 10_000 });
   try {
     const err: unknown = await client.get({ endpoint, key: 'app/ssn/k', version: 0 }).then(() => undefined, (e: unknown) => e);

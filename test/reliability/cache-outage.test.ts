@@ -10,7 +10,8 @@ import { encodeRunnerContext, encodeRunnerRequest, ObjectRefArg } from '../../sr
 import { CacheClient } from '../../src/cache/client';
 import { resolveServeOptions, DEFAULTS } from '../../src/config';
 import { startTestInstance, fixtureUrl, type TestInstance } from '../helpers/instance';
-import { CacheProcess, freePort, sleep } from './helpers';
+import { CacheProcess, sleep } from './helpers';
+import { freePort } from '../helpers/ports';
 import { SlowProxy } from './slow-proxy';
 
 const DEADLINE_MS = 1500;

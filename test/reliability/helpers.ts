@@ -4,7 +4,6 @@
  * the faulty-code fixtures.
  */
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { liveSessionChildren } from '../../src/runner/supervisor';
@@ -15,18 +14,6 @@ export const RELIABILITY_FIXTURES = path.join(__dirname, 'fixtures');
 
 export function fixtureUrl(name: string): string {
   return `file://${path.join(RELIABILITY_FIXTURES, name)}`;
-}
-
-/** A free loopback port (bound and released; the caller binds it again right away). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 /** `flmrun-js cache` in a child process on a fixed loopback port: start, SIGKILL, start again. */

@@ -17,7 +17,8 @@ import { decodeValue, encodeRunnerRequest } from '../../src/codecs';
 import { checkHealth } from '../../src/cli/health';
 import { connectInstance, type InstanceClient } from '../../src/service/protos';
 import { makeTempDir, removeDir, tempSocketPath } from '../helpers/tmp';
-import { CLI, CacheProcess, fixtureUrl, freePort, sleep } from './helpers';
+import { CLI, CacheProcess, fixtureUrl, sleep } from './helpers';
+import { freePort } from '../helpers/ports';
 
 const TASKS = Number(process.env.FLMRUN_SOAK_TASKS) || (process.env.FLMRUN_SOAK === '1' ? 100_000 : 5_000);
 const SAMPLES = 100;
