@@ -113,7 +113,7 @@ export interface FlmrunOptions {
   cacheEndpoint: string;
   workDir: string;
   keepExtracted?: boolean;
-  /** Writes a V8 CPU profile per thread here on exit. */
+  /** Writes a V8 CPU profile of each process's main thread here on exit (bench/cpu-prof-preload.js). */
   cpuProfDir?: string;
   /** Loads bench/diag-preload.js, which appends event-loop delay samples to this file. */
   diagFile?: string;
@@ -126,13 +126,18 @@ export interface FlmrunOptions {
 
 export async function startFlmrun(o: FlmrunOptions, logLevel: string): Promise<Proc & { socket: string }> {
   const socket = path.join(tempDir('sock'), 'flmrun.sock');
-  const nodeArgs: string[] = [];
-  if (o.cpuProfDir) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`);
-  if (o.diagFile) nodeArgs.push('-r', path.join(__dirname, 'diag-preload.js'));
-  const args = [...nodeArgs, o.cli ?? CLI, 'serve', '--socket', socket, '--cache', o.cacheEndpoint, '--work-dir', o.workDir, '--log-level', logLevel];
+  // Through NODE_OPTIONS rather than node's arguments, so that the session process (user code runs there; it is
+  // started with an execArgv of its own) is profiled and sampled too.
+  const nodeOptions: string[] = [];
+  if (o.cpuProfDir) nodeOptions.push(`--require=${path.join(__dirname, 'cpu-prof-preload.js')}`);
+  if (o.diagFile) nodeOptions.push(`--require=${path.join(__dirname, 'diag-preload.js')}`);
+  const args = [o.cli ?? CLI, 'serve', '--socket', socket, '--cache', o.cacheEndpoint, '--work-dir', o.workDir, '--log-level', logLevel];
   if (o.keepExtracted) args.push('--keep-extracted');
   const proc = start(o.name ?? 'flmrun-js', process.execPath, args, {
-    env: { ...(o.diagFile ? { FLMRUN_BENCH_DIAG_FILE: o.diagFile } : {}), ...(o.cacheTransport ? { FLMRUN_CACHE_TRANSPORT: o.cacheTransport } : {}) },
+    env: {
+      ...(nodeOptions.length ? { NODE_OPTIONS: [process.env.NODE_OPTIONS, ...nodeOptions].filter(Boolean).join(' ') } : {}),
+      ...(o.cpuProfDir ? { FLMRUN_BENCH_CPU_PROF_DIR: o.cpuProfDir } : {}),
+      ...(o.diagFile ? { FLMRUN_BENCH_DIAG_FILE: o.diagFile } : {}), ...(o.cacheTransport ? { FLMRUN_CACHE_TRANSPORT: o.cacheTransport } : {}) },
   });
   await waitFor('its socket', proc, () => accepting(socket));
   return { ...proc, socket };
@@ -202,7 +207,7 @@ export function memory(pid: number): { rss: number; peak: number } {
 }
 
 /** `pid` and every process below it (from /proc/<pid>/task/<tid>/children). */
-function withDescendants(pid: number): number[] {
+export function withDescendants(pid: number): number[] {
   const out = [pid];
   for (let i = 0; i < out.length; i++) {
     let tasks: string[];

@@ -1,12 +1,13 @@
 /**
- * Where a missed goal's time goes: `flmrun-js serve` is run under
- * `node --cpu-prof` (one V8 profile per thread, written at exit) while it
- * serves small tasks, and each profile's self time is summed by function and
+ * Where a missed goal's time goes: `flmrun-js serve` and its session process
+ * are run under V8's sampling profiler (bench/cpu-prof-preload.js: one profile
+ * per process's main thread, written at exit) while they serve small tasks,
+ * and each profile's self time is summed by function and
  * by area (our code, grpc-js, apache-arrow, Node internals, GC, idle).
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { ROOT } from './procs';
+import { ROOT, withDescendants } from './procs';
 import { flmrunContender } from './contenders';
 import type { BenchContext } from './tasks';
 
@@ -64,9 +65,9 @@ export function summarizeProfile(file: string, threadNames: Map<string, string> 
   }
   const pct = (us: number): number => (100 * us) / total;
   // File names are CPU.<date>.<time>.<pid>.<thread id>.<seq>.cpuprofile; thread 0 is the main thread.
-  const tid = path.basename(file).split('.')[4];
+  const [, , , pid, tid] = path.basename(file).split('.');
   return {
-    thread: tid === '0' ? 'main' : (threadNames.get(tid ?? '') ?? `worker thread ${tid}`),
+    thread: threadNames.get(`${pid}.${tid}`) ?? `process ${pid} thread ${tid}`,
     file: path.relative(ROOT, file),
     totalMs: total / 1000,
     areas: [...areas].map(([a, us]) => ({ area: a, ms: us / 1000, pct: pct(us) })).sort((x, y) => y.ms - x.ms),
@@ -83,17 +84,21 @@ export async function profileSmallTasks(ctx: BenchContext, input: Buffer, n: num
   const c = await flmrunContender(ctx.cacheEndpoint, ctx.logLevel, { cpuProfDir: outDir, diagFile, name: 'flmrun-js-profiled' });
   try {
     for (let i = 0; i < n; i++) await c.invoke(input);
+    // The session process is ended by SIGKILL when its session leaves: it writes its profile on SIGUSR2 first.
+    const session = withDescendants(c.proc.pid).filter((p) => p !== c.proc.pid);
+    for (const p of session) process.kill(p, 'SIGUSR2');
+    for (let i = 0; i < 100 && fs.readdirSync(outDir).filter((f) => f.endsWith('.cpuprofile')).length < session.length; i++) await new Promise((r) => setTimeout(r, 100));
   } finally {
-    await c.close(); // profiles are written as the threads exit
+    await c.close(); // serve writes its profile as it exits
   }
   const names = new Map<string, string>();
   for (const line of fs.readFileSync(diagFile, 'utf8').trim().split('\n')) {
-    const l = JSON.parse(line) as { thread: string; tid: number };
-    names.set(String(l.tid), l.thread);
+    const l = JSON.parse(line) as { thread: string; pid: number; tid: number };
+    names.set(`${l.pid}.${l.tid}`, l.thread);
   }
   return fs
     .readdirSync(outDir)
     .filter((f) => f.endsWith('.cpuprofile'))
     .map((f) => summarizeProfile(path.join(outDir, f), names))
-    .sort((a, b) => (a.thread === 'main' ? -1 : b.thread === 'main' ? 1 : 0));
+    .sort((a, b) => b.totalMs - a.totalMs);
 }

@@ -96,7 +96,7 @@ export function renderMarkdown(r: Results, svgName: string): string {
       '',
       'A task returning a bytes object (`Buffer.alloc(n, 1)` in JavaScript, `b"\\x01" * n` in Python: filled, so that the pages count in RSS), stored in the cache by the runner. Throughput is size / p50 task time. ' +
         'Each size runs on fresh runner processes: idle RSS is read after session enter and one small task, peak is VmHWM (reset through ' +
-        '`/proc/<pid>/clear_refs`) over the size\'s tasks. For flmrun-js the process includes its session worker thread.',
+        '`/proc/<pid>/clear_refs`) over the size\'s tasks. For flmrun-js the figure includes its session process (the sum of both processes\' peaks, an upper bound).',
       '',
       table(
         ['size', 'contender', 'p50 s', 'p99 s', 'MiB/s', 'vs Python', 'idle RSS MiB', 'peak RSS MiB', '(peak − idle) / size', 'peak / size'],
@@ -160,6 +160,15 @@ export function renderMarkdown(r: Results, svgName: string): string {
         ]),
       ),
       '',
+      'CPU time per operation, p50 ms of the client\'s own process (all its threads). On a shared machine wall time mostly measures the wait ' +
+        'for a core; CPU time is what each client costs.',
+      '',
+      table(
+        ['size', 'op', 'ours CPU ms', 'ours on grpc-js CPU ms', 'pyarrow CPU ms', 'pyarrow / ours (> 1: ours cheaper)'],
+        c.results.map((x) => [sizeLabel(x.bytes), x.op, f(x.cpu.ours.p50 * 1000, 3), f(x.cpu.oursGrpcJs.p50 * 1000, 3), f(x.cpu.pyarrow.p50 * 1000, 3), `${f(x.cpu.pyarrow.p50 / x.cpu.ours.p50)}x`]),
+      ),
+      '',
+      ...serverCpuTable(c),
       `Loopback TCP: ${f(c.tcp.p50, 0)} MiB/s p50 (min ${f(c.tcp.min, 0)}, max ${f(c.tcp.max, 0)}).`,
       '',
     );
@@ -171,7 +180,7 @@ export function renderMarkdown(r: Results, svgName: string): string {
       '',
       `OnSessionEnter with \`application.url\` = file:// a ${f(p.archiveMB, 1)} MB .tgz (${p.entries} entries, incompressible content) on ` +
         '`flmrun-js serve --keep-extracted`. Cold: a fresh instance and work directory (hash, decompress, check every entry, extract, ' +
-        'start the session worker, load the module). Warm: the same archive again (hashed, extracted tree reused). Against `tar xzf` of the same file.',
+        'start the session process, load the module). Warm: the same archive again (hashed, extracted tree reused). Against `tar xzf` of the same file.',
       '',
       table(
         ['', 'p50 ms', 'p99 ms', 'vs tar xzf'],
@@ -191,7 +200,7 @@ export function renderMarkdown(r: Results, svgName: string): string {
       '',
       `${s.tasks} sequential small tasks on one flmrun-js session (${f(s.seconds, 0)} s). RSS is read from /proc every ${Math.floor(s.tasks / 100)} tasks. ` +
         'Event-loop delay is measured inside the service by bench/diag-preload.js (loaded with `node -r`, no change to src/): ' +
-        '`perf_hooks.monitorEventLoopDelay` in the main thread and in the session worker, one histogram per second; ' +
+        '`perf_hooks.monitorEventLoopDelay` in the serve process\'s main thread and in the session process, one histogram per second; ' +
         'the table gives the median over the seconds of each second\'s p50 and p99, and the largest delay seen (delay beyond the 10 ms sampling interval). ' +
         'The first 20% of the run is warm-up (JIT, heap sizing) and is left out of the growth figure; the whole trace is below the tables.',
       '',
@@ -220,7 +229,8 @@ export function renderMarkdown(r: Results, svgName: string): string {
     out.push(
       '## Where the small-task time goes (CPU profile)',
       '',
-      'flmrun-js under `node --cpu-prof` while serving small tasks; self time by area and the heaviest functions, per thread (idle excluded from the function list). ' +
+      'flmrun-js under V8\'s sampling profiler (bench/cpu-prof-preload.js, 1 ms interval) while serving small tasks; self time by area and the heaviest functions, ' +
+        'per process (serve, and the session process that runs user code and puts the result; idle excluded from the function list). ' +
         `Heaviest function by thread — ${heaviest.join('; ')}.`,
       '',
     );
@@ -237,12 +247,29 @@ export function renderMarkdown(r: Results, svgName: string): string {
   return out.join('\n');
 }
 
+/** The server's CPU per put + get pair (read from /proc while each client took its turn), where the server's pid was known. */
+function serverCpuTable(c: NonNullable<Results['cache']>): string[] {
+  const rows = c.serverCpu.filter((s) => s.server || s.embedded !== undefined);
+  if (rows.length === 0) return [];
+  const ms = (v: number | undefined): string => (v === undefined ? '–' : f(v * 1000, 2));
+  const external = c.server !== 'flmrun-js cache (embedded)';
+  return [
+    `Server CPU ms per put + get pair${external ? ` (${c.server})` : ' (our embedded server)'}, by client${external ? ', and our embedded server with pyarrow in the same rounds' : ''}:`,
+    '',
+    table(
+      ['size', 'client: ours', 'ours on grpc-js', 'pyarrow', ...(external ? ['our embedded server, pyarrow'] : [])],
+      rows.map((s) => [sizeLabel(s.bytes), ms(s.server?.ours), ms(s.server?.oursGrpcJs), ms(s.server?.pyarrow), ...(external ? [ms(s.embedded)] : [])]),
+    ),
+    '',
+  ];
+}
+
 function smallFindings(r: Results): string[] {
   const p50 = (name: string): number => r.small?.find((s) => s.name === name)?.latency.p50 ?? NaN;
   const [flm, py, floor, echo, put] = ['flmrun-js', 'python-runner', 'floor', 'floor: gRPC echo only', 'floor: DoPut only'].map(p50) as [number, number, number, number, number];
   if (![flm, py, floor, echo, put].every(Number.isFinite)) return [];
   return [
-    `Reading: flmrun-js spends ${f(flm - floor)} ms per task above the floor (decoding the request, the hop to the session worker and back, ` +
+    `Reading: flmrun-js spends ${f(flm - floor)} ms per task above the floor (decoding the request, the hop to the session process and back, ` +
       `encoding the value, ObjectRef handling). The floor itself is ${f(floor)} ms: ${f(echo)} ms for the gRPC call alone and ${f(put)} ms for a DoPut ` +
       `from our CacheClient alone. The goal of a third of the Python runner (${f(py / 3)} ms) is ${py / 3 < put ? 'below what one DoPut from Node costs here, so no runner built on this cache client can meet it' : 'within reach of the floor'}; ` +
       'the CPU profile below shows where the rest goes.',
@@ -255,8 +282,9 @@ const NOTES = [
   '',
   '- All processes (driver, runner, object cache) share the machine; on 2 cores the driver, the runner and the cache compete for CPU, ' +
     'which is the same for every contender.',
-  '- flmrun-js runs user code in a session worker thread (isolation, time limits, heap limits); each task crosses from the gRPC main ' +
-    'thread to the worker and back, and the worker does the cache put. The floor has none of that.',
+  '- flmrun-js runs user code in a session process of its own (isolation, time limits, heap limits); each task crosses from the serve ' +
+    'process to the session process and back over a socketpair, and the session process does the cache put. The floor `floor` has none ' +
+    'of that; `floor: DoPut in a child process` adds the crossing and stands for the least a runner with isolation can cost.',
   '- The Python runner (flamepy 0.6.0) is started as Flame starts it: `python -m flamepy.runner.runpy`, FLAME_INSTANCE_ENDPOINT and ' +
     'FLAME_CACHE_ENDPOINT in its environment; its execution object is a class defined in the helper script\'s `__main__`, which ' +
     'cloudpickle ships by value inside the RunnerContext — no package install is involved (the Python runner installs nothing itself).',
