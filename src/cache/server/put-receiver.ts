@@ -15,11 +15,12 @@ import { randomUUID } from 'node:crypto';
 import { MessageHeader, type Schema } from 'apache-arrow';
 import { invalidInput, limitExceeded } from '../../errors';
 import type { FlightData } from '../flight-data';
-import { decodeMessage, schemaOf } from '../../wire/ipc';
+import { schemaOf } from '../../wire/ipc';
 import { plainBatch } from '../plain-batch';
 import { parseKey, parsePutTarget, type ObjectKey } from '../../wire/keys';
-import { opaqueLayout, readRows, type OpaqueLayout } from '../opaque';
-import { isNativeArrowSchema, withoutCacheVersion } from '../../wire/arrow-meta';
+import { readRows, type OpaqueLayout } from '../opaque';
+import { withoutCacheVersion } from '../../wire/arrow-meta';
+import { decodeHeader, schemaFacts } from './decoded-headers';
 import type { ArrowMessage, ArrowValue, OpaqueValue } from './stored-object';
 import type { DiskStorage } from './disk-storage';
 import type { PutSpool } from './put-spool';
@@ -86,16 +87,17 @@ export class PutReceiver {
       this.release(charge); // metadata-only message: nothing of it is kept
       return;
     }
-    const message = decodeMessage(msg.data_header, `DoPut message ${index} data_header`);
+    const message = decodeHeader(msg.data_header, `DoPut message ${index} data_header`);
     if (!this.schema) {
       if (!message.isSchema()) {
         throw invalidInput(`DoPut message ${index} is a ${MessageHeader[message.headerType]} before any Schema message`);
       }
       const schema = schemaOf(message, `DoPut message ${index}`);
       this.schema = schema;
-      this.native = isNativeArrowSchema(schema);
+      const facts = schemaFacts(schema);
+      this.native = facts.native;
       if (this.native && target.op === 'patch') throw invalidInput('PATCH takes an opaque delta, not a native Arrow table');
-      if (!this.native) this.layout = opaqueLayout(schema);
+      this.layout = facts.layout;
       this.release(charge); // the schema is kept decoded, not as the received bytes
       const storage = this.opts.storage;
       if (!storage || target.op !== 'put') return;
