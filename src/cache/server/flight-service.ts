@@ -15,7 +15,7 @@ import { ANSWER_SCHEMA_HEADER, encodeRow } from '../opaque';
 import { PutReceiver } from './put-receiver';
 import type { PutBudget } from './put-budget';
 import { FramedMessage, passFramed, type SharedAnswers } from './shared-answers';
-import { RawCall } from './raw-call';
+import { joinSmall, RawCall } from './raw-call';
 import { toStatus, unimplemented } from './status';
 import { withCacheVersion } from '../../wire/arrow-meta';
 import type { ObjectTable } from './object-table';
@@ -180,7 +180,11 @@ export function flightHandlers(ctx: ServiceContext): grpc.UntypedServiceImplemen
         }
         const obj = await store.get(key);
         let answer: (OutgoingFlightData | FramedMessage)[] = answerFor(obj, version);
-        if (call instanceof RawCall) answer = answer.map((m) => (m === SCHEMA_ONLY ? SCHEMA_ONLY_FRAMED : m));
+        if (call instanceof RawCall) {
+          answer = answer.map((m) => (m === SCHEMA_ONLY ? SCHEMA_ONLY_FRAMED : m));
+          const joined = answer.length > 1 ? joinSmall(answer) : undefined;
+          if (joined) answer = [joined];
+        }
         await writeAll(call as grpc.ServerWritableStream<unknown, unknown>, answer, ctx.idleTimeoutMs);
       } catch (err) {
         call.emit('error', toStatus(err, logger, 'DoGet'));

@@ -233,6 +233,28 @@ export class RawCall extends EventEmitter {
   }
 }
 
+/** Answers up to this many bytes go out as one buffer. */
+const JOIN_BELOW = 64 * 1024;
+
+/**
+ * A small answer as one framed message. node:http2 sends each stream write
+ * that finds the session idle at once, so the two messages of a small DoGet
+ * left in two TCP segments (and the client woke for each); joined, they leave
+ * with the response headers. Larger answers keep their parts (no copy).
+ */
+export function joinSmall(messages: readonly (FramedMessage | OutgoingFlightData)[]): FramedMessage | undefined {
+  const parts: Uint8Array[] = [];
+  let total = 0;
+  for (const m of messages) {
+    for (const p of m instanceof FramedMessage ? [m.bytes] : frameFlightData(m)) {
+      total += p.length;
+      if (total >= JOIN_BELOW) return undefined;
+      parts.push(p);
+    }
+  }
+  return new FramedMessage(Buffer.concat(parts, total));
+}
+
 function isPutResult(msg: OutgoingFlightData | { app_metadata: Uint8Array }): msg is { app_metadata: Uint8Array } {
   return msg.app_metadata instanceof Uint8Array && !('data_header' in msg) && !('data_body' in msg) && !('flight_descriptor' in msg);
 }
