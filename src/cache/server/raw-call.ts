@@ -20,8 +20,9 @@
 import { EventEmitter } from 'node:events';
 import http2 from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
-import { decodeFlightDataLenient, type FlightData, type OutgoingFlightData } from '../flight-data';
-import { CallError, frameFlightData, MessageReader } from '../transport';
+import type { OutgoingFlightData } from '../flight-data';
+import { CallError, frameFlightData } from '../transport';
+import { decodeReceived, PartsReader, type ReceivedFlightData } from './received-parts';
 import { FramedMessage } from './shared-answers';
 import { boundedText, type ServiceStatus } from './status';
 
@@ -207,12 +208,12 @@ export class RawCall extends EventEmitter {
   /** Reads the request stream as gRPC messages: DoPut emits each FlightData, then 'end'; DoGet sets `request`. */
   readMessages(method: RawMethod, maxMessageBytes: number, ready: () => void): void {
     let requests = 0;
-    const reader = new MessageReader((m) => {
+    const reader = new PartsReader((parts, length) => {
       if (method === 'DoPut') {
-        super.emit('data', decodeFlightDataLenient(m) satisfies FlightData);
+        super.emit('data', decodeReceived(parts, length) satisfies ReceivedFlightData);
         return;
       }
-      if (++requests === 1) this.request = { ticket: decodeTicket(m) };
+      if (++requests === 1) this.request = { ticket: decodeTicket(parts.length === 1 ? parts[0]! : Buffer.concat(parts, length)) };
     }, maxMessageBytes);
     this.stream.on('data', (chunk: Buffer) => {
       if (this.ended) return;
