@@ -88,6 +88,22 @@ test('decodeReceived: the fields of a large FlightData in any order, its body as
   expect(broken.decode_error).toBeTruthy();
 });
 
+test('decodeReceived copies a large message whose chunks sit in read buffers far larger than themselves', () => {
+  const body = filled(KEEP_PARTS_FROM + 100, 6);
+  const msg = encodeFlightData({ data_header: PUT_SCHEMA_HEADER, data_body: body });
+  // Each 4 KiB chunk alone in a 64 KiB buffer, as node:http2 leaves a sender of small frames.
+  const sparse = cut(msg, [4096]).map((c) => {
+    const own = Buffer.alloc(64 * 1024);
+    c.copy(own);
+    return own.subarray(0, c.length);
+  });
+  const copied = decodeReceived(sparse, msg.length);
+  expect(copied.body_parts).toBeUndefined();
+  expect(copied.data_body.equals(body)).toBe(true);
+  const dense = decodeReceived(cut(Buffer.from(msg), [64 * 1024]), msg.length);
+  expect(dense.body_parts).toBeDefined();
+});
+
 test('opaqueRowsFromParts: the rows readRows reads, from any cut; bad offsets refused the same way', () => {
   // Two rows: {version, data} with data values 'x'.repeat(a) and filled(b).
   const a = Buffer.from('first row');

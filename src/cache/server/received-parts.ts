@@ -8,7 +8,8 @@
  * ~4 ms of GC per put + get. Measured on a bare node:http2 server with these
  * modules loaded, keeping the chunks instead took the put + get from 6.0 to
  * 3.6 ms of CPU. So a message of at least KEEP_PARTS_FROM bytes is handed on
- * as its chunks (views of node:http2's read buffers, which are never reused);
+ * as its chunks (views of node:http2's read buffers, which are never reused,
+ * when those buffers are about the chunks' size: see decodeReceived);
  * its FlightData fields other than data_body are small and copied out, and an
  * opaque row's data is sliced from the parts. A smaller message is one buffer
  * as before (a view when one chunk holds it, else a copy). Holding the read
@@ -142,6 +143,24 @@ class Cursor {
   }
 }
 
+/** How much more than a message its kept read buffers may hold (beyond the two shared at its ends). */
+const MAX_HELD_RATIO = 1.25;
+/** node:http2 reads into buffers of up to this size. */
+const READ_BUFFER_BYTES = 64 * 1024;
+
+/** Bytes of the buffers under `parts` (each counted once; a read buffer's parts are consecutive). */
+function heldBytes(parts: readonly Buffer[]): number {
+  let n = 0;
+  let last: ArrayBufferLike | undefined;
+  for (const p of parts) {
+    if (p.buffer !== last) {
+      n += p.buffer.byteLength;
+      last = p.buffer;
+    }
+  }
+  return n;
+}
+
 const PROTO_WIRE_LEN = 2;
 const DATA_BODY_FIELD = 1000;
 
@@ -149,10 +168,13 @@ const DATA_BODY_FIELD = 1000;
  * The FlightData of a received message. One part is decoded as it is; a large
  * message keeps its data_body as parts (body_parts) and has every other field
  * decoded from a copy of those fields' bytes (proto3 fields may come in any
- * order; the last data_body wins, as in any protobuf decoder).
+ * order; the last data_body wins, as in any protobuf decoder). A message
+ * whose chunks sit in read buffers much larger than themselves (a sender of
+ * small frames, read a few KiB at a time into 64 KiB buffers) is copied, as
+ * before: keeping its parts would hold several times its size.
  */
 export function decodeReceived(parts: Buffer[], length: number): ReceivedFlightData {
-  if (parts.length <= 1 || length < KEEP_PARTS_FROM) {
+  if (parts.length <= 1 || length < KEEP_PARTS_FROM || heldBytes(parts) > length * MAX_HELD_RATIO + 2 * READ_BUFFER_BYTES) {
     return decodeFlightDataLenient(parts.length === 1 ? parts[0]! : Buffer.concat(parts, length));
   }
   const rest: Buffer[] = [];
