@@ -22,6 +22,7 @@ import { ObjectTable } from './object-table';
 import { PutBudget } from './put-budget';
 import { SharedAnswers } from './shared-answers';
 import { RawCall, takeStreams } from './raw-call';
+import { tuneWindows } from './session-windows';
 
 export interface CacheServerOptions {
   /** Address to listen on. Default `127.0.0.1`. */
@@ -156,6 +157,7 @@ export class CacheServer {
           logger,
       });
       server.addService(flightServiceDefinition(), handlers);
+      if (!tuneWindows(server)) logger.warn('grpc-js internals are not as expected: the cache serves with HTTP/2 default windows');
       if (this.opts.transport === 'http2') {
         const doGet = handlers.DoGet as unknown as (call: RawCall) => void;
         const doPut = handlers.DoPut as unknown as (call: RawCall) => void;

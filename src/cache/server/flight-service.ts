@@ -14,8 +14,8 @@ import { formatKey, parseKey, parsePath, type ObjectKey } from '../../wire/keys'
 import { ANSWER_SCHEMA_HEADER, encodeRow } from '../opaque';
 import { PutReceiver } from './put-receiver';
 import type { PutBudget } from './put-budget';
-import { passFramed, type FramedMessage, type SharedAnswers } from './shared-answers';
-import { RawCall } from './raw-call';
+import { FramedMessage, passFramed, type SharedAnswers } from './shared-answers';
+import { joinSmall, RawCall } from './raw-call';
 import { toStatus, unimplemented } from './status';
 import { withCacheVersion } from '../../wire/arrow-meta';
 import type { ObjectTable } from './object-table';
@@ -69,6 +69,11 @@ async function writeAll(call: grpc.ServerWritableStream<unknown, unknown>, messa
     if (!call.write(m)) await whenWritable(call, ['drain'], idleMs);
   }
   if (call.cancelled || call.destroyed) return;
+  if (call instanceof RawCall) {
+    // Its status follows the last message on the stream; nothing shared waits for it to be sent.
+    call.end();
+    return;
+  }
   const ended = whenWritable(call, [], idleMs);
   call.end();
   await ended;
@@ -110,9 +115,13 @@ function parseTicket(ticket: Buffer): { key: Required<ObjectKey>; version: numbe
   return { key: parseKey(text.slice(0, colon)), version: Number(v) };
 }
 
+/** The opaque answer's schema message, which opens every opaque DoGet answer; framed once for node:http2 calls. */
+const SCHEMA_ONLY: OutgoingFlightData = Object.freeze({ data_header: ANSWER_SCHEMA_HEADER });
+const SCHEMA_ONLY_FRAMED = FramedMessage.of(SCHEMA_ONLY);
+
 /** The DoGet answer for `obj` given the client's version (docs/protocol.md §7). */
 export function answerFor(obj: StoredObject, clientVersion: number): OutgoingFlightData[] {
-  const schemaOnly: OutgoingFlightData = { data_header: ANSWER_SCHEMA_HEADER };
+  const schemaOnly = SCHEMA_ONLY;
   if (clientVersion !== 0 && clientVersion === obj.version) return [schemaOnly];
   if (obj.value.kind === 'arrow') {
     const schema = withCacheVersion(obj.value.schema, obj.version);
@@ -170,7 +179,13 @@ export function flightHandlers(ctx: ServiceContext): grpc.UntypedServiceImplemen
           return;
         }
         const obj = await store.get(key);
-        await writeAll(call as grpc.ServerWritableStream<unknown, unknown>, answerFor(obj, version), ctx.idleTimeoutMs);
+        let answer: (OutgoingFlightData | FramedMessage)[] = answerFor(obj, version);
+        if (call instanceof RawCall) {
+          answer = answer.map((m) => (m === SCHEMA_ONLY ? SCHEMA_ONLY_FRAMED : m));
+          const joined = answer.length > 1 ? joinSmall(answer) : undefined;
+          if (joined) answer = [joined];
+        }
+        await writeAll(call as grpc.ServerWritableStream<unknown, unknown>, answer, ctx.idleTimeoutMs);
       } catch (err) {
         call.emit('error', toStatus(err, logger, 'DoGet'));
       }
@@ -187,10 +202,15 @@ export function flightHandlers(ctx: ServiceContext): grpc.UntypedServiceImplemen
     let settled = false;
     /** Messages are taken one after another: one being written to disk holds the next back (the call is paused). */
     let pending: Promise<void> | undefined;
+    /** One timer per put, re-armed by refresh() (cheaper than a new timer for every message). */
     let idle: NodeJS.Timeout | undefined;
+    const stopIdle = (): void => {
+      clearTimeout(idle);
+      idle = undefined; // a cleared timer does not come back with refresh()
+    };
     const finish = (): void => {
       settled = true;
-      clearTimeout(idle);
+      stopIdle();
       void receiver.close().catch((err: unknown) => logger.warn({ err }, 'could not remove a cancelled put'));
     };
     const fail = (err: unknown): void => {
@@ -199,7 +219,11 @@ export function flightHandlers(ctx: ServiceContext): grpc.UntypedServiceImplemen
       call.emit('error', toStatus(err, logger, 'DoPut'));
     };
     const armIdle = (): void => {
-      clearTimeout(idle);
+      if (settled) return;
+      if (idle) {
+        idle.refresh();
+        return;
+      }
       idle = setTimeout(
         () => fail(new FlmError(ErrorCode.DeadlineExceeded, `DoPut sent nothing for ${ctx.idleTimeoutMs} ms; the put is dropped`)),
         ctx.idleTimeoutMs,
@@ -211,7 +235,7 @@ export function flightHandlers(ctx: ServiceContext): grpc.UntypedServiceImplemen
       if (settled) return undefined;
       const written = receiver.add(msg);
       if (!written) return undefined;
-      clearTimeout(idle); // waiting for the disk is not the client's idleness
+      stopIdle(); // waiting for the disk is not the client's idleness
       call.pause();
       return written.then(() => {
         if (settled) return;
@@ -248,7 +272,7 @@ export function flightHandlers(ctx: ServiceContext): grpc.UntypedServiceImplemen
         if (!settled) finish();
         return;
       }
-      clearTimeout(idle);
+      stopIdle();
       try {
         const req = receiver.finish();
         let meta;

@@ -15,11 +15,13 @@ import { randomUUID } from 'node:crypto';
 import { MessageHeader, type Schema } from 'apache-arrow';
 import { invalidInput, limitExceeded } from '../../errors';
 import type { FlightData } from '../flight-data';
-import { decodeMessage, schemaOf } from '../../wire/ipc';
+import { opaqueRowsFromParts, partsLength, type ReceivedFlightData } from './received-parts';
+import { schemaOf, type RecordBatchHeader } from '../../wire/ipc';
 import { plainBatch } from '../plain-batch';
 import { parseKey, parsePutTarget, type ObjectKey } from '../../wire/keys';
-import { opaqueLayout, readRows, type OpaqueLayout } from '../opaque';
-import { isNativeArrowSchema, withoutCacheVersion } from '../../wire/arrow-meta';
+import { readRows, type OpaqueLayout } from '../opaque';
+import { withoutCacheVersion } from '../../wire/arrow-meta';
+import { decodeHeader, schemaFacts } from './decoded-headers';
 import type { ArrowMessage, ArrowValue, OpaqueValue } from './stored-object';
 import type { DiskStorage } from './disk-storage';
 import type { PutSpool } from './put-spool';
@@ -70,9 +72,12 @@ export class PutReceiver {
   }
 
   /** Takes one message; a promise when it is being written to disk (take the next one after it settles). */
-  add(msg: FlightData): void | Promise<void> {
+  add(msg: ReceivedFlightData): void | Promise<void> {
     const index = this.count++;
-    const charge = messageBytes(msg);
+    // A large message's body comes as the chunks it arrived in (received-parts.ts).
+    const parts = msg.body_parts;
+    const bodySize = parts ? partsLength(parts) : msg.data_body.length;
+    const charge = messageBytes(msg) + (parts ? bodySize : 0);
     this.opts.budget.take(charge, `DoPut to ${this.targetText ?? 'a new object'}, message ${index}`);
     this.held += charge;
     if (msg.decode_error) throw invalidInput(`DoPut message ${index} is not a FlightData: ${msg.decode_error}`);
@@ -82,20 +87,21 @@ export class PutReceiver {
     }
     const target = this.target;
     if (msg.data_header.length === 0) {
-      if (msg.data_body.length > 0) throw invalidInput(`DoPut message ${index} has a body but no data_header`);
+      if (bodySize > 0) throw invalidInput(`DoPut message ${index} has a body but no data_header`);
       this.release(charge); // metadata-only message: nothing of it is kept
       return;
     }
-    const message = decodeMessage(msg.data_header, `DoPut message ${index} data_header`);
+    const message = decodeHeader(msg.data_header, `DoPut message ${index} data_header`);
     if (!this.schema) {
       if (!message.isSchema()) {
         throw invalidInput(`DoPut message ${index} is a ${MessageHeader[message.headerType]} before any Schema message`);
       }
       const schema = schemaOf(message, `DoPut message ${index}`);
       this.schema = schema;
-      this.native = isNativeArrowSchema(schema);
+      const facts = schemaFacts(schema);
+      this.native = facts.native;
       if (this.native && target.op === 'patch') throw invalidInput('PATCH takes an opaque delta, not a native Arrow table');
-      if (!this.native) this.layout = opaqueLayout(schema);
+      this.layout = facts.layout;
       this.release(charge); // the schema is kept decoded, not as the received bytes
       const storage = this.opts.storage;
       if (!storage || target.op !== 'put') return;
@@ -107,11 +113,12 @@ export class PutReceiver {
       });
     }
     if (message.isSchema()) throw invalidInput(`DoPut message ${index} is a second Schema message`);
-    this.bytes += msg.data_body.length;
+    this.bytes += bodySize;
     if (this.bytes > this.opts.maxBytes) {
       throw limitExceeded(`DoPut to ${this.targetText}: the object exceeds the cache limit of ${this.opts.maxBytes} bytes`);
     }
     if (this.native) {
+      const whole = parts ? Buffer.concat(parts, bodySize) : msg.data_body;
       let regions: { buffers: { offset: number; length: number }[] };
       try {
         if (message.isDictionaryBatch()) regions = message.header().data;
@@ -120,15 +127,26 @@ export class PutReceiver {
       } catch (err) {
         throw invalidInput(`DoPut message ${index}: undecodable batch header`, err);
       }
-      checkRegions(regions, msg.data_body, message.bodyLength, index);
+      checkRegions(regions, whole, message.bodyLength, index);
       const kind = message.isDictionaryBatch() ? 'dictionary' : 'batch';
-      const body = msg.data_body.subarray(0, message.bodyLength);
+      const body = whole.subarray(0, message.bodyLength);
       if (this.retaining) this.messages.push({ kind, header: msg.data_header, body: [body] });
       return this.spooled(charge, this.spool?.appendMessage(kind, msg.data_header, body));
     }
     if (!message.isRecordBatch()) throw invalidInput(`DoPut message ${index}: an opaque object takes RecordBatch messages only`);
-    const rows = readRows(this.layout!, plainBatch(message, msg.data_body, `DoPut message ${index}`));
-    const data = rows.map((r) => r.data).filter((d) => d.length > 0);
+    const what = `DoPut message ${index}`;
+    let data: Uint8Array[];
+    const header = parts ? (message.header() as RecordBatchHeader) : undefined;
+    if (parts && header && !header.compression && !this.layout!.kind) {
+      data = opaqueRowsFromParts(this.layout!, header, parts, message.bodyLength, what)
+        .flat()
+        .filter((d) => d.length > 0);
+    } else {
+      const body = parts ? Buffer.concat(parts, bodySize) : msg.data_body;
+      data = readRows(this.layout!, plainBatch(message, body, what))
+        .map((r) => r.data)
+        .filter((d) => d.length > 0);
+    }
     if (this.retaining) this.chunks.push(...data);
     const spool = this.spool;
     if (!spool) return;

@@ -20,8 +20,9 @@
 import { EventEmitter } from 'node:events';
 import http2 from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
-import { decodeFlightDataLenient, type FlightData, type OutgoingFlightData } from '../flight-data';
-import { CallError, frameFlightData, MessageReader } from '../transport';
+import type { OutgoingFlightData } from '../flight-data';
+import { CallError, frameFlightData } from '../transport';
+import { decodeReceived, PartsReader, type ReceivedFlightData } from './received-parts';
 import { FramedMessage } from './shared-answers';
 import { boundedText, type ServiceStatus } from './status';
 
@@ -207,12 +208,12 @@ export class RawCall extends EventEmitter {
   /** Reads the request stream as gRPC messages: DoPut emits each FlightData, then 'end'; DoGet sets `request`. */
   readMessages(method: RawMethod, maxMessageBytes: number, ready: () => void): void {
     let requests = 0;
-    const reader = new MessageReader((m) => {
+    const reader = new PartsReader((parts, length) => {
       if (method === 'DoPut') {
-        super.emit('data', decodeFlightDataLenient(m) satisfies FlightData);
+        super.emit('data', decodeReceived(parts, length) satisfies ReceivedFlightData);
         return;
       }
-      if (++requests === 1) this.request = { ticket: decodeTicket(m) };
+      if (++requests === 1) this.request = { ticket: decodeTicket(parts.length === 1 ? parts[0]! : Buffer.concat(parts, length)) };
     }, maxMessageBytes);
     this.stream.on('data', (chunk: Buffer) => {
       if (this.ended) return;
@@ -231,6 +232,28 @@ export class RawCall extends EventEmitter {
       else ready();
     });
   }
+}
+
+/** Answers up to this many bytes go out as one buffer. */
+const JOIN_BELOW = 64 * 1024;
+
+/**
+ * A small answer as one framed message. node:http2 sends each stream write
+ * that finds the session idle at once, so the two messages of a small DoGet
+ * left in two TCP segments (and the client woke for each); joined, they leave
+ * with the response headers. Larger answers keep their parts (no copy).
+ */
+export function joinSmall(messages: readonly (FramedMessage | OutgoingFlightData)[]): FramedMessage | undefined {
+  const parts: Uint8Array[] = [];
+  let total = 0;
+  for (const m of messages) {
+    for (const p of m instanceof FramedMessage ? [m.bytes] : frameFlightData(m)) {
+      total += p.length;
+      if (total >= JOIN_BELOW) return undefined;
+      parts.push(p);
+    }
+  }
+  return new FramedMessage(Buffer.concat(parts, total));
 }
 
 function isPutResult(msg: OutgoingFlightData | { app_metadata: Uint8Array }): msg is { app_metadata: Uint8Array } {

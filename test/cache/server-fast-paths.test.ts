@@ -1,0 +1,110 @@
+/**
+ * What the embedded server does to keep small puts and gets cheap and large
+ * puts flowing (src/cache/server/session-windows.ts, decoded-headers.ts,
+ * raw-call.ts `joinSmall`), checked for their effect on the wire and on results.
+ */
+import http2 from 'node:http2';
+import * as grpc from '@grpc/grpc-js';
+import { BSON } from 'bson';
+import { CacheClient } from '../../src/cache/client';
+import { frameFlightData } from '../../src/cache/transport';
+import { ANSWER_SCHEMA_HEADER, encodeRow, PUT_SCHEMA_HEADER } from '../../src/cache/opaque';
+import { FlmError, ErrorCode } from '../../src/errors';
+import { decodeHeader } from '../../src/cache/server/decoded-headers';
+import { joinSmall } from '../../src/cache/server/raw-call';
+import { CONNECTION_WINDOW_BYTES, STREAM_WINDOW_BYTES } from '../../src/cache/server/session-windows';
+import { FramedMessage } from '../../src/cache/server/shared-answers';
+import { rawClient, rawGet, rawPut, startServer } from './helpers';
+
+test('a connection is opened with the 1 MiB stream and connection windows of Flame’s cache', async () => {
+  const { server, endpoint } = await startServer();
+  const session = http2.connect(endpoint.replace(/^grpc:/, 'http:'));
+  try {
+    await new Promise<void>((resolve, reject) => {
+      session.once('error', reject);
+      const check = (): void => {
+        if (session.remoteSettings.initialWindowSize === STREAM_WINDOW_BYTES) resolve();
+        else session.once('remoteSettings', check);
+      };
+      session.once('remoteSettings', check);
+    });
+    // The connection's WINDOW_UPDATE was sent before the SETTINGS change; a ping's answer comes after both.
+    await new Promise<void>((resolve, reject) => session.ping((err) => (err ? reject(err) : resolve())));
+    expect(session.state.remoteWindowSize).toBe(CONNECTION_WINDOW_BYTES);
+  } finally {
+    session.close();
+    await server.close();
+  }
+});
+
+test('a 3 MiB put (past both windows) and puts of different sizes with the same schema read back whole', async () => {
+  const { server, endpoint } = await startServer();
+  const client = new CacheClient({ endpoint, lruEntries: 0 });
+  try {
+    for (const size of [16, 3 * 1024 * 1024 + 5, 16, 17, 0]) {
+      const data = Buffer.alloc(size);
+      for (let i = 0; i < size; i++) data[i] = (i * 7 + size) & 0xff;
+      const ref = await client.put('fast/s', data);
+      const got = await client.get(ref);
+      expect(got.kind === 'opaque' && Buffer.from(got.base).equals(data)).toBe(true);
+    }
+  } finally {
+    client.close();
+    await server.close();
+  }
+});
+
+test('equal headers decode to one shared message; garbage is still InvalidInput, on every try', () => {
+  const a = decodeHeader(Uint8Array.from(PUT_SCHEMA_HEADER), 'first');
+  const b = decodeHeader(Uint8Array.from(PUT_SCHEMA_HEADER), 'second');
+  expect(b).toBe(a);
+  expect(a.isSchema()).toBe(true);
+  const row = encodeRow(0, undefined, [Buffer.alloc(16)]);
+  const batch = decodeHeader(row.header, 'batch');
+  expect(batch.isRecordBatch() && batch.bodyLength).toBe(row.bodyLength);
+  const garbage = Buffer.alloc(64, 0x41);
+  for (let i = 0; i < 2; i++) {
+    let thrown: unknown;
+    try {
+      decodeHeader(garbage, 'garbage');
+    } catch (err) {
+      thrown = err;
+    }
+    expect(thrown instanceof FlmError && thrown.code === ErrorCode.InvalidInput).toBe(true);
+  }
+});
+
+test('a bad batch after a good put with the same schema is refused, and the server keeps serving', async () => {
+  const { server, endpoint } = await startServer();
+  const raw = rawClient(endpoint);
+  try {
+    const good = encodeRow(0, undefined, [Buffer.from('fine')]);
+    const meta = await rawPut(raw, [
+      { flight_descriptor: { type: 'PATH', path: ['bad/s'] }, data_header: PUT_SCHEMA_HEADER },
+      { data_header: good.header, data_body: good.body },
+    ]);
+    const key = BSON.deserialize(meta).key as string;
+    // The same (shared) header with a body shorter than it declares.
+    await expect(
+      rawPut(raw, [
+        { flight_descriptor: { type: 'PATH', path: ['bad/s'] }, data_header: PUT_SCHEMA_HEADER },
+        { data_header: good.header, data_body: [Buffer.alloc(4)] },
+      ]),
+    ).rejects.toMatchObject({ code: grpc.status.INVALID_ARGUMENT });
+    const answer = await rawGet(raw, `${key}:0`);
+    expect(answer.rows.map((r) => Buffer.from(r.data).toString())).toEqual(['fine']);
+  } finally {
+    raw.close();
+    await server.close();
+  }
+});
+
+test('joinSmall: a small answer becomes one buffer of its framed messages; a large one keeps its parts', () => {
+  const schema = FramedMessage.of({ data_header: ANSWER_SCHEMA_HEADER });
+  const small = encodeRow(1, 'base', [Buffer.alloc(16, 1)]);
+  const smallMsg = { data_header: small.header, data_body: small.body };
+  const joined = joinSmall([schema, smallMsg]);
+  expect(joined?.bytes.equals(Buffer.concat([schema.bytes, ...frameFlightData(smallMsg)]))).toBe(true);
+  const large = encodeRow(1, 'base', [Buffer.alloc(64 * 1024, 1)]);
+  expect(joinSmall([schema, { data_header: large.header, data_body: large.body }])).toBeUndefined();
+});
