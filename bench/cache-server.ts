@@ -9,7 +9,7 @@
  * is reported too (/proc; on a shared machine wall time mostly measures the
  * wait for a core).
  *
- *   node -r ./bench/register.js bench/cache-server.ts [--dist DIR]... [--endpoint grpc://host:port[@PID]]... [--rounds N]
+ *   node -r ./bench/register.js bench/cache-server.ts [--dist DIR]... [--endpoint grpc://host:port[@PID]]... [--rounds N] [--warm N16B]
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -22,6 +22,9 @@ const externals = args.flatMap((a, i) => (args[i - 1] === '--endpoint' ? [a] : [
 if (dists.length === 0 && externals.length === 0) dists.push(path.resolve('dist'));
 const roundsAt = args.indexOf('--rounds');
 const rounds = roundsAt >= 0 ? Number(args[roundsAt + 1]) : 3;
+const warmAt = args.indexOf('--warm');
+/** Untimed put + get pairs (size, count) per server before the rounds; `--warm 0` measures cold servers. */
+const warmUp: [number, number][] = warmAt >= 0 && Number(args[warmAt + 1]) === 0 ? [] : [[16, warmAt >= 0 ? Number(args[warmAt + 1]) : 600], [1 << 20, 20]];
 const localVenv = path.resolve('.test-venv/bin/python');
 const python = process.env.FLMRUN_BENCH_PYTHON ?? process.env.FLMRUN_TEST_PYTHON ?? (existsSync(localVenv) ? localVenv : 'python3');
 const helper = path.join(__dirname, 'py', 'helper.py');
@@ -76,6 +79,9 @@ async function main(): Promise<void> {
   const cpu = new Map<string, { seconds: number; pairs: number }>();
   const loadStart = loadAverage();
   try {
+    // Warm-up, not counted: a fresh Node server spends its first few hundred calls compiling; Flame's server is
+    // compiled code and has no such phase, so comparing cold Node against it measures the JIT, not the server.
+    for (const s of servers) for (const [size, n] of warmUp) execFileSync(python, [helper, 'cache', s.endpoint, String(size), String(n)]);
     for (let r = 0; r < rounds; r++) {
       for (const [label, size, n] of SIZES) {
         for (const [i, s] of servers.entries()) {

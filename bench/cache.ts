@@ -96,6 +96,12 @@ const cpuSince = (c: NodeJS.CpuUsage): number => {
   return (d.user + d.system) / 1e6;
 };
 
+/** Untimed put + get pairs (size, count) before the measured rounds. */
+const WARM_UP: [number, number][] = [
+  [16, 300],
+  [1 << 20, 10],
+];
+
 async function ours(client: CacheClient, size: number, n: number, s: Samples): Promise<void> {
   const payload = Buffer.alloc(size, 7);
   for (let i = 0; i < n; i++) {
@@ -178,7 +184,10 @@ export async function benchCache(python: string, helper: string, target: CacheTa
   const results: CacheResult[] = [];
   const serverCpu: ServerCpu[] = [];
   try {
-    for (const c of Object.values(clients)) await c.get(await c.put('bench/warm', Buffer.alloc(1024))); // channel, JIT
+    // Warm-up, not counted: the channels, and the JIT of our client and of a Node server (a fresh Node process spends its
+    // first few hundred calls compiling; Flame's server and pyarrow's client are compiled code and have no such phase).
+    for (const c of Object.values(clients)) for (const [size, n] of WARM_UP) await ours(c, size, n, samples());
+    for (const server of embedded ? [target, embedded] : [target]) for (const [size, n] of WARM_UP) await pyarrow(python, helper, server.endpoint, size, n, samples());
     for (const { bytes, rounds, perRound } of quick ? ROUNDS_QUICK : ROUNDS_FULL) {
       const t = { ours: samples(), oursGrpcJs: samples(), pyarrow: samples(), embedded: samples() };
       const cpu: Record<string, { target?: CacheTarget; seconds: number; pairs: number }> = {};
