@@ -20,7 +20,7 @@ import http2 from 'node:http2';
 import net from 'node:net';
 import tls from 'node:tls';
 import { Status } from '@grpc/grpc-js/build/src/constants';
-import { decodeFlightData, encodeFlightData, type FlightData, type OutgoingFlightData } from './flight-data';
+import { bytesFieldOne, decodeFlightData, encodeFlightData, type FlightData, type OutgoingFlightData } from './flight-data';
 import type { CacheEndpoint } from './endpoint';
 import { errnoOf } from '../util/errno';
 
@@ -421,34 +421,11 @@ function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-/** app_metadata (field 1) of a PutResult (a view); unknown fields skipped. */
+/** app_metadata (field 1) of a PutResult (a view); a malformed one is the server's fault (INTERNAL). */
 function putResultMetadata(m: Buffer): Buffer {
-  let pos = 0;
-  let out: Buffer = Buffer.alloc(0);
-  const varint = (): number => {
-    let result = 0;
-    let scale = 1;
-    for (let i = 0; i < 10; i++) {
-      if (pos >= m.length) throw new CallError(Status.INTERNAL, 'truncated PutResult');
-      const b = m[pos++]!;
-      result += (b & 0x7f) * scale;
-      if (b < 0x80) return result;
-      scale *= 128;
-    }
-    throw new CallError(Status.INTERNAL, 'malformed PutResult');
-  };
-  while (pos < m.length) {
-    const tag = varint();
-    const wire = tag & 7;
-    if (wire === 2) {
-      const len = varint();
-      if (pos + len > m.length) throw new CallError(Status.INTERNAL, 'truncated PutResult');
-      if (tag >>> 3 === 1) out = m.subarray(pos, pos + len);
-      pos += len;
-    } else if (wire === 0) varint();
-    else if (wire === 1) pos += 8;
-    else if (wire === 5) pos += 4;
-    else throw new CallError(Status.INTERNAL, 'malformed PutResult');
+  try {
+    return bytesFieldOne(m, 'PutResult');
+  } catch (err) {
+    throw new CallError(Status.INTERNAL, errorText(err));
   }
-  return out;
 }
