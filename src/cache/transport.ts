@@ -20,7 +20,7 @@ import http2 from 'node:http2';
 import net from 'node:net';
 import tls from 'node:tls';
 import { Status } from '@grpc/grpc-js/build/src/constants';
-import { bytesFieldOne, decodeFlightData, encodeFlightData, type FlightData, type OutgoingFlightData } from './flight-data';
+import { bytesFieldOne, decodeFlightData, encodeFlightData, encodeFramedFlightData, type FlightData, type OutgoingFlightData } from './flight-data';
 import type { CacheEndpoint } from './endpoint';
 import { errnoOf } from '../util/errno';
 
@@ -69,14 +69,7 @@ export function frameFlightData(msg: OutgoingFlightData): Uint8Array[] {
   const parts = msg.data_body === undefined ? [] : msg.data_body instanceof Uint8Array ? [msg.data_body] : msg.data_body;
   let bodyLength = 0;
   for (const p of parts) bodyLength += p.length;
-  if (bodyLength < COPY_BELOW) {
-    const pb = encodeFlightData(msg);
-    const out = Buffer.allocUnsafe(5 + pb.length);
-    out[0] = 0;
-    out.writeUInt32BE(pb.length, 1);
-    out.set(pb, 5);
-    return [out];
-  }
+  if (bodyLength < COPY_BELOW) return [encodeFramedFlightData(msg)];
   const head = encodeFlightData({ ...msg, data_body: undefined });
   // data_body is field 1000, length-delimited: tag (1000 << 3) | 2 = varint 0xc2 0x3e, then the length.
   const lengthBytes: number[] = [];
@@ -98,6 +91,36 @@ export function frameFlightData(msg: OutgoingFlightData): Uint8Array[] {
   prefix[pos++] = 0x3e;
   prefix.set(lengthBytes, pos);
   return [prefix, ...parts];
+}
+
+/**
+ * The framed messages of an in-memory put, small neighbours joined into one buffer: a small put
+ * (schema and one row) is one write of one buffer, with no writev of many pieces; large bodies
+ * stay the caller's own buffers.
+ */
+function coalesce(messages: Iterable<OutgoingFlightData>): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  let run: Uint8Array[] = [];
+  let runBytes = 0;
+  const flush = (): void => {
+    if (run.length === 1) out.push(run[0]!);
+    else if (run.length > 1) out.push(Buffer.concat(run, runBytes));
+    run = [];
+    runBytes = 0;
+  };
+  for (const m of messages) {
+    for (const p of frameFlightData(m)) {
+      if (p.length >= COPY_BELOW) {
+        flush();
+        out.push(p);
+      } else {
+        run.push(p);
+        runBytes += p.length;
+      }
+    }
+  }
+  flush();
+  return out;
 }
 
 /** Splits a response body into gRPC messages; each message is one contiguous buffer (a view when a chunk holds it whole). */
@@ -190,30 +213,27 @@ export class Http2Transport {
 
   /** DoGet: the answer's messages, decoded (byte fields are views into the received messages). */
   async doGet(endpoint: CacheEndpoint, ticket: Uint8Array, opts: CallOptions, onMessage: (m: FlightData) => void | Promise<void>): Promise<void> {
-    // Ticket { bytes ticket = 1; }
-    const pb = Buffer.allocUnsafe(1 + 5 + ticket.length);
-    pb[0] = 0x0a;
-    let pos = 1;
+    // Ticket { bytes ticket = 1; }, framed, in one buffer.
+    const framed = Buffer.allocUnsafe(5 + 1 + 5 + ticket.length);
+    let pos = 5;
+    framed[pos++] = 0x0a;
     for (let n = ticket.length; ; n = Math.floor(n / 128)) {
       if (n < 0x80) {
-        pb[pos++] = n;
+        framed[pos++] = n;
         break;
       }
-      pb[pos++] = (n % 128) | 0x80;
+      framed[pos++] = (n % 128) | 0x80;
     }
-    pb.set(ticket, pos);
+    framed.set(ticket, pos);
     pos += ticket.length;
-    const framed = Buffer.allocUnsafe(5 + pos);
     framed[0] = 0;
-    framed.writeUInt32BE(pos, 1);
-    pb.copy(framed, 5, 0, pos);
+    framed.writeUInt32BE(pos - 5, 1);
+    const message = framed.subarray(0, pos);
     await this.call(
       endpoint,
       'DoGet',
       opts,
-      async (stream) => {
-        stream.end(framed);
-      },
+      (stream) => void stream.end(message),
       (m) => onMessage(decodeFlightData(m)),
     );
   }
@@ -229,30 +249,21 @@ export class Http2Transport {
       endpoint,
       'DoPut',
       opts,
-      async (stream, failed) => {
+      (stream, failed) => {
         if (Symbol.iterator in messages) {
           // In memory: every frame handed over at once, the last through end(), so that node:http2
           // sends them in one write with END_STREAM on the last DATA frame. Writing them one by one
           // costs a round of the event loop per message: Writable holds each write back until the
           // previous one's callback, which comes after the socket write.
-          const parts: Uint8Array[] = [];
-          for (const m of messages) parts.push(...frameFlightData(m));
+          const parts = coalesce(messages);
+          if (parts.length === 1) return void stream.end(parts[0]);
           const last = parts.pop();
           stream.cork();
           for (const p of parts) stream.write(p);
           stream.end(last);
           return;
         }
-        // Streamed (an upload): one message at a time, waiting for the window when the stream asks to.
-        for await (const m of messages) {
-          if (stream.destroyed) return;
-          let ok = true;
-          stream.cork();
-          for (const p of frameFlightData(m)) ok = stream.write(p);
-          stream.uncork();
-          if (!ok) await Promise.race([new Promise((r) => stream.once('drain', r)), failed]);
-        }
-        if (!stream.destroyed) stream.end();
+        return streamMessages(stream, messages, failed);
       },
       (m) => {
         results.push(putResultMetadata(m));
@@ -296,7 +307,7 @@ export class Http2Transport {
     endpoint: CacheEndpoint,
     method: 'DoGet' | 'DoPut',
     opts: CallOptions,
-    send: (stream: http2.ClientHttp2Stream, failed: Promise<void>) => Promise<void>,
+    send: (stream: http2.ClientHttp2Stream, failed: () => Promise<void>) => Promise<void> | void,
     onMessage: (m: Buffer) => void | Promise<void>,
   ): Promise<void> {
     return new Promise<void>((resolve, reject) => {
@@ -308,34 +319,26 @@ export class Http2Transport {
         return;
       }
       let settled = false;
-      let failWith: (e: unknown) => void = () => undefined;
-      const failed = new Promise<void>((r) => (failWith = (e) => (finish(e), r())));
+      // Made only when a streamed put waits for 'drain': most calls never need it.
+      let failedPromise: Promise<void> | undefined;
+      let onFailed: (() => void) | undefined;
+      const failed = (): Promise<void> => (failedPromise ??= settled ? Promise.resolve() : new Promise<void>((r) => (onFailed = r)));
       let stream: http2.ClientHttp2Stream;
       try {
-        stream = session.request(
-          {
-            ':method': 'POST',
-            ':path': `${SERVICE}/${method}`,
-            'content-type': 'application/grpc',
-            te: 'trailers',
-            'grpc-timeout': grpcTimeout(opts.deadlineMs),
-          },
-          { endStream: false },
-        );
+        stream = session.request(requestHeaders(method, opts.deadlineMs), REQUEST_OPTIONS);
       } catch (err) {
         // A session going away under us (GOAWAY, out of stream ids): the next call opens a fresh one.
         session.destroy();
         reject(new CallError(Status.UNAVAILABLE, errorText(err)));
         return;
       }
-      const timer = setTimeout(() => failWith(new CallError(Status.DEADLINE_EXCEEDED, `deadline of ${opts.deadlineMs} ms exceeded`)), opts.deadlineMs);
-      // While a call is open the session keeps the process alive (as grpc-js does).
-      hold(session, 1);
+      // The deadline timer also keeps the process alive while the call is open (the session itself is unref'd).
+      const timer = setTimeout(() => finish(new CallError(Status.DEADLINE_EXCEEDED, `deadline of ${opts.deadlineMs} ms exceeded`)), opts.deadlineMs);
       const finish = (err?: unknown): void => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        hold(session, -1);
+        onFailed?.();
         if (err !== undefined) {
           if (!stream.destroyed) stream.close(http2.constants.NGHTTP2_CANCEL);
           reject(err);
@@ -357,64 +360,100 @@ export class Http2Transport {
         takeStatus(h);
       });
       stream.on('trailers', takeStatus);
-      // Messages are handed on in order; an async handler (writing a file) holds the next one back.
-      let chain: Promise<void> = Promise.resolve();
+      // Messages are handed on in order. A synchronous handler (a get into memory, a put's result) is
+      // called as each message completes; an async one (writing a file) holds the next one back.
+      let chain: Promise<void> | undefined;
+      const deliver = (m: Buffer): void => {
+        if (chain) {
+          chain = chain.then(() => (settled ? undefined : onMessage(m))).catch((err: unknown) => finish(err));
+          return;
+        }
+        let pending: void | Promise<void>;
+        try {
+          pending = onMessage(m);
+        } catch (err) {
+          return finish(err); // the caller's own error (a refused answer) as it is
+        }
+        if (pending instanceof Promise) chain = pending.catch((err: unknown) => finish(err));
+      };
       const reader = new MessageReader((m) => {
-        chain = chain
-          .then(async () => {
-            if (!settled) await onMessage(m);
-          })
-          .catch((err: unknown) => failWith(err)); // the caller's own error (a refused answer) as it is
+        if (!settled) deliver(m);
       });
       stream.on('data', (chunk: Buffer) => {
         try {
           reader.push(chunk);
         } catch (err) {
-          failWith(err instanceof CallError ? err : new CallError(Status.INTERNAL, errorText(err)));
+          finish(err instanceof CallError ? err : new CallError(Status.INTERNAL, errorText(err)));
         }
       });
       stream.on('error', (err: Error) => {
         // A reset after the status arrived (a server refusing a put mid-stream): the status is the answer.
         if (grpcStatus !== undefined) return;
-        failWith(new CallError(Status.UNAVAILABLE, `${errnoOf(err) ?? 'stream error'}: ${err.message}`));
+        finish(new CallError(Status.UNAVAILABLE, `${errnoOf(err) ?? 'stream error'}: ${err.message}`));
       });
+      const closed = (): void => {
+        if (settled) return;
+        if (httpCode !== 0 && httpCode !== 200) return finish(new CallError(httpStatus(httpCode), `the server answered HTTP ${httpCode}`));
+        if (grpcStatus === undefined) {
+          const why = stream.rstCode && stream.rstCode !== http2.constants.NGHTTP2_NO_ERROR ? `stream reset (code ${stream.rstCode})` : 'connection closed';
+          return finish(new CallError(Status.UNAVAILABLE, `${why} before the call's status`));
+        }
+        const code = Number(grpcStatus);
+        if (code !== Status.OK) return finish(new CallError(code as Status, grpcMessage));
+        if (reader.partial) return finish(new CallError(Status.INTERNAL, 'the answer ended inside a message'));
+        finish();
+      };
       stream.on('close', () => {
         if (settled) return;
-        void chain.then(() => {
-          if (settled) return;
-          if (httpCode !== 0 && httpCode !== 200) return finish(new CallError(httpStatus(httpCode), `the server answered HTTP ${httpCode}`));
-          if (grpcStatus === undefined) {
-            const why = stream.rstCode && stream.rstCode !== http2.constants.NGHTTP2_NO_ERROR ? `stream reset (code ${stream.rstCode})` : 'connection closed';
-            return finish(new CallError(Status.UNAVAILABLE, `${why} before the call's status`));
-          }
-          const code = Number(grpcStatus);
-          if (code !== Status.OK) return finish(new CallError(code as Status, grpcMessage));
-          if (reader.partial) return finish(new CallError(Status.INTERNAL, 'the answer ended inside a message'));
-          finish();
-        });
+        // After the last message's handler, when one is still at work.
+        if (chain) void chain.then(closed);
+        else closed();
       });
-      send(stream, failed).catch((err: unknown) => {
+      const failSend = (err: unknown): void => {
         // The caller's messages failed to come (an upload's file read): cancel, report it as the caller's error.
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        hold(session, -1);
+        onFailed?.();
         if (!stream.destroyed) stream.close(http2.constants.NGHTTP2_CANCEL);
         reject(err);
-      });
+      };
+      let sending: Promise<void> | void;
+      try {
+        sending = send(stream, failed);
+      } catch (err) {
+        return failSend(err);
+      }
+      if (sending) sending.catch(failSend);
     });
   }
 }
 
-const active = new WeakMap<http2.ClientHttp2Session, number>();
+/** An upload: one message at a time, waiting for the window when the stream asks to. */
+async function streamMessages(stream: http2.ClientHttp2Stream, messages: AsyncIterable<OutgoingFlightData>, failed: () => Promise<void>): Promise<void> {
+  for await (const m of messages) {
+    if (stream.destroyed) return;
+    let ok = true;
+    stream.cork();
+    for (const p of frameFlightData(m)) ok = stream.write(p);
+    stream.uncork();
+    if (!ok) await Promise.race([new Promise((r) => stream.once('drain', r)), failed()]);
+  }
+  if (!stream.destroyed) stream.end();
+}
 
-/** Counts a session's open calls: referenced while any is open, unreferenced when idle. */
-function hold(session: http2.ClientHttp2Session, delta: 1 | -1): void {
-  const n = (active.get(session) ?? 0) + delta;
-  active.set(session, n);
-  if (session.destroyed) return;
-  if (n > 0 && delta === 1 && n === 1) session.ref();
-  else if (n === 0) session.unref();
+const REQUEST_OPTIONS: http2.ClientSessionRequestOptions = { endStream: false };
+const PATHS = { DoGet: `${SERVICE}/DoGet`, DoPut: `${SERVICE}/DoPut` } as const;
+
+/** The request's headers; node:http2 copies them, so nothing here is kept per call. */
+function requestHeaders(method: 'DoGet' | 'DoPut', deadlineMs: number): http2.OutgoingHttpHeaders {
+  return {
+    ':method': 'POST',
+    ':path': PATHS[method],
+    'content-type': 'application/grpc',
+    te: 'trailers',
+    'grpc-timeout': grpcTimeout(deadlineMs),
+  };
 }
 
 function errorText(err: unknown): string {
