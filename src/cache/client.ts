@@ -95,7 +95,7 @@ const FLOW_CONTROL_WINDOW = 32 * 1024 * 1024;
 export class CacheClient {
   private readonly opts: Required<Omit<CacheClientOptions, 'endpoint' | 'caFile'>> & Pick<CacheClientOptions, 'endpoint' | 'caFile'>;
   private readonly channels = new Map<string, FlightServiceClient>();
-  private readonly lru?: LRUCache<string, CacheObject>;
+  private readonly lru?: LRUCache<string, LruEntry>;
   private readonly http2?: Http2Transport;
   private ca?: Buffer;
   private closed = false;
@@ -122,10 +122,10 @@ export class CacheClient {
     }
     if (this.opts.transport === 'http2') this.http2 = new Http2Transport(() => this.caBundle());
     if (this.opts.lruEntries > 0) {
-      this.lru = new LRUCache<string, CacheObject>({
+      this.lru = new LRUCache<string, LruEntry>({
         max: this.opts.lruEntries,
         maxSize: this.opts.lruMaxBytes,
-        sizeCalculation: (o) => Math.max(1, objectBytes(o)),
+        sizeCalculation: (e) => Math.max(1, entryBytes(e)),
       });
     }
   }
@@ -159,27 +159,36 @@ export class CacheClient {
     parseKey(ref.key);
     const endpoint = parseEndpoint(ref.endpoint);
     const lruKey = `${endpoint.canonical}\n${ref.key}`;
-    const cached = ref.version === 0 ? undefined : this.lru?.get(lruKey);
-    const answer = await this.fetch(endpoint, ref.key, cached?.version ?? 0);
+    const entry = ref.version === 0 ? undefined : this.lru?.get(lruKey);
+    let fetched = await this.fetch(endpoint, ref.key, entry?.version ?? 0);
+    let answer = fetched.answer;
     // `received` holds only bytes of this answer (the caller may have them as they are);
     // anything built from the LRU's copy is handed out as a copy.
     let received: CacheObject | undefined;
     let fromLru: CacheObject | undefined;
-    if (answer.mode === 'not-modified') fromLru = cached;
+    if (answer.mode === 'not-modified') {
+      if (entry?.kind === 'answer') return reread(entry); // new bytes, the caller's own
+      fromLru = entry;
+    }
     else if (answer.mode === 'arrow') received = { kind: 'arrow', version: answer.version, ipc: answer.ipc };
     else if (answer.mode === 'full') received = { kind: 'opaque', version: answer.version, base: answer.base, patches: answer.patches.map((p) => p.data) };
-    else if (cached?.kind === 'opaque' && answer.version > cached.version) {
-      fromLru = { ...cached, version: answer.version, patches: [...cached.patches, ...answer.patches.map((p) => copyBytes(p.data))] };
+    else {
+      const cached = entry?.kind === 'answer' ? reread(entry) : entry;
+      if (cached?.kind === 'opaque' && answer.version > cached.version) {
+        fromLru = { ...cached, version: answer.version, patches: [...cached.patches, ...answer.patches.map((p) => copyBytes(p.data))] };
+      }
     }
     if (!received && !fromLru) {
       // The copy we held went away meanwhile (or the server answered patches we cannot apply): fetch it whole.
-      const full = await this.fetch(endpoint, ref.key, 0);
-      if (full.mode === 'arrow') received = { kind: 'arrow', version: full.version, ipc: full.ipc };
-      else if (full.mode === 'full') received = { kind: 'opaque', version: full.version, base: full.base, patches: full.patches.map((p) => p.data) };
+      fetched = await this.fetch(endpoint, ref.key, 0);
+      answer = fetched.answer;
+      if (answer.mode === 'arrow') received = { kind: 'arrow', version: answer.version, ipc: answer.ipc };
+      else if (answer.mode === 'full') received = { kind: 'opaque', version: answer.version, base: answer.base, patches: answer.patches.map((p) => p.data) };
       else throw notFound(`cache get ${ref.key} at ${endpoint.canonical}: the server answered no object to a fresh fetch`);
     }
     if (received) {
-      if (this.lru && objectBytes(received) <= this.opts.lruMaxBytes) this.lru.set(lruKey, copyObject(received));
+      const kept = fetched.kept;
+      if (this.lru && (kept ? kept.bytes : objectBytes(received)) <= this.opts.lruMaxBytes) this.lru.set(lruKey, kept ?? copyObject(received));
       else this.lru?.delete(lruKey);
       return received;
     }
@@ -373,12 +382,21 @@ export class CacheClient {
     return putResultRef(results[0], context);
   }
 
-  private async fetch(endpoint: CacheEndpoint, key: string, version: number): Promise<Answer> {
+  private async fetch(endpoint: CacheEndpoint, key: string, version: number): Promise<{ answer: Answer; kept?: KeptAnswer }> {
     const what = `get ${key}`;
     return this.retrying(endpoint, what, async () => {
       const reader = new AnswerReader('the answer');
-      await this.getMessages(endpoint, `${key}:${version}`, this.opts.deadlineMs, (msg) => void reader.add(msg));
-      return reader.finish();
+      const messages: FlightData[] = [];
+      await this.getMessages(endpoint, `${key}:${version}`, this.opts.deadlineMs, (msg) => {
+        messages.push(msg);
+        reader.add(msg);
+      });
+      const answer = reader.finish();
+      const { fresh, receivedBytes, plainBytes } = reader.decoding;
+      if (answer.mode !== 'full' || !fresh || plainBytes < REREAD_MIN_RATIO * receivedBytes) return { answer };
+      let bytes = 0;
+      for (const m of messages) bytes += m.data_header.length + m.data_body.length + m.app_metadata.length;
+      return { answer, kept: { kind: 'answer', version: answer.version, messages, bytes } };
     });
   }
 
@@ -497,6 +515,39 @@ function putResultRef(meta: Buffer | undefined, context: string): ObjectRef {
   }
   if (!ref) throw unavailable(`${context}: the PutResult is not a BSON ObjectRef`);
   return ref;
+}
+
+/**
+ * An answer the LRU keeps as the messages it came in, instead of a copy of its bytes. Only for an
+ * answer whose every byte the caller got is the codec's new output (none is a view into the
+ * received messages, which the caller therefore cannot reach): reading the messages again gives the
+ * next caller bytes of its own. A get then needs no copy of the object at all. Only answers that
+ * decompressed at REREAD_MIN_RATIO or more are kept so: their reading again is mostly writing the
+ * output, as a copy is; a less compressed answer would cost the codec's full work on every hit.
+ */
+interface KeptAnswer {
+  kind: 'answer';
+  version: number;
+  messages: FlightData[];
+  /** Bytes the messages hold (what the LRU counts). */
+  bytes: number;
+}
+
+type LruEntry = CacheObject | KeptAnswer;
+
+const REREAD_MIN_RATIO = 16;
+
+/** The object of a kept answer, decoded again: new bytes, the caller's own. */
+function reread(kept: KeptAnswer): CacheObject {
+  const reader = new AnswerReader('the kept answer');
+  for (const m of kept.messages) reader.add(m);
+  const a = reader.finish();
+  if (a.mode !== 'full') throw unavailable(`the kept answer of version ${kept.version} reads as '${a.mode}'`);
+  return { kind: 'opaque', version: a.version, base: a.base, patches: a.patches.map((p) => p.data) };
+}
+
+function entryBytes(e: LruEntry): number {
+  return e.kind === 'answer' ? e.bytes : objectBytes(e);
 }
 
 function objectBytes(o: CacheObject): number {
