@@ -25,12 +25,12 @@ import { CACHE_DEADLINE_MS } from '../options/serve';
 import { objectRefFromDocument } from '../wire/object-ref';
 import type { CacheObject, CachePayload, ObjectRef } from '../wire/cache-types';
 import type { FlightServiceClient, FlightInfo } from './flight';
-import type { FlightData, OutgoingFlightData } from './flight-data';
+import { decodeFlightData, type FlightData, type OutgoingFlightData } from './flight-data';
 import { parseEndpoint, type CacheEndpoint } from './endpoint';
 import { matchesKey, parseKey, parsePath, parsePrefix, parsePutTarget } from '../wire/keys';
 import { AnswerReader, type Answer } from './answer';
 import { arrowPutMessages, opaquePutMessages, opaquePutMessagesSync } from './put-messages';
-import { CallError, Http2Transport } from './transport';
+import { CallError, Http2Transport, type RawMessage } from './transport';
 
 /*
  * grpc-js and the Flight service definitions are loaded on first use. A session
@@ -167,13 +167,13 @@ export class CacheClient {
     let received: CacheObject | undefined;
     let fromLru: CacheObject | undefined;
     if (answer.mode === 'not-modified') {
-      if (entry?.kind === 'answer') return reread(entry); // new bytes, the caller's own
+      if (entry?.kind === 'answer' || entry?.kind === 'wire') return reread(entry); // new bytes, the caller's own
       fromLru = entry;
     }
     else if (answer.mode === 'arrow') received = { kind: 'arrow', version: answer.version, ipc: answer.ipc };
     else if (answer.mode === 'full') received = { kind: 'opaque', version: answer.version, base: answer.base, patches: answer.patches.map((p) => p.data) };
     else {
-      const cached = entry?.kind === 'answer' ? reread(entry) : entry;
+      const cached = entry?.kind === 'answer' || entry?.kind === 'wire' ? reread(entry) : entry;
       if (cached?.kind === 'opaque' && answer.version > cached.version) {
         fromLru = { ...cached, version: answer.version, patches: [...cached.patches, ...answer.patches.map((p) => copyBytes(p.data))] };
       }
@@ -387,21 +387,45 @@ export class CacheClient {
     return this.retrying(endpoint, what, async () => {
       const reader = new AnswerReader('the answer');
       const messages: FlightData[] = [];
-      await this.getMessages(endpoint, `${key}:${version}`, this.opts.deadlineMs, (msg) => {
+      const raws: (RawMessage | undefined)[] = [];
+      await this.getMessages(endpoint, `${key}:${version}`, this.opts.deadlineMs, (msg, raw) => {
         messages.push(msg);
+        raws.push(raw);
         reader.add(msg);
       });
       const answer = reader.finish();
+      if (answer.mode !== 'full') return { answer };
       const { fresh, receivedBytes, plainBytes } = reader.decoding;
-      if (answer.mode !== 'full' || !fresh || plainBytes < REREAD_MIN_RATIO * receivedBytes) return { answer };
       let bytes = 0;
-      for (const m of messages) bytes += m.data_header.length + m.data_body.length + m.app_metadata.length;
-      return { answer, kept: { kind: 'answer', version: answer.version, messages, bytes } };
+      if (fresh) {
+        if (plainBytes < REREAD_MIN_RATIO * receivedBytes) return { answer };
+        for (const m of messages) bytes += m.data_header.length + m.data_body.length + m.app_metadata.length;
+        return { answer, kept: { kind: 'answer', version: answer.version, messages, bytes } };
+      }
+      // The caller has views into the bodies of the received messages. A message gathered from several
+      // chunks is a copy of them, and the chunk slices are held by nothing else; a message that came within
+      // one chunk is a view into it, which the caller could reach through its bytes (`.buffer`) when it
+      // has a body: then the LRU copies the object as before.
+      const wire: Buffer[][] = [];
+      for (let i = 0; i < raws.length; i++) {
+        const raw = raws[i];
+        if (!raw) return { answer }; // grpc-js
+        if (raw.parts) wire.push(raw.parts);
+        else if (messages[i]!.data_body.length === 0) wire.push([privateCopy(raw.bytes)]);
+        else return { answer };
+        bytes += raw.bytes.length;
+      }
+      return { answer, kept: { kind: 'wire', version: answer.version, wire, bytes } };
     });
   }
 
   /** One DoGet; each answer message goes to `onMessage` in order (an async one holds back the next). */
-  private async getMessages(endpoint: CacheEndpoint, ticket: string, deadlineMs: number, onMessage: (m: FlightData) => void | Promise<void>): Promise<void> {
+  private async getMessages(
+    endpoint: CacheEndpoint,
+    ticket: string,
+    deadlineMs: number,
+    onMessage: (m: FlightData, raw?: RawMessage) => void | Promise<void>,
+  ): Promise<void> {
     if (this.http2) {
       if (this.closed) throw unavailable(`cache client is closed (endpoint ${endpoint.canonical})`);
       return this.http2.doGet(endpoint, Buffer.from(ticket), { deadlineMs }, onMessage);
@@ -518,20 +542,18 @@ function putResultRef(meta: Buffer | undefined, context: string): ObjectRef {
 }
 
 /**
- * An answer the LRU keeps as the messages it came in, instead of a copy of its bytes. Only for an
- * answer whose every byte the caller got is the codec's new output (none is a view into the
- * received messages, which the caller therefore cannot reach): reading the messages again gives the
- * next caller bytes of its own. A get then needs no copy of the object at all. Only answers that
- * decompressed at REREAD_MIN_RATIO or more are kept so: their reading again is mostly writing the
- * output, as a copy is; a less compressed answer would cost the codec's full work on every hit.
+ * An opaque answer the LRU keeps as it was received, instead of a copy of the object made at every
+ * get; a hit reads it again into new bytes, the caller's own, which costs about the copy it replaces.
+ * - 'answer': the messages themselves, when every byte the caller got is a codec's new output (none
+ *   is a view into the messages, which the caller therefore cannot reach). Only for answers that
+ *   decompressed at REREAD_MIN_RATIO or more: reading them again is mostly writing the output, as a
+ *   copy is; a less compressed answer would cost the codec's full work on every hit (copied instead).
+ * - 'wire': when the caller got views into the messages, the chunk slices each message was gathered
+ *   from (nothing else holds them); a hit joins them into a new buffer and decodes that.
  */
-interface KeptAnswer {
-  kind: 'answer';
-  version: number;
-  messages: FlightData[];
-  /** Bytes the messages hold (what the LRU counts). */
-  bytes: number;
-}
+type KeptAnswer =
+  | { kind: 'answer'; version: number; messages: FlightData[]; bytes: number }
+  | { kind: 'wire'; version: number; wire: Buffer[][]; bytes: number };
 
 type LruEntry = CacheObject | KeptAnswer;
 
@@ -540,14 +562,15 @@ const REREAD_MIN_RATIO = 16;
 /** The object of a kept answer, decoded again: new bytes, the caller's own. */
 function reread(kept: KeptAnswer): CacheObject {
   const reader = new AnswerReader('the kept answer');
-  for (const m of kept.messages) reader.add(m);
+  if (kept.kind === 'answer') for (const m of kept.messages) reader.add(m);
+  else for (const pieces of kept.wire) reader.add(decodeFlightData(Buffer.concat(pieces)));
   const a = reader.finish();
   if (a.mode !== 'full') throw unavailable(`the kept answer of version ${kept.version} reads as '${a.mode}'`);
   return { kind: 'opaque', version: a.version, base: a.base, patches: a.patches.map((p) => p.data) };
 }
 
 function entryBytes(e: LruEntry): number {
-  return e.kind === 'answer' ? e.bytes : objectBytes(e);
+  return e.kind === 'answer' || e.kind === 'wire' ? e.bytes : objectBytes(e);
 }
 
 function objectBytes(o: CacheObject): number {
@@ -555,7 +578,14 @@ function objectBytes(o: CacheObject): number {
 }
 
 function copyBytes(b: Uint8Array): Buffer {
-  return Buffer.from(b);
+  return privateCopy(b);
+}
+
+/** A copy in memory of its own: Buffer.from puts small copies in the shared pool, which a caller's bytes (`.buffer`) may reach. */
+function privateCopy(b: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafeSlow(b.length);
+  out.set(b);
+  return out;
 }
 
 /** A deep copy of an object's bytes: what the LRU keeps and what it hands out never share memory. */

