@@ -5,9 +5,10 @@
  * conditional gets (`key:version`), as the Python SDK does. Works in worker
  * threads (nothing here is process-global).
  *
- * Each object get() returns is the caller's own: the LRU keeps a private copy,
- * so a task that mutates the bytes it received (the value decoders return views
- * into them) cannot change what later gets of the same key see.
+ * Each object get() returns is the caller's own: the LRU keeps bytes the caller
+ * cannot reach (a copy, or the answer as received, read again on a hit: see
+ * KeptAnswer), so a task that mutates the bytes it received (the value decoders
+ * return views into them) cannot change what later gets of the same key see.
  */
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
@@ -402,17 +403,11 @@ export class CacheClient {
         for (const m of messages) bytes += m.data_header.length + m.data_body.length + m.app_metadata.length;
         return { answer, kept: { kind: 'answer', version: answer.version, messages, bytes } };
       }
-      // The caller has views into the bodies of the received messages. A message gathered from several
-      // chunks is a copy of them, and the chunk slices are held by nothing else; a message that came within
-      // one chunk is a view into it, which the caller could reach through its bytes (`.buffer`) when it
-      // has a body: then the LRU copies the object as before.
+      // The caller has views into the received messages; each is a copy of chunk slices nothing else holds.
       const wire: Buffer[][] = [];
-      for (let i = 0; i < raws.length; i++) {
-        const raw = raws[i];
-        if (!raw) return { answer }; // grpc-js
-        if (raw.parts) wire.push(raw.parts);
-        else if (messages[i]!.data_body.length === 0) wire.push([privateCopy(raw.bytes)]);
-        else return { answer };
+      for (const raw of raws) {
+        if (!raw?.parts) return { answer }; // grpc-js
+        wire.push(raw.parts);
         bytes += raw.bytes.length;
       }
       return { answer, kept: { kind: 'wire', version: answer.version, wire, bytes } };

@@ -135,8 +135,11 @@ export class MessageReader {
 
   /**
    * `maxMessageBytes`: a longer message is refused (RESOURCE_EXHAUSTED) at its length prefix, before anything is gathered.
-   * `keepParts`: a message gathered from several chunks comes with the chunk slices it was copied from (`parts`),
-   * which nothing else holds: a client can keep those instead of copying the message again.
+   * `keepParts`: every message is a copy in memory of its own (never a view into a chunk, nor in Buffer's
+   * shared pool) and comes with the chunk slices it was copied from (`parts`). node:http2 slices the chunks
+   * of all streams of a session out of its socket reads, so a view handed to one caller could reach the
+   * bytes of another stream; with every message copied, nothing outside holds the chunks, and a client
+   * can keep the slices instead of copying the message once more.
    */
   constructor(
     private readonly onMessage: (m: Buffer, parts?: Buffer[]) => void,
@@ -159,14 +162,12 @@ export class MessageReader {
           if (chunk[pos] !== 0) throw new CallError(Status.INTERNAL, 'a compressed message arrived without negotiated compression');
           this.checkLength(length);
           pos += 5;
-          if (chunk.length - pos >= length) {
+          if (chunk.length - pos >= length && !this.keepParts) {
             this.onMessage(chunk.subarray(pos, pos + length));
             pos += length;
             continue;
           }
-          this.message = Buffer.allocUnsafe(length);
-          this.fill = 0;
-          if (this.keepParts) this.parts = [];
+          this.message = this.newMessage(length);
         } else {
           const n = Math.min(5 - this.headerFill, chunk.length - pos);
           chunk.copy(this.header, this.headerFill, pos, pos + n);
@@ -176,9 +177,7 @@ export class MessageReader {
           this.headerFill = 0;
           if (this.header[0] !== 0) throw new CallError(Status.INTERNAL, 'a compressed message arrived without negotiated compression');
           this.checkLength(this.header.readUInt32BE(1));
-          this.message = Buffer.allocUnsafe(this.header.readUInt32BE(1));
-          this.fill = 0;
-          if (this.keepParts) this.parts = [];
+          this.message = this.newMessage(this.header.readUInt32BE(1));
         }
       }
       const n = Math.min(this.message.length - this.fill, chunk.length - pos);
@@ -197,10 +196,18 @@ export class MessageReader {
     // A zero-length message has no bytes to wait for.
     if (this.message && this.message.length === 0) {
       const m = this.message;
+      const parts = this.parts;
       this.message = undefined;
       this.parts = undefined;
-      this.onMessage(m);
+      this.onMessage(m, parts);
     }
+  }
+
+  private newMessage(length: number): Buffer {
+    this.fill = 0;
+    if (!this.keepParts) return Buffer.allocUnsafe(length);
+    this.parts = [];
+    return Buffer.allocUnsafeSlow(length);
   }
 
   get partial(): boolean {
