@@ -60,8 +60,20 @@ export class AnswerReader {
   private readonly nativeMessages: { header: Uint8Array; body: Uint8Array[] }[] = [];
   private readonly batches: OpaqueRow[][] = [];
   private count = 0;
+  private viewsReceived = false;
+  private bodyBytes = 0;
+  private plainBytes = 0;
 
   constructor(private readonly what: string) {}
+
+  /**
+   * What the answer's bytes cost to rebuild: `fresh` when every byte handed out is the codec's
+   * new output (none is a view into a received message), with the received and the decompressed
+   * body sizes. A fresh answer can be read again from its messages instead of being copied.
+   */
+  get decoding(): { fresh: boolean; receivedBytes: number; plainBytes: number } {
+    return { fresh: !this.native && !this.viewsReceived, receivedBytes: this.bodyBytes, plainBytes: this.plainBytes };
+  }
 
   get isNative(): boolean {
     return this.native;
@@ -89,7 +101,12 @@ export class AnswerReader {
       return [];
     }
     if (!message.isRecordBatch()) throw invalidInput(`${this.what}: answer message ${index} is not a record batch`);
-    const rows = readRows(this.layout!, plainBatch(message, msg.data_body, `${this.what}: answer message ${index}`));
+    const plain = plainBatch(message, msg.data_body, `${this.what}: answer message ${index}`);
+    // Only the data column's values are handed out as bytes (versions, kinds and offsets are read into numbers and strings).
+    this.viewsReceived ||= plain.viewsBody[this.layout!.data.buffer + 2] !== false;
+    this.bodyBytes += msg.data_body.length;
+    this.plainBytes += plain.bodyLength;
+    const rows = readRows(this.layout!, plain);
     this.batches.push(rows);
     return rows;
   }

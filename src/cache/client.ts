@@ -5,9 +5,10 @@
  * conditional gets (`key:version`), as the Python SDK does. Works in worker
  * threads (nothing here is process-global).
  *
- * Each object get() returns is the caller's own: the LRU keeps a private copy,
- * so a task that mutates the bytes it received (the value decoders return views
- * into them) cannot change what later gets of the same key see.
+ * Each object get() returns is the caller's own: the LRU keeps bytes the caller
+ * cannot reach (a copy, or the answer as received, read again on a hit: see
+ * KeptAnswer), so a task that mutates the bytes it received (the value decoders
+ * return views into them) cannot change what later gets of the same key see.
  */
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
@@ -25,12 +26,12 @@ import { CACHE_DEADLINE_MS } from '../options/serve';
 import { objectRefFromDocument } from '../wire/object-ref';
 import type { CacheObject, CachePayload, ObjectRef } from '../wire/cache-types';
 import type { FlightServiceClient, FlightInfo } from './flight';
-import type { FlightData, OutgoingFlightData } from './flight-data';
+import { decodeFlightData, type FlightData, type OutgoingFlightData } from './flight-data';
 import { parseEndpoint, type CacheEndpoint } from './endpoint';
 import { matchesKey, parseKey, parsePath, parsePrefix, parsePutTarget } from '../wire/keys';
 import { AnswerReader, type Answer } from './answer';
 import { arrowPutMessages, opaquePutMessages, opaquePutMessagesSync } from './put-messages';
-import { CallError, Http2Transport } from './transport';
+import { CallError, Http2Transport, type RawMessage } from './transport';
 
 /*
  * grpc-js and the Flight service definitions are loaded on first use. A session
@@ -95,7 +96,7 @@ const FLOW_CONTROL_WINDOW = 32 * 1024 * 1024;
 export class CacheClient {
   private readonly opts: Required<Omit<CacheClientOptions, 'endpoint' | 'caFile'>> & Pick<CacheClientOptions, 'endpoint' | 'caFile'>;
   private readonly channels = new Map<string, FlightServiceClient>();
-  private readonly lru?: LRUCache<string, CacheObject>;
+  private readonly lru?: LRUCache<string, LruEntry>;
   private readonly http2?: Http2Transport;
   private ca?: Buffer;
   private closed = false;
@@ -122,10 +123,10 @@ export class CacheClient {
     }
     if (this.opts.transport === 'http2') this.http2 = new Http2Transport(() => this.caBundle());
     if (this.opts.lruEntries > 0) {
-      this.lru = new LRUCache<string, CacheObject>({
+      this.lru = new LRUCache<string, LruEntry>({
         max: this.opts.lruEntries,
         maxSize: this.opts.lruMaxBytes,
-        sizeCalculation: (o) => Math.max(1, objectBytes(o)),
+        sizeCalculation: (e) => Math.max(1, entryBytes(e)),
       });
     }
   }
@@ -159,27 +160,36 @@ export class CacheClient {
     parseKey(ref.key);
     const endpoint = parseEndpoint(ref.endpoint);
     const lruKey = `${endpoint.canonical}\n${ref.key}`;
-    const cached = ref.version === 0 ? undefined : this.lru?.get(lruKey);
-    const answer = await this.fetch(endpoint, ref.key, cached?.version ?? 0);
+    const entry = ref.version === 0 ? undefined : this.lru?.get(lruKey);
+    let fetched = await this.fetch(endpoint, ref.key, entry?.version ?? 0);
+    let answer = fetched.answer;
     // `received` holds only bytes of this answer (the caller may have them as they are);
     // anything built from the LRU's copy is handed out as a copy.
     let received: CacheObject | undefined;
     let fromLru: CacheObject | undefined;
-    if (answer.mode === 'not-modified') fromLru = cached;
+    if (answer.mode === 'not-modified') {
+      if (entry?.kind === 'answer' || entry?.kind === 'wire') return reread(entry); // new bytes, the caller's own
+      fromLru = entry;
+    }
     else if (answer.mode === 'arrow') received = { kind: 'arrow', version: answer.version, ipc: answer.ipc };
     else if (answer.mode === 'full') received = { kind: 'opaque', version: answer.version, base: answer.base, patches: answer.patches.map((p) => p.data) };
-    else if (cached?.kind === 'opaque' && answer.version > cached.version) {
-      fromLru = { ...cached, version: answer.version, patches: [...cached.patches, ...answer.patches.map((p) => copyBytes(p.data))] };
+    else {
+      const cached = entry?.kind === 'answer' || entry?.kind === 'wire' ? reread(entry) : entry;
+      if (cached?.kind === 'opaque' && answer.version > cached.version) {
+        fromLru = { ...cached, version: answer.version, patches: [...cached.patches, ...answer.patches.map((p) => copyBytes(p.data))] };
+      }
     }
     if (!received && !fromLru) {
       // The copy we held went away meanwhile (or the server answered patches we cannot apply): fetch it whole.
-      const full = await this.fetch(endpoint, ref.key, 0);
-      if (full.mode === 'arrow') received = { kind: 'arrow', version: full.version, ipc: full.ipc };
-      else if (full.mode === 'full') received = { kind: 'opaque', version: full.version, base: full.base, patches: full.patches.map((p) => p.data) };
+      fetched = await this.fetch(endpoint, ref.key, 0);
+      answer = fetched.answer;
+      if (answer.mode === 'arrow') received = { kind: 'arrow', version: answer.version, ipc: answer.ipc };
+      else if (answer.mode === 'full') received = { kind: 'opaque', version: answer.version, base: answer.base, patches: answer.patches.map((p) => p.data) };
       else throw notFound(`cache get ${ref.key} at ${endpoint.canonical}: the server answered no object to a fresh fetch`);
     }
     if (received) {
-      if (this.lru && objectBytes(received) <= this.opts.lruMaxBytes) this.lru.set(lruKey, copyObject(received));
+      const kept = fetched.kept;
+      if (this.lru && (kept ? kept.bytes : objectBytes(received)) <= this.opts.lruMaxBytes) this.lru.set(lruKey, kept ?? copyObject(received));
       else this.lru?.delete(lruKey);
       return received;
     }
@@ -373,17 +383,44 @@ export class CacheClient {
     return putResultRef(results[0], context);
   }
 
-  private async fetch(endpoint: CacheEndpoint, key: string, version: number): Promise<Answer> {
+  private async fetch(endpoint: CacheEndpoint, key: string, version: number): Promise<{ answer: Answer; kept?: KeptAnswer }> {
     const what = `get ${key}`;
     return this.retrying(endpoint, what, async () => {
       const reader = new AnswerReader('the answer');
-      await this.getMessages(endpoint, `${key}:${version}`, this.opts.deadlineMs, (msg) => void reader.add(msg));
-      return reader.finish();
+      const messages: FlightData[] = [];
+      const raws: (RawMessage | undefined)[] = [];
+      await this.getMessages(endpoint, `${key}:${version}`, this.opts.deadlineMs, (msg, raw) => {
+        messages.push(msg);
+        raws.push(raw);
+        reader.add(msg);
+      });
+      const answer = reader.finish();
+      if (answer.mode !== 'full') return { answer };
+      const { fresh, receivedBytes, plainBytes } = reader.decoding;
+      let bytes = 0;
+      if (fresh) {
+        if (plainBytes < REREAD_MIN_RATIO * receivedBytes) return { answer };
+        for (const m of messages) bytes += m.data_header.length + m.data_body.length + m.app_metadata.length;
+        return { answer, kept: { kind: 'answer', version: answer.version, messages, bytes } };
+      }
+      // The caller has views into the received messages; each is a copy of chunk slices nothing else holds.
+      const wire: Buffer[][] = [];
+      for (const raw of raws) {
+        if (!raw?.parts) return { answer }; // grpc-js
+        wire.push(raw.parts);
+        bytes += raw.bytes.length;
+      }
+      return { answer, kept: { kind: 'wire', version: answer.version, wire, bytes } };
     });
   }
 
   /** One DoGet; each answer message goes to `onMessage` in order (an async one holds back the next). */
-  private async getMessages(endpoint: CacheEndpoint, ticket: string, deadlineMs: number, onMessage: (m: FlightData) => void | Promise<void>): Promise<void> {
+  private async getMessages(
+    endpoint: CacheEndpoint,
+    ticket: string,
+    deadlineMs: number,
+    onMessage: (m: FlightData, raw?: RawMessage) => void | Promise<void>,
+  ): Promise<void> {
     if (this.http2) {
       if (this.closed) throw unavailable(`cache client is closed (endpoint ${endpoint.canonical})`);
       return this.http2.doGet(endpoint, Buffer.from(ticket), { deadlineMs }, onMessage);
@@ -499,12 +536,51 @@ function putResultRef(meta: Buffer | undefined, context: string): ObjectRef {
   return ref;
 }
 
+/**
+ * An opaque answer the LRU keeps as it was received, instead of a copy of the object made at every
+ * get; a hit reads it again into new bytes, the caller's own, which costs about the copy it replaces.
+ * - 'answer': the messages themselves, when every byte the caller got is a codec's new output (none
+ *   is a view into the messages, which the caller therefore cannot reach). Only for answers that
+ *   decompressed at REREAD_MIN_RATIO or more: reading them again is mostly writing the output, as a
+ *   copy is; a less compressed answer would cost the codec's full work on every hit (copied instead).
+ * - 'wire': when the caller got views into the messages, the chunk slices each message was gathered
+ *   from (nothing else holds them); a hit joins them into a new buffer and decodes that.
+ */
+type KeptAnswer =
+  | { kind: 'answer'; version: number; messages: FlightData[]; bytes: number }
+  | { kind: 'wire'; version: number; wire: Buffer[][]; bytes: number };
+
+type LruEntry = CacheObject | KeptAnswer;
+
+const REREAD_MIN_RATIO = 16;
+
+/** The object of a kept answer, decoded again: new bytes, the caller's own. */
+function reread(kept: KeptAnswer): CacheObject {
+  const reader = new AnswerReader('the kept answer');
+  if (kept.kind === 'answer') for (const m of kept.messages) reader.add(m);
+  else for (const pieces of kept.wire) reader.add(decodeFlightData(Buffer.concat(pieces)));
+  const a = reader.finish();
+  if (a.mode !== 'full') throw unavailable(`the kept answer of version ${kept.version} reads as '${a.mode}'`);
+  return { kind: 'opaque', version: a.version, base: a.base, patches: a.patches.map((p) => p.data) };
+}
+
+function entryBytes(e: LruEntry): number {
+  return e.kind === 'answer' || e.kind === 'wire' ? e.bytes : objectBytes(e);
+}
+
 function objectBytes(o: CacheObject): number {
   return o.kind === 'opaque' ? o.base.length + o.patches.reduce((n, p) => n + p.length, 0) : o.ipc.length;
 }
 
 function copyBytes(b: Uint8Array): Buffer {
-  return Buffer.from(b);
+  return privateCopy(b);
+}
+
+/** A copy in memory of its own: Buffer.from puts small copies in the shared pool, which a caller's bytes (`.buffer`) may reach. */
+function privateCopy(b: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafeSlow(b.length);
+  out.set(b);
+  return out;
 }
 
 /** A deep copy of an object's bytes: what the LRU keeps and what it hands out never share memory. */

@@ -54,6 +54,8 @@ export interface PlainBatch {
   buffers: Uint8Array[];
   /** Whether the body was compressed (so the header was rewritten). */
   wasCompressed: boolean;
+  /** By buffer index: whether it is a view into the given body (not compressed, or stored raw) rather than the codec's new output. */
+  viewsBody: boolean[];
 }
 
 const PADDING = new Uint8Array(8);
@@ -68,12 +70,13 @@ export function decompressBatch(header: RecordBatchHeader, body: Uint8Array): Pl
       }
       return body.subarray(start, start + length);
     });
-    return { header, body: [body], bodyLength: body.length, buffers, wasCompressed: false };
+    return { header, body: [body], bodyLength: body.length, buffers, wasCompressed: false, viewsBody: buffers.map(() => true) };
   }
   const buffers: Uint8Array[] = [];
   const parts: Uint8Array[] = [];
   const regions: BufferRegion[] = [];
   let offset = 0;
+  const viewsBody: boolean[] = [];
   header.buffers.forEach(({ offset: start, length }, i) => {
     if (start < 0 || length < 0 || start + length > body.length) {
       throw invalidInput(`record batch buffer ${i} [${start}, +${length}) lies outside the ${body.length}-byte body`);
@@ -88,6 +91,7 @@ export function decompressBatch(header: RecordBatchHeader, body: Uint8Array): Pl
       const frame = body.subarray(start + PREFIX, start + length);
       if (declared === NOT_COMPRESSED) {
         plain = frame;
+        viewsBody[i] = true;
       } else {
         if (declared < 0n || declared > BigInt(Number.MAX_SAFE_INTEGER)) {
           throw invalidInput(`compressed buffer ${i} declares an impossible length ${declared}`);
@@ -105,6 +109,7 @@ export function decompressBatch(header: RecordBatchHeader, body: Uint8Array): Pl
         }
       }
     }
+    viewsBody[i] ??= false;
     regions.push(new BufferRegion(offset, plain.length));
     parts.push(plain);
     buffers.push(plain);
@@ -123,5 +128,5 @@ export function decompressBatch(header: RecordBatchHeader, body: Uint8Array): Pl
     header.variadicBufferCounts,
     header.metadata,
   );
-  return { header: plainHeader, body: parts, bodyLength: offset, buffers, wasCompressed: true };
+  return { header: plainHeader, body: parts, bodyLength: offset, buffers, wasCompressed: true, viewsBody };
 }

@@ -182,6 +182,23 @@ class ProtoReader {
   }
 }
 
+/**
+ * Field 1 of a message whose field 1 is `bytes` (a Ticket's ticket, a PutResult's app_metadata), as a view;
+ * empty when absent, the last one when repeated (protobuf's rule), unknown fields skipped.
+ * Throws FlmError(InvalidInput) naming `what` on a truncated or malformed message.
+ */
+export function bytesFieldOne(message: Buffer, what: string): Buffer {
+  const r = new ProtoReader(message, what);
+  let out: Buffer = EMPTY;
+  while (!r.done) {
+    const tag = r.varint();
+    const wire = tag & 7;
+    if (wire === 2 && Math.floor(tag / 8) === 1) out = r.bytes();
+    else r.skip(wire);
+  }
+  return out;
+}
+
 function decodeDescriptor(buf: Buffer): FlightDescriptor {
   const r = new ProtoReader(buf, 'FlightDescriptor');
   const d: FlightDescriptor = { type: 'UNKNOWN', cmd: EMPTY, path: [] };

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { tableFromArrays, tableFromIPC, tableToIPC } from 'apache-arrow';
 import { CacheClient } from '../../src/cache/client';
@@ -149,6 +150,34 @@ describe('CacheClient against the embedded server', () => {
       const again = await client.get(p);
       expect(again.kind === 'opaque' && [text(again.base), ...again.patches.map(text)]).toEqual(['pristine', 'delta']);
     } finally {
+      other.close();
+    }
+  });
+
+  test('a large object the LRU keeps as the chunks it arrived in: every get still hands out bytes of its own', async () => {
+    const big = randomBytes(3 * 1024 * 1024 + 5); // many HTTP/2 chunks: the answer is gathered, and the chunks kept
+    const ref = await client.put('app/kept', big);
+    const own = new CacheClient({ endpoint });
+    const other = new CacheClient({ endpoint });
+    try {
+      const first = await own.get(ref);
+      if (first.kind !== 'opaque') throw new Error('expected an opaque object');
+      expect(first.base.equals(big)).toBe(true);
+      new Uint8Array(first.base.buffer).fill(0x21); // all the caller can reach, not only its view
+      for (let i = 0; i < 2; i++) {
+        const again = await own.get(ref); // "not modified": read again from what the LRU kept
+        expect(again.kind === 'opaque' && again.base.equals(big)).toBe(true);
+        if (again.kind === 'opaque') new Uint8Array(again.base.buffer).fill(0x22);
+      }
+      const p = await other.patch(ref.key, Buffer.from('delta'));
+      const patched = await own.get(p); // the patch only, on top of what the LRU kept
+      if (patched.kind !== 'opaque') throw new Error('expected an opaque object');
+      expect([patched.base.equals(big), patched.patches.map(text)]).toEqual([true, ['delta']]);
+      new Uint8Array(patched.base.buffer).fill(0x23);
+      const last = await own.get(p);
+      expect(last.kind === 'opaque' && [last.base.equals(big), last.patches.map(text)]).toEqual([true, ['delta']]);
+    } finally {
+      own.close();
       other.close();
     }
   });

@@ -95,6 +95,27 @@ suite('CacheClient against Flame’s object cache (FLAME_CACHE_BIN)', () => {
     expect(patched.kind === 'opaque' && [Buffer.from(patched.base).toString(), ...patched.patches.map((x) => Buffer.from(x).toString())]).toEqual(['base', '+x']);
   });
 
+  test('a highly compressed object the LRU keeps as its answer: not-modified and patch-only answers give bytes of the caller’s own', async () => {
+    const c = client();
+    const key = 'lru/s/zeros';
+    const base = Buffer.alloc(1 << 20, 3); // Flame's ZSTD makes this a few hundred bytes
+    const ref = await c.update(key, base);
+    const first = await c.get(ref);
+    if (first.kind !== 'opaque') throw new Error('expected an opaque object');
+    new Uint8Array(first.base.buffer).fill(9); // the caller scribbles over all it can reach
+    const again = await c.get(ref); // not modified
+    expect(again.kind === 'opaque' && again.base.equals(base)).toBe(true);
+    const p = await c.patch(key, Buffer.from('+x'));
+    const patched = await c.get({ ...ref, version: p.version }); // the patch only, on top of the kept answer
+    if (patched.kind !== 'opaque') throw new Error('expected an opaque object');
+    expect(patched.version).toBe(p.version);
+    expect(patched.base.equals(base)).toBe(true);
+    expect(patched.patches.map((x) => Buffer.from(x).toString())).toEqual(['+x']);
+    new Uint8Array(patched.base.buffer).fill(9);
+    const last = await c.get({ ...ref, version: p.version });
+    expect(last.kind === 'opaque' && [last.base.equals(base), last.patches.map((x) => Buffer.from(x).toString())]).toEqual([true, ['+x']]);
+  });
+
   test('delete by key and by session prefix; a deleted object is NotFound', async () => {
     const c = client({ lruEntries: 0 });
     const a = await c.put('del/s1', Buffer.from('a'));

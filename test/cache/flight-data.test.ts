@@ -2,7 +2,7 @@
 import path from 'node:path';
 import fc from 'fast-check';
 import * as protobuf from 'protobufjs';
-import { decodeFlightData, encodeFlightData } from '../../src/cache/flight-data';
+import { bytesFieldOne, decodeFlightData, encodeFlightData } from '../../src/cache/flight-data';
 
 // protobufjs comes with @grpc/proto-loader; it is the reference implementation here.
 const root = new protobuf.Root().loadSync(path.resolve(__dirname, '../../proto/arrow/flight/Flight.proto'), { keepCase: true });
@@ -66,4 +66,34 @@ test('garbage is refused with InvalidInput, never a crash', () => {
       }
     }),
   );
+});
+
+test('bytesFieldOne reads what protobufjs writes as a Ticket and a PutResult, unknown fields skipped', () => {
+  // PutResult and Ticket both carry `bytes` as field 1; a message of a later schema may add fields around it.
+  const Extended = new protobuf.Type('Extended')
+    .add(new protobuf.Field('pre', 7, 'fixed64'))
+    .add(new protobuf.Field('value', 1, 'bytes'))
+    .add(new protobuf.Field('count', 2, 'uint64'))
+    .add(new protobuf.Field('name', 3, 'string'))
+    .add(new protobuf.Field('ratio', 4, 'float'));
+  new protobuf.Root().define('t').add(Extended);
+  const Ticket = root.lookupType('arrow.flight.protocol.Ticket');
+  const PutResult = root.lookupType('arrow.flight.protocol.PutResult');
+  fc.assert(
+    fc.property(bytes, fc.nat(), fc.nat(), fc.string(), (value, pre, count, name) => {
+      expect(bytesFieldOne(Buffer.from(Ticket.encode({ ticket: value }).finish()), 'Ticket')).toEqual(Buffer.from(value));
+      expect(bytesFieldOne(Buffer.from(PutResult.encode({ app_metadata: value }).finish()), 'PutResult')).toEqual(Buffer.from(value));
+      const ext = Extended.encode({ pre, value, count, name, ratio: 0.5 }).finish();
+      expect(bytesFieldOne(Buffer.from(ext), 'Extended')).toEqual(Buffer.from(value));
+    }),
+  );
+  expect(bytesFieldOne(Buffer.alloc(0), 'Ticket')).toHaveLength(0);
+  // Repeated: the last one wins, as protobuf decoders do.
+  expect(bytesFieldOne(Buffer.from([0x0a, 1, 0x41, 0x0a, 2, 0x42, 0x43]), 'Ticket').toString()).toBe('BC');
+});
+
+test('bytesFieldOne refuses truncated and malformed messages with InvalidInput naming the message', () => {
+  for (const bad of [[0x0a, 5, 1, 2], [0x0a], [0x0b], [0x09, 1, 2, 3], [0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80]]) {
+    expect(() => bytesFieldOne(Buffer.from(bad), 'PutResult')).toThrow(expect.objectContaining({ code: 'INVALID_INPUT', message: expect.stringContaining('PutResult') }));
+  }
 });

@@ -144,6 +144,29 @@ describe('our client against a pyarrow Flight server sending compressed bodies',
     expect(t.getChild('s')!.get(5)).toBe('x'.repeat(10));
   });
 
+  test.each(['zstd', 'lz4'])('a %s answer the LRU keeps as it came: every get gets bytes of its own', async (codec) => {
+    const key = `app/${codec}/kept`;
+    const own = new CacheClient({ endpoint: remote });
+    try {
+      const first = await own.get({ endpoint: remote, key, version: 0 });
+      if (first.kind !== 'opaque') throw new Error('expected an opaque object');
+      // The caller scribbles over all it can reach, the whole memory behind its bytes included.
+      new Uint8Array(first.base.buffer).fill(0x21);
+      for (const p of first.patches) new Uint8Array(p.buffer).fill(0x21);
+      for (let i = 0; i < 2; i++) {
+        const again = await own.get({ endpoint: remote, key, version: 4 }); // answered "not modified"
+        if (again.kind !== 'opaque') throw new Error('expected an opaque object');
+        expect(again.version).toBe(4);
+        expect(again.base.equals(Buffer.from('flame '.repeat(50_000)))).toBe(true);
+        expect(again.patches.map((p) => p.equals(Buffer.from('delta '.repeat(1000))))).toEqual([true]);
+        expect(again.base.buffer).not.toBe(first.base.buffer);
+        new Uint8Array(again.base.buffer).fill(0x22);
+      }
+    } finally {
+      own.close();
+    }
+  });
+
   test('the bodies really are compressed on the wire', async () => {
     const raw = rawClient(remote);
     try {

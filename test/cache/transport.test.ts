@@ -45,6 +45,24 @@ describe('MessageReader', () => {
     }
   });
 
+  it('with keepParts, hands out copies of their own and the chunk slices they were copied from, whatever the boundaries', () => {
+    const messages = [Buffer.from('first'), Buffer.alloc(0), Buffer.alloc(3000, 7), Buffer.from('x')];
+    const wire = Buffer.concat(messages.flatMap((m) => [Buffer.from([0, ...[24, 16, 8, 0].map((s) => (m.length >>> s) & 0xff)]), m]));
+    for (const size of [1, 3, 7, 4096, wire.length]) {
+      const chunks: Buffer[] = [];
+      for (let i = 0; i < wire.length; i += size) chunks.push(Buffer.from(wire.subarray(i, i + size))); // each in memory of its own
+      const got: { m: Buffer; parts: Buffer[] }[] = [];
+      const r = new MessageReader((m, parts) => got.push({ m, parts: parts! }), Infinity, true);
+      for (const c of chunks) r.push(c);
+      expect(got.map((g) => Buffer.from(g.m))).toEqual(messages);
+      for (const { m, parts } of got) {
+        expect(Buffer.concat(parts)).toEqual(m);
+        expect(m.byteLength === 0 || m.buffer.byteLength === m.byteLength).toBe(true); // not a view into a chunk, not in the pool
+        for (const c of chunks) expect(m.buffer).not.toBe(c.buffer);
+      }
+    }
+  });
+
   it('refuses a message longer than its limit at the length prefix, whole or split across chunks', () => {
     const got: Buffer[] = [];
     const whole = new MessageReader((m) => got.push(m), 4);

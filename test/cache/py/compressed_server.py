@@ -1,7 +1,8 @@
 """A small pyarrow Flight server answering DoGet like Flame's cache, with compressed bodies.
 
 Ticket "<app>/<codec>/<name>:<version>": codec is zstd, lz4 or none; name "table" answers a
-native Arrow table, anything else an opaque object (one base row, one patch row).
+native Arrow table, anything else an opaque object of version 4 (one base row, one patch row),
+or "not modified" (the schema, no rows) to a client that holds version 4.
 Prints its port, then serves until stdin closes.
 """
 import sys
@@ -25,6 +26,8 @@ class Server(fl.FlightServerBase):
             )
             return fl.RecordBatchStream(table, options=options)
         schema = pa.schema([("version", pa.uint64()), ("kind", pa.utf8()), ("data", pa.binary())])
+        if _version == "4":
+            return fl.RecordBatchStream(pa.RecordBatchReader.from_batches(schema, []), options=options)
         batches = [
             pa.record_batch([pa.array([3], pa.uint64()), pa.array(["base"]), pa.array([PAYLOAD])], schema=schema),
             pa.record_batch([pa.array([4], pa.uint64()), pa.array(["patch"]), pa.array([b"delta " * 1000])], schema=schema),
