@@ -20,7 +20,7 @@
 import { EventEmitter } from 'node:events';
 import http2 from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
-import type { OutgoingFlightData } from '../flight-data';
+import { bytesFieldOne, type OutgoingFlightData } from '../flight-data';
 import { CallError, frameFlightData } from '../transport';
 import { decodeReceived, PartsReader, type ReceivedFlightData } from './received-parts';
 import { FramedMessage } from './shared-answers';
@@ -32,35 +32,11 @@ type RawMethod = 'DoGet' | 'DoPut';
 
 /** A Ticket { bytes ticket = 1; }: the ticket's bytes (a view); unknown fields skipped. */
 function decodeTicket(m: Buffer): Buffer {
-  let pos = 0;
-  let ticket: Buffer = Buffer.alloc(0);
-  const varint = (): number => {
-    let result = 0;
-    let scale = 1;
-    for (let i = 0; i < 10; i++) {
-      if (pos >= m.length) throw new CallError(grpc.status.INTERNAL, 'truncated Ticket');
-      const b = m[pos++]!;
-      result += (b & 0x7f) * scale;
-      if (b < 0x80) return result;
-      scale *= 128;
-    }
-    throw new CallError(grpc.status.INTERNAL, 'malformed Ticket');
-  };
-  while (pos < m.length) {
-    const tag = varint();
-    const wire = tag & 7;
-    if (wire === 2) {
-      const len = varint();
-      if (pos + len > m.length) throw new CallError(grpc.status.INTERNAL, 'truncated Ticket');
-      if (tag >>> 3 === 1) ticket = m.subarray(pos, pos + len);
-      pos += len;
-    } else if (wire === 0) varint();
-    else if (wire === 1) pos += 8;
-    else if (wire === 5) pos += 4;
-    else throw new CallError(grpc.status.INTERNAL, 'malformed Ticket');
-    if (pos > m.length) throw new CallError(grpc.status.INTERNAL, 'truncated Ticket');
+  try {
+    return bytesFieldOne(m, 'Ticket');
+  } catch (err) {
+    throw new CallError(grpc.status.INTERNAL, err instanceof Error ? err.message : String(err));
   }
-  return ticket;
 }
 
 /** grpc-timeout (PROTOCOL-HTTP2: up to 8 digits and a unit) in milliseconds; undefined when absent or malformed. */
