@@ -39,6 +39,14 @@ export function liveSessionChildren(): number {
 const YOUNG_GENERATION = '--max-semi-space-size=16';
 
 /**
+ * An instance started with `--cpu-prof` (bench/procs.ts does for profiles) has its session
+ * processes profiled too, into the same directory: the rest of its flags are not passed on.
+ */
+function profilingFlags(): string[] {
+  return process.execArgv.filter((a) => a === '--cpu-prof' || a.startsWith('--cpu-prof-'));
+}
+
+/**
  * The child's script: the built one, or, when this module itself runs from
  * source (the unit test tier under ts-jest), the TypeScript source through
  * sucrase's require hook, so that tests never run a stale build.
@@ -46,7 +54,7 @@ const YOUNG_GENERATION = '--max-semi-space-size=16';
 function childCommand(heapMb: number | undefined): { script: string; execArgv: string[] } {
   // The young generation capped at Node 20's size: Node 22+'s V8 doubles it, and a session
   // process busy with a steady stream of tasks keeps the committed pages (docs/node24-memory.md).
-  const heap = [YOUNG_GENERATION, ...(heapMb === undefined ? [] : [`--max-old-space-size=${heapMb}`])];
+  const heap = [YOUNG_GENERATION, ...(heapMb === undefined ? [] : [`--max-old-space-size=${heapMb}`]), ...profilingFlags()];
   if (path.extname(__filename) === '.ts') {
     return { script: path.join(__dirname, 'child-entry.ts'), execArgv: [...heap, '--require', require.resolve('sucrase/register/ts')] };
   }
@@ -63,16 +71,20 @@ export class ChildChannel {
   private nextId = 1;
   private killedFor: KillReason | { kind: 'timeout'; ms: number } | undefined;
   private uncaught: string | undefined;
+  private onNotice: (n: Notice) => void;
+  private onStderr: (line: string) => void;
 
   /** onStderr: each line the child writes to stderr (V8's out-of-memory report among them). */
   constructor(heapMb: number | undefined, onNotice: (n: Notice) => void, onStderr: (line: string) => void) {
+    this.onNotice = onNotice;
+    this.onStderr = onStderr;
     const { script, execArgv } = childCommand(heapMb);
     // execArgv is set in full: the child must not inherit the instance's own flags (--inspect, a test runner's).
     // stderr is read here, not inherited: it becomes log lines instead of raw text in the instance's own stderr.
     const stdio: ('ignore' | 'inherit' | 'pipe')[] = ['ignore', 'inherit', 'pipe', 'pipe'];
     this.proc = spawn(process.execPath, [...execArgv, script], { env: { ...process.env, [CHANNEL_ENV]: String(CHANNEL_FD) }, detached: true, stdio });
     liveChildren++;
-    if (this.proc.stderr) readline.createInterface({ input: this.proc.stderr, crlfDelay: Infinity }).on('line', onStderr);
+    if (this.proc.stderr) readline.createInterface({ input: this.proc.stderr, crlfDelay: Infinity }).on('line', (line) => this.onStderr(line));
     this.pipe = this.proc.stdio[CHANNEL_FD] as Socket;
     const reader = new FrameReader();
     const onMessage = (m: unknown): void => {
@@ -84,7 +96,7 @@ export class ChildChannel {
         return;
       }
       if (msg.type === 'uncaught') this.uncaught = msg.message;
-      onNotice(msg);
+      this.onNotice(msg);
     };
     this.pipe.on('data', (d: Buffer) => reader.push(d, onMessage));
     // A failed write (the child already gone) is answered by 'exit' below.
@@ -115,6 +127,17 @@ export class ChildChannel {
 
   get pid(): number | undefined {
     return this.proc.pid;
+  }
+
+  /** Whether the child may still answer: not ended, not exited, not being killed. */
+  get usable(): boolean {
+    return this.end === undefined && !this.exited && this.killedFor === undefined && this.pipe.writable;
+  }
+
+  /** A spare child (spare-process.ts) handed to a session: its notices and stderr go to the session's handlers from now on. */
+  adopt(onNotice: (n: Notice) => void, onStderr: (line: string) => void): void {
+    this.onNotice = onNotice;
+    this.onStderr = onStderr;
   }
 
   /** Enters the session; resolves with the reply, or `gone` if the child ends first. */
