@@ -140,6 +140,19 @@ export class ChildChannel {
     this.onStderr = onStderr;
   }
 
+  /**
+   * Whether the child (its process, channel and stderr) keeps this process's event loop alive. An early spare
+   * (early-spare.ts) does not until serve adopts it: a `serve` that fails to start must still exit.
+   */
+  holdsLoop(hold: boolean): void {
+    // stdio 'pipe' streams are sockets.
+    const handles = [this.proc, this.pipe, this.proc.stderr as Socket | null];
+    for (const h of handles) {
+      if (hold) h?.ref();
+      else h?.unref();
+    }
+  }
+
   /** Enters the session; resolves with the reply, or `gone` if the child ends first. */
   enter(init: ChildInit): Promise<ReplyTo['enter'] | Gone> {
     return this.request<ReplyTo['enter']>((id) => ({ type: 'enter', id, init })).reply;

@@ -17,6 +17,7 @@
  */
 import type { Logger } from '../log';
 import { ChildChannel } from './child-channel';
+import { takeEarlySpare } from './early-spare';
 import type { Notice } from './protocol';
 
 /** Spares that ended while idle, in a row, after which no more are started until a session has used one. */
@@ -55,15 +56,18 @@ export class SpareProcess {
     return { child: new ChildChannel(this.heapMb, onNotice, onStderr), spare: false };
   }
 
-  /** Starts a spare unless there is one (at serve start, and when a session has left or could not be entered). */
+  /**
+   * Starts a spare unless there is one (at serve start, and when a session has left or could not be entered).
+   * At serve start, the one the command line forked before loading serve (early-spare.ts) is used when it fits.
+   */
   refill(): void {
     if (this.closed || this.spare || this.idleDeaths >= MAX_IDLE_DEATHS) return;
     // It writes nothing to its channel before it is handed a session; stderr is Node's own (a bad flag, a crash).
-    const child = new ChildChannel(
-      this.heapMb,
-      () => undefined,
-      (line) => this.log.warn({ stderr: line }, 'the spare session process wrote to stderr'),
-    );
+    const onStderr = (line: string): void => this.log.warn({ stderr: line }, 'the spare session process wrote to stderr');
+    const early = takeEarlySpare(this.heapMb);
+    for (const line of early?.stderr ?? []) onStderr(line);
+    early?.child.adopt(() => undefined, onStderr);
+    const child = early?.child ?? new ChildChannel(this.heapMb, () => undefined, onStderr);
     this.spare = child;
     void child.ended.then((end) => {
       if (this.spare !== child) return;
