@@ -39,14 +39,6 @@ export function liveSessionChildren(): number {
 const YOUNG_GENERATION = '--max-semi-space-size=16';
 
 /**
- * An instance started with `--cpu-prof` (bench/procs.ts does for profiles) has its session
- * processes profiled too, into the same directory: the rest of its flags are not passed on.
- */
-function profilingFlags(): string[] {
-  return process.execArgv.filter((a) => a === '--cpu-prof' || a.startsWith('--cpu-prof-'));
-}
-
-/**
  * The child's script: the built one, or, when this module itself runs from
  * source (the unit test tier under ts-jest), the TypeScript source through
  * sucrase's require hook, so that tests never run a stale build.
@@ -54,7 +46,7 @@ function profilingFlags(): string[] {
 function childCommand(heapMb: number | undefined): { script: string; execArgv: string[] } {
   // The young generation capped at Node 20's size: Node 22+'s V8 doubles it, and a session
   // process busy with a steady stream of tasks keeps the committed pages (docs/node24-memory.md).
-  const heap = [YOUNG_GENERATION, ...(heapMb === undefined ? [] : [`--max-old-space-size=${heapMb}`]), ...profilingFlags()];
+  const heap = [YOUNG_GENERATION, ...(heapMb === undefined ? [] : [`--max-old-space-size=${heapMb}`])];
   if (path.extname(__filename) === '.ts') {
     return { script: path.join(__dirname, 'child-entry.ts'), execArgv: [...heap, '--require', require.resolve('sucrase/register/ts')] };
   }
