@@ -23,6 +23,12 @@ import type { Notice } from './protocol';
 /** Spares that ended while idle, in a row, after which no more are started until a session has used one. */
 const MAX_IDLE_DEATHS = 3;
 
+let idleSpares = 0;
+/** Spare processes waiting for a session, across instances in this process (leak checks subtract them from the session processes). */
+export function idleSpareProcesses(): number {
+  return idleSpares;
+}
+
 export class SpareProcess {
   private spare: ChildChannel | undefined;
   private idleDeaths = 0;
@@ -47,7 +53,7 @@ export class SpareProcess {
    */
   take(onNotice: (n: Notice) => void, onStderr: (line: string) => void): { child: ChildChannel; spare: boolean } {
     const spare = this.spare;
-    this.spare = undefined;
+    this.hold(undefined);
     this.idleDeaths = 0;
     if (spare?.usable) {
       spare.adopt(onNotice, onStderr);
@@ -68,10 +74,10 @@ export class SpareProcess {
     for (const line of early?.stderr ?? []) onStderr(line);
     early?.child.adopt(() => undefined, onStderr);
     const child = early?.child ?? new ChildChannel(this.heapMb, () => undefined, onStderr);
-    this.spare = child;
+    this.hold(child);
     void child.ended.then((end) => {
       if (this.spare !== child) return;
-      this.spare = undefined;
+      this.hold(undefined);
       if (this.closed) return;
       this.idleDeaths++;
       const again = this.idleDeaths < MAX_IDLE_DEATHS;
@@ -84,7 +90,13 @@ export class SpareProcess {
   async close(): Promise<void> {
     this.closed = true;
     const spare = this.spare;
-    this.spare = undefined;
+    this.hold(undefined);
     await spare?.kill({ kind: 'leave', reason: 'the instance is closing' });
+  }
+
+  private hold(child: ChildChannel | undefined): void {
+    if (this.spare) idleSpares--;
+    if (child) idleSpares++;
+    this.spare = child;
   }
 }

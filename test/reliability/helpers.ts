@@ -8,6 +8,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { liveSessionChildren } from '../../src/runner/supervisor';
+import { idleSpareProcesses } from '../../src/runner/spare-process';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
 export const CLI = path.join(ROOT, 'dist', 'cli.js');
@@ -105,7 +106,8 @@ export interface ResourceCounts {
 }
 
 export function resourceCounts(): ResourceCounts {
-  return { threads: liveSessionChildren(), ...openHandles() };
+  // An instance's idle spare session process (src/runner/spare-process.ts) is meant to be there.
+  return { threads: liveSessionChildren() - idleSpareProcesses(), ...openHandles() };
 }
 
 /**
