@@ -10,9 +10,17 @@
  * threads), each round next to `tar xzf` with its CPU (tar and gzip, from the
  * shell's `times`): CPU is less sensitive than wall time to a loaded machine.
  *
+ * The instance keeps a spare session process (src/runner/spare-process.ts),
+ * started with serve: the enter is made as soon as serve accepts calls, as
+ * Flame does, so the spare may still be booting; its CPU before the enter is
+ * not in the enter's CPU, and is printed apart (`spare before`).
+ *
  * Part of `npm run bench`; alone (after `npx tsc`):
- *   node -r ./bench/register.js bench/packages.ts [--quick] [--phases] [--no-enter] [--split]
+ *   node -r ./bench/register.js bench/packages.ts [--quick] [--phases] [--no-enter] [--split] [--ab]
  * `--split` prints each round's user and system CPU: tar's, flmrun-js's, its session process's.
+ * `--ab` adds, each round, a cold enter on an instance run with `--no-spare-process`
+ * (the two take turns going first); `--ab-cli PATH` makes that instance another
+ * build's dist/cli.js instead (a before/after comparison in one run).
  */
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -49,6 +57,10 @@ export interface PackagesResult {
    */
   coldVsTar?: Summary;
   coldVsTarCpu?: Summary;
+  /** CPU seconds the spare session process had used before the cold enter began (its boot, or part of it). */
+  spareBeforeCpu?: Summary;
+  /** `--ab`: the cold enter on an instance without a spare, and its ratios to tar. */
+  noSpare?: { cold: Summary; coldCpu: Summary; coldVsTar: Summary; coldVsTarCpu: Summary };
 }
 
 let ticksPerSecond: number | undefined;
@@ -88,22 +100,28 @@ function treeCpu(pid: number): { user: number; sys: number; childUser: number; c
   return r;
 }
 
+/** The session processes of the previous enter on each instance: the next enter waits until they are gone. */
+const lastSession = new Map<number, number[]>();
+
 async function enterAndLeave(
   socket: string, url: string, pid: number,
-): Promise<{ wall: number; cpu: number; parts: ReturnType<typeof treeCpu> }> {
+): Promise<{ wall: number; cpu: number; spareBefore: number; parts: ReturnType<typeof treeCpu> }> {
   const client = connectInstance(`unix://${socket}`);
   try {
-    // The last session's process is gone before the enter starts, so the new one is all the tree adds.
-    for (let i = 0; i < 500 && childPids(pid).length > 0; i++) await new Promise((r) => setTimeout(r, 10));
+    // The last session's process is gone before the enter starts (a spare may be there: it counts as it runs).
+    const last = lastSession.get(pid) ?? [];
+    for (let i = 0; i < 500 && childPids(pid).some((c) => last.includes(c)); i++) await new Promise((r) => setTimeout(r, 10));
     const c = treeCpu(pid);
     const t = process.hrtime.bigint();
     const res = await client.enter({ session_id: randomUUID(), application: { name: 'bench-pkg', url } });
     const wall = since(t);
     const d = treeCpu(pid);
+    // During a session its process is the only child (a new spare starts after the leave).
+    lastSession.set(pid, childPids(pid));
     const parts = { user: d.user - c.user, sys: d.sys - c.sys, childUser: d.childUser - c.childUser, childSys: d.childSys - c.childSys };
     if ((res.return_code ?? 0) !== 0) throw new Error(`session enter failed (${res.return_code}): ${res.message ?? ''}`);
     await client.leave();
-    return { wall, cpu: parts.user + parts.sys + parts.childUser + parts.childSys, parts };
+    return { wall, cpu: parts.user + parts.sys + parts.childUser + parts.childSys, spareBefore: c.childUser + c.childSys, parts };
   } finally {
     client.close();
   }
@@ -116,8 +134,12 @@ export async function benchPackages(cacheEndpoint: string, logLevel: string, qui
     const url = `file://${archive}`;
     const r = {
       tar: [] as number[], tarCpu: [] as number[], cold: [] as number[], coldCpu: [] as number[], warm: [] as number[], warmCpu: [] as number[],
-      ratio: [] as number[], ratioCpu: [] as number[],
+      ratio: [] as number[], ratioCpu: [] as number[], spareBefore: [] as number[],
+      b: { cold: [] as number[], coldCpu: [] as number[], ratio: [] as number[], ratioCpu: [] as number[] },
     };
+    const abAt = process.argv.indexOf('--ab-cli');
+    const otherCli = abAt > 0 ? process.argv[abAt + 1] : undefined;
+    const ab = process.argv.includes('--ab') || otherCli !== undefined;
     const reps = quick ? 2 : 5;
     for (let i = 0; i < reps; i++) {
       const out = fs.mkdtempSync(path.join(base, 'tar-'));
@@ -126,36 +148,67 @@ export async function benchPackages(cacheEndpoint: string, logLevel: string, qui
       r.tarCpu.push(x.cpu);
       fs.rmSync(out, { recursive: true, force: true });
 
-      const work = fs.mkdtempSync(path.join(base, 'work-'));
-      const inst = await startFlmrun({ cacheEndpoint, workDir: work, keepExtracted: true, name: 'flmrun-js-packages' }, logLevel);
-      try {
-        const cold = await enterAndLeave(inst.socket, url, inst.pid);
-        r.cold.push(cold.wall);
-        r.coldCpu.push(cold.cpu);
-        r.ratio.push(cold.wall / x.wall);
-        r.ratioCpu.push(cold.cpu / x.cpu);
-        if (process.argv.includes('--split')) {
-          const s = (v: number): string => (v * 1000).toFixed(0);
-          const p = cold.parts;
-          console.log(
-            `round ${i + 1}: tar ${s(x.wall)} ms wall, cpu user ${s(x.user)} sys ${s(x.sys)} | cold ${s(cold.wall)} ms wall, ` +
-              `flmrun-js user ${s(p.user)} sys ${s(p.sys)}, session process user ${s(p.childUser)} sys ${s(p.childSys)}`,
-          );
+      const s = (v: number): string => (v * 1000).toFixed(0);
+      const split = (what: string, cold: Awaited<ReturnType<typeof enterAndLeave>>): void => {
+        if (!process.argv.includes('--split')) return;
+        const p = cold.parts;
+        console.log(
+          `round ${i + 1}: tar ${s(x.wall)} ms wall, cpu user ${s(x.user)} sys ${s(x.sys)} | ${what} ${s(cold.wall)} ms wall, ` +
+            `flmrun-js user ${s(p.user)} sys ${s(p.sys)}, session process user ${s(p.childUser)} sys ${s(p.childSys)}, spare before ${s(cold.spareBefore)}`,
+        );
+      };
+      const withSpare = async (): Promise<void> => {
+        const work = fs.mkdtempSync(path.join(base, 'work-'));
+        const inst = await startFlmrun({ cacheEndpoint, workDir: work, keepExtracted: true, name: 'flmrun-js-packages' }, logLevel);
+        try {
+          const cold = await enterAndLeave(inst.socket, url, inst.pid);
+          r.cold.push(cold.wall);
+          r.coldCpu.push(cold.cpu);
+          r.ratio.push(cold.wall / x.wall);
+          r.ratioCpu.push(cold.cpu / x.cpu);
+          r.spareBefore.push(cold.spareBefore);
+          split('cold', cold);
+          for (let w = 0; w < 4; w++) {
+            const warm = await enterAndLeave(inst.socket, url, inst.pid);
+            r.warm.push(warm.wall);
+            r.warmCpu.push(warm.cpu);
+          }
+        } finally {
+          await inst.stop();
+          fs.rmSync(work, { recursive: true, force: true });
         }
-        for (let w = 0; w < 4; w++) {
-          const warm = await enterAndLeave(inst.socket, url, inst.pid);
-          r.warm.push(warm.wall);
-          r.warmCpu.push(warm.cpu);
+      };
+      const withoutSpare = async (): Promise<void> => {
+        const work = fs.mkdtempSync(path.join(base, 'work-'));
+        const inst = await startFlmrun(
+          otherCli
+            ? { cacheEndpoint, workDir: work, keepExtracted: true, name: 'flmrun-js-packages-other', cli: otherCli }
+            : { cacheEndpoint, workDir: work, keepExtracted: true, name: 'flmrun-js-packages-no-spare', serveArgs: ['--no-spare-process'] },
+          logLevel,
+        );
+        try {
+          const cold = await enterAndLeave(inst.socket, url, inst.pid);
+          r.b.cold.push(cold.wall);
+          r.b.coldCpu.push(cold.cpu);
+          r.b.ratio.push(cold.wall / x.wall);
+          r.b.ratioCpu.push(cold.cpu / x.cpu);
+          split(otherCli ? 'cold, other build' : 'cold, no spare', cold);
+        } finally {
+          await inst.stop();
+          fs.rmSync(work, { recursive: true, force: true });
         }
-      } finally {
-        await inst.stop();
-        fs.rmSync(work, { recursive: true, force: true });
-      }
+      };
+      if (ab && i % 2 === 1) await withoutSpare();
+      await withSpare();
+      if (ab && i % 2 === 0) await withoutSpare();
     }
     return {
       archiveMB: mb, entries, tar: summarize(r.tar), cold: summarize(r.cold), warm: summarize(r.warm),
       tarCpu: summarize(r.tarCpu), coldCpu: summarize(r.coldCpu), warmCpu: summarize(r.warmCpu),
-      coldVsTar: summarize(r.ratio), coldVsTarCpu: summarize(r.ratioCpu),
+      coldVsTar: summarize(r.ratio), coldVsTarCpu: summarize(r.ratioCpu), spareBeforeCpu: summarize(r.spareBefore),
+      noSpare: ab
+        ? { cold: summarize(r.b.cold), coldCpu: summarize(r.b.coldCpu), coldVsTar: summarize(r.b.ratio), coldVsTarCpu: summarize(r.b.ratioCpu) }
+        : undefined,
     };
   } finally {
     fs.rmSync(base, { recursive: true, force: true });
@@ -269,6 +322,11 @@ async function main(): Promise<void> {
       console.log(`warm enter       ${ms(r.warm)}${cpu(r.warmCpu)}`);
       const x = (v?: Summary): string => (v ? `${v.p50.toFixed(2)}x (${v.min.toFixed(2)}-${v.max.toFixed(2)})` : '');
       console.log(`cold / tar of each round, median (range): wall ${x(r.coldVsTar)}, cpu ${x(r.coldVsTarCpu)}`);
+      if (r.spareBeforeCpu) console.log(`spare process CPU before the cold enter (not in its CPU above): ${ms(r.spareBeforeCpu)}`);
+      if (r.noSpare) {
+        const b = r.noSpare;
+        console.log(`${process.argv.includes('--ab-cli') ? 'cold, other build' : 'cold, no spare  '} ${ms(b.cold)}  cpu ${ms(b.coldCpu)}  / tar of each round: wall ${x(b.coldVsTar)}, cpu ${x(b.coldVsTarCpu)}`);
+      }
     } finally {
       await cache.stop();
     }

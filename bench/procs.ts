@@ -122,6 +122,8 @@ export interface FlmrunOptions {
   cacheTransport?: 'grpc-js';
   /** Another build's dist/cli.js (a before/after comparison in one run); default this checkout's. */
   cli?: string;
+  /** More `serve` flags (bench/packages.ts: --no-spare-process for its A/B rounds). */
+  serveArgs?: string[];
 }
 
 export async function startFlmrun(o: FlmrunOptions, logLevel: string): Promise<Proc & { socket: string }> {
@@ -133,6 +135,7 @@ export async function startFlmrun(o: FlmrunOptions, logLevel: string): Promise<P
   if (o.diagFile) nodeOptions.push(`--require=${path.join(__dirname, 'diag-preload.js')}`);
   const args = [o.cli ?? CLI, 'serve', '--socket', socket, '--cache', o.cacheEndpoint, '--work-dir', o.workDir, '--log-level', logLevel];
   if (o.keepExtracted) args.push('--keep-extracted');
+  if (o.serveArgs) args.push(...o.serveArgs);
   const proc = start(o.name ?? 'flmrun-js', process.execPath, args, {
     env: {
       ...(nodeOptions.length ? { NODE_OPTIONS: [process.env.NODE_OPTIONS, ...nodeOptions].filter(Boolean).join(' ') } : {}),

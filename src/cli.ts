@@ -9,6 +9,9 @@
  *   flmrun-js health (--socket PATH | --target HOST:PORT)
  *   flmrun-js upload <dir|archive> [--app NAME] [--cache URL]
  */
+// First, before the modules below load: serve's spare session process boots meanwhile (src/runner/early-spare.ts).
+import { forkEarlySpare } from './runner/early-spare';
+forkEarlySpare(process.argv.slice(2));
 import { parseArgs } from 'node:util';
 import { createLogger } from './log';
 import { describeThrown, isFlmError } from './errors';

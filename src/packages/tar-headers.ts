@@ -77,23 +77,23 @@ export class TarHeaderInspector {
       return;
     }
     this.sawNull = false;
-    const name = h.subarray(0, 100).toString('utf8').replace(/\0.*$/s, '');
     for (const [field, start, len] of FIELDS) {
       const f = h.subarray(start, start + len);
       const nul = f.indexOf(0);
-      if (nul >= 0 && f.subarray(nul).some((b) => b !== 0)) {
-        throw invalidInput(`${this.where}: entry "${name}" has bytes after a NUL in its ${field} field (NUL bytes in names are not allowed)`);
+      // Compared natively with zeros: a per-byte callback here was most of this file's CPU (1,503 headers × 355 bytes).
+      if (nul >= 0 && !f.subarray(nul).equals(ZERO_BLOCK.subarray(0, len - nul))) {
+        throw invalidInput(`${this.where}: entry "${nameOf(h)}" has bytes after a NUL in its ${field} field (NUL bytes in names are not allowed)`);
       }
     }
     const type = h[156] ? String.fromCharCode(h[156]) : '';
     let size: number | undefined;
     if ((h[124]! & 0x80) !== 0) {
-      if (h[124] === 0xff) throw invalidInput(`${this.where}: entry "${name}" declares a negative size`);
+      if (h[124] === 0xff) throw invalidInput(`${this.where}: entry "${nameOf(h)}" declares a negative size`);
       size = h.subarray(125, 136).reduce((acc, b) => acc * 256 + b, 0);
     } else {
       const text = h.subarray(124, 136).toString('latin1').replace(/\0.*$/s, '').trim();
       size = text === '' ? 0 : /^[0-7]+$/.test(text) ? parseInt(text, 8) : undefined;
-      if (size === undefined) throw invalidInput(`${this.where}: entry "${name}" has an unreadable size field`);
+      if (size === undefined) throw invalidInput(`${this.where}: entry "${nameOf(h)}" has an unreadable size field`);
     }
     if (type === 'x' || type === 'g') {
       this.pax = [];
@@ -126,6 +126,11 @@ export class TarHeaderInspector {
     else this.paxSize = size;
     this.pax = undefined;
   }
+}
+
+/** The name field, for messages only (decoded only when one is needed). */
+function nameOf(h: Buffer): string {
+  return h.subarray(0, 100).toString('utf8').replace(/\0.*$/s, '');
 }
 
 function blocks(size: number): number {

@@ -63,16 +63,20 @@ export class ChildChannel {
   private nextId = 1;
   private killedFor: KillReason | { kind: 'timeout'; ms: number } | undefined;
   private uncaught: string | undefined;
+  private onNotice: (n: Notice) => void;
+  private onStderr: (line: string) => void;
 
   /** onStderr: each line the child writes to stderr (V8's out-of-memory report among them). */
   constructor(heapMb: number | undefined, onNotice: (n: Notice) => void, onStderr: (line: string) => void) {
+    this.onNotice = onNotice;
+    this.onStderr = onStderr;
     const { script, execArgv } = childCommand(heapMb);
     // execArgv is set in full: the child must not inherit the instance's own flags (--inspect, a test runner's).
     // stderr is read here, not inherited: it becomes log lines instead of raw text in the instance's own stderr.
     const stdio: ('ignore' | 'inherit' | 'pipe')[] = ['ignore', 'inherit', 'pipe', 'pipe'];
     this.proc = spawn(process.execPath, [...execArgv, script], { env: { ...process.env, [CHANNEL_ENV]: String(CHANNEL_FD) }, detached: true, stdio });
     liveChildren++;
-    if (this.proc.stderr) readline.createInterface({ input: this.proc.stderr, crlfDelay: Infinity }).on('line', onStderr);
+    if (this.proc.stderr) readline.createInterface({ input: this.proc.stderr, crlfDelay: Infinity }).on('line', (line) => this.onStderr(line));
     this.pipe = this.proc.stdio[CHANNEL_FD] as Socket;
     const reader = new FrameReader();
     const onMessage = (m: unknown): void => {
@@ -84,7 +88,7 @@ export class ChildChannel {
         return;
       }
       if (msg.type === 'uncaught') this.uncaught = msg.message;
-      onNotice(msg);
+      this.onNotice(msg);
     };
     this.pipe.on('data', (d: Buffer) => reader.push(d, onMessage));
     // A failed write (the child already gone) is answered by 'exit' below.
@@ -115,6 +119,30 @@ export class ChildChannel {
 
   get pid(): number | undefined {
     return this.proc.pid;
+  }
+
+  /** Whether the child may still answer: not ended, not exited, not being killed. */
+  get usable(): boolean {
+    return this.end === undefined && !this.exited && this.killedFor === undefined && this.pipe.writable;
+  }
+
+  /** A spare child (spare-process.ts) handed to a session: its notices and stderr go to the session's handlers from now on. */
+  adopt(onNotice: (n: Notice) => void, onStderr: (line: string) => void): void {
+    this.onNotice = onNotice;
+    this.onStderr = onStderr;
+  }
+
+  /**
+   * Whether the child (its process, channel and stderr) keeps this process's event loop alive. An early spare
+   * (early-spare.ts) does not until serve adopts it: a `serve` that fails to start must still exit.
+   */
+  holdsLoop(hold: boolean): void {
+    // stdio 'pipe' streams are sockets.
+    const handles = [this.proc, this.pipe, this.proc.stderr as Socket | null];
+    for (const h of handles) {
+      if (hold) h?.ref();
+      else h?.unref();
+    }
   }
 
   /** Enters the session; resolves with the reply, or `gone` if the child ends first. */

@@ -9,10 +9,12 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import pino from 'pino';
 import { FlmError, ErrorCode } from '../errors';
 import { createRuntimeDeps, type RuntimeDeps } from './deps';
 import { installModuleAlias } from './module-alias';
+import { nativeImport } from './loader';
 import { CHANNEL_ENV, CHANNEL_FD, type ChildInit, type FromChild, type ToChild } from './protocol';
 import { encodeFrame, FrameReader } from './frames';
 import { SessionRuntime } from './session-runtime';
@@ -56,6 +58,14 @@ process.on('uncaughtException', (err) => {
 const reader = new FrameReader();
 channel.on('data', (d: Buffer) => reader.push(d, (m) => onMessage(m as ToChild)));
 
+// At boot, not at enter: on Node 20 module.register() starts the loader's hooks thread and waits for it
+// (~0.1 s, more on a loaded machine), which would come after the package is installed instead of while it is.
+const entry = publicEntry();
+installModuleAlias(entry);
+// The user's module is loaded by import(): its first use sets up the ES module loader, the first request to the
+// hooks thread and the CommonJS export lexer. A small CommonJS file of our own, that user code imports anyway, does it now.
+nativeImport(pathToFileURL(entry).href).catch(() => undefined);
+
 function onMessage(msg: ToChild): void {
   switch (msg.type) {
     case 'enter':
@@ -86,7 +96,6 @@ async function enter(id: number, childInit: ChildInit): Promise<void> {
     { level: init.logLevel, base: { pid: process.pid } },
     { write: (line: string) => send({ type: 'log', line }) },
   ).child({ sessionId: init.spec.sessionId, ...init.logBindings });
-  installModuleAlias(publicEntry());
   guardProcess();
   deps = createRuntimeDeps(init, logger);
   try {

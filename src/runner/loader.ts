@@ -44,7 +44,7 @@ export interface LoadSpec {
  * A real dynamic import(): with `module: commonjs`, tsc rewrites import() in
  * this file into require(), which cannot load every ES module.
  */
-const nativeImport = new Function('url', 'return import(url)') as (url: string) => Promise<unknown>;
+export const nativeImport = new Function('url', 'return import(url)') as (url: string) => Promise<unknown>;
 
 export async function loadTarget(spec: LoadSpec): Promise<LoadedTarget> {
   const root = path.resolve(spec.root);

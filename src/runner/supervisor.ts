@@ -22,6 +22,7 @@ import { settlesWithin } from '../util/deadline';
 import { parseWholeNumber, type Unit } from '../options/values';
 import { REF_CONCURRENCY } from '../options/serve';
 import { ChildChannel } from './child-channel';
+import type { SpareProcess } from './spare-process';
 import { MAX_FRAME_BYTES } from './frames';
 import { describeEnd, restartsAfter, type ChildEnd } from './child-end';
 import type { ChildInit, Notice, SessionSpec, TaskOutcome } from './protocol';
@@ -48,12 +49,15 @@ export interface RunnerOptions {
   /** How long session leave waits for the running task to stop and for disposal before ending the process; default 5000. */
   closeTimeoutMs?: number;
   logger?: Logger;
+  /** The instance's spare session process: a session's first process is taken from it, and it is refilled once the session is over. */
+  spare?: SpareProcess;
 }
 
-interface Options extends Required<Omit<RunnerOptions, 'caFile' | 'workerHeapMb' | 'cacheDeadlineMs'>> {
+interface Options extends Required<Omit<RunnerOptions, 'caFile' | 'workerHeapMb' | 'cacheDeadlineMs' | 'spare'>> {
   caFile?: string;
   cacheDeadlineMs?: number;
   workerHeapMb?: number;
+  spare?: SpareProcess;
 }
 
 function compileOptions(o: RunnerOptions): Options {
@@ -71,6 +75,7 @@ function compileOptions(o: RunnerOptions): Options {
     abortGraceMs: whole(o.abortGraceMs, 'abortGraceMs', 'ms', 0, 1000),
     closeTimeoutMs: whole(o.closeTimeoutMs, 'closeTimeoutMs', 'ms', 0, 5000),
     logger: o.logger ?? silentLogger,
+    spare: o.spare,
   };
 }
 
@@ -121,28 +126,42 @@ export class SessionSupervisor {
    * meanwhile (~0.5 s of CPU, about what the extraction of a 23 MB package
    * costs, docs/extraction.md), and is told the session only when the spec is
    * there. When the spec fails, the child is ended and that failure is thrown.
+   * With `opts.spare`, the child is the instance's spare when it is alive
+   * (already booted, or further along), and a new spare is started once this
+   * session is over or could not be entered.
    */
   static async start(spec: SessionSpec | Promise<SessionSpec>, opts: RunnerOptions, signal?: AbortSignal): Promise<SessionSupervisor> {
     const o = compileOptions(opts);
     // The child sends nothing before the enter request, which carries the log level: no notice comes before `to.sup` is set.
     const to: { sup?: SessionSupervisor } = {};
-    const booting = new ChildChannel(
-      o.workerHeapMb,
-      (n) => to.sup?.onNotice(n),
-      (line) => o.logger.warn({ stderr: line }, 'the session process wrote to stderr'),
-    );
-    let ready: SessionSpec;
+    const onNotice = (n: Notice): void => to.sup?.onNotice(n);
+    const onStderr = (line: string): void => o.logger.warn({ stderr: line }, 'the session process wrote to stderr');
+    const { child: booting, spare } = o.spare ? o.spare.take(onNotice, onStderr) : { child: new ChildChannel(o.workerHeapMb, onNotice, onStderr), spare: false };
     try {
-      ready = await spec;
+      let ready: SessionSpec;
+      try {
+        ready = await spec;
+      } catch (err) {
+        await booting.kill({ kind: 'abandoned' });
+        throw err;
+      }
+      const sup = new SessionSupervisor(ready, o);
+      to.sup = sup;
+      let child: ChildChannel;
+      try {
+        child = await sup.enterChild('starting', undefined, signal, booting);
+      } catch (err) {
+        // A spare killed from outside just before it was taken (its end not yet seen) is no failure of the
+        // session: a fresh process enters it. User code ends a process by exit, an uncaught error or its heap.
+        if (!spare || booting.end?.kind !== 'signal' || signal?.aborted) throw err;
+        child = await sup.enterChild('starting', undefined, signal);
+      }
+      sup.set({ name: 'idle', child });
+      return sup;
     } catch (err) {
-      await booting.kill({ kind: 'abandoned' });
+      o.spare?.refill();
       throw err;
     }
-    const sup = new SessionSupervisor(ready, o);
-    to.sup = sup;
-    const child = await sup.enterChild('starting', undefined, signal, booting);
-    sup.set({ name: 'idle', child });
-    return sup;
   }
 
   /** The state's name (for tests and logs). */
@@ -220,7 +239,7 @@ export class SessionSupervisor {
    * the process group. Idempotent.
    */
   close(reason = 'session leave'): Promise<void> {
-    this.closing ??= this.shutdown(reason);
+    this.closing ??= this.shutdown(reason).finally(() => this.opts.spare?.refill());
     return this.closing;
   }
 

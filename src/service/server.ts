@@ -11,6 +11,7 @@ import { CacheServer } from '../cache/server/cache-server';
 import { CacheClient } from '../cache/client';
 import { PackageManager } from '../packages';
 import { SessionSupervisor } from '../runner/supervisor';
+import { SpareProcess } from '../runner/spare-process';
 import { InstanceService } from './instance-service';
 import { ReceiveGate } from './receive-gate';
 import { instanceProtos } from './protos';
@@ -46,6 +47,9 @@ export interface RunningInstance {
 
 export async function startInstance(opts: ServeOptions, logger: Logger): Promise<RunningInstance> {
   const log = logger.child({ component: 'server' });
+  const workerHeapMb = opts.workerHeapMb || undefined;
+  // Booted ahead of the first enter (src/runner/spare-process.ts); started below, where nothing fails after it.
+  const spare = opts.noSpareProcess ? undefined : new SpareProcess(workerHeapMb, logger.child({ component: 'spare-process' }));
   let embedded: CacheServer | undefined;
   let cacheEndpoint = opts.cacheEndpoint;
   if (!cacheEndpoint) {
@@ -82,8 +86,9 @@ export async function startInstance(opts: ServeOptions, logger: Logger): Promise
       caFile: opts.caFile,
       taskTimeoutMs: opts.taskTimeoutMs || undefined,
       cacheDeadlineMs: opts.cacheDeadlineMs,
-      workerHeapMb: opts.workerHeapMb || undefined,
+      workerHeapMb,
       refConcurrency: opts.refConcurrency,
+      spare,
     },
     workDir: opts.workDir,
     logger,
@@ -106,6 +111,7 @@ export async function startInstance(opts: ServeOptions, logger: Logger): Promise
 
   let tcpPort: number | undefined;
   let unix: UnixListener | undefined;
+  spare?.refill();
   try {
     if (opts.socketPath) unix = await bindUnixSocket(server, opts.socketPath, log);
     if (opts.listen) {
@@ -120,6 +126,7 @@ export async function startInstance(opts: ServeOptions, logger: Logger): Promise
     }
   } catch (err) {
     server.forceShutdown();
+    await spare?.close();
     cacheClient.close();
     await embedded?.close();
     throw err;
@@ -134,6 +141,8 @@ export async function startInstance(opts: ServeOptions, logger: Logger): Promise
       health.setStatus(INSTANCE_SERVICE, 'NOT_SERVING');
       // Stop accepting new calls; in-flight ones run on.
       const drained = new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+      // First, so that sessions that leave now start no new spare.
+      await spare?.close();
       await service.close(opts.shutdownGraceMs);
       await gracefully(drained, 2_000, () => server.forceShutdown());
       await packages.close();

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { liveSessionChildren } from '../../src/runner/supervisor';
+import { idleSpareProcesses } from '../../src/runner/spare-process';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
 export const CLI = path.join(ROOT, 'dist', 'cli.js');
@@ -92,7 +93,8 @@ export interface ResourceCounts {
 }
 
 export function resourceCounts(): ResourceCounts {
-  return { threads: liveSessionChildren(), ...openHandles() };
+  // An instance's idle spare session process (src/runner/spare-process.ts) is meant to be there.
+  return { threads: liveSessionChildren() - idleSpareProcesses(), ...openHandles() };
 }
 
 /**
