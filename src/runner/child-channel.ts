@@ -192,6 +192,10 @@ export class ChildChannel {
   private send(msg: ToChild): void {
     if (this.end || this.exited || !this.pipe.writable) return;
     const parts = encodeFrame(msg);
+    if (parts.length === 1) {
+      this.pipe.write(parts[0]!);
+      return;
+    }
     this.pipe.cork();
     for (const part of parts) this.pipe.write(part);
     this.pipe.uncork();

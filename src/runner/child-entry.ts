@@ -31,10 +31,14 @@ const channel = new net.Socket({ fd: CHANNEL_FD, readable: true, writable: true 
 const send = (msg: FromChild, then?: () => void): void => {
   if (!channel.writable) return then?.();
   const parts = encodeFrame(msg);
+  if (parts.length === 1) {
+    channel.write(parts[0]!, then && (() => then()));
+    return;
+  }
   const last = parts.pop()!;
   channel.cork();
   for (const part of parts) channel.write(part);
-  channel.write(last, () => then?.());
+  channel.write(last, then && (() => then()));
   channel.uncork();
 };
 

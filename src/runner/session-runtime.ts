@@ -12,7 +12,7 @@ import { mapBounded } from './bounded';
 import { bindMethod, callArguments } from './invoke';
 import { instantiate, loadTarget, type LoadedTarget } from './loader';
 import { captureState, restoreState, sameState } from './state';
-import { runInTask } from './task-context';
+import { runInTask, type TaskInfo } from './task-context';
 import { describeUserError } from './user-stack';
 import type { SessionSpec } from './protocol';
 import type { TaskOutcome } from './protocol';
@@ -53,7 +53,7 @@ export interface TaskResultWithState extends TaskOutcome {
 }
 
 export class SessionRuntime {
-  private current: { taskId: string; controller: AbortController } | undefined;
+  private current: RunningTask | undefined;
   private disposed = false;
   /** The state last persisted (or restored), so that a task that changed nothing writes nothing. */
   private persisted: Uint8Array | undefined;
@@ -97,22 +97,21 @@ export class SessionRuntime {
   }
 
   async runTask(taskId: string, input: Uint8Array | undefined): Promise<TaskResultWithState> {
-    const controller = new AbortController();
-    this.current = { taskId, controller };
-    const logger = this.opts.logger.child({ taskId });
+    const task = new RunningTask(taskId, this.opts.spec.sessionId, this.opts.spec.appName, this.opts.logger);
+    this.current = task;
     try {
-      return await this.run(taskId, input, controller.signal, logger);
+      return await this.run(task, input);
     } catch (err) {
       const e = FlmError.from(err, ErrorCode.Internal);
-      if (e.code === ErrorCode.Internal) logger.error({ err }, 'task failed inside the runner');
+      if (e.code === ErrorCode.Internal) task.logger.error({ err }, 'task failed inside the runner');
       return { returnCode: e.returnCode, message: e.message, error: e.toData() };
     } finally {
       this.current = undefined;
     }
   }
 
-  private async run(taskId: string, input: Uint8Array | undefined, signal: AbortSignal, logger: Logger): Promise<TaskResultWithState> {
-    const { codecs, spec } = this.opts;
+  private async run(task: RunningTask, input: Uint8Array | undefined): Promise<TaskResultWithState> {
+    const { codecs } = this.opts;
     if (!input || input.length === 0) {
       return fail(ReturnCode.InvalidInput, 'task input is empty: expected a runner request {method, args, kwargs}');
     }
@@ -122,11 +121,9 @@ export class SessionRuntime {
 
     let result: unknown;
     try {
-      result = await runInTask({ taskId, sessionId: spec.sessionId, appName: spec.appName, signal, logger }, () =>
-        bound.call(args),
-      );
+      result = await runInTask(task, () => bound.call(args));
     } catch (err) {
-      logger.debug({ err }, 'user code threw');
+      task.logger.debug({ err }, 'user code threw');
       return fail(ReturnCode.GeneralError, describeUserError(err, this.root));
     }
 
@@ -153,7 +150,7 @@ export class SessionRuntime {
     } catch (err) {
       throw FlmError.from(err, ErrorCode.Unavailable, `cannot store the result under ${prefix} in the cache at ${this.opts.cacheEndpoint}`);
     }
-    logger.debug({ key: ref.key, version: ref.version }, 'result stored');
+    if (this.opts.logger.isLevelEnabled('debug')) task.logger.debug({ key: ref.key, version: ref.version }, 'result stored');
     return { returnCode: ReturnCode.Success, output: encodeObjectRef(ref), state };
   }
 
@@ -192,7 +189,7 @@ export class SessionRuntime {
   /** Fires the running task's AbortSignal (timeout, session leave, shutdown). */
   abort(reason: string, taskId?: string): void {
     if (!this.current || (taskId !== undefined && this.current.taskId !== taskId)) return;
-    this.current.controller.abort(new DOMException(reason, 'AbortError'));
+    this.current.abort(reason);
   }
 
   /** Session leave: abort the running task, dispose the execution object once. */
@@ -207,6 +204,36 @@ export class SessionRuntime {
     } catch (err) {
       this.opts.logger.warn({ err: describeUserError(err, this.root) }, 'disposing the execution object failed');
     }
+  }
+}
+
+/**
+ * The task as user code sees it (`currentTask()`). Its AbortSignal and its
+ * logger are made when first asked for: most tasks ask for neither, and an
+ * AbortController is among the dearer objects a task would make.
+ */
+class RunningTask implements TaskInfo {
+  private controller: AbortController | undefined;
+  private bound: Logger | undefined;
+
+  constructor(
+    readonly taskId: string,
+    readonly sessionId: string,
+    readonly appName: string,
+    private readonly sessionLogger: Logger,
+  ) {}
+
+  get signal(): AbortSignal {
+    return (this.controller ??= new AbortController()).signal;
+  }
+
+  get logger(): Logger {
+    return (this.bound ??= this.sessionLogger.child({ taskId: this.taskId }));
+  }
+
+  /** Fires the signal, also for user code that asks for it only afterwards. */
+  abort(reason: string): void {
+    (this.controller ??= new AbortController()).abort(new DOMException(reason, 'AbortError'));
   }
 }
 

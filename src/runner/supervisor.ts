@@ -53,6 +53,16 @@ export interface RunnerOptions {
   spare?: SpareProcess;
 }
 
+/**
+ * A caller giving up, as the supervisor listens for it: an AbortSignal, or
+ * anything as light that fires 'abort' listeners once.
+ */
+export interface CancelSignal {
+  readonly aborted: boolean;
+  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void;
+  removeEventListener(type: 'abort', listener: () => void): void;
+}
+
 interface Options extends Required<Omit<RunnerOptions, 'caFile' | 'workerHeapMb' | 'cacheDeadlineMs' | 'spare'>> {
   caFile?: string;
   cacheDeadlineMs?: number;
@@ -100,9 +110,8 @@ type State =
 
 export class SessionSupervisor {
   private state: State = { name: 'closed' };
-  /** Resolves at the next state change (waiters re-read the state). */
-  private changed!: Promise<void>;
-  private signalChange!: () => void;
+  /** Called at the next state change (waiters re-read the state); made only when someone waits, as a task's changes have no waiter. */
+  private changeWaiters: (() => void)[] | undefined;
   private latestState: Uint8Array | undefined;
   private closing: Promise<void> | undefined;
   private readonly log: Logger;
@@ -114,7 +123,6 @@ export class SessionSupervisor {
   ) {
     this.log = opts.logger;
     this.logStream = (opts.logger as unknown as Record<symbol, { write(line: string): unknown } | undefined>)[pino.symbols.streamSym];
-    this.resetChanged();
   }
 
   /**
@@ -180,7 +188,7 @@ export class SessionSupervisor {
    * up; a task not started yet is not started, a running one sees its
    * AbortSignal fire. Never rejects for user-caused failures.
    */
-  async invoke(taskId: string, input: Uint8Array | undefined, signal?: AbortSignal): Promise<TaskOutcome> {
+  async invoke(taskId: string, input: Uint8Array | undefined, signal?: CancelSignal): Promise<TaskOutcome> {
     // An idle session (every task's case but the first after a restart) needs no wait.
     const child = this.state.name === 'idle' ? this.state.child : await this.ready();
     if (!child) return { returnCode: ReturnCode.InvalidInput, message: `session ${this.spec.sessionId} has left` };
@@ -265,7 +273,7 @@ export class SessionSupervisor {
           break;
         case 'starting':
         case 'restarting':
-          await this.changed;
+          await this.nextChange();
           break;
       }
     }
@@ -368,13 +376,13 @@ export class SessionSupervisor {
 
   private set(next: State): void {
     this.state = next;
-    const fire = this.signalChange;
-    this.resetChanged();
-    fire();
+    const waiters = this.changeWaiters;
+    this.changeWaiters = undefined;
+    if (waiters) for (const w of waiters) w();
   }
 
-  private resetChanged(): void {
-    this.changed = new Promise<void>((resolve) => (this.signalChange = resolve));
+  private nextChange(): Promise<void> {
+    return new Promise<void>((resolve) => (this.changeWaiters ??= []).push(resolve));
   }
 }
 

@@ -15,9 +15,10 @@ import { ErrorCode, FlmError, ReturnCode, type LoggedError } from '../errors';
 import type { Logger } from '../log';
 import { safeUrl } from '../redact';
 import type { InstalledPackage, PackageManager } from '../packages';
-import type { RunnerOptions, SessionSupervisor, SessionSpec, TaskOutcome } from '../runner/supervisor';
+import type { CancelSignal, RunnerOptions, SessionSupervisor, SessionSpec, TaskOutcome } from '../runner/supervisor';
 import type { EmptyRequest, InstanceHandlers, Result, SessionContext, TaskContext, TaskResult } from './protos';
 import { OperationQueue, queueFullReason } from './operation-queue';
+import { CallCancel } from './call-cancel';
 import { resultPrefix } from '../wire/keys';
 import { settlesWithin } from '../util/deadline';
 import { MAX_QUEUED_BYTES } from '../options/serve';
@@ -68,8 +69,15 @@ export class InstanceService {
   /** gRPC handlers for flame.v1.Instance (and its legacy alias). */
   handlers(): InstanceHandlers {
     return {
-      OnSessionEnter: (call, cb) => withCallSignal(call, cb, (signal) => this.enter(call.request, signal)),
-      OnTaskInvoke: (call, cb) => withCallSignal(call, cb, (signal) => this.invoke(call.request, signal)),
+      OnSessionEnter: (call, cb) => {
+        // The package download takes a real AbortSignal.
+        const ac = new AbortController();
+        answer(call, cb, () => ac.abort(), () => this.enter(call.request, ac.signal));
+      },
+      OnTaskInvoke: (call, cb) => {
+        const cancel = new CallCancel();
+        answer(call, cb, () => cancel.abort(), () => this.invoke(call.request, cancel));
+      },
       OnSessionLeave: (call, cb) => reply(this.leave(call.request), cb),
     };
   }
@@ -147,7 +155,7 @@ export class InstanceService {
   }
 
   /** `signal`: the caller gave up; a task not started is not started, a running one sees its AbortSignal fire. */
-  invoke(task: TaskContext, signal?: AbortSignal): Promise<TaskResult> {
+  invoke(task: TaskContext, signal?: CancelSignal): Promise<TaskResult> {
     const taskId = task.task_id ?? '';
     return this.queue.run({
       bytes: task.input?.length ?? 0,
@@ -162,14 +170,17 @@ export class InstanceService {
     });
   }
 
-  private async runTask(task: TaskContext, taskId: string, signal: AbortSignal | undefined): Promise<TaskResult> {
+  private async runTask(task: TaskContext, taskId: string, signal: CancelSignal | undefined): Promise<TaskResult> {
     const s = this.session;
     if (!s) return failure(ReturnCode.InvalidInput, `task ${taskId || '(no id)'}: no session; OnSessionEnter must come first`);
     if (task.session_id && task.session_id !== s.id) {
       return failure(ReturnCode.InvalidInput, `task ${taskId} is for session "${task.session_id}", but the active session is "${s.id}"`);
     }
-    const log = s.log.child({ taskId });
-    log.debug({ inputBytes: task.input?.length ?? 0 }, 'task invoke');
+    // A logger bound to the task only when a line is written: most tasks write none.
+    const debug = s.log.isLevelEnabled('debug');
+    let bound: Logger | undefined;
+    const log = (): Logger => (bound ??= s.log.child({ taskId }));
+    if (debug) log().debug({ inputBytes: task.input?.length ?? 0 }, 'task invoke');
     let outcome: TaskOutcome;
     try {
       outcome = s.leaving
@@ -179,12 +190,13 @@ export class InstanceService {
       const e = FlmError.from(err, ErrorCode.Internal);
       outcome = { returnCode: e.returnCode, message: e.message, error: e.toData() };
     }
-    if (outcome.returnCode === ReturnCode.Success) log.debug('task done');
-    else {
+    if (outcome.returnCode === ReturnCode.Success) {
+      if (debug) log().debug('task done');
+    } else {
       // The message goes back to the client; it may quote task data (a user error
       // echoing its argument), so info gets only the error's log rendering.
-      log.info({ returnCode: outcome.returnCode, error: loggedError(outcome) }, 'task failed');
-      log.debug({ message: outcome.message }, 'task failed');
+      log().info({ returnCode: outcome.returnCode, error: loggedError(outcome) }, 'task failed');
+      log().debug({ message: outcome.message }, 'task failed');
     }
     const res: TaskResult = { return_code: outcome.returnCode };
     if (outcome.output) res.output = outcome.output;
@@ -282,23 +294,21 @@ function gaveUp(): Result & TaskResult {
 }
 
 /**
- * Runs `op` with a signal that aborts when the call is cancelled or its
- * deadline passes (grpc-js answers an expired deadline itself, without
- * telling the handler), then replies.
+ * Runs `op` with `abort` called when the call is cancelled or its deadline
+ * passes (grpc-js answers an expired deadline itself, without telling the
+ * handler), then replies.
  */
-function withCallSignal<Req, Res>(call: grpc.ServerUnaryCall<Req, Res>, cb: grpc.sendUnaryData<Res>, op: (signal: AbortSignal) => Promise<Res>): void {
-  const ac = new AbortController();
-  const abort = (): void => ac.abort();
+function answer<Req, Res>(call: grpc.ServerUnaryCall<Req, Res>, cb: grpc.sendUnaryData<Res>, abort: () => void, op: () => Promise<Res>): void {
   const deadline = call.getDeadline();
   const ms = (deadline instanceof Date ? deadline.getTime() : Number(deadline)) - Date.now();
   const timer = Number.isFinite(ms) ? setTimeout(abort, Math.max(0, ms)) : undefined;
   if (call.cancelled) abort();
   else call.once('cancelled', abort);
   const cleanup = (): void => {
-    clearTimeout(timer);
+    if (timer !== undefined) clearTimeout(timer);
     call.removeListener('cancelled', abort);
   };
-  op(ac.signal).then(
+  op().then(
     (res) => {
       cleanup();
       cb(null, res);

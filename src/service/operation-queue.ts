@@ -11,11 +11,13 @@ export function queueFullReason(heldBytes: number, maxBytes: number): string {
   return `the instance already holds ${mib(heldBytes)} of task input (limit ${mib(maxBytes)}, maxQueuedBytes); send it again later`;
 }
 
+import type { CancelSignal } from '../runner/supervisor';
+
 export interface Operation<T> {
   /** Bytes this operation holds while queued and running (a task's input). */
   bytes?: number;
   /** The caller gave up: if the operation has not started, it never does. */
-  signal?: AbortSignal;
+  signal?: CancelSignal;
   run(): Promise<T>;
   /** The answer of an operation dropped before it started. */
   cancelled(): T;

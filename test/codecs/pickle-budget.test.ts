@@ -75,3 +75,23 @@ describe('pickle reader: heap budget', () => {
     expect(budget).toBeLessThanOrEqual((h.heap_size_limit - h.used_heap_size) / 2 + (16 << 20));
   });
 });
+
+describe('the default budget of a small pickle', () => {
+  const v8 = jest.requireActual<typeof import('node:v8')>('node:v8');
+
+  test('is not read from the heap when the pickle cannot be charged more than 1 MiB; a larger one is', () => {
+    const spy = jest.spyOn(v8, 'getHeapStatistics');
+    try {
+      // PROTO 4, SHORT_BINUNICODE 'ab', STOP: a few bytes, charged at most 320 each
+      expect(readPickle(Buffer.from([0x80, 0x04, 0x8c, 0x02, 0x61, 0x62, STOP]))).toBe('ab');
+      expect(spy).not.toHaveBeenCalled();
+      const text = Buffer.alloc(8192, 0x61);
+      const len = Buffer.alloc(4);
+      len.writeUInt32LE(text.length);
+      expect(readPickle(Buffer.concat([Buffer.from([0x80, 0x04, 0x58]), len, text, Buffer.from([STOP])]))).toHaveLength(8192);
+      expect(spy).toHaveBeenCalled();
+    } finally {
+      spy.mockRestore();
+    }
+  });
+});

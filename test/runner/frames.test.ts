@@ -18,6 +18,10 @@ describe('channel frames', () => {
     { type: 'enter', id: 2, init: { spec: { sessionId: 's', commonData: Buffer.from([7, 7]) }, logBindings: { app: 'ü€' }, state: undefined } },
     { type: 'log', line: '{"level":30,"msg":"é"}\n' },
     { type: 'abort', id: 1, reason: 'task timed out after 5 ms' },
+    { type: 'invoke', id: 5, taskId: 'tâche-ü' },
+    { type: 'done', id: 5, returnCode: 3, message: 'refused', error: { code: 'unavailable', summary: 's' } },
+    { type: 'done', id: 6, returnCode: -1 },
+    { type: 'invoke', id: 7, taskId: '', input: Buffer.alloc(0) },
   ];
   const stream = Buffer.concat(messages.flatMap((m) => encodeFrame(m)));
   const expected = [
@@ -26,6 +30,10 @@ describe('channel frames', () => {
     { type: 'enter', id: 2, init: { spec: { sessionId: 's', commonData: Buffer.from([7, 7]) }, logBindings: { app: 'ü€' } } },
     messages[3],
     messages[4],
+    messages[5],
+    messages[6],
+    messages[7],
+    messages[8],
   ];
 
   it('carries messages and their byte fields through one read', () => {
@@ -44,7 +52,24 @@ describe('channel frames', () => {
     const big = Buffer.alloc(1 << 20, 3);
     const parts = encodeFrame({ type: 'invoke', id: 3, taskId: 'x', input: big });
     expect(parts[parts.length - 1]).toBe(big);
-    expect(parts[1]!.length).toBeLessThan(200);
+    expect(parts[0]!.length).toBeLessThan(200);
+  });
+
+  it('carries byte fields too large to be copied into the frame as buffers of their own', () => {
+    const input = Buffer.alloc(100_000, 1);
+    const output = Buffer.alloc(70_000, 2);
+    const state = Buffer.alloc(30_000, 3);
+    const sent = [
+      { type: 'invoke', id: 8, taskId: 'big', input },
+      { type: 'done', id: 8, returnCode: 0, output, state },
+      { type: 'done', id: 9, returnCode: 0, output: Buffer.alloc(0), state },
+    ];
+    const frames = sent.map((m) => encodeFrame(m));
+    expect(frames[0]![1]).toBe(input);
+    expect(frames[1]!.slice(1)).toEqual([output, state]);
+    const bytes = Buffer.concat(frames.flat());
+    expect(read(bytes, [])).toEqual(sent);
+    expect(read(bytes, [7, 50_000, 150_001])).toEqual(sent);
   });
 
   it('refuses a message longer than a frame can say', () => {

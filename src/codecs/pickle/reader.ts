@@ -64,14 +64,32 @@ export function availableHeapBudget(): number {
   const h = getHeapStatistics();
   return Math.max(0, Math.floor((h.heap_size_limit - h.used_heap_size) * HEAP_SHARE));
 }
+/** The most any one input byte is charged: an opcode's OP_COST plus a Map (strings are charged 2 per byte). */
+const MAX_COST_PER_BYTE = OP_COST + MAP_COST;
+/** A pickle whose worst-case charge is below this is not worth a look at the heap (a native call, on every task's input). */
+const SMALL_CHARGE = 1 << 20;
+
+/**
+ * The default budget. A small pickle cannot be charged more than
+ * MAX_COST_PER_BYTE per byte, at most SMALL_CHARGE: its decoding is allowed
+ * that without reading the heap's statistics, which only a heap already
+ * within a few MiB of its limit (about to fail anyway) would have refused.
+ */
+function defaultHeapBudget(inputBytes: number): number {
+  const worst = inputBytes * MAX_COST_PER_BYTE;
+  return worst <= SMALL_CHARGE ? worst : availableHeapBudget();
+}
 // Python refuses int text longer than this (sys.int_info.default_max_str_digits); binary longs get the same spirit.
 const MAX_INT_DIGITS = 4300;
 const MAX_LONG_BYTES = 1 << 16;
 const HIGHEST_PROTOCOL = 5;
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
-export function readPickle(input: Uint8Array, options: PickleReadOptions = {}): unknown {
-  const opts: ReadOptions = { ...DEFAULTS, maxHeapBytes: options.maxHeapBytes ?? availableHeapBudget(), ...stripUndefined(options) };
+export function readPickle(input: Uint8Array, options?: PickleReadOptions): unknown {
+  const opts: ReadOptions =
+    options === undefined
+      ? { ...DEFAULTS, maxHeapBytes: defaultHeapBudget(input.length) }
+      : { ...DEFAULTS, maxHeapBytes: options.maxHeapBytes ?? defaultHeapBudget(input.length), ...stripUndefined(options) };
   if (input.length > opts.maxBytes) throw limitExceeded(`pickle is ${input.length} bytes, more than the limit of ${opts.maxBytes}`);
   const reader = new Unpickler(Buffer.from(input.buffer, input.byteOffset, input.length), opts);
   let root: unknown;
