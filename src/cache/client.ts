@@ -32,6 +32,7 @@ import { matchesKey, parseKey, parsePath, parsePrefix, parsePutTarget } from '..
 import { AnswerReader, type Answer } from './answer';
 import { arrowPutMessages, opaquePutMessages, opaquePutMessagesSync } from './put-messages';
 import { CallError, Http2Transport, type RawMessage } from './transport';
+import { heldBytes } from '../util/held-bytes';
 
 /*
  * grpc-js and the Flight service definitions are loaded on first use. A session
@@ -405,11 +406,16 @@ export class CacheClient {
       }
       // The caller has views into the received messages; each is a copy of chunk slices nothing else holds.
       const wire: Buffer[][] = [];
+      let held = 0;
       for (const raw of raws) {
         if (!raw?.parts) return { answer }; // grpc-js
         wire.push(raw.parts);
         bytes += raw.bytes.length;
+        held += heldBytes(raw.parts);
       }
+      // Slices of a small answer sit in read buffers many times their size: keeping them would hold those whole
+      // buffers under an LRU charge of a few bytes. Such an answer is kept as a copy instead (the caller's path).
+      if (held > bytes * MAX_HELD_RATIO + HELD_SLACK_BYTES) return { answer };
       return { answer, kept: { kind: 'wire', version: answer.version, wire, bytes } };
     });
   }
@@ -546,6 +552,10 @@ function putResultRef(meta: Buffer | undefined, context: string): ObjectRef {
  * - 'wire': when the caller got views into the messages, the chunk slices each message was gathered
  *   from (nothing else holds them); a hit joins them into a new buffer and decodes that.
  */
+/** A kept answer's chunk slices may hold this much more than their own bytes (read buffers are 16-64 KiB). */
+const MAX_HELD_RATIO = 1.25;
+const HELD_SLACK_BYTES = 128 * 1024;
+
 type KeptAnswer =
   | { kind: 'answer'; version: number; messages: FlightData[]; bytes: number }
   | { kind: 'wire'; version: number; wire: Buffer[][]; bytes: number };

@@ -70,7 +70,7 @@ export function encodeFrame(msg: object): Buffer[] {
   if (m.type === 'invoke' && typeof m.id === 'number' && typeof m.taskId === 'string') return encodeInvoke(m as InvokeMessage);
   if (m.type === 'done' && typeof m.id === 'number') {
     const d = m as DoneMessage;
-    if (d.message === undefined && d.error === undefined && Number.isInteger(d.returnCode)) return encodeDone(d);
+    if (d.message === undefined && d.error === undefined && (d.returnCode | 0) === d.returnCode) return encodeDone(d); // an int32 fits the fixed layout
   }
   return encodeJson(msg);
 }

@@ -59,6 +59,8 @@ export class SpareProcess {
       spare.adopt(onNotice, onStderr);
       return { child: spare, spare: true };
     }
+    // Not usable: it is ending already; the kill makes sure of it (and of its process group).
+    if (spare) void spare.kill({ kind: 'abandoned' });
     return { child: new ChildChannel(this.heapMb, onNotice, onStderr), spare: false };
   }
 

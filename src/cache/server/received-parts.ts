@@ -22,6 +22,7 @@ import { decodeFlightDataLenient, type FlightData } from '../flight-data';
 import { invalidInput } from '../../errors';
 import type { RecordBatchHeader } from '../../wire/ipc';
 import type { OpaqueLayout } from '../opaque';
+import { heldBytes } from '../../util/held-bytes';
 
 /** Messages from this size on are kept as parts (node:http2 reads are up to 64 KiB). */
 export const KEEP_PARTS_FROM = 256 * 1024;
@@ -147,19 +148,6 @@ class Cursor {
 const MAX_HELD_RATIO = 1.25;
 /** node:http2 reads into buffers of up to this size. */
 const READ_BUFFER_BYTES = 64 * 1024;
-
-/** Bytes of the buffers under `parts` (each counted once; a read buffer's parts are consecutive). */
-function heldBytes(parts: readonly Buffer[]): number {
-  let n = 0;
-  let last: ArrayBufferLike | undefined;
-  for (const p of parts) {
-    if (p.buffer !== last) {
-      n += p.buffer.byteLength;
-      last = p.buffer;
-    }
-  }
-  return n;
-}
 
 const PROTO_WIRE_LEN = 2;
 const DATA_BODY_FIELD = 1000;
