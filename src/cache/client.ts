@@ -390,11 +390,18 @@ export class CacheClient {
       const reader = new AnswerReader('the answer');
       const messages: FlightData[] = [];
       const raws: (RawMessage | undefined)[] = [];
-      await this.getMessages(endpoint, `${key}:${version}`, this.opts.deadlineMs, (msg, raw) => {
-        messages.push(msg);
-        raws.push(raw);
-        reader.add(msg);
-      });
+      // The chunk slices only matter to an LRU that may keep them; without one, messages stay views where they can.
+      await this.getMessages(
+        endpoint,
+        `${key}:${version}`,
+        this.opts.deadlineMs,
+        (msg, raw) => {
+          messages.push(msg);
+          raws.push(raw);
+          reader.add(msg);
+        },
+        this.lru !== undefined,
+      );
       const answer = reader.finish();
       if (answer.mode !== 'full') return { answer };
       const { fresh, receivedBytes, plainBytes } = reader.decoding;
@@ -426,10 +433,11 @@ export class CacheClient {
     ticket: string,
     deadlineMs: number,
     onMessage: (m: FlightData, raw?: RawMessage) => void | Promise<void>,
+    keepParts = false,
   ): Promise<void> {
     if (this.http2) {
       if (this.closed) throw unavailable(`cache client is closed (endpoint ${endpoint.canonical})`);
-      return this.http2.doGet(endpoint, Buffer.from(ticket), { deadlineMs }, onMessage);
+      return this.http2.doGet(endpoint, Buffer.from(ticket), { deadlineMs }, onMessage, keepParts);
     }
     const call = this.channel(endpoint).DoGet({ ticket: Buffer.from(ticket) }, new (grpcJs().Metadata)(), this.deadline(deadlineMs));
     for await (const msg of call as AsyncIterable<FlightData>) await onMessage(msg);

@@ -240,9 +240,16 @@ export class Http2Transport {
 
   /**
    * DoGet: the answer's messages, decoded (byte fields are views into the received messages), each
-   * with its raw bytes and, when those were gathered from several chunks, the chunk slices (see MessageReader).
+   * with its raw bytes and, with `keepParts` (for a caller that keeps answers), the chunk slices they
+   * were copied from (see MessageReader).
    */
-  async doGet(endpoint: CacheEndpoint, ticket: Uint8Array, opts: CallOptions, onMessage: (m: FlightData, raw: RawMessage) => void | Promise<void>): Promise<void> {
+  async doGet(
+    endpoint: CacheEndpoint,
+    ticket: Uint8Array,
+    opts: CallOptions,
+    onMessage: (m: FlightData, raw: RawMessage) => void | Promise<void>,
+    keepParts = false,
+  ): Promise<void> {
     // Ticket { bytes ticket = 1; }, framed, in one buffer.
     const framed = Buffer.allocUnsafe(5 + 1 + 5 + ticket.length);
     let pos = 5;
@@ -265,7 +272,7 @@ export class Http2Transport {
       opts,
       (stream) => void stream.end(message),
       (m, parts) => onMessage(decodeFlightData(m), { bytes: m, parts }),
-      true,
+      keepParts,
     );
   }
 
