@@ -213,27 +213,31 @@ export class SessionRuntime {
  * AbortController is among the dearer objects a task would make.
  */
 class RunningTask implements TaskInfo {
-  private controller: AbortController | undefined;
-  private bound: Logger | undefined;
+  // Private by the language (#), not by TypeScript alone: user code holds this object.
+  #controller: AbortController | undefined;
+  #bound: Logger | undefined;
+  readonly #sessionLogger: Logger;
 
   constructor(
     readonly taskId: string,
     readonly sessionId: string,
     readonly appName: string,
-    private readonly sessionLogger: Logger,
-  ) {}
+    sessionLogger: Logger,
+  ) {
+    this.#sessionLogger = sessionLogger;
+  }
 
   get signal(): AbortSignal {
-    return (this.controller ??= new AbortController()).signal;
+    return (this.#controller ??= new AbortController()).signal;
   }
 
   get logger(): Logger {
-    return (this.bound ??= this.sessionLogger.child({ taskId: this.taskId }));
+    return (this.#bound ??= this.#sessionLogger.child({ taskId: this.taskId }));
   }
 
   /** Fires the signal, also for user code that asks for it only afterwards. */
   abort(reason: string): void {
-    (this.controller ??= new AbortController()).abort(new DOMException(reason, 'AbortError'));
+    (this.#controller ??= new AbortController()).abort(new DOMException(reason, 'AbortError'));
   }
 }
 
