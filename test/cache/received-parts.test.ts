@@ -52,6 +52,17 @@ test('PartsReader gives every message whole wherever the chunks are cut; a large
   }
 });
 
+test('PartsReader: a prefix that ends its chunk adds no empty part', () => {
+  const message = filled(100, 2);
+  const prefix = Buffer.from([0, 0, 0, 0, message.length]);
+  const parts: Buffer[][] = [];
+  const reader = new PartsReader((p) => parts.push(p), Infinity);
+  reader.push(prefix);
+  reader.push(message);
+  expect(parts.map((p) => p.length)).toEqual([1]);
+  expect(parts[0]![0]!.equals(message)).toBe(true);
+});
+
 test('PartsReader refuses a compressed message and one over the limit at its prefix', () => {
   const refuse = (bytes: number[], max: number): unknown => {
     try {

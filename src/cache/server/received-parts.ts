@@ -69,6 +69,7 @@ export class PartsReader {
         this.length = length;
       }
       const n = Math.min(this.need, chunk.length - pos);
+      if (n === 0) return; // the prefix ended this chunk: no empty part, which would hold the chunk for nothing
       this.parts.push(chunk.subarray(pos, pos + n));
       pos += n;
       this.need -= n;
