@@ -61,6 +61,26 @@ describe("user code's process", () => {
   });
 });
 
+describe("the session process's environment", () => {
+  const saved = process.env.GLIBC_TUNABLES;
+  afterEach(() => {
+    if (saved === undefined) delete process.env.GLIBC_TUNABLES;
+    else process.env.GLIBC_TUNABLES = saved;
+  });
+
+  it("asks glibc's malloc for huge pages when the instance's environment says nothing", async () => {
+    delete process.env.GLIBC_TUNABLES;
+    const w = await h.enter({ module: 'hostile' });
+    expect(await h.run(w, 'envVar', ['GLIBC_TUNABLES'])).toBe('glibc.malloc.hugetlb=1');
+  });
+
+  it.each(['glibc.malloc.arena_max=2', ''])('keeps a GLIBC_TUNABLES the user set (%j)', async (value) => {
+    process.env.GLIBC_TUNABLES = value;
+    const w = await h.enter({ module: 'hostile' });
+    expect(await h.run(w, 'envVar', ['GLIBC_TUNABLES'])).toBe(value);
+  });
+});
+
 describe('leave and cancellation', () => {
   it('leave stops a task that spins, with no task timeout, within the grace', async () => {
     const w = await h.enter({ module: 'hostile' }, { closeTimeoutMs: 200 });
