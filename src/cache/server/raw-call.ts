@@ -22,7 +22,8 @@ import http2 from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
 import { bytesFieldOne, type OutgoingFlightData } from '../flight-data';
 import { CallError, frameFlightData } from '../transport';
-import { decodeReceived, PartsReader, type ReceivedFlightData } from './received-parts';
+import { PartsReader } from '../grpc-messages';
+import { decodeReceived, type ReceivedFlightData } from './received-parts';
 import { FramedMessage } from './shared-answers';
 import { boundedText, type ServiceStatus } from './status';
 
