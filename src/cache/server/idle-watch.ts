@@ -5,9 +5,10 @@
  * CPU profile of 1,500 small puts the timers' list upkeep (setTimeout,
  * refresh, clearTimeout) was ~45 ms, a tenth of the handlers' own time. Here
  * a put only notes the current tick when it hears from its client, and one
- * interval, running while any put is watched, ends those that have been
- * silent for `idleMs`. A silent put is ended between `idleMs` and 1.25 ×
- * `idleMs` after its last message, never sooner.
+ * interval, running while puts are watched (it stops at its first tick with
+ * none), ends those that have been silent for `idleMs`. A silent put is
+ * ended between `idleMs` and 1.25 × `idleMs` after its last message, never
+ * sooner.
  */
 const TICKS = 4;
 
@@ -52,13 +53,15 @@ export class IdleWatch {
 
   private remove(entry: Entry): void {
     this.entries.delete(entry);
-    if (this.entries.size === 0 && this.timer) {
-      clearInterval(this.timer);
-      this.timer = undefined;
-    }
   }
 
   private sweep(): void {
+    if (this.entries.size === 0) {
+      // Stopped here rather than when the last put left: one put after another would start and clear it each time.
+      clearInterval(this.timer);
+      this.timer = undefined;
+      return;
+    }
     this.tick++;
     // Noted at tick `last`, the last message came at most one period before tick `last` + 1 ended: TICKS + 1
     // ticks later, at least TICKS periods (idleMs) have passed since it.

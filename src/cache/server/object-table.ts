@@ -234,6 +234,9 @@ export class ObjectTable {
   }
 
   private evict(protect: string): void {
+    // Not even an iterator under the limit: one starts at the Map's oldest slot and walks past every
+    // entry deleted since its last rehash (each get's touch deletes one), on every put.
+    if (this.residentBytes <= this.maxMemoryBytes) return;
     for (const [k, victim] of this.resident) {
       if (this.residentBytes <= this.maxMemoryBytes) break;
       if (k === protect) continue;
