@@ -14,7 +14,8 @@ import { CallError } from './call-error';
 
 /** Splits chunks into messages; subclasses collect each message's bytes. */
 abstract class GrpcMessageReader {
-  private readonly prefix = Buffer.alloc(5);
+  /** A prefix cut by a chunk boundary, gathered (made only then: most calls' prefixes lie whole in a chunk). */
+  private prefix?: Buffer;
   private prefixFill = 0;
   /** Bytes of the current message still to come; -1 while a prefix is awaited. */
   private need = -1;
@@ -47,6 +48,7 @@ abstract class GrpcMessageReader {
           pos += 5;
         } else {
           const n = Math.min(5 - this.prefixFill, chunk.length - pos);
+          this.prefix ??= Buffer.alloc(5);
           chunk.copy(this.prefix, this.prefixFill, pos, pos + n);
           this.prefixFill += n;
           pos += n;
