@@ -23,6 +23,10 @@ import { Status } from '@grpc/grpc-js/build/src/constants';
 import { bytesFieldOne, decodeFlightData, encodeFlightData, encodeFramedFlightData, type FlightData, type OutgoingFlightData } from './flight-data';
 import type { CacheEndpoint } from './endpoint';
 import { errnoOf } from '../util/errno';
+import { CallError } from './call-error';
+import { MessageReader } from './grpc-messages';
+
+export { CallError };
 
 const SERVICE = '/arrow.flight.protocol.FlightService';
 /** Objects travel as one message: a receive window this large lets a 32 MiB answer arrive without waiting for WINDOW_UPDATEs. */
@@ -31,17 +35,6 @@ const WINDOW = 32 * 1024 * 1024;
 const MAX_FRAME = 2 ** 24 - 1;
 /** Bodies at least this large are written as their own parts, not copied into one framed buffer. */
 const COPY_BELOW = 64 * 1024;
-
-/** A failed call, shaped like grpc-js's ServiceError (numeric `code`, server's `details`). */
-export class CallError extends Error {
-  constructor(
-    readonly code: Status,
-    readonly details: string,
-  ) {
-    super(`${Status[code] ?? code}: ${details}`);
-    this.name = 'CallError';
-  }
-}
 
 /** HTTP status to gRPC status, when a proxy or a non-gRPC server answered (PROTOCOL-HTTP2 / http-grpc-status-mapping). */
 function httpStatus(code: number): Status {
@@ -123,96 +116,6 @@ function coalesce(messages: Iterable<OutgoingFlightData>): Uint8Array[] {
   }
   flush();
   return out;
-}
-
-/** Splits a response body into gRPC messages; each message is one contiguous buffer (a view when a chunk holds it whole). */
-export class MessageReader {
-  private header = Buffer.alloc(5);
-  private headerFill = 0;
-  private message?: Buffer;
-  private fill = 0;
-  private parts?: Buffer[];
-
-  /**
-   * `maxMessageBytes`: a longer message is refused (RESOURCE_EXHAUSTED) at its length prefix, before anything is gathered.
-   * `keepParts`: every message is a copy in memory of its own (never a view into a chunk, nor in Buffer's
-   * shared pool) and comes with the chunk slices it was copied from (`parts`). node:http2 slices the chunks
-   * of all streams of a session out of its socket reads, so a view handed to one caller could reach the
-   * bytes of another stream; with every message copied, nothing outside holds the chunks, and a client
-   * can keep the slices instead of copying the message once more.
-   */
-  constructor(
-    private readonly onMessage: (m: Buffer, parts?: Buffer[]) => void,
-    private readonly maxMessageBytes = Infinity,
-    private readonly keepParts = false,
-  ) {}
-
-  private checkLength(length: number): void {
-    if (length > this.maxMessageBytes) {
-      throw new CallError(Status.RESOURCE_EXHAUSTED, `Received message larger than max (${length} vs. ${this.maxMessageBytes})`);
-    }
-  }
-
-  push(chunk: Buffer): void {
-    let pos = 0;
-    while (pos < chunk.length) {
-      if (!this.message) {
-        if (this.headerFill === 0 && chunk.length - pos >= 5) {
-          const length = chunk.readUInt32BE(pos + 1);
-          if (chunk[pos] !== 0) throw new CallError(Status.INTERNAL, 'a compressed message arrived without negotiated compression');
-          this.checkLength(length);
-          pos += 5;
-          if (chunk.length - pos >= length && !this.keepParts) {
-            this.onMessage(chunk.subarray(pos, pos + length));
-            pos += length;
-            continue;
-          }
-          this.message = this.newMessage(length);
-        } else {
-          const n = Math.min(5 - this.headerFill, chunk.length - pos);
-          chunk.copy(this.header, this.headerFill, pos, pos + n);
-          this.headerFill += n;
-          pos += n;
-          if (this.headerFill < 5) return;
-          this.headerFill = 0;
-          if (this.header[0] !== 0) throw new CallError(Status.INTERNAL, 'a compressed message arrived without negotiated compression');
-          this.checkLength(this.header.readUInt32BE(1));
-          this.message = this.newMessage(this.header.readUInt32BE(1));
-        }
-      }
-      const n = Math.min(this.message.length - this.fill, chunk.length - pos);
-      chunk.copy(this.message, this.fill, pos, pos + n);
-      this.parts?.push(chunk.subarray(pos, pos + n));
-      this.fill += n;
-      pos += n;
-      if (this.fill === this.message.length) {
-        const m = this.message;
-        const parts = this.parts;
-        this.message = undefined;
-        this.parts = undefined;
-        this.onMessage(m, parts);
-      }
-    }
-    // A zero-length message has no bytes to wait for.
-    if (this.message && this.message.length === 0) {
-      const m = this.message;
-      const parts = this.parts;
-      this.message = undefined;
-      this.parts = undefined;
-      this.onMessage(m, parts);
-    }
-  }
-
-  private newMessage(length: number): Buffer {
-    this.fill = 0;
-    if (!this.keepParts) return Buffer.allocUnsafe(length);
-    this.parts = [];
-    return Buffer.allocUnsafeSlow(length);
-  }
-
-  get partial(): boolean {
-    return this.headerFill > 0 || this.message !== undefined;
-  }
 }
 
 /** A received gRPC message: its bytes, and the chunk slices they were copied from when gathered from several. */

@@ -4,7 +4,7 @@ import * as grpc from '@grpc/grpc-js';
 import { CacheServer, type CacheServerOptions } from '../../src/cache/server/cache-server';
 import { flightClientConstructor, UNLIMITED_MESSAGES, type FlightServiceClient } from '../../src/cache/flight';
 import { decodeFlightData, encodeFlightData, type FlightData, type OutgoingFlightData } from '../../src/cache/flight-data';
-import { MessageReader } from '../../src/cache/transport';
+import { MessageReader } from '../../src/cache/grpc-messages';
 import { decodeMessage, schemaOf } from '../../src/wire/ipc';
 import { plainBatch } from '../../src/cache/plain-batch';
 import { opaqueLayout, readRows, type OpaqueRow } from '../../src/cache/opaque';

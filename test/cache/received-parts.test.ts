@@ -12,7 +12,8 @@ import { plainBatch } from '../../src/cache/plain-batch';
 import { decodeMessage, encodeBatchHeader, encodeSchema, RecordBatchHeader } from '../../src/wire/ipc';
 import { BufferRegion, FieldNode } from 'apache-arrow/ipc/metadata/message';
 import { FlmError, ErrorCode } from '../../src/errors';
-import { decodeReceived, KEEP_PARTS_FROM, opaqueRowsFromParts, PartsReader } from '../../src/cache/server/received-parts';
+import { decodeReceived, KEEP_PARTS_FROM, opaqueRowsFromParts } from '../../src/cache/server/received-parts';
+import { PartsReader } from '../../src/cache/grpc-messages';
 import { rawClient, rawGet, rawPut, startServer } from './helpers';
 
 /** Cuts `buf` into pieces of the given sizes, cycling through them. */

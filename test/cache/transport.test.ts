@@ -7,7 +7,8 @@ import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { status as Status } from '@grpc/grpc-js';
 import { decodeFlightData } from '../../src/cache/flight-data';
-import { CallError, frameFlightData, Http2Transport, MessageReader } from '../../src/cache/transport';
+import { CallError, frameFlightData, Http2Transport } from '../../src/cache/transport';
+import { MessageReader } from '../../src/cache/grpc-messages';
 import { parseEndpoint } from '../../src/cache/endpoint';
 
 const unframe = (parts: Uint8Array[]): Buffer => {

@@ -4,7 +4,6 @@
  * a handler, so the server keeps serving whatever a client sends.
  */
 import * as grpc from '@grpc/grpc-js';
-import { BSON, Long } from 'bson';
 import { ErrorCode, FlmError, invalidInput } from '../../errors';
 import type { Logger } from '../../log';
 import type { FlightData, OutgoingFlightData } from '../flight-data';
@@ -13,6 +12,8 @@ import { encodeSchema, framePrefix, joinParts } from '../../wire/ipc';
 import { formatKey, parseKey, parsePath, type ObjectKey } from '../../wire/keys';
 import { ANSWER_SCHEMA_HEADER, encodeRow } from '../opaque';
 import { PutReceiver } from './put-receiver';
+import { putResultDocument } from './put-result';
+import { IdleWatch } from './idle-watch';
 import type { PutBudget } from './put-budget';
 import { FramedMessage, passFramed, type SharedAnswers } from './shared-answers';
 import { joinSmall, RawCall } from './raw-call';
@@ -144,7 +145,7 @@ export function answerFor(obj: StoredObject, clientVersion: number): OutgoingFli
 }
 
 function putResult(endpoint: string, key: string, version: number): PutResult {
-  return { app_metadata: Buffer.from(BSON.serialize({ endpoint, key, version: Long.fromNumber(version) })) };
+  return { app_metadata: putResultDocument(endpoint, key, version) };
 }
 
 function keyOfDescriptor(d: Descriptor | null | undefined): string {
@@ -159,6 +160,7 @@ function framedSchema(header: Uint8Array): Buffer {
 export function flightHandlers(ctx: ServiceContext): grpc.UntypedServiceImplementation {
   const { store, logger } = ctx;
   const { answers } = ctx;
+  const putIdle = new IdleWatch(ctx.idleTimeoutMs);
 
   const doGet = (call: grpc.ServerWritableStream<Ticket, OutgoingFlightData>): void => {
     void (async () => {
@@ -202,12 +204,10 @@ export function flightHandlers(ctx: ServiceContext): grpc.UntypedServiceImplemen
     let settled = false;
     /** Messages are taken one after another: one being written to disk holds the next back (the call is paused). */
     let pending: Promise<void> | undefined;
-    /** One timer per put, re-armed by refresh() (cheaper than a new timer for every message). */
-    let idle: NodeJS.Timeout | undefined;
-    const stopIdle = (): void => {
-      clearTimeout(idle);
-      idle = undefined; // a cleared timer does not come back with refresh()
-    };
+    const idle = putIdle.watch(() =>
+      fail(new FlmError(ErrorCode.DeadlineExceeded, `DoPut sent nothing for ${ctx.idleTimeoutMs} ms; the put is dropped`)),
+    );
+    const stopIdle = (): void => idle.stop();
     const finish = (): void => {
       settled = true;
       stopIdle();
@@ -219,18 +219,8 @@ export function flightHandlers(ctx: ServiceContext): grpc.UntypedServiceImplemen
       call.emit('error', toStatus(err, logger, 'DoPut'));
     };
     const armIdle = (): void => {
-      if (settled) return;
-      if (idle) {
-        idle.refresh();
-        return;
-      }
-      idle = setTimeout(
-        () => fail(new FlmError(ErrorCode.DeadlineExceeded, `DoPut sent nothing for ${ctx.idleTimeoutMs} ms; the put is dropped`)),
-        ctx.idleTimeoutMs,
-      );
-      idle.unref();
+      if (!settled) idle.touch();
     };
-    armIdle();
     const take = (msg: FlightData): Promise<void> | undefined => {
       if (settled) return undefined;
       const written = receiver.add(msg);

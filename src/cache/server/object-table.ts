@@ -86,14 +86,23 @@ export class ObjectTable {
         `object ${keyText} of ${value.size} bytes exceeds the cache memory limit of ${this.maxMemoryBytes} bytes (no storage directory configured)`,
       );
     }
+    if (!this.storage && !this.locks.has(keyText)) {
+      // Nothing to wait for (no write to storage, no earlier operation on the key): done at once, without
+      // the lock's promises, which were a good part of a small put's cost in the object table.
+      return this.commitBase(keyText, (this.meta.get(keyText)?.version ?? 0) + 1, value);
+    }
     return this.withLock(keyText, async () => {
       const version = (this.meta.get(keyText)?.version ?? 0) + 1;
       await this.storage?.writeBase(key, version, value);
-      const obj: StoredObject = { key: keyText, baseVersion: version, version, value, deltas: [], size: value.size };
-      this.record(obj);
-      this.keep(obj);
-      return this.meta.get(keyText)!;
+      return this.commitBase(keyText, version, value);
     });
+  }
+
+  private commitBase(keyText: string, version: number, value: OpaqueValue | ArrowValue): ObjectMeta {
+    const obj: StoredObject = { key: keyText, baseVersion: version, version, value, deltas: [], size: value.size };
+    this.record(obj);
+    this.keep(obj);
+    return this.meta.get(keyText)!;
   }
 
   /**
@@ -225,6 +234,9 @@ export class ObjectTable {
   }
 
   private evict(protect: string): void {
+    // Not even an iterator under the limit: one starts at the Map's oldest slot and walks past every
+    // entry deleted since its last rehash (each get's touch deletes one), on every put.
+    if (this.residentBytes <= this.maxMemoryBytes) return;
     for (const [k, victim] of this.resident) {
       if (this.residentBytes <= this.maxMemoryBytes) break;
       if (k === protect) continue;

@@ -22,13 +22,16 @@ import http2 from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
 import { bytesFieldOne, type OutgoingFlightData } from '../flight-data';
 import { CallError, frameFlightData } from '../transport';
-import { decodeReceived, PartsReader, type ReceivedFlightData } from './received-parts';
+import { PartsReader } from '../grpc-messages';
+import { decodeReceived, type ReceivedFlightData } from './received-parts';
 import { FramedMessage } from './shared-answers';
 import { boundedText, type ServiceStatus } from './status';
 
 const SERVICE = '/arrow.flight.protocol.FlightService/';
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 type RawMethod = 'DoGet' | 'DoPut';
+/** Shared: each Buffer.alloc(0) is an ArrayBuffer of its own to allocate and sweep. */
+const NO_TICKET = Buffer.alloc(0);
 
 /** A Ticket { bytes ticket = 1; }: the ticket's bytes (a view); unknown fields skipped. */
 function decodeTicket(m: Buffer): Buffer {
@@ -56,7 +59,7 @@ function timeoutMs(value: string | string[] | undefined): number | undefined {
  */
 export class RawCall extends EventEmitter {
   /** The DoGet request (set before the handler runs). */
-  request: { ticket: Buffer } = { ticket: Buffer.alloc(0) };
+  request: { ticket: Buffer } = { ticket: NO_TICKET };
   cancelled = false;
   /** Whether the client's side ended by a cut rather than by its END_STREAM. */
   cut = false;

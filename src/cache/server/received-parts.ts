@@ -16,8 +16,6 @@
  * buffers costs at most the ends of two reads beyond the message itself, so
  * this is only done for messages far larger than one read buffer.
  */
-import * as grpc from '@grpc/grpc-js';
-import { CallError } from '../transport';
 import { decodeFlightDataLenient, type FlightData } from '../flight-data';
 import { invalidInput } from '../../errors';
 import type { RecordBatchHeader } from '../../wire/ipc';
@@ -30,60 +28,6 @@ export const KEEP_PARTS_FROM = 256 * 1024;
 /** A received FlightData whose body may be the list of chunks it arrived in (then `data_body` is empty). */
 export interface ReceivedFlightData extends FlightData {
   body_parts?: Buffer[];
-}
-
-/** Splits a request body into gRPC messages; a large message is passed on as its chunks. */
-export class PartsReader {
-  private readonly prefix = Buffer.alloc(5);
-  private prefixFill = 0;
-  private parts?: Buffer[];
-  private need = 0;
-  private length = 0;
-
-  constructor(
-    private readonly onMessage: (parts: Buffer[], length: number) => void,
-    private readonly maxMessageBytes: number,
-  ) {}
-
-  push(chunk: Buffer): void {
-    let pos = 0;
-    while (pos < chunk.length) {
-      if (!this.parts) {
-        const n = Math.min(5 - this.prefixFill, chunk.length - pos);
-        chunk.copy(this.prefix, this.prefixFill, pos, pos + n);
-        this.prefixFill += n;
-        pos += n;
-        if (this.prefixFill < 5) return;
-        this.prefixFill = 0;
-        if (this.prefix[0] !== 0) throw new CallError(grpc.status.INTERNAL, 'a compressed message arrived without negotiated compression');
-        const length = this.prefix.readUInt32BE(1);
-        if (length > this.maxMessageBytes) {
-          throw new CallError(grpc.status.RESOURCE_EXHAUSTED, `Received message larger than max (${length} vs. ${this.maxMessageBytes})`);
-        }
-        if (length === 0) {
-          this.onMessage([], 0);
-          continue;
-        }
-        this.parts = [];
-        this.need = length;
-        this.length = length;
-      }
-      const n = Math.min(this.need, chunk.length - pos);
-      if (n === 0) return; // the prefix ended this chunk: no empty part, which would hold the chunk for nothing
-      this.parts.push(chunk.subarray(pos, pos + n));
-      pos += n;
-      this.need -= n;
-      if (this.need === 0) {
-        const parts = this.parts;
-        this.parts = undefined;
-        this.onMessage(parts, this.length);
-      }
-    }
-  }
-
-  get partial(): boolean {
-    return this.prefixFill > 0 || this.parts !== undefined;
-  }
 }
 
 /** A position in a list of parts. */
