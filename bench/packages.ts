@@ -16,8 +16,11 @@
  * not in the enter's CPU, and is printed apart (`spare before`).
  *
  * Part of `npm run bench`; alone (after `npx tsc`):
- *   node -r ./bench/register.js bench/packages.ts [--quick] [--phases] [--no-enter] [--split] [--ab]
- * `--split` prints each round's user and system CPU: tar's, flmrun-js's, its session process's.
+ *   node -r ./bench/register.js bench/packages.ts [--quick] [--phases] [--no-enter] [--split] [--ab] [--warm-pause MS]
+ * `--split` prints each round's user and system CPU: tar's, flmrun-js's, its session process's
+ * (for the first warm enter of a round too: its session process is the spare started by the leave
+ * before it, booting during the enter). `--warm-pause MS` waits MS after each leave before the next
+ * warm enter, so that the spare has booted: the warm enter without the boot of its process.
  * `--ab` adds, each round, a cold enter on an instance run with `--no-spare-process`
  * (the two take turns going first); `--ab-cli PATH` makes that instance another
  * build's dist/cli.js instead (a before/after comparison in one run).
@@ -140,6 +143,8 @@ export async function benchPackages(cacheEndpoint: string, logLevel: string, qui
     const abAt = process.argv.indexOf('--ab-cli');
     const otherCli = abAt > 0 ? process.argv[abAt + 1] : undefined;
     const ab = process.argv.includes('--ab') || otherCli !== undefined;
+    const pauseAt = process.argv.indexOf('--warm-pause');
+    const warmPauseMs = pauseAt > 0 ? Number(process.argv[pauseAt + 1]) : 0;
     const reps = quick ? 2 : 5;
     for (let i = 0; i < reps; i++) {
       const out = fs.mkdtempSync(path.join(base, 'tar-'));
@@ -169,9 +174,11 @@ export async function benchPackages(cacheEndpoint: string, logLevel: string, qui
           r.spareBefore.push(cold.spareBefore);
           split('cold', cold);
           for (let w = 0; w < 4; w++) {
+            if (warmPauseMs > 0) await new Promise((resolve) => setTimeout(resolve, warmPauseMs));
             const warm = await enterAndLeave(inst.socket, url, inst.pid);
             r.warm.push(warm.wall);
             r.warmCpu.push(warm.cpu);
+            if (w === 0) split('warm', warm);
           }
         } finally {
           await inst.stop();

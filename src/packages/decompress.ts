@@ -36,7 +36,14 @@ const CHUNK = 64 * 1024;
  * every piece before the parser does; what is inflated ahead is memory only.
  */
 const BIG_CHUNK = 1024 * 1024;
-const INFLATE_AHEAD = 4 * BIG_CHUNK;
+/**
+ * The 4 MiB ahead, counted in pieces: gunzip's readable side is in object
+ * mode, so each read hands over one piece as zlib wrote it (at most 1 MiB).
+ * In byte mode a read takes everything buffered, and with zlib ahead that
+ * was 2–4 pieces copied into a fresh buffer each time: the whole tar copied
+ * once more, into new pages (docs/extraction.md).
+ */
+const INFLATE_AHEAD_PIECES = 4;
 
 /**
  * The plain tar stream inside `file`, chunk by chunk, under the output cap and
@@ -76,7 +83,7 @@ export async function* tarChunks(
 
 async function* gunzip(file: string, where: string, signal: AbortSignal, guard: (b: Buffer) => Buffer): AsyncGenerator<Buffer> {
   // zlib streams take the Transform options too; @types/node lists only zlib's own.
-  const options: zlib.ZlibOptions & TransformOptions = { chunkSize: BIG_CHUNK, readableHighWaterMark: INFLATE_AHEAD };
+  const options: zlib.ZlibOptions & TransformOptions = { chunkSize: BIG_CHUNK, readableObjectMode: true, readableHighWaterMark: INFLATE_AHEAD_PIECES };
   const unzip = zlib.createGunzip(options);
   // pipeline forwards a read error into `unzip`, which the loop below then throws.
   pipe(fs.createReadStream(file, { highWaterMark: BIG_CHUNK, signal }), unzip, () => undefined);

@@ -36,7 +36,8 @@ import { detectKind, extractedDirName } from './archive-kind';
 import { DepsStore } from './deps-store';
 import { MARKER_FILE } from './entry-rules';
 import { extractArchive, packageRootOf } from './extract';
-import { fetchPackage, parsePackageUrl, type Fetched } from './fetch';
+import { fetchPackage, parsePackageUrl, sha256File, type Fetched } from './fetch';
+import { FileHashCache } from './file-hash-cache';
 import { installDependencies, readManifest } from './npm-install';
 import { resolvePackageOptions, type PackageOptions, type ResolvedPackageOptions } from './options';
 import { errnoOf } from '../util/errno';
@@ -68,6 +69,8 @@ export class PackageManager {
   private readonly locks: WorkDirLocks;
   private readonly deps: DepsStore;
   private readonly trees = new Map<string, Tree>();
+  /** A file:// archive entered again unchanged is not hashed again. */
+  private readonly hashes = new FileHashCache(sha256File);
   /** Tells this manager's users files from another manager's in the same process. */
   private readonly user = randomBytes(4).toString('hex');
   private readonly inFlight = new Set<Promise<unknown>>();
@@ -101,7 +104,7 @@ export class PackageManager {
     await fs.mkdir(this.o.workDir, { recursive: true });
     const tmp = await makeOwnTempDir(this.o.workDir, 'dl');
     try {
-      const fetched = await fetchPackage(parsed, tmp, this.o, () => this.ca(), signal);
+      const fetched = await fetchPackage(parsed, tmp, this.o, () => this.ca(), signal, this.hashes);
       if (signal?.aborted) throw new FlmError(ErrorCode.Unavailable, `${where}: abandoned: the caller of session enter gave up`);
       if (fetched.type === 'dir') return await this.useDirectory(fetched.dir, where);
       const token = `${sessionId}#${this.nextRef++}`;

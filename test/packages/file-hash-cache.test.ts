@@ -1,0 +1,118 @@
+/**
+ * The hash of a file:// archive is reused only while the file is unchanged
+ * (same device, inode, size, mtime and ctime) and was last changed well
+ * before it was hashed; any change, even one that keeps size and mtime, is
+ * hashed again. A real PackageManager then extracts the new content.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { sha256File } from '../../src/packages/fetch';
+import { FileHashCache } from '../../src/packages/file-hash-cache';
+import { PackageManager } from '../../src/packages/package-manager';
+import { makeTempDir, removeDir } from '../helpers/tmp';
+import { packTar, writePackage } from './archives';
+
+let base: string;
+beforeEach(() => {
+  base = makeTempDir('flmrun-hash-cache-');
+});
+afterEach(() => removeDir(base));
+
+const stat = (f: string): fs.BigIntStats => fs.statSync(f, { bigint: true });
+/** Lets the clock move past the file's last change (the cache's racy window below is 20 ms). */
+const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/** A whole second, which utimes sets exactly (a Date loses the nanoseconds): mtime can then be put back as it was. */
+const ROUND_MTIME = 1_700_000_000;
+
+function counting(): { hash: (f: string, w: string) => Promise<string>; reads: () => number } {
+  let n = 0;
+  return { hash: (f, w) => { n++; return sha256File(f, w); }, reads: () => n };
+}
+
+describe('FileHashCache', () => {
+  it('an unchanged file is hashed once', async () => {
+    const f = path.join(base, 'a.tgz');
+    fs.writeFileSync(f, 'one');
+    await pause(60);
+    const c = counting();
+    const cache = new FileHashCache(c.hash, 20);
+    const first = await cache.sha256(f, stat(f), 'test');
+    expect(await cache.sha256(f, stat(f), 'test')).toBe(first);
+    expect(c.reads()).toBe(1);
+  });
+
+  it('a rewrite in place with the same size and mtime is hashed again (its ctime moved)', async () => {
+    const f = path.join(base, 'a.tgz');
+    fs.writeFileSync(f, 'one');
+    fs.utimesSync(f, ROUND_MTIME, ROUND_MTIME);
+    await pause(60);
+    const c = counting();
+    const cache = new FileHashCache(c.hash, 20);
+    const before = stat(f);
+    const first = await cache.sha256(f, before, 'test');
+    await pause(60);
+    fs.writeFileSync(f, 'two');
+    fs.utimesSync(f, ROUND_MTIME, ROUND_MTIME);
+    const now = stat(f);
+    expect([now.ino, now.size, now.mtimeNs]).toEqual([before.ino, before.size, before.mtimeNs]);
+    const again = await cache.sha256(f, now, 'test');
+    expect(again).not.toBe(first);
+    expect(again).toBe(await sha256File(f, 'test'));
+    expect(c.reads()).toBe(2);
+  });
+
+  it('a file replaced by a rename is hashed again', async () => {
+    const f = path.join(base, 'a.tgz');
+    fs.writeFileSync(f, 'one');
+    await pause(60);
+    const cache = new FileHashCache(sha256File, 20);
+    const first = await cache.sha256(f, stat(f), 'test');
+    fs.writeFileSync(path.join(base, 'b.tgz'), 'two');
+    fs.renameSync(path.join(base, 'b.tgz'), f);
+    expect(await cache.sha256(f, stat(f), 'test')).not.toBe(first);
+  });
+
+  it('a file changed shortly before it was hashed is not remembered', async () => {
+    const f = path.join(base, 'a.tgz');
+    fs.writeFileSync(f, 'one');
+    const c = counting();
+    const cache = new FileHashCache(c.hash, 60_000);
+    await cache.sha256(f, stat(f), 'test');
+    await cache.sha256(f, stat(f), 'test');
+    expect(c.reads()).toBe(2);
+  });
+});
+
+describe('PackageManager with a file:// archive entered again', () => {
+  it('new content at the same path is extracted, not taken for the old tree', async () => {
+    const src = path.join(base, 'src');
+    const archive = path.join(base, 'pkg.tar');
+    // Markers of one length: the archive keeps its size; packTar rewrites it in place (same inode).
+    const pack = (marker: string): void => {
+      writePackage(path.join(src, 'package'), { marker });
+      packTar(src, 'package', archive);
+    };
+    pack('one');
+    fs.utimesSync(archive, ROUND_MTIME, ROUND_MTIME);
+    const pm = new PackageManager({ workDir: path.join(base, 'work'), keepExtracted: true });
+    try {
+      const one = await pm.install(`file://${archive}`, 's1');
+      await pause(2_100); // past the cache's racy window: the next install remembers the hash
+      const two = await pm.install(`file://${archive}`, 's2');
+      expect(two.reused).toBe(true);
+      expect(two.sha256).toBe(one.sha256);
+      const old = stat(archive);
+      pack('two'); // same size, new content, and the old mtime: only its ctime tells
+      fs.utimesSync(archive, ROUND_MTIME, ROUND_MTIME);
+      const now = stat(archive);
+      expect([now.ino, now.size, now.mtimeNs]).toEqual([old.ino, old.size, old.mtimeNs]);
+      const three = await pm.install(`file://${archive}`, 's3');
+      expect(three.reused).toBe(false);
+      expect(three.sha256).not.toBe(one.sha256);
+      expect(fs.readFileSync(path.join(three.root, 'index.js'), 'utf8')).toContain('"two"');
+      for (const p of [one, two, three]) await p.release();
+    } finally {
+      await pm.close();
+    }
+  });
+});
