@@ -296,17 +296,20 @@ export class Http2Transport {
     const { hostname, port } = new URL(`${endpoint.tls ? 'https' : 'http'}://${endpoint.target}`);
     const host = hostname.replace(/^\[(.*)\]$/, '$1');
     const defaultPort = endpoint.tls ? 443 : 80;
+    // Before any socket: an unreadable CA file fails the call with no connection left behind.
+    const ca = endpoint.tls ? this.ca(endpoint) : undefined;
     // Small requests must not wait for Nagle's algorithm.
     const raw = net.connect({ host, port: port === '' ? defaultPort : Number(port), noDelay: true });
     let socket: net.Socket | tls.TLSSocket = raw;
     if (endpoint.tls) {
-      const ca = this.ca(endpoint);
       const secure = tls.connect({ socket: raw, host, ca, ALPNProtocols: ['h2'], servername: net.isIP(host) ? undefined : host });
       secure.once('secureConnect', () => {
         if (secure.alpnProtocol !== 'h2') {
           secure.destroy(new CallError(Status.UNAVAILABLE, `the server at ${endpoint.target} does not offer HTTP/2 over TLS (ALPN: ${String(secure.alpnProtocol)})`));
         }
       });
+      // The raw socket's own failures (a refused connect) reach the connection through the TLS socket.
+      raw.on('error', (err) => secure.destroy(err));
       socket = secure;
     }
     const entry = {

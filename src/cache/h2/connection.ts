@@ -23,6 +23,10 @@ const HIGH_WATER = 1024 * 1024;
 const JOIN_BELOW = 64 * 1024;
 /** A header block (HEADERS and its CONTINUATIONs) larger than this is refused: no legitimate gRPC answer comes near it. */
 const MAX_HEADER_BLOCK = 256 * 1024;
+/** SETTINGS and GOAWAY larger than this are refused (a GOAWAY's debug data has no use past a line). */
+const MAX_CONTROL = 16 * 1024;
+/** Frame types whose payload has one possible length (RFC 9113 §6). */
+const FIXED_LENGTH: Partial<Record<number, number>> = { [FrameType.PRIORITY]: 5, [FrameType.RST_STREAM]: 4, [FrameType.PING]: 8, [FrameType.WINDOW_UPDATE]: 4 };
 
 export interface ConnectionOptions {
   /** Our receive window, per stream and for the connection. */
@@ -100,6 +104,7 @@ export class H2Connection implements FrameSink {
   private headerParts: Buffer[] = [];
   private headerBytes = 0;
   private goneAway = false;
+  private settingsSeen = false;
   private dead = false;
   /** The current DATA frame's stream and how many of its bytes were data (the rest, padding, is given back at its end). */
   private dataStream?: H2Stream;
@@ -304,6 +309,25 @@ export class H2Connection implements FrameSink {
   }
 
   // --- receiving (FrameSink) ---
+
+  /** Refuses at its header what can be refused there, before a payload is gathered or waited for. */
+  onHeader(type: number, _flags: number, _streamId: number, length: number): boolean {
+    if (!this.settingsSeen) {
+      // The server's preface is a SETTINGS frame (RFC 9113 §3.4): anything else is not an HTTP/2 server.
+      if (type !== FrameType.SETTINGS) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `its first frame is not SETTINGS (type ${type}, ${length} bytes): not an HTTP/2 server?`);
+      this.settingsSeen = true;
+    }
+    const fixed = FIXED_LENGTH[type];
+    if (fixed !== undefined && length !== fixed) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, `a frame of type ${type} with ${length} bytes (${fixed} expected)`);
+    if ((type === FrameType.HEADERS || type === FrameType.CONTINUATION) && this.headerBytes + length > MAX_HEADER_BLOCK) {
+      throw new ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, `a header block above ${MAX_HEADER_BLOCK} bytes`);
+    }
+    if ((type === FrameType.SETTINGS || type === FrameType.GOAWAY) && length > MAX_CONTROL) {
+      throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, `a frame of type ${type} with ${length} bytes`);
+    }
+    // Unknown types are ignored (RFC 9113 §4.1), their payload skipped unread.
+    return type <= FrameType.CONTINUATION;
+  }
 
   onDataStart(streamId: number, flags: number, length: number): void {
     this.expectNoContinuation(FrameType.DATA);

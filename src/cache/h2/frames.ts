@@ -89,6 +89,8 @@ export function frame(type: number, flags: number, streamId: number, payload?: U
 }
 
 export interface FrameSink {
+  /** A frame's header, before its payload: throws to refuse it at once (a wrong length); false: skip its payload unread. */
+  onHeader?(type: number, flags: number, streamId: number, length: number): boolean;
   /** A complete non-DATA frame; `payload` may be a view into a socket chunk, valid only during the call. */
   onFrame(type: number, flags: number, streamId: number, payload: Buffer): void;
   /** A DATA frame begins: `length` is the whole payload length (flow control counts it, padding included). */
@@ -105,6 +107,7 @@ const enum State {
   DataPadLength,
   Data,
   DataPadding,
+  Skip,
 }
 
 /** Cuts the byte stream into frames; `push` throws ConnectionError on a frame the connection must die of. */
@@ -187,6 +190,13 @@ export class FrameParser {
           this.dataDone();
           break;
         }
+        case State.Skip: {
+          const n = Math.min(this.left, end - pos);
+          pos += n;
+          this.left -= n;
+          if (this.left === 0) this.state = State.Header;
+          break;
+        }
         case State.DataPadding: {
           const n = Math.min(this.padding, end - pos);
           pos += n;
@@ -205,6 +215,11 @@ export class FrameParser {
     this.streamId = buf.readUInt32BE(at + 5) & 0x7fffffff;
     if (this.length > this.maxFrame) {
       throw new ConnectionError(0x6, `a frame of ${this.length} bytes (type ${this.type}), above the ${this.maxFrame} announced`);
+    }
+    if (this.sink.onHeader?.(this.type, this.flags, this.streamId, this.length) === false) {
+      this.left = this.length;
+      this.state = this.length === 0 ? State.Header : State.Skip;
+      return;
     }
     if (this.type === FrameType.DATA) {
       this.sink.onDataStart(this.streamId, this.flags, this.length);
