@@ -92,6 +92,9 @@ export class H2Connection implements FrameSink {
   private readonly waiting: H2Stream[] = [];
   private readonly blocked = new Set<H2Stream>();
   private readonly draining = new Set<H2Stream>();
+  /** Streams a window update made sendable while a socket read is being parsed: sent once it is. */
+  private readonly unblocked = new Set<H2Stream>();
+  private reading = false;
   private nextId = 1;
   private connSendWindow = DEFAULT_WINDOW;
   private connUnacked = 0;
@@ -120,10 +123,19 @@ export class H2Connection implements FrameSink {
     this.parser = new FrameParser(this, options.maxFrame);
     socket.on('data', (chunk: Buffer) => {
       if (this.dead) return;
+      this.reading = true;
       try {
         this.parser.push(chunk);
       } catch (err) {
         this.protocolFailure(err);
+      }
+      this.reading = false;
+      // What the window updates in this read allow goes out now, in one write per stream (a server
+      // that gives back its window every 16 KiB would otherwise cost a socket write per frame).
+      if (this.unblocked.size > 0) {
+        const streams = [...this.unblocked];
+        this.unblocked.clear();
+        for (const s of streams) if (!s.done) this.send(s, []);
       }
     });
     socket.on('error', (err: Error) => this.lost(`connection to ${options.target} failed: ${err.message}`));
@@ -256,8 +268,14 @@ export class H2Connection implements FrameSink {
   private sendBlocked(): void {
     for (const s of [...this.blocked]) {
       if (this.connSendWindow <= 0) return;
-      this.send(s, []);
+      this.sendLater(s);
     }
+  }
+
+  /** Sends a stream's queue now, or after the socket read being parsed (see the 'data' handler). */
+  private sendLater(s: H2Stream): void {
+    if (this.reading) this.unblocked.add(s);
+    else this.send(s, []);
   }
 
   private checkDrain(): void {
@@ -302,6 +320,7 @@ export class H2Connection implements FrameSink {
     this.streams.delete(s.id);
     this.blocked.delete(s);
     this.draining.delete(s);
+    this.unblocked.delete(s);
     s.queue = [];
     s.queuedBytes = 0;
     while (this.waiting.length > 0 && this.streams.size < this.peerMaxStreams && !this.goneAway) this.start(this.waiting.shift()!);
@@ -501,7 +520,7 @@ export class H2Connection implements FrameSink {
         s.sendWindow += windowDelta;
         if (s.sendWindow > MAX_WINDOW) throw new ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, `SETTINGS_INITIAL_WINDOW_SIZE overflows stream ${s.id}'s window`);
       }
-      for (const s of this.streams.values()) if (s.sendWindow > 0 && s.queuedBytes > 0) this.send(s, []);
+      for (const s of this.streams.values()) if (s.sendWindow > 0 && s.queuedBytes > 0) this.sendLater(s);
     }
     while (this.waiting.length > 0 && this.streams.size < this.peerMaxStreams && !this.goneAway) this.start(this.waiting.shift()!);
   }
@@ -522,7 +541,7 @@ export class H2Connection implements FrameSink {
     if (increment === 0) return this.failStream(s, ErrorCode.PROTOCOL_ERROR, `a WINDOW_UPDATE of 0 on stream ${streamId}`);
     s.sendWindow += increment;
     if (s.sendWindow > MAX_WINDOW) return this.failStream(s, ErrorCode.FLOW_CONTROL_ERROR, `stream ${streamId}'s send window overflows`);
-    if (s.queuedBytes > 0 || (s.endQueued && !s.localClosed)) this.send(s, []);
+    if (s.queuedBytes > 0 || (s.endQueued && !s.localClosed)) this.sendLater(s);
   }
 
   private onRstStream(streamId: number, payload: Buffer): void {
@@ -593,6 +612,7 @@ export class H2Connection implements FrameSink {
     const all = [...this.waiting.splice(0), ...this.streams.values()];
     this.streams.clear();
     this.blocked.clear();
+    this.unblocked.clear();
     for (const s of all) {
       if (s.done) continue;
       s.done = true;
