@@ -305,7 +305,7 @@ export class Http2Transport {
       const secure = tls.connect({ socket: raw, host, ca, ALPNProtocols: ['h2'], servername: net.isIP(host) ? undefined : host });
       secure.once('secureConnect', () => {
         if (secure.alpnProtocol !== 'h2') {
-          secure.destroy(new CallError(Status.UNAVAILABLE, `the server at ${endpoint.target} does not offer HTTP/2 over TLS (ALPN: ${String(secure.alpnProtocol)})`));
+          secure.destroy(new Error(`the server does not offer HTTP/2 over TLS (ALPN: ${String(secure.alpnProtocol)})`));
         }
       });
       // The raw socket's own failures (a refused connect) reach the connection through the TLS socket.

@@ -3,10 +3,12 @@
  * headers (servers index and Huffman-code them: nghttp2 in our embedded server, h2 in
  * Flame's cache) and an encoder for our few fixed request headers.
  *
- * Why by hand, not hpack.js (the npm package, kept as a test oracle): its decompressor is
- * stream-shaped (write, execute, read back objects one by one through a Duplex), and on
- * one gRPC response with trailers it cost ~4x this decoder's CPU in the A/B
- * measured for this module; the decoder is small and fully covered by RFC 7541 Appendix C.
+ * Why by hand, not hpack.js (the npm package, kept as a devDependency test oracle): its
+ * decompressor is stream-shaped (write, execute, then read header objects back through a
+ * readable-stream Duplex; four runtime dependencies). Measured on one gRPC answer's two header
+ * blocks (indexed, Huffman-coded; /tmp A/B, 50,000 rounds, loaded machine): hpack.js 3.2-6.0 us,
+ * this decoder 0.5-1.3 us. A few us on a ~0.45 ms put is about 1%: small, but the decoder is small
+ * too, and RFC 7541 Appendix C and the oracle test cover it.
  */
 
 /** A decoding failure: HTTP/2 calls it COMPRESSION_ERROR, a connection error (RFC 9113 §4.3). */
