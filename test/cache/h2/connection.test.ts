@@ -3,7 +3,11 @@
  * node:http2 servers with small windows and a stream limit, and the failures a raw TCP server can
  * cause (GOAWAY, RST_STREAM, a closed socket, garbage, oversized or badly compressed headers).
  */
+import { execFileSync, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import tls from 'node:tls';
 import http2 from 'node:http2';
 import net, { type AddressInfo } from 'node:net';
 import { status as Status } from '@grpc/grpc-js';
@@ -11,6 +15,7 @@ import { CallError, frameFlightData, Http2Transport } from '../../../src/cache/t
 import { parseEndpoint } from '../../../src/cache/endpoint';
 import { ErrorCode, Flag, FrameParser, FrameType, frame, Setting } from '../../../src/cache/h2/frames';
 import { encodeHeaders } from '../../../src/cache/h2/hpack';
+import { makeTempDir, removeDir } from '../../helpers/tmp';
 
 const grpcFrame = (m: Buffer): Buffer => Buffer.concat([Buffer.from([0, (m.length >>> 24) & 0xff, (m.length >>> 16) & 0xff, (m.length >>> 8) & 0xff, m.length & 0xff]), m]);
 /** PutResult { bytes app_metadata = 1; } */
@@ -358,3 +363,26 @@ function behaviourRst(peer: Peer, id: number): void {
   code.writeUInt32BE(ErrorCode.INTERNAL_ERROR, 0);
   peer.send(FrameType.RST_STREAM, 0, id, code);
 }
+
+const haveOpenssl = spawnSync('openssl', ['version']).status === 0;
+
+(haveOpenssl ? it : it.skip)('a TLS server that does not offer h2 by ALPN: UNAVAILABLE, saying so', async () => {
+  const dir = makeTempDir('flm-h2-alpn-');
+  const key = path.join(dir, 'key.pem');
+  const cert = path.join(dir, 'cert.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+  // No ALPNProtocols: the handshake completes with no protocol chosen.
+  const server = tls.createServer({ key: fs.readFileSync(key), cert: fs.readFileSync(cert) }, (s) => s.on('error', () => undefined));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const transport = new Http2Transport(() => fs.readFileSync(cert));
+  try {
+    const ep = parseEndpoint(`grpcs://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    const err = await codeOf(transport.doGet(ep, Buffer.from('k'), { deadlineMs: 30_000 }, () => undefined));
+    expect(err.code).toBe(Status.UNAVAILABLE);
+    expect(err.details).toContain('does not offer HTTP/2 over TLS');
+  } finally {
+    transport.close();
+    await new Promise((r) => server.close(r));
+    removeDir(dir);
+  }
+});
