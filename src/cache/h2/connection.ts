@@ -223,7 +223,7 @@ export class H2Connection implements FrameSink {
     let total = 0;
     for (const b of out) total += b.length;
     // Frame headers of this round share one buffer; body slices are plain views (cheaper than
-    // Buffer#subarray): a 64 MiB put to a server with 16 KiB frames is 4096 frames.
+    // Buffer#subarray, and Buffers already, which socket.write would otherwise wrap): a 64 MiB put to a server with 16 KiB frames is 4096 frames.
     const sendable = Math.max(0, Math.min(this.connSendWindow, s.sendWindow, s.queuedBytes));
     const heads = Buffer.allocUnsafe(FRAME_HEADER * (Math.ceil(sendable / this.peerMaxFrame) + 1));
     let headAt = 0;
@@ -236,7 +236,7 @@ export class H2Connection implements FrameSink {
       const n = Math.min(allowed, s.queuedBytes);
       const last = n === s.queuedBytes && s.endQueued;
       writeFrameHeader(heads, headAt, n, FrameType.DATA, last ? Flag.END_STREAM : 0, s.id);
-      out.push(new Uint8Array(heads.buffer, heads.byteOffset + headAt, FRAME_HEADER));
+      out.push(Buffer.from(heads.buffer, heads.byteOffset + headAt, FRAME_HEADER));
       headAt += FRAME_HEADER;
       total += FRAME_HEADER + n;
       let left = n;
@@ -244,12 +244,12 @@ export class H2Connection implements FrameSink {
         const p = s.queue[0]!;
         const rest = p.length - s.queueOffset;
         if (rest <= left) {
-          out.push(s.queueOffset === 0 ? p : new Uint8Array(p.buffer, p.byteOffset + s.queueOffset, rest));
+          out.push(s.queueOffset === 0 ? p : Buffer.from(p.buffer, p.byteOffset + s.queueOffset, rest));
           s.queue.shift();
           s.queueOffset = 0;
           left -= rest;
         } else {
-          out.push(new Uint8Array(p.buffer, p.byteOffset + s.queueOffset, left));
+          out.push(Buffer.from(p.buffer, p.byteOffset + s.queueOffset, left));
           s.queueOffset += left;
           left = 0;
         }
