@@ -1,5 +1,5 @@
 /**
- * DoPut and DoGet straight over node:http2: the cache client's hot path.
+ * DoPut and DoGet over our own minimal HTTP/2 client (./h2): the cache client's hot path.
  *
  * Why by hand: grpc-js spends ~0.3 ms of JavaScript per call (its call stack of
  * filters, resolver and load-balancer hooks, metadata objects) before a byte
@@ -12,21 +12,21 @@
  * through protobuf-es schemas and copies each into one buffer, which is the copy
  * this module exists to avoid. Every other Flight call stays on grpc-js.
  *
- * One HTTP/2 session per endpoint, reused; a session that failed, got GOAWAY or
+ * One HTTP/2 connection per endpoint, reused; a connection that failed, got GOAWAY or
  * closed is dropped, and the next call opens a fresh one (so a cache restarted
  * on the same address is reached by the very next call, with no backoff).
  */
-import http2 from 'node:http2';
 import net from 'node:net';
 import tls from 'node:tls';
 import { Status } from '@grpc/grpc-js/build/src/constants';
 import { bytesFieldOne, decodeFlightData, encodeFlightData, encodeFramedFlightData, type FlightData, type OutgoingFlightData } from './flight-data';
 import type { CacheEndpoint } from './endpoint';
-import { errnoOf } from '../util/errno';
 import { CallError } from './call-error';
 import { MessageReader } from './grpc-messages';
 
 export { CallError };
+import { H2Connection, type H2Stream, type StreamEvents } from './h2/connection';
+import { encodeHeaders } from './h2/hpack';
 
 const SERVICE = '/arrow.flight.protocol.FlightService';
 /** Objects travel as one message: a receive window this large lets a 32 MiB answer arrive without waiting for WINDOW_UPDATEs. */
@@ -128,17 +128,18 @@ export interface CallOptions {
   deadlineMs: number;
 }
 
-/** The HTTP/2 sessions of one CacheClient, by endpoint. */
+/** The HTTP/2 connections of one CacheClient, by endpoint. */
 export class Http2Transport {
-  private readonly sessions = new Map<string, http2.ClientHttp2Session>();
+  private readonly connections = new Map<string, { conn: H2Connection; headers: RequestHeaders }>();
   private closed = false;
 
   constructor(private readonly ca: (endpoint: CacheEndpoint) => Buffer | undefined) {}
 
   close(): void {
     this.closed = true;
-    for (const s of this.sessions.values()) s.destroy();
-    this.sessions.clear();
+    const all = [...this.connections.values()];
+    this.connections.clear();
+    for (const c of all) c.conn.close();
   }
 
   /**
@@ -169,14 +170,7 @@ export class Http2Transport {
     framed[0] = 0;
     framed.writeUInt32BE(pos - 5, 1);
     const message = framed.subarray(0, pos);
-    await this.call(
-      endpoint,
-      'DoGet',
-      opts,
-      (stream) => void stream.end(message),
-      (m, parts) => onMessage(decodeFlightData(m), { bytes: m, parts }),
-      keepParts,
-    );
+    await this.call(endpoint, 'DoGet', opts, [message], undefined, (m, parts) => onMessage(decodeFlightData(m), { bytes: m, parts }), keepParts);
   }
 
   /** DoPut: writes the messages, answers the PutResult app_metadata of each result message. */
@@ -186,97 +180,77 @@ export class Http2Transport {
     opts: CallOptions,
   ): Promise<Buffer[]> {
     const results: Buffer[] = [];
-    await this.call(
-      endpoint,
-      'DoPut',
-      opts,
-      (stream, failed) => {
-        if (Symbol.iterator in messages) {
-          // In memory: every frame handed over at once, the last through end(), so that node:http2
-          // sends them in one write with END_STREAM on the last DATA frame. Writing them one by one
-          // costs a round of the event loop per message: Writable holds each write back until the
-          // previous one's callback, which comes after the socket write.
-          const parts = coalesce(messages);
-          if (parts.length === 1) return void stream.end(parts[0]);
-          const last = parts.pop();
-          stream.cork();
-          for (const p of parts) stream.write(p);
-          stream.end(last);
-          return;
-        }
-        return streamMessages(stream, messages, failed);
-      },
-      (m) => {
-        results.push(putResultMetadata(m));
-      },
-    );
+    const onResult = (m: Buffer): void => {
+      results.push(putResultMetadata(m));
+    };
+    if (Symbol.iterator in messages) {
+      // In memory: every frame handed over with the HEADERS, so a small put is one socket write.
+      await this.call(endpoint, 'DoPut', opts, coalesce(messages), undefined, onResult);
+    } else {
+      await this.call(endpoint, 'DoPut', opts, [], (stream, failed) => streamMessages(stream, messages, failed), onResult);
+    }
     return results;
   }
 
-  private session(endpoint: CacheEndpoint): http2.ClientHttp2Session {
+  private connection(endpoint: CacheEndpoint): { conn: H2Connection; headers: RequestHeaders } {
     if (this.closed) throw new CallError(Status.UNAVAILABLE, 'the cache client is closed');
-    const existing = this.sessions.get(endpoint.canonical);
-    if (existing && !existing.closed && !existing.destroyed) return existing;
-    const authority = `${endpoint.tls ? 'https' : 'http'}://${endpoint.target}`;
-    const { hostname, port } = new URL(authority);
+    const existing = this.connections.get(endpoint.canonical);
+    if (existing?.conn.usable) return existing;
+    const { hostname, port } = new URL(`${endpoint.tls ? 'https' : 'http'}://${endpoint.target}`);
     const host = hostname.replace(/^\[(.*)\]$/, '$1');
+    const defaultPort = endpoint.tls ? 443 : 80;
+    // Before any socket: an unreadable CA file fails the call with no connection left behind.
     const ca = endpoint.tls ? this.ca(endpoint) : undefined;
-    const session = http2.connect(authority, {
-      // The largest frames HTTP/2 allows: a large answer arrives in a fifth as many 'data' events as with
-      // the 16 KiB default (measured on a 64 MiB get: ~15% less CPU).
-      settings: { initialWindowSize: WINDOW, enablePush: false, maxFrameSize: MAX_FRAME },
-      // Small requests must not wait for Nagle's algorithm.
-      createConnection: () => {
-        const socket = net.connect({ host, port: Number(port), noDelay: true });
-        if (!endpoint.tls) return socket;
-        return tls.connect({ socket, host, ca, ALPNProtocols: ['h2'], servername: net.isIP(host) ? undefined : host });
-      },
-    });
-    // The session window must not hold back large answers either.
-    session.once('connect', () => session.setLocalWindowSize(WINDOW));
-    const forget = (): void => {
-      if (this.sessions.get(endpoint.canonical) === session) this.sessions.delete(endpoint.canonical);
+    // Small requests must not wait for Nagle's algorithm.
+    const raw = net.connect({ host, port: port === '' ? defaultPort : Number(port), noDelay: true });
+    let socket: net.Socket | tls.TLSSocket = raw;
+    if (endpoint.tls) {
+      const secure = tls.connect({ socket: raw, host, ca, ALPNProtocols: ['h2'], servername: net.isIP(host) ? undefined : host });
+      secure.once('secureConnect', () => {
+        if (secure.alpnProtocol !== 'h2') {
+          secure.destroy(new Error(`the server does not offer HTTP/2 over TLS (ALPN: ${String(secure.alpnProtocol)})`));
+        }
+      });
+      // The raw socket's own failures (a refused connect) reach the connection through the TLS socket.
+      raw.on('error', (err) => secure.destroy(err));
+      socket = secure;
+    }
+    const entry = {
+      conn: new H2Connection(socket, { window: WINDOW, maxFrame: MAX_FRAME, target: endpoint.target }, () => {
+        if (this.connections.get(endpoint.canonical) === entry) this.connections.delete(endpoint.canonical);
+      }),
+      headers: new RequestHeaders(endpoint.tls ? 'https' : 'http', endpoint.target),
     };
-    session.on('error', forget); // each stream reports its own failure
-    session.once('goaway', forget);
-    session.once('close', forget);
-    // An idle cached session must not keep the process alive.
-    session.unref();
-    this.sessions.set(endpoint.canonical, session);
-    return session;
+    // An idle cached connection must not keep the process alive (an open call's deadline timer does).
+    raw.unref();
+    socket.unref();
+    this.connections.set(endpoint.canonical, entry);
+    return entry;
   }
 
   private call(
     endpoint: CacheEndpoint,
     method: 'DoGet' | 'DoPut',
     opts: CallOptions,
-    send: (stream: http2.ClientHttp2Stream, failed: () => Promise<void>) => Promise<void> | void,
+    first: Uint8Array[],
+    more: ((stream: H2Stream, failed: () => Promise<void>) => Promise<void>) | undefined,
     onMessage: (m: Buffer, parts?: Buffer[]) => void | Promise<void>,
     keepParts = false,
   ): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      let session: http2.ClientHttp2Session;
+      let conn: { conn: H2Connection; headers: RequestHeaders };
       try {
-        session = this.session(endpoint);
+        conn = this.connection(endpoint);
       } catch (err) {
         reject(err);
         return;
       }
       let settled = false;
-      // Made only when a streamed put waits for 'drain': most calls never need it.
+      // Made only when a streamed put waits for the windows: most calls never need it.
       let failedPromise: Promise<void> | undefined;
       let onFailed: (() => void) | undefined;
       const failed = (): Promise<void> => (failedPromise ??= settled ? Promise.resolve() : new Promise<void>((r) => (onFailed = r)));
-      let stream: http2.ClientHttp2Stream;
-      try {
-        stream = session.request(requestHeaders(method, opts.deadlineMs), REQUEST_OPTIONS);
-      } catch (err) {
-        // A session going away under us (GOAWAY, out of stream ids): the next call opens a fresh one.
-        session.destroy();
-        reject(new CallError(Status.UNAVAILABLE, errorText(err)));
-        return;
-      }
-      // The deadline timer also keeps the process alive while the call is open (the session itself is unref'd).
+      // The deadline timer also keeps the process alive while the call is open (the socket is unref'd).
       const timer = setTimeout(() => finish(new CallError(Status.DEADLINE_EXCEEDED, `deadline of ${opts.deadlineMs} ms exceeded`)), opts.deadlineMs);
       const finish = (err?: unknown): void => {
         if (settled) return;
@@ -284,28 +258,17 @@ export class Http2Transport {
         clearTimeout(timer);
         onFailed?.();
         if (err !== undefined) {
-          if (!stream.destroyed) stream.close(http2.constants.NGHTTP2_CANCEL);
+          stream.cancel();
           reject(err);
         } else resolve();
       };
       let httpCode = 0;
       let grpcStatus: string | undefined;
       let grpcMessage = '';
-      const takeStatus = (h: http2.IncomingHttpHeaders): void => {
-        const s = h['grpc-status'];
-        if (typeof s === 'string') {
-          grpcStatus = s;
-          const m = h['grpc-message'];
-          grpcMessage = typeof m === 'string' ? decodeGrpcMessage(m) : '';
-        }
-      };
-      stream.on('response', (h) => {
-        httpCode = Number(h[':status']);
-        takeStatus(h);
-      });
-      stream.on('trailers', takeStatus);
+      let headersSeen = false;
       // Messages are handed on in order. A synchronous handler (a get into memory, a put's result) is
-      // called as each message completes; an async one (writing a file) holds the next one back.
+      // called as each message completes; an async one (writing a file) holds the next one back, and
+      // the stream's receive window is given back only as messages are dealt with.
       let chain: Promise<void> | undefined;
       const deliver = (m: Buffer, parts?: Buffer[]): void => {
         if (chain) {
@@ -327,81 +290,101 @@ export class Http2Transport {
         Infinity,
         keepParts,
       );
-      stream.on('data', (chunk: Buffer) => {
-        try {
-          reader.push(chunk);
-        } catch (err) {
-          finish(err instanceof CallError ? err : new CallError(Status.INTERNAL, errorText(err)));
-        }
-      });
-      stream.on('error', (err: Error) => {
-        // A reset after the status arrived (a server refusing a put mid-stream): the status is the answer.
-        if (grpcStatus !== undefined) return;
-        finish(new CallError(Status.UNAVAILABLE, `${errnoOf(err) ?? 'stream error'}: ${err.message}`));
-      });
       const closed = (): void => {
         if (settled) return;
         if (httpCode !== 0 && httpCode !== 200) return finish(new CallError(httpStatus(httpCode), `the server answered HTTP ${httpCode}`));
-        if (grpcStatus === undefined) {
-          const why = stream.rstCode && stream.rstCode !== http2.constants.NGHTTP2_NO_ERROR ? `stream reset (code ${stream.rstCode})` : 'connection closed';
-          return finish(new CallError(Status.UNAVAILABLE, `${why} before the call's status`));
-        }
+        if (grpcStatus === undefined) return finish(new CallError(Status.UNAVAILABLE, "the stream ended before the call's status"));
         const code = Number(grpcStatus);
         if (code !== Status.OK) return finish(new CallError(code as Status, grpcMessage));
         if (reader.partial) return finish(new CallError(Status.INTERNAL, 'the answer ended inside a message'));
         finish();
       };
-      stream.on('close', () => {
-        if (settled) return;
-        // After the last message's handler, when one is still at work.
-        if (chain) void chain.then(closed);
-        else closed();
-      });
+      const events: StreamEvents = {
+        onHeaders: (list) => {
+          for (let i = 0; i < list.length; i += 2) {
+            const name = list[i]!;
+            if (!headersSeen && name === ':status') httpCode = Number(list[i + 1]);
+            else if (name === 'grpc-status') grpcStatus = list[i + 1];
+            else if (name === 'grpc-message') grpcMessage = decodeGrpcMessage(list[i + 1]!);
+          }
+          headersSeen = true;
+        },
+        onData: (chunk) => {
+          if (settled) return;
+          try {
+            reader.push(chunk);
+          } catch (err) {
+            return finish(err instanceof CallError ? err : new CallError(Status.INTERNAL, errorText(err)));
+          }
+          if (!chain) stream.consumed(chunk.length);
+          else {
+            const n = chunk.length;
+            chain = chain.then(() => stream.consumed(n));
+          }
+        },
+        onEnd: () => {
+          if (settled) return;
+          // After the last message's handler, when one is still at work.
+          if (chain) void chain.then(closed);
+          else closed();
+        },
+        onFail: (status, message, rstCode) => {
+          if (settled) return;
+          // A reset after the status arrived (a server refusing a put mid-stream): the status is the answer.
+          if (grpcStatus !== undefined) return closed();
+          finish(new CallError(status, rstCode === undefined ? message : `${message} before the call's status`));
+        },
+      };
+      const stream = conn.conn.open(conn.headers.block(method, opts.deadlineMs), events, first, more === undefined);
+      if (!more) return;
       const failSend = (err: unknown): void => {
         // The caller's messages failed to come (an upload's file read): cancel, report it as the caller's error.
         if (settled) return;
         settled = true;
         clearTimeout(timer);
         onFailed?.();
-        if (!stream.destroyed) stream.close(http2.constants.NGHTTP2_CANCEL);
+        stream.cancel();
         reject(err);
       };
-      let sending: Promise<void> | void;
-      try {
-        sending = send(stream, failed);
-      } catch (err) {
-        return failSend(err);
-      }
-      if (sending) sending.catch(failSend);
+      more(stream, failed).catch(failSend);
     });
   }
 }
 
-/** An upload: one message at a time, waiting for the window when the stream asks to. */
-async function streamMessages(stream: http2.ClientHttp2Stream, messages: AsyncIterable<OutgoingFlightData>, failed: () => Promise<void>): Promise<void> {
+/** An upload: one message at a time, waiting for the windows when the stream asks to. */
+async function streamMessages(stream: H2Stream, messages: AsyncIterable<OutgoingFlightData>, failed: () => Promise<void>): Promise<void> {
   for await (const m of messages) {
-    if (stream.destroyed) return;
-    let ok = true;
-    stream.cork();
-    for (const p of frameFlightData(m)) ok = stream.write(p);
-    stream.uncork();
-    if (!ok) await Promise.race([new Promise((r) => stream.once('drain', r)), failed()]);
+    if (stream.done) return;
+    if (!stream.write(frameFlightData(m), false)) {
+      await Promise.race([new Promise<void>((r) => (stream.onDrain = r)), failed()]);
+    }
   }
-  if (!stream.destroyed) stream.end();
+  stream.write([], true);
 }
 
-const REQUEST_OPTIONS: http2.ClientSessionRequestOptions = { endStream: false };
-const PATHS = { DoGet: `${SERVICE}/DoGet`, DoPut: `${SERVICE}/DoPut` } as const;
+/**
+ * The request's header block: the constant part encoded once per connection, the timeout appended
+ * per call (RFC 7541 literals, no indexing, so no encoder state).
+ */
+class RequestHeaders {
+  private readonly fixed: Record<'DoGet' | 'DoPut', Buffer>;
 
-/** The request's headers; node:http2 copies them, so nothing here is kept per call. */
-function requestHeaders(method: 'DoGet' | 'DoPut', deadlineMs: number): http2.OutgoingHttpHeaders {
-  return {
-    ':method': 'POST',
-    ':path': PATHS[method],
-    'content-type': 'application/grpc',
-    te: 'trailers',
-    'grpc-timeout': grpcTimeout(deadlineMs),
-  };
+  constructor(scheme: string, authority: string) {
+    const common = (path: string): Buffer =>
+      encodeHeaders([
+        [':method', 'POST'],
+        [':scheme', scheme],
+        [':path', path],
+        [':authority', authority],
+        ['content-type', 'application/grpc'],
+        ['te', 'trailers'],
+      ]);
+    this.fixed = { DoGet: common(`${SERVICE}/DoGet`), DoPut: common(`${SERVICE}/DoPut`) };
+  }
+
+  block(method: 'DoGet' | 'DoPut', deadlineMs: number): Buffer {
+    return Buffer.concat([this.fixed[method], encodeHeaders([['grpc-timeout', grpcTimeout(deadlineMs)]])]);
+  }
 }
 
 function errorText(err: unknown): string {
