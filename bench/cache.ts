@@ -2,7 +2,7 @@
  * Object cache (4): put and get of 16 B, 1 MiB and 64 MiB objects against our
  * server (`flmrun-js cache`, its own process) or an external Flight endpoint
  * (`--cache-endpoint grpc://host:port`, e.g. Flame's own object cache), with our
- * client (on node:http2, and on grpc-js for comparison) and with pyarrow.flight's
+ * client (on its own HTTP/2 client, and on grpc-js for comparison) and with pyarrow.flight's
  * (as flamepy uses it), taking turns round by round; and
  * loopback TCP bandwidth between two processes in the same run, the floor
  * any gRPC transfer on this machine sits on.
@@ -30,7 +30,7 @@ export interface CacheResult {
   /** Object size in bytes. */
   bytes: number;
   op: 'put' | 'get';
-  /** Per-operation seconds: our client (its default transport, node:http2), our client on grpc-js, pyarrow.flight. */
+  /** Per-operation seconds: our client (its default transport, its own HTTP/2 client), our client on grpc-js, pyarrow.flight. */
   ours: Summary;
   oursGrpcJs: Summary;
   pyarrow: Summary;

@@ -37,7 +37,7 @@ async function main(): Promise<void> {
       'small-n': { type: 'string' },
       'steady-n': { type: 'string' },
       profile: { type: 'boolean', default: false },
-      // Adds flmrun-js with its cache client on grpc-js to the task sections: before/after of the node:http2 transport in one run.
+      // Adds flmrun-js with its cache client on grpc-js to the task sections: before/after of its own HTTP/2 transport in one run.
       baseline: { type: 'boolean', default: false },
       // The cache sections (4) against another Flight server, e.g. Flame's own object cache.
       'cache-endpoint': { type: 'string' },

@@ -118,7 +118,7 @@ export interface FlmrunOptions {
   /** Loads bench/diag-preload.js, which appends event-loop delay samples to this file. */
   diagFile?: string;
   name?: string;
-  /** 'grpc-js': the runner's cache client on grpc-js (FLMRUN_CACHE_TRANSPORT), the baseline of the node:http2 transport. */
+  /** 'grpc-js': the runner's cache client on grpc-js (FLMRUN_CACHE_TRANSPORT), the baseline of its own HTTP/2 transport. */
   cacheTransport?: 'grpc-js';
   /** Another build's dist/cli.js (a before/after comparison in one run); default this checkout's. */
   cli?: string;

@@ -142,7 +142,7 @@ export function renderMarkdown(r: Results, svgName: string): string {
       '## 4. Object cache',
       '',
       `Put and get of one object against ${c.server === 'flmrun-js cache (embedded)' ? 'our server (`flmrun-js cache`, its own process)' : `the Flight server at ${c.server} (\`--cache-endpoint\`)`}, ` +
-        'with our client (`CacheClient`, Node: its default transport, DoPut/DoGet over node:http2, and the same client on grpc-js) and with pyarrow.flight ' +
+        'with our client (`CacheClient`, Node: its default transport, DoPut/DoGet over its own minimal HTTP/2 client, and the same client on grpc-js) and with pyarrow.flight ' +
         '(a one-row batch, as flamepy puts a value), taking turns round by round after an untimed warm-up (300 pairs of 16 B and 10 of 1 MiB ' +
         'per client and server: a Node process compiles its hot code during its first few hundred calls). Loopback TCP: one Node stream between two processes, ' +
         `${c.tcpMiB} MiB per transfer — the ceiling any gRPC transfer here works under.`,
@@ -289,11 +289,10 @@ const NOTES = [
   '- The Python runner (flamepy 0.6.0) is started as Flame starts it: `python -m flamepy.runner.runpy`, FLAME_INSTANCE_ENDPOINT and ' +
     'FLAME_CACHE_ENDPOINT in its environment; its execution object is a class defined in the helper script\'s `__main__`, which ' +
     'cloudpickle ships by value inside the RunnerContext — no package install is involved (the Python runner installs nothing itself).',
-  '- Our cache client sends DoPut and DoGet over node:http2 with gRPC framing written in src/cache/transport.ts (large bodies are written ' +
-    'as their own parts, not copied into one framed message; an in-memory put leaves in one write, END_STREAM on its last DATA frame); ' +
-    'the section 4 table keeps the same client on grpc-js as a reference. Both still pay Node\'s per-request cost in node:http2 (an ' +
-    'AsyncResource and header objects per stream): measured with process.cpuUsage, a 16 B put + get costs our client about 2.5x the CPU ' +
-    'of pyarrow\'s C++ client (grpc-js: about 4x), and on a loaded machine each event-loop wake-up waits for a core.',
+  '- Our cache client sends DoPut and DoGet with gRPC framing written in src/cache/transport.ts over a minimal HTTP/2 client of its own ' +
+    '(src/cache/h2: frames, HPACK decoding, flow control), not node:http2, whose per-request stream objects cost more than pyarrow\'s ' +
+    'whole small put; large bodies are written as their own parts, not copied into one framed message. The section 4 table keeps the ' +
+    'same client on grpc-js as a reference. On a loaded machine each event-loop wake-up waits for a core.',
   '- Benchmarks are not tests: nothing here fails on speed, and `npm test` never runs them.',
   '',
 ];

@@ -36,7 +36,7 @@ import { heldBytes } from '../util/held-bytes';
 
 /*
  * grpc-js and the Flight service definitions are loaded on first use. A session
- * process puts and gets over node:http2 (./transport) and never needs them;
+ * process puts and gets over our own HTTP/2 client (./transport, ./h2) and never needs them;
  * loading them costs ~110 ms of CPU at every session start (grpc-js ~60 ms,
  * the proto descriptors ~50 ms).
  */
@@ -72,7 +72,7 @@ export interface CacheClientOptions {
   /** Bytes per row when putting and uploading. Default 1 MiB (the Python SDK's upload chunk). */
   chunkBytes?: number;
   /**
-   * How DoPut and DoGet travel: 'http2' (default) is transport.ts, gRPC framing over node:http2;
+   * How DoPut and DoGet travel: 'http2' (default) is transport.ts, gRPC framing over our own minimal HTTP/2 client (./h2);
    * 'grpc-js' is the generic gRPC client (slower per call, kept to compare in the benchmarks).
    * Every other call uses grpc-js.
    */

@@ -131,7 +131,7 @@ export class MessageReader extends GrpcMessageReader {
 
   /**
    * `keepParts`: every message is a copy in memory of its own (never a view into a chunk, nor in Buffer's
-   * shared pool) and comes with the chunk slices it was copied from (`parts`). node:http2 slices the chunks
+   * shared pool) and comes with the chunk slices it was copied from (`parts`). The HTTP/2 layer (node:http2 in the server, ./h2 in the client) slices the chunks
    * of all streams of a session out of its socket reads, so a view handed to one caller could reach the
    * bytes of another stream; with every message copied, nothing outside holds the chunks, and a client
    * can keep the slices instead of copying the message once more.
