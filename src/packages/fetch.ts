@@ -82,7 +82,7 @@ export async function fetchPackage(
       if (st.size > BigInt(o.maxDownloadBytes)) {
         throw limitExceeded(`${where}: the file is ${st.size} bytes (limit maxDownloadBytes ${o.maxDownloadBytes})`);
       }
-      const sha256 = hashes ? await hashes.sha256(p, st, where) : await sha256File(p, where);
+      const sha256 = hashes ? await hashes.sha256(p, where) : await sha256File(p, where);
       fetched = { type: 'file', file: p, name: path.basename(p), sha256, downloaded: false };
       break;
     }
@@ -124,20 +124,32 @@ export async function fetchPackage(
 const HASH_READ = 1 << 20;
 
 export async function sha256File(file: string, where: string): Promise<string> {
-  const hash = createHash('sha256');
-  const buf = Buffer.allocUnsafe(HASH_READ);
   let fh: fs.promises.FileHandle | undefined;
   try {
     fh = await fs.promises.open(file, 'r');
-    for (;;) {
-      const { bytesRead } = await fh.read(buf, 0, HASH_READ, null);
+  } catch (err) {
+    throw unavailable(`${where}: could not read ${file}: ${describeThrown(err)}`, err);
+  }
+  try {
+    return await sha256Handle(fh, file, where);
+  } finally {
+    await fh.close().catch(() => undefined);
+  }
+}
+
+/** The sha256 of what an open file holds, read from its start (`file`: its name, for the error message). */
+export async function sha256Handle(fh: fs.promises.FileHandle, file: string, where: string): Promise<string> {
+  const hash = createHash('sha256');
+  const buf = Buffer.allocUnsafe(HASH_READ);
+  try {
+    for (let at = 0; ; ) {
+      const { bytesRead } = await fh.read(buf, 0, HASH_READ, at);
       if (bytesRead === 0) break;
       hash.update(buf.subarray(0, bytesRead));
+      at += bytesRead;
     }
   } catch (err) {
     throw unavailable(`${where}: could not read ${file}: ${describeThrown(err)}`, err);
-  } finally {
-    await fh?.close().catch(() => undefined);
   }
   return hash.digest('hex');
 }

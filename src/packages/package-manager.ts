@@ -36,7 +36,7 @@ import { detectKind, extractedDirName } from './archive-kind';
 import { DepsStore } from './deps-store';
 import { MARKER_FILE } from './entry-rules';
 import { extractArchive, packageRootOf } from './extract';
-import { fetchPackage, parsePackageUrl, sha256File, type Fetched } from './fetch';
+import { fetchPackage, parsePackageUrl, sha256Handle, type Fetched } from './fetch';
 import { FileHashCache } from './file-hash-cache';
 import { installDependencies, readManifest } from './npm-install';
 import { resolvePackageOptions, type PackageOptions, type ResolvedPackageOptions } from './options';
@@ -70,7 +70,7 @@ export class PackageManager {
   private readonly deps: DepsStore;
   private readonly trees = new Map<string, Tree>();
   /** A file:// archive entered again unchanged is not hashed again. */
-  private readonly hashes = new FileHashCache(sha256File);
+  private readonly hashes = new FileHashCache(sha256Handle);
   /** Tells this manager's users files from another manager's in the same process. */
   private readonly user = randomBytes(4).toString('hex');
   private readonly inFlight = new Set<Promise<unknown>>();

@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { sha256File } from '../../src/packages/fetch';
+import { sha256File, sha256Handle } from '../../src/packages/fetch';
 import { FileHashCache } from '../../src/packages/file-hash-cache';
 import { PackageManager } from '../../src/packages/package-manager';
 import { makeTempDir, removeDir } from '../helpers/tmp';
@@ -24,9 +24,17 @@ const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 /** A whole second, which utimes sets exactly (a Date loses the nanoseconds): mtime can then be put back as it was. */
 const ROUND_MTIME = 1_700_000_000;
 
-function counting(): { hash: (f: string, w: string) => Promise<string>; reads: () => number } {
+type HashHandle = (fh: fs.promises.FileHandle, f: string, w: string) => Promise<string>;
+
+function counting(): { hash: HashHandle; reads: () => number } {
   let n = 0;
-  return { hash: (f, w) => { n++; return sha256File(f, w); }, reads: () => n };
+  return {
+    hash: (fh, f, w) => {
+      n++;
+      return sha256Handle(fh, f, w);
+    },
+    reads: () => n,
+  };
 }
 
 describe('FileHashCache', () => {
@@ -36,8 +44,8 @@ describe('FileHashCache', () => {
     await pause(60);
     const c = counting();
     const cache = new FileHashCache(c.hash, 20);
-    const first = await cache.sha256(f, stat(f), 'test');
-    expect(await cache.sha256(f, stat(f), 'test')).toBe(first);
+    const first = await cache.sha256(f, 'test');
+    expect(await cache.sha256(f, 'test')).toBe(first);
     expect(c.reads()).toBe(1);
   });
 
@@ -49,13 +57,13 @@ describe('FileHashCache', () => {
     const c = counting();
     const cache = new FileHashCache(c.hash, 20);
     const before = stat(f);
-    const first = await cache.sha256(f, before, 'test');
+    const first = await cache.sha256(f, 'test');
     await pause(60);
     fs.writeFileSync(f, 'two');
     fs.utimesSync(f, ROUND_MTIME, ROUND_MTIME);
     const now = stat(f);
     expect([now.ino, now.size, now.mtimeNs]).toEqual([before.ino, before.size, before.mtimeNs]);
-    const again = await cache.sha256(f, now, 'test');
+    const again = await cache.sha256(f, 'test');
     expect(again).not.toBe(first);
     expect(again).toBe(await sha256File(f, 'test'));
     expect(c.reads()).toBe(2);
@@ -65,11 +73,46 @@ describe('FileHashCache', () => {
     const f = path.join(base, 'a.tgz');
     fs.writeFileSync(f, 'one');
     await pause(60);
-    const cache = new FileHashCache(sha256File, 20);
-    const first = await cache.sha256(f, stat(f), 'test');
+    const cache = new FileHashCache(sha256Handle, 20);
+    const first = await cache.sha256(f, 'test');
     fs.writeFileSync(path.join(base, 'b.tgz'), 'two');
     fs.renameSync(path.join(base, 'b.tgz'), f);
-    expect(await cache.sha256(f, stat(f), 'test')).not.toBe(first);
+    expect(await cache.sha256(f, 'test')).not.toBe(first);
+  });
+
+  it('a symlink repointed while the file is hashed: the hash kept is of the bytes read, under their own file', async () => {
+    const a = path.join(base, 'a.tgz');
+    const b = path.join(base, 'b.tgz');
+    const link = path.join(base, 'pkg.tgz');
+    fs.writeFileSync(a, 'one');
+    fs.writeFileSync(b, 'two');
+    fs.symlinkSync(a, link);
+    await pause(60);
+    const repoint = (to: string): void => {
+      fs.unlinkSync(link);
+      fs.symlinkSync(to, link);
+    };
+    // Mid-hash, the link names b, then a again: a path looked up again would have read b's bytes.
+    let reads = 0;
+    const swapping: HashHandle = async (fh, f, w) => {
+      reads++;
+      repoint(b);
+      try {
+        return await sha256Handle(fh, f, w);
+      } finally {
+        repoint(a);
+      }
+    };
+    const cache = new FileHashCache(swapping, 20);
+    const hashA = await sha256File(a, 'test');
+    expect(await cache.sha256(link, 'test')).toBe(hashA);
+    // Remembered for a's own identity: the next enter through the link is not read again.
+    expect(await cache.sha256(link, 'test')).toBe(hashA);
+    expect(reads).toBe(1);
+    fs.unlinkSync(link);
+    fs.symlinkSync(b, link);
+    expect(await cache.sha256(link, 'test')).toBe(await sha256File(b, 'test'));
+    expect(reads).toBe(2);
   });
 
   it('a file changed shortly before it was hashed is not remembered', async () => {
@@ -77,8 +120,8 @@ describe('FileHashCache', () => {
     fs.writeFileSync(f, 'one');
     const c = counting();
     const cache = new FileHashCache(c.hash, 60_000);
-    await cache.sha256(f, stat(f), 'test');
-    await cache.sha256(f, stat(f), 'test');
+    await cache.sha256(f, 'test');
+    await cache.sha256(f, 'test');
     expect(c.reads()).toBe(2);
   });
 });
