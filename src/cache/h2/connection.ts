@@ -23,6 +23,10 @@ const HIGH_WATER = 1024 * 1024;
 const JOIN_BELOW = 64 * 1024;
 /** A header block (HEADERS and its CONTINUATIONs) larger than this is refused: no legitimate gRPC answer comes near it. */
 const MAX_HEADER_BLOCK = 256 * 1024;
+/** CONTINUATION frames per header block: empty ones would pass the byte cap above (the CONTINUATION flood, CVE-2024-27316). */
+const MAX_CONTINUATIONS = 64;
+/** PING and SETTINGS acknowledgements not yet handed to the kernel: a server that sends them and stops reading is refused. */
+const MAX_UNSENT_ACKS = 1024;
 /** SETTINGS and GOAWAY larger than this are refused (a GOAWAY's debug data has no use past a line). */
 const MAX_CONTROL = 16 * 1024;
 /** Frame types whose payload has one possible length (RFC 9113 §6). */
@@ -108,6 +112,8 @@ export class H2Connection implements FrameSink {
   private headerFlags = 0;
   private headerParts: Buffer[] = [];
   private headerBytes = 0;
+  private headerFrames = 0;
+  private unsentAcks = 0;
   private goneAway = false;
   private settingsSeen = false;
   private dead = false;
@@ -324,6 +330,16 @@ export class H2Connection implements FrameSink {
     if (!this.dead) this.socket.write(b);
   }
 
+  /** An acknowledgement the server asked for; one that would queue behind too many unsent ones fails the connection. */
+  private writeAck(b: Buffer): void {
+    if (this.dead) return;
+    if (this.unsentAcks >= MAX_UNSENT_ACKS) {
+      throw new ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, `the server asked for more than ${MAX_UNSENT_ACKS} acknowledgements without reading them`);
+    }
+    this.unsentAcks++;
+    this.socket.write(b, () => this.unsentAcks--);
+  }
+
   /** A stream finished or was reset: its slot goes to a waiting one, and a GOAWAY'd connection closes when idle. */
   private forget(s: H2Stream): void {
     this.streams.delete(s.id);
@@ -406,7 +422,7 @@ export class H2Connection implements FrameSink {
       case FrameType.PING:
         if (streamId !== 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, 'a PING on a stream');
         if (payload.length !== 8) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, `a PING of ${payload.length} bytes`);
-        if ((flags & Flag.ACK) === 0) this.writeFrame(frame(FrameType.PING, Flag.ACK, 0, payload));
+        if ((flags & Flag.ACK) === 0) this.writeAck(frame(FrameType.PING, Flag.ACK, 0, payload));
         return;
       case FrameType.RST_STREAM:
         return this.onRstStream(streamId, payload);
@@ -454,6 +470,7 @@ export class H2Connection implements FrameSink {
     this.headerFlags = flags;
     this.headerParts = [Buffer.from(fragment)];
     this.headerBytes = fragment.length;
+    this.headerFrames = 1;
   }
 
   private onContinuation(flags: number, streamId: number, payload: Buffer): void {
@@ -461,6 +478,7 @@ export class H2Connection implements FrameSink {
       throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `a CONTINUATION on stream ${streamId} that continues no header block`);
     }
     this.headerBytes += payload.length;
+    if (++this.headerFrames > MAX_CONTINUATIONS) throw new ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, `a header block in more than ${MAX_CONTINUATIONS} frames`);
     if (this.headerBytes > MAX_HEADER_BLOCK) throw new ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, `a header block above ${MAX_HEADER_BLOCK} bytes`);
     if ((flags & Flag.END_HEADERS) === 0) {
       this.headerParts.push(Buffer.from(payload));
@@ -523,7 +541,7 @@ export class H2Connection implements FrameSink {
       }
       // HEADER_TABLE_SIZE bounds an encoder's table; ours keeps none. Unknown settings are ignored.
     }
-    this.writeFrame(frame(FrameType.SETTINGS, Flag.ACK, 0));
+    this.writeAck(frame(FrameType.SETTINGS, Flag.ACK, 0));
     if (windowDelta !== 0) {
       // A change applies to every open stream's window (RFC 9113 §6.9.2), and may make one overflow.
       for (const s of this.streams.values()) {

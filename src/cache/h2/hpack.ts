@@ -217,6 +217,8 @@ export class HpackDecoder {
       if (value < mask) return value;
       for (let shift = 0; ; shift += 7) {
         if (pos >= block.length) throw new HpackError('a header block ends inside an integer');
+        // Past 2^35, continuation bytes of 0 would still grow `shift` until 2 ** shift is Infinity and 0 * Infinity NaN.
+        if (shift > 28) throw new HpackError('an integer in a header block overflows');
         const b = block[pos++]!;
         value += (b & 0x7f) * 2 ** shift;
         // Nothing in a header block is near 2^31: a longer integer is an attack or garbage.

@@ -281,6 +281,14 @@ describe('failures a raw HTTP/2 peer causes', () => {
       },
       'header block above',
     ],
+    [
+      'empty CONTINUATION frames, never the last (the byte cap never reached)',
+      (peer: Peer, id: number) => {
+        peer.send(FrameType.HEADERS, 0, id, Buffer.alloc(0));
+        for (let i = 0; i < 100; i++) peer.send(FrameType.CONTINUATION, 0, id, Buffer.alloc(0));
+      },
+      'more than 64 frames',
+    ],
     ['a header list too large', (peer: Peer, id: number) => peer.send(FrameType.HEADERS, Flag.END_HEADERS, id, encodeHeaders([['x-big', 'v'.repeat(200_000)]])), 'header list larger'],
     ['a header index past the table', (peer: Peer, id: number) => peer.send(FrameType.HEADERS, Flag.END_HEADERS, id, Buffer.from([0xff, 0x40])), 'header compression'],
     ['a PUSH_PROMISE though push is off', (peer: Peer, id: number) => peer.send(FrameType.PUSH_PROMISE, Flag.END_HEADERS, id, Buffer.from([0, 0, 0, 2])), 'PUSH_PROMISE'],
@@ -291,6 +299,21 @@ describe('failures a raw HTTP/2 peer causes', () => {
     const err = await codeOf(get());
     expect(err.code).toBe(Status.UNAVAILABLE);
     expect(err.details).toContain(words);
+    await nextCallWorks();
+  });
+
+  it('a PING flood from a server that does not read the acknowledgements: the connection is refused, nothing piles up', async () => {
+    behaviour = {
+      onBody: (peer) => {
+        peer.socket.pause();
+        // 25 MB of PINGs: their acknowledgements outgrow both ends' socket buffers on loopback.
+        const ping = Buffer.from('000008060000000000' + '70696e67706f6e67', 'hex');
+        peer.socket.write(Buffer.concat(Array.from({ length: 1_500_000 }, () => ping)));
+      },
+    };
+    const err = await codeOf(get());
+    expect(err.code).toBe(Status.UNAVAILABLE);
+    expect(err.details).toContain('acknowledgements without reading them');
     await nextCallWorks();
   });
 

@@ -159,6 +159,8 @@ describe('HPACK decoding refuses malformed blocks', () => {
 
   it('integer overflow, index 0, an index past the dynamic table, truncation', () => {
     expect(bad(hex('ff ff ff ff ff ff 0f'))).toMatchObject({ message: expect.stringContaining('overflows') });
+    // Continuation bytes of zero: the value never grows, but 2 ** shift would reach Infinity (0 * Infinity is NaN).
+    expect(bad(Buffer.from([0x3f, ...Array<number>(147).fill(0x80), 0x00]))).toMatchObject({ message: expect.stringContaining('overflows') });
     expect(bad(hex('80'))).toMatchObject({ message: expect.stringContaining('index 0') });
     expect(bad(hex('be'))).toMatchObject({ message: expect.stringContaining('past the dynamic table') });
     expect(bad(hex('ff'))).toMatchObject({ message: expect.stringContaining('ends inside an integer') });
