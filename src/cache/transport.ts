@@ -301,13 +301,17 @@ export class Http2Transport {
       };
       const events: StreamEvents = {
         onHeaders: (list) => {
+          let informational = false;
           for (let i = 0; i < list.length; i += 2) {
             const name = list[i]!;
-            if (!headersSeen && name === ':status') httpCode = Number(list[i + 1]);
-            else if (name === 'grpc-status') grpcStatus = list[i + 1];
+            if (!headersSeen && name === ':status') {
+              httpCode = Number(list[i + 1]);
+              // A 1xx block (RFC 9110 §15.2) comes before the response itself: the next block is the answer.
+              informational = httpCode >= 100 && httpCode < 200;
+            } else if (name === 'grpc-status') grpcStatus = list[i + 1];
             else if (name === 'grpc-message') grpcMessage = decodeGrpcMessage(list[i + 1]!);
           }
-          headersSeen = true;
+          if (!informational) headersSeen = true;
         },
         onData: (chunk) => {
           if (settled) return;

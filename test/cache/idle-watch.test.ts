@@ -44,3 +44,16 @@ test('a stopped put is never ended; with nothing watched no timer runs; a touch 
   jest.advanceTimersByTime(25);
   expect(jest.getTimerCount()).toBe(0);
 });
+
+test('an idleMs past what one Node timer can wait (~24.8 days per tick) still ends no put sooner', () => {
+  const idleMs = 2 ** 34; // ~199 days: a period of idleMs / 4 would be taken as 1 ms
+  const watch = new IdleWatch(idleMs);
+  const ended: number[] = [];
+  watch.watch(() => ended.push(1));
+  jest.advanceTimersByTime(60_000);
+  expect(ended).toEqual([]);
+  jest.advanceTimersByTime(idleMs - 60_000 - 1);
+  expect(ended).toEqual([]);
+  jest.advanceTimersByTime(Math.ceil(idleMs * 0.5));
+  expect(ended).toEqual([1]);
+});

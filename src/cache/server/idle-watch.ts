@@ -11,6 +11,7 @@
  * sooner.
  */
 const TICKS = 4;
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export interface IdleWatched {
   /** The client was heard from: the idle time starts again. */
@@ -28,8 +29,15 @@ export class IdleWatch {
   private readonly entries = new Set<Entry>();
   private timer?: NodeJS.Timeout;
   private tick = 0;
+  /** The interval's period: idleMs / TICKS, at most what a Node timer can wait (longer ones fire after 1 ms). */
+  private readonly period: number;
+  /** Ticks after a put's last message before it is ended: TICKS, more when the period is capped. */
+  private readonly ticks: number;
 
-  constructor(private readonly idleMs: number) {}
+  constructor(idleMs: number) {
+    this.period = Math.min(MAX_TIMER_MS, Math.max(1, idleMs / TICKS));
+    this.ticks = Math.max(TICKS, Math.ceil(idleMs / this.period));
+  }
 
   /** Starts watching; `onIdle` is called once, when the put has been silent for `idleMs`. */
   watch(onIdle: () => void): IdleWatched {
@@ -47,7 +55,7 @@ export class IdleWatch {
   private add(entry: Entry): void {
     this.entries.add(entry);
     if (this.timer) return;
-    this.timer = setInterval(() => this.sweep(), Math.max(1, this.idleMs / TICKS));
+    this.timer = setInterval(() => this.sweep(), this.period);
     this.timer.unref();
   }
 
@@ -66,7 +74,7 @@ export class IdleWatch {
     // Noted at tick `last`, the last message came at most one period before tick `last` + 1 ended: TICKS + 1
     // ticks later, at least TICKS periods (idleMs) have passed since it.
     for (const entry of this.entries) {
-      if (this.tick - entry.last <= TICKS) continue;
+      if (this.tick - entry.last <= this.ticks) continue;
       this.remove(entry);
       entry.onIdle();
     }

@@ -317,6 +317,16 @@ describe('failures a raw HTTP/2 peer causes', () => {
     await nextCallWorks();
   });
 
+  it('an informational 1xx header block before the response is passed over', async () => {
+    behaviour = {
+      onBody: (peer, id) => {
+        peer.send(FrameType.HEADERS, Flag.END_HEADERS, id, encodeHeaders([[':status', '100']]));
+        peer.respond(id, [flightData(9)]);
+      },
+    };
+    expect((await get()).map((b) => [...b])).toEqual([[9]]);
+  });
+
   it('an HTTP/1.1 server: a clear error at its first bytes, not a wait for the deadline', async () => {
     behaviour = { preface: Buffer.from('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n') };
     transport.close(); // a fresh connection, to meet this preface
