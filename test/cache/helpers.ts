@@ -1,5 +1,7 @@
 /** Shared pieces of the cache tests: a server on a loopback port, and a raw Flight client to look at the wire. */
 import http2 from 'node:http2';
+import type net from 'node:net';
+import { parseEndpoint, type CacheEndpoint } from '../../src/cache/endpoint';
 import * as grpc from '@grpc/grpc-js';
 import { CacheServer, type CacheServerOptions } from '../../src/cache/server/cache-server';
 import { flightClientConstructor, UNLIMITED_MESSAGES, type FlightServiceClient } from '../../src/cache/flight';
@@ -131,4 +133,10 @@ function grpcFrame(body: Buffer): Buffer {
   frame.writeUInt32BE(body.length, 1);
   body.copy(frame, 5);
   return frame;
+}
+
+/** Listens `server` on a loopback port: the endpoint a client reaches it at (grpc://, plain TCP). */
+export async function listenLoopback(server: net.Server | http2.Http2Server): Promise<CacheEndpoint> {
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return parseEndpoint(`grpc://127.0.0.1:${(server.address() as net.AddressInfo).port}`);
 }

@@ -4,12 +4,12 @@
  * the peer is not a well-behaved gRPC server.
  */
 import http2 from 'node:http2';
-import type { AddressInfo } from 'node:net';
 import { status as Status } from '@grpc/grpc-js';
 import { decodeFlightData } from '../../src/cache/flight-data';
 import { CallError, frameFlightData, Http2Transport } from '../../src/cache/transport';
 import { MessageReader } from '../../src/cache/grpc-messages';
 import { parseEndpoint } from '../../src/cache/endpoint';
+import { listenLoopback } from './helpers';
 
 const unframe = (parts: Uint8Array[]): Buffer => {
   const all = Buffer.concat(parts);
@@ -90,8 +90,7 @@ describe('Http2Transport against peers that are not a well-behaved Flight server
   beforeAll(async () => {
     server = http2.createServer();
     server.on('stream', (stream) => behaviour(stream));
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    endpoint = parseEndpoint(`grpc://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    endpoint = await listenLoopback(server);
     transport = new Http2Transport(() => undefined);
   });
   afterAll(async () => {

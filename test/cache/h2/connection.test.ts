@@ -13,6 +13,7 @@ import net, { type AddressInfo } from 'node:net';
 import { status as Status } from '@grpc/grpc-js';
 import { CallError, frameFlightData, Http2Transport } from '../../../src/cache/transport';
 import { parseEndpoint } from '../../../src/cache/endpoint';
+import { listenLoopback } from '../helpers';
 import { ErrorCode, Flag, FrameParser, FrameType, frame, Setting } from '../../../src/cache/h2/frames';
 import { encodeHeaders } from '../../../src/cache/h2/hpack';
 import { makeTempDir, removeDir } from '../../helpers/tmp';
@@ -65,8 +66,7 @@ describe('flow control against node:http2 servers', () => {
         stream.end(parts[parts.length - 1]);
       });
     });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    endpoint = parseEndpoint(`grpc://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    endpoint = await listenLoopback(server);
     transport = new Http2Transport(() => undefined);
   });
   afterAll(async () => {
@@ -181,8 +181,7 @@ describe('failures a raw HTTP/2 peer causes', () => {
         if (chunk.length > skip) parser.push(chunk.subarray(skip));
       });
     });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    endpoint = parseEndpoint(`grpc://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    endpoint = await listenLoopback(server);
     transport = new Http2Transport(() => undefined);
   });
   afterAll(async () => {
