@@ -9,17 +9,25 @@
  * is reported too (/proc; on a shared machine wall time mostly measures the
  * wait for a core).
  *
- *   node -r ./bench/register.js bench/cache-server.ts [--dist DIR]... [--endpoint grpc://host:port[@PID]]... [--rounds N] [--warm N16B]
+ * `--floor` adds bench/cache-floor-server.js: bare node:http2 answering fixed
+ * bytes (a 16-byte object), what any Node server of this protocol pays per
+ * call; its figures mean something for 16 B only.
+ *
+ *   node -r ./bench/register.js bench/cache-server.ts [--dist DIR]... [--endpoint grpc://host:port[@PID]]... [--floor] [--rounds N] [--warm N16B]
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { loadAverage, processCpu } from './cache';
+import { encodeFramedFlightData } from '../src/cache/flight-data';
+import { ANSWER_SCHEMA_HEADER, encodeRow } from '../src/cache/opaque';
+import { putResultDocument } from '../src/cache/server/put-result';
 
 const args = process.argv.slice(2);
 const dists = args.flatMap((a, i) => (args[i - 1] === '--dist' ? [path.resolve(a)] : []));
 const externals = args.flatMap((a, i) => (args[i - 1] === '--endpoint' ? [a] : []));
-if (dists.length === 0 && externals.length === 0) dists.push(path.resolve('dist'));
+const floor = args.includes('--floor');
+if (dists.length === 0 && externals.length === 0 && !floor) dists.push(path.resolve('dist'));
 const roundsAt = args.indexOf('--rounds');
 const rounds = roundsAt >= 0 ? Number(args[roundsAt + 1]) : 3;
 const warmAt = args.indexOf('--warm');
@@ -45,11 +53,25 @@ interface Server {
   child?: ChildProcess;
 }
 
-async function start(dist: string): Promise<Server> {
+async function start(dist: string | undefined): Promise<Server> {
   const nodeArgs = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
-  const child = spawn(process.execPath, [...nodeArgs, '-e', CHILD, dist], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const script = dist === undefined ? [path.join(__dirname, 'cache-floor-server.js'), ...floorAnswers()] : ['-e', CHILD, dist];
+  const child = spawn(process.execPath, [...nodeArgs, ...script], { stdio: ['ignore', 'pipe', 'inherit'] });
   const endpoint = await new Promise<string>((resolve) => child.stdout!.once('data', (d: Buffer) => resolve(d.toString().trim())));
-  return { name: dist, endpoint, pid: child.pid, child };
+  return { name: dist ?? 'floor (bare node:http2)', endpoint, pid: child.pid, child };
+}
+
+/** The floor server's fixed answers, hex: a framed PutResult and a framed DoGet answer of 16 bytes. */
+function floorAnswers(): [string, string] {
+  const doc = putResultDocument('grpc://127.0.0.1:1', 'bench/pyarrow/floor', 1);
+  // PutResult { bytes app_metadata = 1; } (the document is under 128 bytes: a one-byte length), with its gRPC prefix.
+  const putResult = Buffer.concat([Buffer.from([0, 0, 0, 0, doc.length + 2, 0x0a, doc.length]), doc]);
+  const row = encodeRow(1, 'base', [Buffer.alloc(16, 7)]);
+  const answer = Buffer.concat([
+    encodeFramedFlightData({ data_header: ANSWER_SCHEMA_HEADER }),
+    encodeFramedFlightData({ data_header: row.header, data_body: row.body }),
+  ]);
+  return [putResult.toString('hex'), answer.toString('hex')];
 }
 
 /** `URL` or `URL@PID`. */
@@ -73,7 +95,7 @@ const median = (xs: number[]): number => {
 };
 
 async function main(): Promise<void> {
-  const servers = [...(await Promise.all(dists.map(start))), ...externals.map(external)];
+  const servers = [...(await Promise.all([...dists, ...(floor ? [undefined] : [])].map(start))), ...externals.map(external)];
   const samples = new Map<string, number[]>();
   /** Server CPU seconds and put + get pairs, by size label and server. */
   const cpu = new Map<string, { seconds: number; pairs: number }>();
