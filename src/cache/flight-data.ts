@@ -41,7 +41,7 @@ export interface OutgoingFlightData {
 const DESCRIPTOR_TYPES: readonly DescriptorType[] = ['UNKNOWN', 'PATH', 'CMD'];
 const EMPTY = Buffer.alloc(0);
 
-function varintSize(n: number): number {
+export function varintSize(n: number): number {
   let size = 1;
   while (n >= 0x80) {
     n = Math.floor(n / 128);
@@ -50,7 +50,7 @@ function varintSize(n: number): number {
   return size;
 }
 
-function writeVarint(buf: Buffer, pos: number, n: number): number {
+export function writeVarint(buf: Buffer, pos: number, n: number): number {
   while (n >= 0x80) {
     buf[pos++] = (n % 128) | 0x80;
     n = Math.floor(n / 128);

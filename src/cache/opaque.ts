@@ -151,7 +151,7 @@ function makeTemplate(kindLength: number | undefined): RowTemplate | null {
   return fill(t, PROBES[1]).equals(b!) ? t : null;
 }
 
-function rowHeader(kindLength: number | undefined, dataLength: number): Uint8Array {
+export function rowHeader(kindLength: number | undefined, dataLength: number): Uint8Array {
   if (dataLength === 0) return buildRowHeader(kindLength, 0);
   const key = kindLength ?? -1;
   let t = templates.get(key);

@@ -14,6 +14,9 @@ import { decodeHeader } from '../../src/cache/server/decoded-headers';
 import { joinSmall } from '../../src/cache/server/raw-call';
 import { CONNECTION_WINDOW_BYTES, STREAM_WINDOW_BYTES } from '../../src/cache/server/session-windows';
 import { FramedMessage } from '../../src/cache/server/shared-answers';
+import { answerFor } from '../../src/cache/server/flight-service';
+import { smallAnswer, SMALL_ANSWER_MAX_BYTES } from '../../src/cache/server/small-answer';
+import type { StoredObject } from '../../src/cache/server/stored-object';
 import { rawClient, rawGet, rawPut, startServer } from './helpers';
 
 test('a connection is opened with the 1 MiB stream and connection windows of Flame’s cache', async () => {
@@ -107,4 +110,43 @@ test('joinSmall: a small answer becomes one buffer of its framed messages; a lar
   expect(joined?.bytes.equals(Buffer.concat([schema.bytes, ...frameFlightData(smallMsg)]))).toBe(true);
   const large = encodeRow(1, 'base', [Buffer.alloc(64 * 1024, 1)]);
   expect(joinSmall([schema, { data_header: large.header, data_body: large.body }])).toBeUndefined();
+});
+
+test('smallAnswer: the same bytes as answerFor + joinSmall for a base row, whatever its size and chunks', () => {
+  const obj = (version: number, chunks: Buffer[]): StoredObject => {
+    const size = chunks.reduce((n, c) => n + c.length, 0);
+    return { key: 'a/b/c', baseVersion: version, version, value: { kind: 'opaque', chunks, size }, deltas: [], size };
+  };
+  for (const size of [0, 1, 4, 7, 8, 9, 16, 100, 1000, SMALL_ANSWER_MAX_BYTES]) {
+    const data = Buffer.alloc(size);
+    for (let i = 0; i < size; i++) data[i] = (i * 13 + size) & 0xff;
+    const splits = size > 2 ? [[data], [data.subarray(0, 1), data.subarray(1, size - 1), data.subarray(size - 1)]] : [[data]];
+    for (const chunks of splits) {
+      for (const version of [1, 7, 2 ** 32 + 5, Number.MAX_SAFE_INTEGER]) {
+        const expected = joinSmall(answerFor(obj(version, chunks), 0))!.bytes;
+        expect(smallAnswer(version, chunks, size).equals(expected)).toBe(true);
+      }
+    }
+  }
+});
+
+test('a small get is answered whole, by version as before: the schema alone for the version the client holds', async () => {
+  const { server, endpoint } = await startServer();
+  const raw = rawClient(endpoint);
+  const client = new CacheClient({ endpoint, lruEntries: 0 });
+  try {
+    const ref = await client.put('fast/s', Buffer.from('sixteen bytes!!!'));
+    const whole = await rawGet(raw, `${ref.key}:0`);
+    expect(whole.rows.map((r) => [r.version, r.kind, Buffer.from(r.data).toString()])).toEqual([[1, 'base', 'sixteen bytes!!!']]);
+    const newer = await rawGet(raw, `${ref.key}:5`);
+    expect(newer.rows.map((r) => Buffer.from(r.data).toString())).toEqual(['sixteen bytes!!!']);
+    const same = await rawGet(raw, `${ref.key}:1`);
+    expect(same.rows).toEqual([]);
+    const got = await client.get(ref);
+    expect(got.kind === 'opaque' && Buffer.from(got.base).toString()).toBe('sixteen bytes!!!');
+  } finally {
+    client.close();
+    raw.close();
+    await server.close();
+  }
 });

@@ -18,6 +18,7 @@ import type { PutBudget } from './put-budget';
 import { FramedMessage, passFramed, type SharedAnswers } from './shared-answers';
 import { joinSmall, RawCall } from './raw-call';
 import { toStatus, unimplemented } from './status';
+import { smallAnswer, SMALL_ANSWER_MAX_BYTES } from './small-answer';
 import { withCacheVersion } from '../../wire/arrow-meta';
 import type { ObjectTable } from './object-table';
 import type { StoredObject } from './stored-object';
@@ -162,7 +163,30 @@ export function flightHandlers(ctx: ServiceContext): grpc.UntypedServiceImplemen
   const { answers } = ctx;
   const putIdle = new IdleWatch(ctx.idleTimeoutMs);
 
+  /**
+   * A get of a small opaque object held in memory, answered at once (no promise) as one framed buffer; false
+   * when the answer is not of that kind (the general path then serves it).
+   */
+  const answerSmallAtOnce = (call: RawCall, keyText: string, version: number): boolean => {
+    const obj = store.resident(keyText);
+    if (!obj || obj.value.kind !== 'opaque' || obj.deltas.length > 0 || obj.size > SMALL_ANSWER_MAX_BYTES) return false;
+    // A client already holding this version is answered the schema alone, by answerFor.
+    if (version !== 0 && version === obj.version) return false;
+    call.write(new FramedMessage(smallAnswer(obj.version, obj.value.chunks, obj.value.size)));
+    call.end();
+    return true;
+  };
+
   const doGet = (call: grpc.ServerWritableStream<Ticket, OutgoingFlightData>): void => {
+    if (call instanceof RawCall) {
+      try {
+        const { key, version } = parseTicket(call.request.ticket);
+        if (answerSmallAtOnce(call, formatKey(key), version)) return;
+      } catch (err) {
+        call.emit('error', toStatus(err, logger, 'DoGet'));
+        return;
+      }
+    }
     void (async () => {
       try {
         const { key, version } = parseTicket(call.request.ticket);

@@ -34,7 +34,7 @@ const MAX_REMEMBERED_EVICTIONS = 10_000;
 export class ObjectTable {
   private readonly meta = new Map<string, ObjectMeta>();
   /** Objects held in memory; Map order is the LRU order (first = least recent). */
-  private readonly resident = new Map<string, StoredObject>();
+  private readonly residentObjects = new Map<string, StoredObject>();
   private residentBytes = 0;
   private readonly locks = new Map<string, Promise<void>>();
   /** Keys dropped without storage, so that a get can say why they are gone. */
@@ -152,7 +152,7 @@ export class ObjectTable {
   /** The object, from memory or storage; NOT_FOUND when unknown. */
   async get(key: Required<ObjectKey>): Promise<StoredObject> {
     const keyText = formatKey(key);
-    const hit = this.resident.get(keyText);
+    const hit = this.residentObjects.get(keyText);
     if (hit) {
       this.touch(keyText, hit);
       return hit;
@@ -160,6 +160,13 @@ export class ObjectTable {
     const obj = await this.withLock(keyText, () => this.lookup(key, keyText));
     if (!obj) throw this.missing(keyText, 'get');
     return obj;
+  }
+
+  /** The object when it is in memory (then it becomes the most recent), without waiting; undefined otherwise. */
+  resident(keyText: string): StoredObject | undefined {
+    const hit = this.residentObjects.get(keyText);
+    if (hit) this.touch(keyText, hit);
+    return hit;
   }
 
   /** Metadata without loading the object. */
@@ -194,7 +201,7 @@ export class ObjectTable {
 
   /** Memory first, then storage (caller holds the key's lock when storage may be read). */
   private async lookup(key: Required<ObjectKey>, keyText: string): Promise<StoredObject | undefined> {
-    const hit = this.resident.get(keyText);
+    const hit = this.residentObjects.get(keyText);
     if (hit) {
       this.touch(keyText, hit);
       return hit;
@@ -217,30 +224,30 @@ export class ObjectTable {
 
   /** Makes `obj` the most recent resident object, then evicts down to the limit. */
   private keep(obj: StoredObject): void {
-    const old = this.resident.get(obj.key);
+    const old = this.residentObjects.get(obj.key);
     if (old) {
-      this.resident.delete(obj.key);
+      this.residentObjects.delete(obj.key);
       this.residentBytes -= old.size;
     }
     if (this.storage && obj.size > this.maxMemoryBytes) return; // served from disk
-    this.resident.set(obj.key, obj);
+    this.residentObjects.set(obj.key, obj);
     this.residentBytes += obj.size;
     this.evict(obj.key);
   }
 
   private touch(keyText: string, obj: StoredObject): void {
-    this.resident.delete(keyText);
-    this.resident.set(keyText, obj);
+    this.residentObjects.delete(keyText);
+    this.residentObjects.set(keyText, obj);
   }
 
   private evict(protect: string): void {
     // Not even an iterator under the limit: one starts at the Map's oldest slot and walks past every
     // entry deleted since its last rehash (each get's touch deletes one), on every put.
     if (this.residentBytes <= this.maxMemoryBytes) return;
-    for (const [k, victim] of this.resident) {
+    for (const [k, victim] of this.residentObjects) {
       if (this.residentBytes <= this.maxMemoryBytes) break;
       if (k === protect) continue;
-      this.resident.delete(k);
+      this.residentObjects.delete(k);
       this.residentBytes -= victim.size;
       if (!this.storage) {
         this.meta.delete(k);
@@ -257,9 +264,9 @@ export class ObjectTable {
   }
 
   private dropResident(keyText: string): void {
-    const obj = this.resident.get(keyText);
+    const obj = this.residentObjects.get(keyText);
     if (obj) {
-      this.resident.delete(keyText);
+      this.residentObjects.delete(keyText);
       this.residentBytes -= obj.size;
     }
   }
