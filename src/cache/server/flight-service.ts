@@ -298,7 +298,7 @@ export function flightHandlers(ctx: ServiceContext): grpc.UntypedServiceImplemen
             await req.spool.abort();
             throw err;
           }
-        } else meta = await store.put(req.target, req.value);
+        } else meta = store.putAtOnce(req.target, req.value) ?? (await store.put(req.target, req.value));
         if (settled) return;
         finish();
         call.write(putResult(ctx.endpoint(), meta.key, meta.version));

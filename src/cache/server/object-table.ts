@@ -79,23 +79,35 @@ export class ObjectTable {
 
   /** Creates (prefix: new id) or overwrites (full key) an object; its version is the old one plus 1. */
   async put(target: ObjectKey, value: OpaqueValue | ArrowValue): Promise<ObjectMeta> {
-    const key = target.id === undefined ? { ...target, id: randomUUID() } : (target as Required<ObjectKey>);
+    const key = target.id === undefined ? { app: target.app, session: target.session, id: randomUUID() } : (target as Required<ObjectKey>);
     const keyText = formatKey(key);
-    if (!this.storage && value.size > this.maxMemoryBytes) {
-      throw limitExceeded(
-        `object ${keyText} of ${value.size} bytes exceeds the cache memory limit of ${this.maxMemoryBytes} bytes (no storage directory configured)`,
-      );
-    }
-    if (!this.storage && !this.locks.has(keyText)) {
-      // Nothing to wait for (no write to storage, no earlier operation on the key): done at once, without
-      // the lock's promises, which were a good part of a small put's cost in the object table.
-      return this.commitBase(keyText, (this.meta.get(keyText)?.version ?? 0) + 1, value);
-    }
-    return this.withLock(keyText, async () => {
+    return this.putNow(keyText, value) ?? this.withLock(keyText, async () => {
       const version = (this.meta.get(keyText)?.version ?? 0) + 1;
       await this.storage?.writeBase(key, version, value);
       return this.commitBase(keyText, version, value);
     });
+  }
+
+  /**
+   * put() when it has nothing to wait for (no storage to write, no earlier operation on the key): done at
+   * once, without the lock's promises (a good part of a small put's cost in the table); undefined otherwise.
+   * Throws when the object cannot be held.
+   */
+  putAtOnce(target: ObjectKey, value: OpaqueValue | ArrowValue): ObjectMeta | undefined {
+    if (this.storage) return undefined;
+    const keyText = target.id === undefined ? `${target.app}/${target.session}/${randomUUID()}` : formatKey(target);
+    return this.putNow(keyText, value);
+  }
+
+  private putNow(keyText: string, value: OpaqueValue | ArrowValue): ObjectMeta | undefined {
+    if (this.storage) return undefined;
+    if (value.size > this.maxMemoryBytes) {
+      throw limitExceeded(
+        `object ${keyText} of ${value.size} bytes exceeds the cache memory limit of ${this.maxMemoryBytes} bytes (no storage directory configured)`,
+      );
+    }
+    if (this.locks.has(keyText)) return undefined;
+    return this.commitBase(keyText, (this.meta.get(keyText)?.version ?? 0) + 1, value);
   }
 
   private commitBase(keyText: string, version: number, value: OpaqueValue | ArrowValue): ObjectMeta {

@@ -25,11 +25,14 @@ export class PutBudget {
     return this.held;
   }
 
-  /** Charges `n` bytes to a put, or throws RESOURCE_EXHAUSTED naming the server-wide limit. */
-  take(n: number, what: string): void {
+  /**
+   * Charges `n` bytes to a put, or throws RESOURCE_EXHAUSTED naming the server-wide limit. `what` names the
+   * message in that error; it is asked for only then (every message of every put is charged).
+   */
+  take(n: number, what: () => string): void {
     if (this.held > 0 && this.held + n > this.limit) {
       throw limitExceeded(
-        `${what}: the cache server already holds ${this.held} bytes of unfinished puts and its limit for all of them ` +
+        `${what()}: the cache server already holds ${this.held} bytes of unfinished puts and its limit for all of them ` +
           `together is ${this.limit} bytes (--max-memory); retry when other puts have finished`,
       );
     }

@@ -78,7 +78,7 @@ export class PutReceiver {
     const parts = msg.body_parts;
     const bodySize = parts ? partsLength(parts) : msg.data_body.length;
     const charge = messageBytes(msg) + (parts ? bodySize : 0);
-    this.opts.budget.take(charge, `DoPut to ${this.targetText ?? 'a new object'}, message ${index}`);
+    this.opts.budget.take(charge, () => `DoPut to ${this.targetText ?? 'a new object'}, message ${index}`);
     this.held += charge;
     if (msg.decode_error) throw invalidInput(`DoPut message ${index} is not a FlightData: ${msg.decode_error}`);
     if (!this.target) {
@@ -136,9 +136,12 @@ export class PutReceiver {
     if (!message.isRecordBatch()) throw invalidInput(`DoPut message ${index}: an opaque object takes RecordBatch messages only`);
     const what = `DoPut message ${index}`;
     let data: Uint8Array[];
-    const header = parts ? (message.header() as RecordBatchHeader) : undefined;
-    if (parts && header && !header.compression && !this.layout!.kind) {
-      data = opaqueRowsFromParts(this.layout!, header, parts, message.bodyLength, what)
+    // decodeHeader decoded the header already: this reads it, it cannot throw.
+    const header = message.header() as RecordBatchHeader;
+    if (!header.compression && !this.layout!.kind) {
+      // Uncompressed (every put from pyarrow or flamepy): the rows are read off the body's parts by position,
+      // without apache-arrow's batch decoding (plainBatch), which was a good part of a small put's cost.
+      data = opaqueRowsFromParts(this.layout!, header, parts ?? [msg.data_body], message.bodyLength, what)
         .flat()
         .filter((d) => d.length > 0);
     } else {
@@ -221,7 +224,25 @@ export class PutReceiver {
 
 type Target = { op: 'put'; key: ObjectKey } | { op: 'patch'; key: Required<ObjectKey> };
 
+/** Put targets parsed lately, by path: a client puts under the same `<app>/<session>` again and again. */
+const parsedTargets = new Map<string, Target>();
+const MAX_PARSED_TARGETS = 256;
+/** Longer paths are parsed each time, not kept (a hostile client's megabyte keys would be held here). */
+const MAX_KEPT_PATH_CHARS = 256;
+
 function parseTarget(d: NonNullable<FlightData['flight_descriptor']>): Target {
+  if (d.type !== 'CMD' && d.path.length > 0) {
+    const path = d.path.length === 1 ? d.path[0]! : d.path.join('/');
+    if (path.length > MAX_KEPT_PATH_CHARS) return { op: 'put', key: parsePutTarget(path) };
+    let target = parsedTargets.get(path);
+    if (!target) {
+      // Frozen: the same target object is every such put's (a full key's id is then taken as it is).
+      target = Object.freeze({ op: 'put', key: Object.freeze(parsePutTarget(path)) });
+      if (parsedTargets.size >= MAX_PARSED_TARGETS) parsedTargets.clear();
+      parsedTargets.set(path, target);
+    }
+    return target;
+  }
   if (d.type === 'CMD' || (d.cmd.length > 0 && d.path.length === 0)) {
     const cmd = d.cmd.toString('utf8');
     if (!cmd.startsWith(PATCH_PREFIX)) throw invalidInput(`DoPut: unknown command '${cmd.slice(0, 100)}' (expected 'PATCH:<key>')`);
