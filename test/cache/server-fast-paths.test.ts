@@ -150,3 +150,40 @@ test('a small get is answered whole, by version as before: the schema alone for 
     await server.close();
   }
 });
+
+test('DoGet answers carry no date header, whether with messages or trailers only', async () => {
+  const { server, endpoint } = await startServer();
+  const client = new CacheClient({ endpoint, lruEntries: 0 });
+  const session = http2.connect(endpoint.replace(/^grpc:/, 'http:'));
+  const get = (ticket: string): Promise<{ headers: http2.IncomingHttpHeaders; trailers: http2.IncomingHttpHeaders }> =>
+    new Promise((resolve, reject) => {
+      const t = Buffer.from(ticket);
+      const req = session.request({ ':method': 'POST', ':path': '/arrow.flight.protocol.FlightService/DoGet', 'content-type': 'application/grpc', te: 'trailers' });
+      let headers: http2.IncomingHttpHeaders = {};
+      let trailers: http2.IncomingHttpHeaders = {};
+      req.on('response', (h) => (headers = h));
+      req.on('trailers', (h) => (trailers = h));
+      req.on('data', () => undefined);
+      req.on('error', reject);
+      req.on('close', () => resolve({ headers, trailers }));
+      const framed = Buffer.alloc(5 + 2 + t.length);
+      framed.writeUInt32BE(2 + t.length, 1);
+      framed[5] = 0x0a;
+      framed[6] = t.length;
+      t.copy(framed, 7);
+      req.end(framed);
+    });
+  try {
+    const ref = await client.put('fast/s', Buffer.from('no date'));
+    const found = await get(`${ref.key}:0`);
+    expect(found.headers[':status']).toBe(200);
+    expect(found.trailers['grpc-status']).toBe('0');
+    const missing = await get('fast/s/none:0');
+    expect(missing.headers['grpc-status']).toBe(String(grpc.status.NOT_FOUND));
+    for (const h of [found.headers, found.trailers, missing.headers]) expect(h.date).toBeUndefined();
+  } finally {
+    session.close();
+    client.close();
+    await server.close();
+  }
+});
