@@ -21,6 +21,14 @@ const MAX_KEPT_HEADER_BYTES = 512;
 const MAX_KEPT_HEADERS = 256;
 
 const kept = new Map<string, Message>();
+/**
+ * The last few headers decoded, by their bytes: a client putting one kind of object sends the same two
+ * headers (schema, batch) in turn, and comparing bytes is cheaper than making and hashing the key string.
+ */
+const RECENT = 4;
+const recentBytes: Buffer[] = [];
+const recentMessages: Message[] = [];
+let nextRecent = 0;
 
 /** A decoded message whose `header()` returns the one decoded header (apache-arrow's `Message.from`). */
 function settled(message: Message): Message {
@@ -30,12 +38,19 @@ function settled(message: Message): Message {
 /** decodeMessage, with equal small headers decoded once. Garbage is InvalidInput, as there. */
 export function decodeHeader(bytes: Uint8Array, what: string): Message {
   if (bytes.length > MAX_KEPT_HEADER_BYTES) return settled(decodeMessage(bytes, what));
-  const key = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1');
-  const hit = kept.get(key);
-  if (hit) return hit;
-  const message = settled(decodeMessage(bytes, what));
-  if (kept.size >= MAX_KEPT_HEADERS) kept.clear();
-  kept.set(key, message);
+  const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+  for (let i = 0; i < recentBytes.length; i++) if (recentBytes[i]!.equals(view)) return recentMessages[i]!;
+  const key = view.toString('latin1');
+  let message = kept.get(key);
+  if (!message) {
+    message = settled(decodeMessage(bytes, what));
+    if (kept.size >= MAX_KEPT_HEADERS) kept.clear();
+    kept.set(key, message);
+  }
+  // A copy: `bytes` is a view of a received message, which must not be held here.
+  recentBytes[nextRecent] = Buffer.from(view);
+  recentMessages[nextRecent] = message;
+  nextRecent = (nextRecent + 1) % RECENT;
   return message;
 }
 

@@ -81,8 +81,6 @@ export class RawCall extends EventEmitter {
     headers: http2.IncomingHttpHeaders,
   ) {
     super();
-    stream.on('drain', () => this.emit('drain'));
-    stream.on('finish', () => this.emit('finish'));
     stream.on('close', () => {
       clearTimeout(this.deadline);
       // Closed before our status went out: the client cancelled or the connection dropped.
@@ -96,6 +94,24 @@ export class RawCall extends EventEmitter {
       this.deadline = setTimeout(() => this.fail(grpc.status.DEADLINE_EXCEEDED, 'Deadline exceeded'), ms);
       this.deadline.unref();
     }
+  }
+
+  /** Stream events passed on to listeners of the call, each once someone listens (most calls never wait for 'drain'). */
+  private relayed?: Set<string>;
+
+  override on(event: string | symbol, listener: (...args: unknown[]) => void): this {
+    if (event === 'drain' || event === 'finish') {
+      this.relayed ??= new Set();
+      if (!this.relayed.has(event)) {
+        this.relayed.add(event);
+        this.stream.on(event, () => this.emit(event));
+      }
+    }
+    return super.on(event, listener);
+  }
+
+  override addListener(event: string | symbol, listener: (...args: unknown[]) => void): this {
+    return this.on(event, listener);
   }
 
   /**
