@@ -17,7 +17,7 @@ import { FramedMessage } from '../../src/cache/server/shared-answers';
 import { answerFor } from '../../src/cache/server/flight-service';
 import { smallAnswer, SMALL_ANSWER_MAX_BYTES } from '../../src/cache/server/small-answer';
 import type { StoredObject } from '../../src/cache/server/stored-object';
-import { rawClient, rawGet, rawPut, startServer } from './helpers';
+import { grpcCode, rawClient, rawGet, rawPut, startServer } from './helpers';
 
 test('a connection is opened with the 1 MiB stream and connection windows of Flame’s cache', async () => {
   const { server, endpoint } = await startServer();
@@ -142,6 +142,11 @@ test('a small get is answered whole, by version as before: the schema alone for 
     expect(newer.rows.map((r) => Buffer.from(r.data).toString())).toEqual(['sixteen bytes!!!']);
     const same = await rawGet(raw, `${ref.key}:1`);
     expect(same.rows).toEqual([]);
+    // A leading byte order mark is not part of the ticket's text (as a UTF-8 decoder reads it); a lone surrogate's bytes are not UTF-8.
+    const marked = await rawGet(raw, `\ufeff${ref.key}:0`);
+    expect(marked.rows.map((r) => Buffer.from(r.data).toString())).toEqual(['sixteen bytes!!!']);
+    const surrogate = await grpcCode(rawGet(raw, Buffer.concat([Buffer.from(ref.key), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from(':0')])));
+    expect(surrogate).toMatchObject({ code: grpc.status.INVALID_ARGUMENT, details: expect.stringContaining('UTF-8') });
     const got = await client.get(ref);
     expect(got.kind === 'opaque' && Buffer.from(got.base).toString()).toBe('sixteen bytes!!!');
   } finally {

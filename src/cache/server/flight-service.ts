@@ -3,6 +3,7 @@
  * becomes a gRPC status with a message naming the key; nothing throws out of
  * a handler, so the server keeps serving whatever a client sends.
  */
+import { isUtf8 } from 'node:buffer';
 import * as grpc from '@grpc/grpc-js';
 import { ErrorCode, FlmError, invalidInput } from '../../errors';
 import type { Logger } from '../../log';
@@ -104,12 +105,11 @@ function wasCut(call: object): boolean {
 }
 
 function parseTicket(ticket: Buffer): { key: Required<ObjectKey>; version: number } {
-  let text: string;
-  try {
-    text = utf8.decode(ticket);
-  } catch {
-    throw invalidInput(`ticket is not UTF-8 (${ticket.length} bytes)`);
-  }
+  // isUtf8 + toString rather than the fatal TextDecoder (same answer, cheaper on every get); like the
+  // decoder, a leading byte order mark is not part of the text.
+  if (!isUtf8(ticket)) throw invalidInput(`ticket is not UTF-8 (${ticket.length} bytes)`);
+  let text = ticket.toString('utf8');
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   const colon = text.lastIndexOf(':');
   if (colon < 0) return { key: parseKey(text), version: 0 };
   const v = text.slice(colon + 1);
@@ -280,7 +280,7 @@ export function flightHandlers(ctx: ServiceContext): grpc.UntypedServiceImplemen
     call.on('error', () => {
       if (!settled) finish();
     });
-    call.on('end', () => void (pending ?? Promise.resolve()).then(() => commit()));
+    call.on('end', () => void (pending ? pending.then(() => commit()) : commit()));
     const commit = async (): Promise<void> => {
       if (settled || call.cancelled || (call instanceof RawCall ? call.cut : wasCut(call))) {
         if (!settled) finish();

@@ -20,18 +20,32 @@ const ENDPOINT = field(STRING, 'endpoint');
 const KEY = field(STRING, 'key');
 const VERSION = field(INT64, 'version');
 
+/** The document's bytes after its length up to the key's: the same for every put to one server (its endpoint). */
+let lastEndpoint: string | undefined;
+let lastEndpointPart = Buffer.alloc(0);
+
+function endpointPart(endpoint: string): Buffer {
+  if (endpoint === lastEndpoint) return lastEndpointPart;
+  const endpointBytes = Buffer.from(endpoint, 'utf8');
+  const part = Buffer.allocUnsafe(ENDPOINT.length + 4 + endpointBytes.length + 1 + KEY.length);
+  let pos = ENDPOINT.copy(part, 0);
+  pos = part.writeInt32LE(endpointBytes.length + 1, pos);
+  pos += endpointBytes.copy(part, pos);
+  part[pos++] = 0;
+  KEY.copy(part, pos);
+  lastEndpoint = endpoint;
+  lastEndpointPart = part;
+  return part;
+}
+
 /** The BSON document `{endpoint, key, version}`, version as int64 (a non-negative safe integer). */
 export function putResultDocument(endpoint: string, key: string, version: number): Buffer {
-  const endpointBytes = Buffer.byteLength(endpoint, 'utf8');
+  const head = endpointPart(endpoint);
   const keyBytes = Buffer.byteLength(key, 'utf8');
-  const total = 4 + ENDPOINT.length + 4 + endpointBytes + 1 + KEY.length + 4 + keyBytes + 1 + VERSION.length + 8 + 1;
+  const total = 4 + head.length + 4 + keyBytes + 1 + VERSION.length + 8 + 1;
   const out = Buffer.allocUnsafe(total);
   let pos = out.writeInt32LE(total, 0);
-  pos += ENDPOINT.copy(out, pos);
-  pos = out.writeInt32LE(endpointBytes + 1, pos);
-  pos += out.write(endpoint, pos, 'utf8');
-  out[pos++] = 0;
-  pos += KEY.copy(out, pos);
+  pos += head.copy(out, pos);
   pos = out.writeInt32LE(keyBytes + 1, pos);
   pos += out.write(key, pos, 'utf8');
   out[pos++] = 0;

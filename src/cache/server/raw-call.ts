@@ -39,6 +39,7 @@ const RESPONSE_HEADERS: http2.OutgoingHttpHeaders = Object.freeze({ ':status': 2
  */
 const WAIT_FOR_TRAILERS = Object.freeze({ waitForTrailers: true, sendDate: false }) as http2.ServerStreamResponseOptions;
 const END_STREAM = Object.freeze({ endStream: true, sendDate: false }) as http2.ServerStreamResponseOptions;
+const OK_TRAILERS: http2.OutgoingHttpHeaders = Object.freeze({ 'grpc-status': String(grpc.status.OK) });
 /** Shared: each Buffer.alloc(0) is an ArrayBuffer of its own to allocate and sweep. */
 const NO_TICKET = Buffer.alloc(0);
 
@@ -187,7 +188,7 @@ export class RawCall extends EventEmitter {
     clearTimeout(this.deadline);
     const stream = this.stream;
     if (stream.destroyed || stream.closed) return;
-    const trailers: http2.OutgoingHttpHeaders = { 'grpc-status': String(code) };
+    const trailers: http2.OutgoingHttpHeaders = code === grpc.status.OK && !details ? OK_TRAILERS : { 'grpc-status': String(code) };
     // As grpc-js sends it (encodeURI; clients decode percent-escapes), lone surrogates made valid first.
     if (details) trailers['grpc-message'] = encodeURI(boundedText(details).replace(LONE_SURROGATE, '\ufffd'));
     if (!this.responded) {
