@@ -35,7 +35,7 @@ const RESPONSE_HEADERS: http2.OutgoingHttpHeaders = Object.freeze({ ':status': 2
  * node:http2 adds a `date` header to every response unless told not to (`sendDate`, an option its respond()
  * reads though its documentation does not list it; a Node that ignored it would send the date, as before).
  * gRPC has no use for it, and making and encoding it was a measurable part of a small call: without it a bare
- * node:http2 server answered pyarrow's 16-byte puts and gets ~8% sooner (p50, bench/cache-floor-server.js).
+ * node:http2 server answered pyarrow's 16-byte puts and gets 8-12% sooner (p50, bench/cache-floor-server.js).
  */
 const WAIT_FOR_TRAILERS = Object.freeze({ waitForTrailers: true, sendDate: false }) as http2.ServerStreamResponseOptions;
 const END_STREAM = Object.freeze({ endStream: true, sendDate: false }) as http2.ServerStreamResponseOptions;
