@@ -141,9 +141,11 @@ export class PutReceiver {
     if (!header.compression && !this.layout!.kind) {
       // Uncompressed (every put from pyarrow or flamepy): the rows are read off the body's parts by position,
       // without apache-arrow's batch decoding (plainBatch), which was a good part of a small put's cost.
-      data = opaqueRowsFromParts(this.layout!, header, parts ?? [msg.data_body], message.bodyLength, what)
-        .flat()
-        .filter((d) => d.length > 0);
+      data = [];
+      // A loop, not .flat().filter(): Array.prototype.flat alone was a tenth of a small put's own time.
+      for (const row of opaqueRowsFromParts(this.layout!, header, parts ?? [msg.data_body], message.bodyLength, what)) {
+        for (const d of row) if (d.length > 0) data.push(d);
+      }
     } else {
       const body = parts ? Buffer.concat(parts, bodySize) : msg.data_body;
       data = readRows(this.layout!, plainBatch(message, body, what))
