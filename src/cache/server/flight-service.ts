@@ -235,7 +235,7 @@ export function flightHandlers(ctx: ServiceContext): grpc.UntypedServiceImplemen
     const finish = (): void => {
       settled = true;
       stopIdle();
-      void receiver.close().catch((err: unknown) => logger.warn({ err }, 'could not remove a cancelled put'));
+      receiver.close()?.catch((err: unknown) => logger.warn({ err }, 'could not remove a cancelled put'));
     };
     const fail = (err: unknown): void => {
       if (settled) return;

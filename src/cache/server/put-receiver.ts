@@ -212,15 +212,18 @@ export class PutReceiver {
     return { op: 'put', target: this.target.key, value: value! };
   }
 
-  /** Releases everything the stream holds; deletes a spool file that was not committed. Idempotent. */
-  async close(): Promise<void> {
+  /**
+   * Releases everything the stream holds; deletes a spool file that was not committed (the promise, when
+   * there is one: most puts have none, and end without a promise of their own). Idempotent.
+   */
+  close(): Promise<void> | undefined {
     this.closed = true;
     this.release(this.held);
     this.chunks = [];
     this.messages = [];
     const spool = this.spool;
     this.spool = undefined;
-    await spool?.abort();
+    return spool?.abort();
   }
 }
 
