@@ -6,6 +6,7 @@
 import http2 from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
 import { BSON } from 'bson';
+import pino from 'pino';
 import { CacheClient } from '../../src/cache/client';
 import { frameFlightData } from '../../src/cache/transport';
 import { ANSWER_SCHEMA_HEADER, encodeRow, PUT_SCHEMA_HEADER } from '../../src/cache/opaque';
@@ -186,6 +187,37 @@ test('DoGet answers carry no date header, whether with messages or trailers only
     const missing = await get('fast/s/none:0');
     expect(missing.headers['grpc-status']).toBe(String(grpc.status.NOT_FOUND));
     for (const h of [found.headers, found.trailers, missing.headers]) expect(h.date).toBeUndefined();
+  } finally {
+    session.close();
+    client.close();
+    await server.close();
+  }
+});
+
+test('DoGets reset by the client just after their ticket leave no internal error, and the server keeps serving', async () => {
+  const lines: string[] = [];
+  const logger = pino({ level: 'warn' }, { write: (line: string) => void lines.push(line) });
+  const { server, endpoint } = await startServer({ logger });
+  const client = new CacheClient({ endpoint, lruEntries: 0 });
+  const session = http2.connect(endpoint.replace(/^grpc:/, 'http:'));
+  try {
+    const ref = await client.put('fast/s', Buffer.from('reset me'));
+    const t = Buffer.from(`${ref.key}:0`);
+    const framed = Buffer.concat([Buffer.from([0, 0, 0, 0, t.length + 2, 0x0a, t.length]), t]);
+    const closed: Promise<void>[] = [];
+    for (let i = 0; i < 50; i++) {
+      const req = session.request({ ':method': 'POST', ':path': '/arrow.flight.protocol.FlightService/DoGet', 'content-type': 'application/grpc', te: 'trailers' });
+      req.on('error', () => undefined);
+      req.end(framed);
+      // Reset at once or after the request went out, so that the server meets the reset at different points.
+      if (i % 2 === 0) req.close(http2.constants.NGHTTP2_CANCEL);
+      else setImmediate(() => req.close(http2.constants.NGHTTP2_CANCEL));
+      closed.push(new Promise((resolve) => req.on('close', resolve)));
+    }
+    await Promise.all(closed);
+    const got = await client.get(ref);
+    expect(got.kind === 'opaque' && Buffer.from(got.base).toString()).toBe('reset me');
+    expect(lines.filter((l) => (JSON.parse(l) as { level: number }).level >= 50)).toEqual([]);
   } finally {
     session.close();
     client.close();

@@ -164,10 +164,12 @@ export function flightHandlers(ctx: ServiceContext): grpc.UntypedServiceImplemen
   const putIdle = new IdleWatch(ctx.idleTimeoutMs);
 
   /**
-   * A get of a small opaque object held in memory, answered at once (no promise) as one framed buffer; false
-   * when the answer is not of that kind (the general path then serves it).
+   * A get of a small opaque object held in memory, answered at once (no promise) as one framed buffer: true
+   * when the call is done with (so answered, or already cancelled), false when the answer is not of that kind
+   * (the general path then serves it).
    */
   const answerSmallAtOnce = (call: RawCall, keyText: string, version: number): boolean => {
+    if (call.cancelled || call.destroyed) return true;
     const obj = store.resident(keyText);
     if (!obj || obj.value.kind !== 'opaque' || obj.deltas.length > 0 || obj.size > SMALL_ANSWER_MAX_BYTES) return false;
     // A client already holding this version is answered the schema alone, by answerFor.

@@ -151,7 +151,8 @@ export class RawCall extends EventEmitter {
 
   /** Sends one message: a FramedMessage as it is, a FlightData or PutResult framed (large bodies as their own parts). */
   write(msg: FramedMessage | OutgoingFlightData | { app_metadata: Uint8Array }): boolean {
-    if (this.stream.destroyed || this.ended) return false;
+    // Closed: reset by the client (node:http2 may deliver the end of its request before the close); respond() would throw.
+    if (this.stream.destroyed || this.stream.closed || this.ended) return false;
     this.respond();
     if (msg instanceof FramedMessage) return this.stream.write(msg.bytes);
     const parts = isPutResult(msg) ? framePutResult(msg.app_metadata) : frameFlightData(msg);
