@@ -25,8 +25,8 @@ const PREFIX = 8;
 
 type ZstdSync = (buf: Uint8Array, options?: { maxOutputLength?: number; chunkSize?: number }) => Buffer;
 const nodeZstd = (zlib as unknown as { zstdDecompressSync?: ZstdSync }).zstdDecompressSync;
-/** node:zlib's smallest chunkSize. */
-const MIN_CHUNK = 64;
+/** node:zlib's default output chunk. */
+const ZLIB_CHUNK = 16 * 1024;
 /** ZSTD's largest expansion: an RLE block, 4 bytes with its header, stands for 128 KiB. */
 const MAX_ZSTD_RATIO = 32 * 1024;
 
@@ -36,9 +36,24 @@ const MAX_ZSTD_RATIO = 32 * 1024;
  * chunks, zlib gathers the output piece by piece and joins it: a 64 MiB buffer cost 57 ms of CPU instead
  * of 11 (Node 24). The declaration is the sender's word: the chunk is never sized past what the frame
  * could hold, so a lying prefix allocates no more than an honest one of that frame would.
+ * Never below zlib's default: a small output gains nothing from a chunk of its own size.
  */
 function zstdChunk(frame: Uint8Array, expected: number): number {
-  return Math.max(MIN_CHUNK, Math.min(expected + 1, frame.length * MAX_ZSTD_RATIO));
+  return Math.max(ZLIB_CHUNK, Math.min(expected + 1, frame.length * MAX_ZSTD_RATIO));
+}
+
+/**
+ * Decoded bytes in memory of their own. node:zlib copies an output smaller than its chunk into a
+ * Buffer.allocUnsafe, i.e. into Buffer's shared pool: a caller writing over its bytes' `.buffer` (the
+ * cache client hands decoded values out as they are) would reach other buffers of the process, such as
+ * a connection's cached request headers. Only such shared outputs are copied (small ones: the pool
+ * takes at most half its size); zstdChunk's one spare byte is no one else's.
+ */
+function ownMemory(out: Uint8Array): Uint8Array {
+  if (out.buffer.byteLength <= out.length + 1) return out;
+  const own = Buffer.allocUnsafeSlow(out.length);
+  own.set(out);
+  return own;
 }
 
 function codecName(type: CompressionType): string {
@@ -113,7 +128,7 @@ export function decompressBatch(header: RecordBatchHeader, body: Uint8Array): Pl
         }
         const expected = Number(declared);
         try {
-          plain = decode(compression.type, frame, expected);
+          plain = ownMemory(decode(compression.type, frame, expected));
         } catch (err) {
           throw invalidInput(`cannot decompress ${codecName(compression.type)} buffer ${i}: ${err instanceof Error ? err.message : String(err)}`, err);
         }

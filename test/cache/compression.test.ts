@@ -66,3 +66,13 @@ test('a ZSTD buffer declaring far more than its frame could hold is refused', ()
   const { header, body } = batch(rleFrame(64, 1), 2n ** 40n);
   expect(refusal(() => decompressBatch(header, body))).toMatch(/ZSTD buffer 0 decompressed to 64 bytes, expected 1099511627776/);
 });
+
+test.each([0, 100, 5000, 40_000])("a decoded ZSTD buffer of %i bytes is memory of its own, not in Buffer's shared pool", (size) => {
+  const { header, body } = batch(rleFrame(size, 3), BigInt(size));
+  const out = decompressBatch(header, body).buffers[0]!;
+  // A caller may write over all of `out.buffer` (the cache client hands decoded values out as they are):
+  // were it the pool, that would reach other buffers of the process.
+  expect(out.buffer).not.toBe(Buffer.allocUnsafe(1).buffer);
+  expect(out.buffer.byteLength).toBeLessThanOrEqual(size + 1);
+  expect(Buffer.from(out).equals(Buffer.alloc(size, 3))).toBe(true);
+});
