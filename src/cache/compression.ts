@@ -46,11 +46,12 @@ function zstdChunk(frame: Uint8Array, expected: number): number {
  * Decoded bytes in memory of their own. node:zlib copies an output smaller than its chunk into a
  * Buffer.allocUnsafe, i.e. into Buffer's shared pool: a caller writing over its bytes' `.buffer` (the
  * cache client hands decoded values out as they are) would reach other buffers of the process, such as
- * a connection's cached request headers. Only such shared outputs are copied (small ones: the pool
- * takes at most half its size); zstdChunk's one spare byte is no one else's.
+ * a connection's cached request headers. The pool hands out less than half of each of its slabs, so an
+ * output whose memory is less than twice its length is none of the pool's (fzstd's and zstdChunk's few
+ * spare bytes are no one else's): only outputs that may be in it are copied, all of them small.
  */
 function ownMemory(out: Uint8Array): Uint8Array {
-  if (out.buffer.byteLength <= out.length + 1) return out;
+  if (out.buffer.byteLength === out.length || out.buffer.byteLength < 2 * out.length) return out;
   const own = Buffer.allocUnsafeSlow(out.length);
   own.set(out);
   return own;
