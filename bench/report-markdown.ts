@@ -34,6 +34,7 @@ export function renderMarkdown(r: Results, svgName: string): string {
         ['Python', `${m.python}; flamepy ${m.flamepy}, pyarrow ${m.pyarrow}, grpcio ${m.grpcio}`],
         ['load average (1/5/15 min)', `start ${r.loadStart.join(' / ')}, end ${r.loadEnd.join(' / ')}`],
         ['log level of the runners', `FLAME_LOG=${r.logLevel} for both runners`],
+        ['GLIBC_TUNABLES', `${process.env.GLIBC_TUNABLES === undefined ? 'unset' : `\`${process.env.GLIBC_TUNABLES}\``} for every process of the bench (npm run bench sets glibc.malloc.hugetlb=1, what serve gives its session processes, unless already set)`],
       ],
     ),
     '',
