@@ -17,7 +17,10 @@
  * (default: this tree's dist/, run `npm run build` first) before the timing,
  * as serve has them loaded before an enter.
  *
- *   node -r ./bench/register.js bench/cold-phases.ts [--rounds N] [--dist DIR] [--only a,b]
+ * `--ab DIR` runs each stage with the modules of DIR too, in the same rounds
+ * (another build's dist/, e.g. the commit before a change).
+ *
+ *   node -r ./bench/register.js bench/cold-phases.ts [--rounds N] [--dist DIR] [--ab DIR] [--only a,b]
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -133,19 +136,23 @@ function main(): void {
     const dist = path.resolve(arg('--dist') ?? path.join(__dirname, '..', 'dist'));
     const rounds = Number(arg('--rounds') ?? 5);
     const only = arg('--only')?.split(',') ?? [...STAGES];
-    const stages = STAGES.filter((s) => only.includes(s));
-    const samples = new Map<string, Sample[]>([['tar', []], ...stages.map((s): [string, Sample[]] => [s, []])]);
+    const other = arg('--ab');
+    const runs = STAGES.filter((s) => only.includes(s)).flatMap((s) => [
+      { name: s, stage: s, dist },
+      ...(other ? [{ name: `${s} (--ab)`, stage: s, dist: path.resolve(other) }] : []),
+    ]);
+    const samples = new Map<string, Sample[]>([['tar', []], ...runs.map((r): [string, Sample[]] => [r.name, []])]);
     const load = (): string => fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-    console.log(`load average at start: ${load()}; dist ${dist}`);
+    console.log(`load average at start: ${load()}; dist ${dist}${other ? `, --ab ${other}` : ''}`);
     for (let r = 0; r < rounds; r++) {
-      const order = r % 2 === 0 ? stages : [...stages].reverse();
+      const order = r % 2 === 0 ? runs : [...runs].reverse();
       const out = fs.mkdtempSync(path.join(base, 'tar-'));
       samples.get('tar')!.push(tarTimed(archive, out));
       fs.rmSync(out, { recursive: true, force: true });
-      for (const s of order) {
+      for (const run of order) {
         const work = fs.mkdtempSync(path.join(base, 'w-'));
-        const line = execFileSync(process.execPath, ['-r', path.join(__dirname, 'register.js'), __filename, '--stage', s, archive, dist, work], { encoding: 'utf8' });
-        samples.get(s)!.push(JSON.parse(line.trim().split('\n').pop()!) as Sample);
+        const line = execFileSync(process.execPath, ['-r', path.join(__dirname, 'register.js'), __filename, '--stage', run.stage, archive, run.dist, work], { encoding: 'utf8' });
+        samples.get(run.name)!.push(JSON.parse(line.trim().split('\n').pop()!) as Sample);
         fs.rmSync(work, { recursive: true, force: true });
       }
     }
