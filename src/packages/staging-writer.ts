@@ -185,21 +185,18 @@ function writeAllSync(fd: number, pieces: Buffer[]): void {
   }
 }
 
+/**
+ * Creating the file (the open with O_CREAT) is the expensive call, kernel time; it runs on the pool. The write of
+ * a small file into the page cache and the close are cheap, and are made at once when the open returns: each
+ * return to the main thread waits for it to be scheduled, which on a loaded machine costs more than the calls.
+ */
 async function createFile(abs: string, mode: number, pieces: Buffer[]): Promise<void> {
   const fd = await new Promise<number>((resolve, reject) => fs.open(abs, FILE_FLAGS, mode, (err, f) => (err ? reject(err) : resolve(f))));
-  const close = (): Promise<void> => new Promise<void>((resolve, reject) => fs.close(fd, (err) => (err ? reject(err) : resolve())));
   try {
-    let rest = pieces.filter((p) => p.length > 0);
-    while (rest.length > 0) {
-      const n = await new Promise<number>((resolve, reject) => fs.writev(fd, rest, (err, w) => (err ? reject(err) : resolve(w))));
-      rest = skipBytes(rest, n);
-    }
-  } catch (err) {
-    // The write's error is the one to report; the descriptor is released all the same.
-    await close().catch(() => undefined);
-    throw err;
+    writeAllSync(fd, pieces);
+  } finally {
+    fs.closeSync(fd);
   }
-  await close();
 }
 
 /** What is left of `pieces` after their first `n` bytes were written. */
