@@ -2,14 +2,14 @@
  * Writes checked entries into the private staging directory, in archive order.
  *
  * Directories and links are made synchronously, as each entry arrives. A
- * regular file smaller than FLUSH_BYTES is created on the libuv pool (open,
- * write, close), while the main thread goes on parsing and checking the next
- * entries: creating a file is most of an extraction's wall time (kernel time,
- * which `tar xzf` pays too), and with synchronous calls the main thread's
- * JavaScript (inflate bookkeeping, parser, rules) came on top of it instead of
- * beside it (docs/extraction.md, "The writes run beside the parser"). A bigger
- * file is written synchronously as before: its cost is its bytes, not its
- * creation. At most MAX_IN_FLIGHT files and MAX_IN_FLIGHT_BYTES of their data
+ * regular file smaller than FLUSH_BYTES is created on the libuv pool (the
+ * open), while the main thread goes on parsing and checking the next entries:
+ * creating a file is most of an extraction's wall time (kernel time, which
+ * `tar xzf` pays too), and with synchronous calls the main thread's JavaScript
+ * (inflate bookkeeping, parser, rules) came on top of it instead of beside it
+ * (docs/extraction.md, "The writes run beside the parser"). Its data are
+ * written and it is closed as soon as the open returns. A bigger file is
+ * written synchronously as before: its cost is its bytes, not its creation. At most MAX_IN_FLIGHT files and MAX_IN_FLIGHT_BYTES of their data
  * are waiting at a time (`room()`), and `settle()` waits for every one of
  * them: the extractor calls it before the tree is checked, and before a
  * failed tree is deleted, so no write is in flight then.
