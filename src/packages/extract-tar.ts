@@ -1,8 +1,10 @@
 /**
  * Tar extraction in one streaming pass: each raw header is inspected, node-tar
  * (7.5.23) parses it, our entry rules check it, and only then is the entry
- * written into the private staging directory, before the next header is read.
- * The first violation stops the pass; the caller deletes the staging tree.
+ * handed to the writer, before the next header is read: directories and links
+ * are made at once, small files are created on the libuv pool while the next
+ * headers are parsed (staging-writer.ts). The first violation stops the pass;
+ * every file in flight is settled before the caller deletes the staging tree.
  * Why this is as safe as checking the whole archive first: docs/extraction.md.
  *
  * node-tar is used as a parser only: its Unpack strips or skips a bad entry
@@ -46,7 +48,7 @@ export async function extractTar(
   const fail = (err: unknown): void => {
     failure ??= isFlmError(err) ? err : tarError(err, where);
   };
-  const writer = new StagingWriter(destDir);
+  const writer = new StagingWriter(destDir, (err, rel) => fail(writeError(err, rel, where)));
   const parser = new Parser({
     strict: true,
     // The stream is already decompressed by us, under our caps: never let node-tar decompress a nested stream.
@@ -102,17 +104,21 @@ export async function extractTar(
       if (first) refuseNestedCompression(chunk, where);
       first = false;
       inspector.write(chunk);
-      // The parser gets at most 64 KiB at a time (128 headers, so 128 synchronous file writes at most) and the
-      // event loop runs between slices: decompressed chunks are up to 1 MiB (decompress.ts).
+      // The parser gets at most 64 KiB at a time (128 headers, so 128 entries handed to the writer at most) and
+      // the event loop runs between slices: decompressed chunks are up to 1 MiB (decompress.ts).
       for (let at = 0; at < chunk.length; at += PARSE_SLICE) {
         if (at > 0) await new Promise<void>((resolve) => setImmediate(resolve));
         if (!parser.write(chunk.subarray(at, at + PARSE_SLICE)) && !failure) await Promise.race([once(parser, 'drain'), done]);
+        // Files are created on the pool meanwhile (staging-writer.ts); parsing waits while too many are.
+        await writer.room();
         if (failure) throw failure;
         if (signal.aborted) throw signal.reason;
       }
     }
     parser.end();
     await done;
+    // Every file is on disk (or has failed) before the links are judged and the tree is checked.
+    await writer.settle();
     if (failure) throw failure;
     rules.finish();
   } catch (err) {
@@ -120,7 +126,8 @@ export async function extractTar(
     parser.abort(failure ?? new Error('extraction stopped'));
     throw signal.aborted && !isFlmError(err) ? signal.reason : failure;
   } finally {
-    writer.abandon();
+    // No write is in flight when this returns: the caller deletes the tree next.
+    await writer.abandon();
   }
 }
 

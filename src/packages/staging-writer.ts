@@ -1,16 +1,25 @@
 /**
- * Writes checked entries into the private staging directory, synchronously and
- * in archive order. Synchronous on purpose (measured, see docs/extraction.md):
- * each call is one small system call, so the event loop is held for microseconds
- * at a time, and when the writer returns, the entry is on disk — no write is
- * ever still in flight when a later entry is checked or when a failure deletes
- * the staging tree.
+ * Writes checked entries into the private staging directory, in archive order.
+ *
+ * Directories and links are made synchronously, as each entry arrives. A
+ * regular file smaller than FLUSH_BYTES is created on the libuv pool (the
+ * open), while the main thread goes on parsing and checking the next entries:
+ * creating a file is most of an extraction's wall time (kernel time, which
+ * `tar xzf` pays too), and with synchronous calls the main thread's JavaScript
+ * (inflate bookkeeping, parser, rules) came on top of it instead of beside it
+ * (docs/extraction.md, "The writes run beside the parser"). Its data are
+ * written and it is closed as soon as the open returns. A bigger file is
+ * written synchronously as before: its cost is its bytes, not its creation. At most MAX_IN_FLIGHT files and MAX_IN_FLIGHT_BYTES of their data
+ * are waiting at a time (`room()`), and `settle()` waits for every one of
+ * them: the extractor calls it before the tree is checked, and before a
+ * failed tree is deleted, so no write is in flight then.
  *
  * It only creates directories, new regular files and symbolic links. The entry
  * rules already refuse everything else (hard links, devices, duplicates, writes
  * through links); the writer still refuses to follow a link or reuse a name on
  * its own, as a second line: directories are made one component at a time and
- * must be real directories, files are created with O_EXCL|O_NOFOLLOW.
+ * must be real directories, files are created with O_EXCL|O_NOFOLLOW (on the
+ * pool too: the flags are the same, only the thread differs).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -20,6 +29,13 @@ const FILE_FLAGS = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O
 /** Small files are gathered and written with one call; bigger ones are flushed at this size or count. */
 const FLUSH_BYTES = 1 << 20;
 const FLUSH_PIECES = 64;
+/**
+ * Files being created on the pool at once, and their data. The data are views
+ * of 1 MiB decompressed pieces, so the bytes bound also bounds how many pieces
+ * stay in memory for them.
+ */
+const MAX_IN_FLIGHT = 64;
+const MAX_IN_FLIGHT_BYTES = 4 << 20;
 
 export interface OpenFile {
   write(chunk: Buffer): void;
@@ -29,9 +45,17 @@ export interface OpenFile {
 export class StagingWriter {
   /** Directories (relative, `/`-separated) known to exist as real directories. */
   private readonly dirs = new Set<string>(['']);
+  /** A big file being written synchronously. */
   private open: number | undefined;
+  private readonly inFlight = new Set<Promise<void>>();
+  private inFlightBytes = 0;
+  private waiting: Array<() => void> = [];
 
-  constructor(private readonly root: string) {}
+  /** `onError`: a file created on the pool failed (called once per file, with its name); the caller stops. */
+  constructor(
+    private readonly root: string,
+    private readonly onError: (err: unknown, rel: string) => void,
+  ) {}
 
   /** `rel` and its parents as real directories (never through a link). */
   dir(rel: string): void {
@@ -47,18 +71,29 @@ export class StagingWriter {
     this.dirs.add(rel);
   }
 
-  /** A new regular file; its data follows through write(), then close(). */
+  /**
+   * A new regular file; its data follows through write(), then close(). A
+   * failure to create or write it throws here when it is written synchronously,
+   * else it reaches `onError`.
+   */
   file(rel: string, mode: number): OpenFile {
     this.parentOf(rel);
-    const fd = fs.openSync(this.abs(rel), FILE_FLAGS, mode);
-    this.open = fd;
+    const abs = this.abs(rel);
+    let fd: number | undefined;
+    /** Written synchronously from its first flush on (it outgrew FLUSH_BYTES or FLUSH_PIECES). */
+    let direct = false;
     let pending: Buffer[] = [];
     let pendingBytes = 0;
     const flush = (): void => {
-      if (pending.length === 1) fs.writeSync(fd, pending[0]!);
-      else if (pending.length > 1) fs.writevSync(fd, pending);
+      direct = true;
+      if (fd === undefined) {
+        fd = fs.openSync(abs, FILE_FLAGS, mode);
+        this.open = fd;
+      }
+      const batch = pending;
       pending = [];
       pendingBytes = 0;
+      writeAllSync(fd, batch);
     };
     return {
       write: (chunk) => {
@@ -68,11 +103,19 @@ export class StagingWriter {
         if (pendingBytes >= FLUSH_BYTES || pending.length >= FLUSH_PIECES) flush();
       },
       close: () => {
+        if (!direct) {
+          this.createLater(abs, rel, mode, pending, pendingBytes);
+          return;
+        }
+        // A failed open left nothing to close; a failed write still closes its file.
+        if (fd === undefined) return;
+        const own = fd;
+        fd = undefined;
         try {
-          flush();
+          if (pending.length > 0) writeAllSync(own, pending);
         } finally {
           this.open = undefined;
-          fs.closeSync(fd);
+          fs.closeSync(own);
         }
       },
     };
@@ -83,16 +126,44 @@ export class StagingWriter {
     fs.symlinkSync(target, this.abs(rel));
   }
 
-  /** Closes a file left open by a failure; the caller then deletes the tree. */
-  abandon(): void {
-    if (this.open === undefined) return;
-    const fd = this.open;
-    this.open = undefined;
-    try {
-      fs.closeSync(fd);
-    } catch {
-      // already closed or never usable: nothing more to release
+  /** Resolves when fewer files than the bounds are waiting to be created. */
+  async room(): Promise<void> {
+    while (this.inFlight.size >= MAX_IN_FLIGHT || this.inFlightBytes >= MAX_IN_FLIGHT_BYTES) {
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
     }
+  }
+
+  /** Every file handed over so far is created and closed, or has failed (failures went to onError). */
+  async settle(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
+  }
+
+  /** Closes a file left open by a failure and waits for files still being created; the caller then deletes the tree. */
+  async abandon(): Promise<void> {
+    if (this.open !== undefined) {
+      const fd = this.open;
+      this.open = undefined;
+      try {
+        fs.closeSync(fd);
+      } catch {
+        // already closed or never usable: nothing more to release
+      }
+    }
+    await this.settle();
+  }
+
+  private createLater(abs: string, rel: string, mode: number, data: Buffer[], bytes: number): void {
+    this.inFlightBytes += bytes;
+    const job = createFile(abs, mode, data)
+      .catch((err: unknown) => this.onError(err, rel))
+      .finally(() => {
+        this.inFlight.delete(job);
+        this.inFlightBytes -= bytes;
+        const waiting = this.waiting;
+        this.waiting = [];
+        for (const wake of waiting) wake();
+      });
+    this.inFlight.add(job);
   }
 
   private parentOf(rel: string): void {
@@ -103,4 +174,37 @@ export class StagingWriter {
   private abs(rel: string): string {
     return rel === '' ? this.root : path.join(this.root, ...rel.split('/'));
   }
+}
+
+/** Writes every byte of `pieces` (a short write is continued, never taken for the end). */
+function writeAllSync(fd: number, pieces: Buffer[]): void {
+  let rest = pieces.filter((p) => p.length > 0);
+  while (rest.length > 0) {
+    const n = rest.length === 1 ? fs.writeSync(fd, rest[0]!) : fs.writevSync(fd, rest);
+    rest = skipBytes(rest, n);
+  }
+}
+
+/**
+ * Creating the file (the open with O_CREAT) is the expensive call, kernel time; it runs on the pool. The write of
+ * a small file into the page cache and the close are cheap, and are made at once when the open returns: each
+ * return to the main thread waits for it to be scheduled, which on a loaded machine costs more than the calls.
+ */
+async function createFile(abs: string, mode: number, pieces: Buffer[]): Promise<void> {
+  const fd = await new Promise<number>((resolve, reject) => fs.open(abs, FILE_FLAGS, mode, (err, f) => (err ? reject(err) : resolve(f))));
+  try {
+    writeAllSync(fd, pieces);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** What is left of `pieces` after their first `n` bytes were written. */
+function skipBytes(pieces: Buffer[], n: number): Buffer[] {
+  if (n <= 0) throw Object.assign(new Error('a write made no progress'), { code: 'EIO' });
+  let i = 0;
+  while (i < pieces.length && n >= pieces[i]!.length) n -= pieces[i++]!.length;
+  const rest = pieces.slice(i);
+  if (n > 0) rest[0] = rest[0]!.subarray(n);
+  return rest;
 }

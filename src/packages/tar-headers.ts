@@ -78,10 +78,12 @@ export class TarHeaderInspector {
     }
     this.sawNull = false;
     for (const [field, start, len] of FIELDS) {
-      const f = h.subarray(start, start + len);
-      const nul = f.indexOf(0);
-      // Compared natively with zeros: a per-byte callback here was most of this file's CPU (1,503 headers × 355 bytes).
-      if (nul >= 0 && !f.subarray(nul).equals(ZERO_BLOCK.subarray(0, len - nul))) {
+      const end = start + len;
+      // A NUL found past the field's end means the field has none. The bytes after a NUL are compared natively with
+      // zeros, in place: a per-byte callback here was most of this file's CPU (1,503 headers × 355 bytes), and views
+      // of each field were most of the rest in a process that had not optimized this code yet.
+      const nul = h.indexOf(0, start);
+      if (nul >= 0 && nul < end && h.compare(ZERO_BLOCK, 0, end - nul, nul, end) !== 0) {
         throw invalidInput(`${this.where}: entry "${nameOf(h)}" has bytes after a NUL in its ${field} field (NUL bytes in names are not allowed)`);
       }
     }
