@@ -5,11 +5,13 @@
  */
 import net from 'node:net';
 import crypto from 'node:crypto';
-import { Flag, FrameParser, FrameType, frame } from '../../../src/cache/h2/frames';
+import { Flag, FrameParser, FrameType, Setting, frame } from '../../../src/cache/h2/frames';
 import { encodeHeaders } from '../../../src/cache/h2/hpack';
 import { frameFlightData } from '../../../src/cache/transport';
 import type { CacheEndpoint } from '../../../src/cache/endpoint';
 import { listenLoopback } from '../helpers';
+
+const WINDOW = 16 * 1024 * 1024;
 
 export class Peer {
   readonly bodies = new Map<number, Buffer[]>();
@@ -83,7 +85,14 @@ export class RawServer {
     socket.on('error', () => undefined);
     const peer = new Peer(socket);
     this.peers.push(peer);
-    peer.send(FrameType.SETTINGS, 0, 0);
+    // Windows of 16 MiB, never given back: the tests' requests are smaller.
+    const settings = Buffer.alloc(6);
+    settings.writeUInt16BE(Setting.INITIAL_WINDOW_SIZE, 0);
+    settings.writeUInt32BE(WINDOW, 2);
+    peer.send(FrameType.SETTINGS, 0, 0, settings);
+    const increment = Buffer.alloc(4);
+    increment.writeUInt32BE(WINDOW - 65535, 0);
+    peer.send(FrameType.WINDOW_UPDATE, 0, 0, increment);
     let preface = 24;
     const parser = new FrameParser(
       {
