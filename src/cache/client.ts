@@ -87,6 +87,11 @@ export interface CacheClientOptions {
   logger?: Logger;
 }
 
+/** serve's one `--cache-keepalive-ms` as client options: the PING's timeout is the interval too (0: keepalive off). */
+export function keepaliveOptions(ms: number | undefined): Pick<CacheClientOptions, 'keepaliveMs' | 'keepaliveTimeoutMs'> {
+  return ms === undefined ? {} : { keepaliveMs: ms, keepaliveTimeoutMs: ms || undefined };
+}
+
 export interface CacheInfo {
   key: string;
   /** Where the object is served (the endpoint's location). */

@@ -23,6 +23,7 @@ import { bytesFieldOne, decodeFlightData, encodeFlightData, encodeFramedFlightDa
 import type { CacheEndpoint } from './endpoint';
 import { CallError } from './call-error';
 import { MessageReader } from './grpc-messages';
+import { CACHE_KEEPALIVE_MS } from '../options/serve';
 
 export { CallError };
 import { H2Connection, type H2Stream, type StreamEvents } from './h2/connection';
@@ -141,7 +142,7 @@ export interface KeepaliveOptions {
  * (at 20-30 s) before that deadline ends, and dropped for the next call. 10 s is also the shortest
  * interval grpc lets clients use.
  */
-export const DEFAULT_KEEPALIVE: KeepaliveOptions = { keepaliveMs: 10_000, keepaliveTimeoutMs: 10_000 };
+export const DEFAULT_KEEPALIVE: KeepaliveOptions = { keepaliveMs: CACHE_KEEPALIVE_MS, keepaliveTimeoutMs: CACHE_KEEPALIVE_MS };
 
 /** The HTTP/2 connections of one CacheClient, by endpoint. */
 export class Http2Transport {
