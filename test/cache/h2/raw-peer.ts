@@ -65,11 +65,13 @@ export class RawServer {
   private constructor(
     /** What the next frames are handled by (a connection outlives a behaviour). */
     public behaviour: Behaviour,
+    private readonly maxStreams?: number,
     public endpoint?: CacheEndpoint,
   ) {}
 
-  static async start(behaviour: Behaviour): Promise<RawServer & { endpoint: CacheEndpoint }> {
-    const s = new RawServer(behaviour);
+  /** `maxStreams`: the SETTINGS_MAX_CONCURRENT_STREAMS announced (none by default). */
+  static async start(behaviour: Behaviour, maxStreams?: number): Promise<RawServer & { endpoint: CacheEndpoint }> {
+    const s = new RawServer(behaviour, maxStreams);
     s.endpoint = await listenLoopback(s.server);
     return s as RawServer & { endpoint: CacheEndpoint };
   }
@@ -86,9 +88,13 @@ export class RawServer {
     const peer = new Peer(socket);
     this.peers.push(peer);
     // Windows of 16 MiB, never given back: the tests' requests are smaller.
-    const settings = Buffer.alloc(6);
+    const settings = Buffer.alloc(this.maxStreams === undefined ? 6 : 12);
     settings.writeUInt16BE(Setting.INITIAL_WINDOW_SIZE, 0);
     settings.writeUInt32BE(WINDOW, 2);
+    if (this.maxStreams !== undefined) {
+      settings.writeUInt16BE(Setting.MAX_CONCURRENT_STREAMS, 6);
+      settings.writeUInt32BE(this.maxStreams, 8);
+    }
     peer.send(FrameType.SETTINGS, 0, 0, settings);
     const increment = Buffer.alloc(4);
     increment.writeUInt32BE(WINDOW - 65535, 0);

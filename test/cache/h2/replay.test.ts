@@ -11,7 +11,10 @@ import { CacheClient } from '../../../src/cache/client';
 import { encodeObjectRef } from '../../../src/wire/object-ref';
 import { ErrorCode } from '../../../src/cache/h2/frames';
 import type { OutgoingFlightData } from '../../../src/cache/flight-data';
-import { Peer, RawServer, flightData, putResultOf } from './raw-peer';
+import http2 from 'node:http2';
+import { parseEndpoint } from '../../../src/cache/endpoint';
+import { listenLoopback } from '../helpers';
+import { Peer, RawServer, flightData, grpcFrame as grpcFrameOf, putResultOf } from './raw-peer';
 import { makeTempDir, removeDir } from '../../helpers/tmp';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -166,6 +169,100 @@ describe('requests the server did not process', () => {
     expect(err.code).toBe(Status.DEADLINE_EXCEEDED);
     expect(err.details).toBe('deadline of 300 ms exceeded');
     expect(server.requests).toBe(2);
+  });
+});
+
+describe('calls waiting for a stream slot when GOAWAY comes', () => {
+  it('never sent, they are sent on a fresh connection; the one in flight below the last stream id completes', async () => {
+    const server = await RawServer.start({ onBody: (p, id) => p.respond(id, [flightData(1)]) }, 1);
+    const transport = new Http2Transport(() => undefined);
+    try {
+      // A connection that has seen the server's SETTINGS (its limit of one stream) before the puts.
+      await transport.doGet(server.endpoint, Buffer.from('k'), { deadlineMs: DEADLINE }, () => undefined);
+      server.behaviour = {
+        onBody: (peer, id, body) => {
+          if (peer !== server.peers[0]) return peer.respond(id, [putResultOf(body)]);
+          // The first connection: GOAWAY covering this stream (the others wait for its slot), then its answer.
+          peer.goaway(id, ErrorCode.NO_ERROR, 'draining');
+          setImmediate(() => peer.respond(id, [putResultOf(body)]));
+        },
+      };
+      const bodies = [0, 1, 2].map((i) => Buffer.from(`put ${i}`));
+      const results = await Promise.all(bodies.map((b) => transport.doPut(server.endpoint, [{ data_body: b }], { deadlineMs: DEADLINE })));
+      expect(results.map(([meta]) => meta)).toEqual(bodies.map((b) => sha(Buffer.concat(frameFlightData({ data_body: b })))));
+      expect(server.peers).toHaveLength(2);
+      // One get and one put on the first connection, the two waiting puts once each on the second.
+      expect(server.requests).toBe(4);
+    } finally {
+      transport.close();
+      await server.close();
+    }
+  });
+});
+
+describe('node:http2 servers (nghttp2) that turn streams away', () => {
+  let server: http2.Http2Server;
+  let endpoint: ReturnType<typeof parseEndpoint>;
+  let streams = 0;
+  let sessions = 0;
+  let act: (stream: http2.ServerHttp2Stream, n: number) => boolean;
+  const open = new Set<http2.ServerHttp2Session>();
+
+  beforeAll(async () => {
+    server = http2.createServer();
+    server.on('session', (session) => {
+      sessions++;
+      open.add(session);
+      session.on('close', () => open.delete(session));
+      session.on('error', () => undefined);
+    });
+    server.on('stream', (stream) => {
+      stream.on('error', () => undefined);
+      if (act(stream, ++streams)) return;
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('end', () => {
+        stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+        stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+        stream.end(grpcFrameOf(putResultOf(Buffer.concat(chunks))));
+      });
+    });
+    endpoint = await listenLoopback(server);
+  });
+  afterAll(async () => {
+    // A session that sent GOAWAY stops reading its socket in node:http2 and never sees our close: ended here.
+    for (const s of open) s.destroy();
+    await new Promise((r) => server.close(r));
+  });
+  beforeEach(() => {
+    streams = 0;
+    sessions = 0;
+  });
+
+  const put = async (): Promise<Buffer | undefined> => {
+    const transport = new Http2Transport(() => undefined);
+    try {
+      const [meta] = await transport.doPut(endpoint, [{ data_body: Buffer.from('object') }], { deadlineMs: DEADLINE });
+      return meta;
+    } finally {
+      transport.close();
+    }
+  };
+  const expected = sha(Buffer.concat(frameFlightData({ data_body: Buffer.from('object') })));
+
+  it('the first stream closed with REFUSED_STREAM: sent once more, answered', async () => {
+    act = (stream, n) => n === 1 && (stream.close(http2.constants.NGHTTP2_REFUSED_STREAM), true);
+    expect(await put()).toEqual(expected);
+    expect(streams).toBe(2);
+  });
+
+  it('a session that says GOAWAY as it starts (the server shutting down as we connect): the put is sent once more on a new one', async () => {
+    act = () => false;
+    // nghttp2 never names a stream it has received as unprocessed: the GOAWAY goes before our request arrives.
+    server.once('session', (session: http2.ServerHttp2Session) => session.goaway(http2.constants.NGHTTP2_NO_ERROR, 0));
+    expect(await put()).toEqual(expected);
+    expect(sessions).toBe(2);
+    expect(streams).toBe(1);
   });
 });
 
