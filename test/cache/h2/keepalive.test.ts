@@ -4,11 +4,13 @@
  * server that answers PINGs keeps its calls; idle connections are not pinged. Intervals are small,
  * deadlines long: the tests assert what happens, never how long it took.
  */
+import crypto from 'node:crypto';
 import { status as Status } from '@grpc/grpc-js';
 import { CallError, Http2Transport, type KeepaliveOptions } from '../../../src/cache/transport';
 import { CacheClient } from '../../../src/cache/client';
 import { Flag, FrameType } from '../../../src/cache/h2/frames';
 import { Peer, RawServer, flightData } from './raw-peer';
+import { startServer } from '../helpers';
 
 const LONG = 600_000;
 
@@ -161,6 +163,26 @@ describe('CacheClient keepalive options', () => {
     try {
       const endpoint = `grpc://${server.endpoint.target}`;
       await expect(client.get({ endpoint, key: 'app/s/k', version: 0 })).rejects.toMatchObject({ message: expect.stringContaining('keepalive PING') });
+    } finally {
+      client.close();
+      await server.close();
+    }
+  });
+});
+
+describe('keepalive against real servers', () => {
+  it('the embedded cache (grpc-js): puts and gets, 32 MiB among them, with a PING after every 1 ms of silence', async () => {
+    const { server, endpoint } = await startServer();
+    const client = new CacheClient({ endpoint, keepaliveMs: 1, keepaliveTimeoutMs: 30_000 });
+    try {
+      const big = crypto.randomBytes(32 * 1024 * 1024);
+      const ref = await client.put('app/ka', big);
+      const got = await client.get(ref);
+      expect(got.kind === 'opaque' && Buffer.concat([got.base, ...got.patches]).equals(big)).toBe(true);
+      for (let i = 0; i < 20; i++) {
+        const small = await client.get(await client.put('app/ka', Buffer.from(`small ${i}`)));
+        expect(small.kind === 'opaque' && small.base.toString()).toBe(`small ${i}`);
+      }
     } finally {
       client.close();
       await server.close();
