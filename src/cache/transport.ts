@@ -140,7 +140,7 @@ export interface KeepaliveOptions {
  * grpc's own keepalive (A8) leaves the interval to the user and waits 20 s for the ACK; 10 s each
  * here, so a connection that went silent under a call with the default 30 s deadline is found dead
  * (at 20-30 s) before that deadline ends, and dropped for the next call. 10 s is also the shortest
- * interval grpc lets clients use.
+ * interval grpc-java lets a client use.
  */
 export const DEFAULT_KEEPALIVE: KeepaliveOptions = { keepaliveMs: CACHE_KEEPALIVE_MS, keepaliveTimeoutMs: CACHE_KEEPALIVE_MS };
 
@@ -278,14 +278,13 @@ export class Http2Transport {
       const failed = (): Promise<void> => (failedPromise ??= settled ? Promise.resolve() : new Promise<void>((r) => (onFailed = r)));
       // The deadline timer also keeps the process alive while the call is open (the socket is unref'd).
       const startedAt = deadlineAt === undefined ? Date.now() : 0;
-      const timer = setTimeout(
-        () => {
-          // A silent server, or a dead connection: found out now rather than by the next call's deadline.
-          conn.conn.probe();
-          finish(new CallError(Status.DEADLINE_EXCEEDED, `deadline of ${opts.deadlineMs} ms exceeded`));
-        },
-        deadlineAt === undefined ? opts.deadlineMs : Math.max(0, deadlineAt - Date.now()),
-      );
+      // A second attempt has what is left of the first one's time (its message names the call's deadline).
+      const timeoutMs = deadlineAt === undefined ? opts.deadlineMs : Math.max(1, deadlineAt - Date.now());
+      const timer = setTimeout(() => {
+        // A silent server, or a dead connection: found out now rather than by the next call's deadline.
+        conn.conn.probe();
+        finish(new CallError(Status.DEADLINE_EXCEEDED, `deadline of ${opts.deadlineMs} ms exceeded`));
+      }, timeoutMs);
       const finish = (err?: unknown): void => {
         if (settled) return;
         settled = true;
@@ -382,7 +381,7 @@ export class Http2Transport {
           finish(new CallError(status, unprocessed && more ? `${why}; not sent again: a streamed put cannot be replayed` : why));
         },
       };
-      const stream = conn.conn.open(conn.headers.block(method, opts.deadlineMs), events, first, more === undefined);
+      const stream = conn.conn.open(conn.headers.block(method, timeoutMs), events, first, more === undefined);
       if (!more) return;
       const failSend = (err: unknown): void => {
         // The caller's messages failed to come (an upload's file read): cancel, report it as the caller's error.

@@ -205,7 +205,7 @@ describe('node:http2 servers (nghttp2) that turn streams away', () => {
   let endpoint: ReturnType<typeof parseEndpoint>;
   let streams = 0;
   let sessions = 0;
-  let act: (stream: http2.ServerHttp2Stream, n: number) => boolean;
+  let act: (stream: http2.ServerHttp2Stream, n: number, headers: http2.IncomingHttpHeaders) => boolean;
   const open = new Set<http2.ServerHttp2Session>();
 
   beforeAll(async () => {
@@ -216,9 +216,9 @@ describe('node:http2 servers (nghttp2) that turn streams away', () => {
       session.on('close', () => open.delete(session));
       session.on('error', () => undefined);
     });
-    server.on('stream', (stream) => {
+    server.on('stream', (stream, headers) => {
       stream.on('error', () => undefined);
-      if (act(stream, ++streams)) return;
+      if (act(stream, ++streams, headers)) return;
       const chunks: Buffer[] = [];
       stream.on('data', (c: Buffer) => chunks.push(c));
       stream.on('end', () => {
@@ -254,6 +254,20 @@ describe('node:http2 servers (nghttp2) that turn streams away', () => {
     act = (stream, n) => n === 1 && (stream.close(http2.constants.NGHTTP2_REFUSED_STREAM), true);
     expect(await put()).toEqual(expected);
     expect(streams).toBe(2);
+  });
+
+  it("the second attempt's grpc-timeout is what is left of the call's deadline", async () => {
+    const timeouts: string[] = [];
+    act = (stream, n, headers) => {
+      timeouts.push(String(headers['grpc-timeout']));
+      // Refused 20 ms later: at least that much of the deadline is gone when the request goes again.
+      if (n === 1) setTimeout(() => stream.close(http2.constants.NGHTTP2_REFUSED_STREAM), 20);
+      return n === 1;
+    };
+    expect(await put()).toEqual(expected);
+    expect(timeouts[0]).toBe(`${DEADLINE}m`);
+    expect(timeouts[1]).toMatch(/^\d+m$/);
+    expect(parseInt(timeouts[1]!, 10)).toBeLessThanOrEqual(DEADLINE - 20);
   });
 
   it('a session that says GOAWAY as it starts (the server shutting down as we connect): the put is sent once more on a new one', async () => {
