@@ -725,8 +725,11 @@ export class H2Connection implements FrameSink {
     this.judging = false;
     if (this.dead) return;
     if (!this.readSinceTick) {
+      const { target, keepaliveMs, keepaliveTimeoutMs } = this.options;
       this.lost(
-        `no answer from ${this.options.target} within ${this.options.keepaliveTimeoutMs} ms of a keepalive PING (sent after ${this.options.keepaliveMs} ms with nothing read): the connection is taken as dead`,
+        this.settingsSeen
+          ? `no answer from ${target} within ${keepaliveTimeoutMs} ms of a keepalive PING (sent after ${keepaliveMs} ms with nothing read): the connection is taken as dead`
+          : `no answer from ${target} within ${keepaliveMs + keepaliveTimeoutMs} ms of connecting, not even its HTTP/2 SETTINGS (keepalive PING unanswered): the connection is taken as dead`,
       );
       return;
     }

@@ -5,12 +5,13 @@
  * deadlines long: the tests assert what happens, never how long it took.
  */
 import crypto from 'node:crypto';
+import net from 'node:net';
 import { status as Status } from '@grpc/grpc-js';
 import { CallError, Http2Transport, type KeepaliveOptions } from '../../../src/cache/transport';
 import { CacheClient } from '../../../src/cache/client';
 import { Flag, FrameType } from '../../../src/cache/h2/frames';
 import { Peer, RawServer, flightData } from './raw-peer';
-import { startServer } from '../helpers';
+import { listenLoopback, startServer } from '../helpers';
 
 const LONG = 600_000;
 
@@ -64,6 +65,22 @@ describe('keepalive PINGs while calls are open', () => {
     const err = await failure(get(t));
     expect(err.code).toBe(Status.UNAVAILABLE);
     expect(err.details).toContain('keepalive PING');
+  });
+
+  it('a TCP server that accepts and never speaks HTTP/2: UNAVAILABLE by keepalive, saying not even SETTINGS came', async () => {
+    const mute = net.createServer((s) => s.on('error', () => undefined));
+    const sockets: net.Socket[] = [];
+    mute.on('connection', (s) => sockets.push(s));
+    const endpoint = await listenLoopback(mute);
+    const t = open({ keepaliveMs: 20, keepaliveTimeoutMs: 20 });
+    try {
+      const err = await failure(t.doGet(endpoint, Buffer.from('k'), { deadlineMs: LONG }, () => undefined));
+      expect(err.code).toBe(Status.UNAVAILABLE);
+      expect(err.details).toContain('not even its HTTP/2 SETTINGS');
+    } finally {
+      sockets.forEach((s) => s.destroy());
+      await new Promise((r) => mute.close(r));
+    }
   });
 
   it('a slow server that answers PINGs keeps its call: answered only after its third PING, the call succeeds on the one connection', async () => {
