@@ -31,7 +31,7 @@ import { parseEndpoint, type CacheEndpoint } from './endpoint';
 import { matchesKey, parseKey, parsePath, parsePrefix, parsePutTarget } from '../wire/keys';
 import { AnswerReader, type Answer } from './answer';
 import { arrowPutMessages, opaquePutMessages, opaquePutMessagesSync } from './put-messages';
-import { CallError, Http2Transport, type RawMessage } from './transport';
+import { CallError, DEFAULT_KEEPALIVE, Http2Transport, type RawMessage } from './transport';
 import { heldBytes } from '../util/held-bytes';
 
 /*
@@ -72,12 +72,24 @@ export interface CacheClientOptions {
   /** Bytes per row when putting and uploading. Default 1 MiB (the Python SDK's upload chunk). */
   chunkBytes?: number;
   /**
+   * HTTP/2 transport: with calls open on a connection and nothing read from it for this long, it is
+   * sent a PING. Default 10000; 0 turns keepalive off. Connections without calls are never pinged.
+   */
+  keepaliveMs?: number;
+  /** HTTP/2 transport: a keepalive PING followed by this long with nothing read fails the connection (its calls UNAVAILABLE). Default 10000. */
+  keepaliveTimeoutMs?: number;
+  /**
    * How DoPut and DoGet travel: 'http2' (default) is transport.ts, gRPC framing over our own minimal HTTP/2 client (./h2);
    * 'grpc-js' is the generic gRPC client (slower per call, kept to compare in the benchmarks).
    * Every other call uses grpc-js.
    */
   transport?: 'http2' | 'grpc-js';
   logger?: Logger;
+}
+
+/** serve's one `--cache-keepalive-ms` as client options: the PING's timeout is the interval too (0: keepalive off). */
+export function keepaliveOptions(ms: number | undefined): Pick<CacheClientOptions, 'keepaliveMs' | 'keepaliveTimeoutMs'> {
+  return ms === undefined ? {} : { keepaliveMs: ms, keepaliveTimeoutMs: ms || undefined };
 }
 
 export interface CacheInfo {
@@ -114,6 +126,8 @@ export class CacheClient {
       lruEntries: whole('lruEntries', options.lruEntries, 1000, 'count', 0),
       lruMaxBytes: whole('lruMaxBytes', options.lruMaxBytes, 512 * 1024 ** 2, 'bytes'),
       chunkBytes: whole('chunkBytes', options.chunkBytes, 1024 ** 2, 'bytes'),
+      keepaliveMs: whole('keepaliveMs', options.keepaliveMs, DEFAULT_KEEPALIVE.keepaliveMs, 'ms', 0),
+      keepaliveTimeoutMs: whole('keepaliveTimeoutMs', options.keepaliveTimeoutMs, DEFAULT_KEEPALIVE.keepaliveTimeoutMs, 'ms'),
       // FLMRUN_CACHE_TRANSPORT=grpc-js: the escape hatch should a server disagree with the hand-written path (and the benchmarks' baseline).
       transport: options.transport ?? (process.env.FLMRUN_CACHE_TRANSPORT === 'grpc-js' ? 'grpc-js' : 'http2'),
       logger: options.logger ?? silentLogger,
@@ -122,7 +136,9 @@ export class CacheClient {
     if (this.opts.transport !== 'http2' && this.opts.transport !== 'grpc-js') {
       throw invalidInput(`cache client option transport must be 'http2' or 'grpc-js', got ${String(options.transport)}`);
     }
-    if (this.opts.transport === 'http2') this.http2 = new Http2Transport(() => this.caBundle());
+    if (this.opts.transport === 'http2') {
+      this.http2 = new Http2Transport(() => this.caBundle(), { keepaliveMs: this.opts.keepaliveMs, keepaliveTimeoutMs: this.opts.keepaliveTimeoutMs });
+    }
     if (this.opts.lruEntries > 0) {
       this.lru = new LRUCache<string, LruEntry>({
         max: this.opts.lruEntries,
@@ -150,7 +166,8 @@ export class CacheClient {
   async patch(key: string, delta: Uint8Array): Promise<ObjectRef> {
     parseKey(key);
     const endpoint = this.defaultEndpoint();
-    const messages = opaquePutMessages({ type: 'CMD', cmd: Buffer.from(`PATCH:${key}`) }, [delta], this.opts.chunkBytes);
+    // In memory (a plain generator): a patch the server refused unprocessed can be sent again.
+    const messages = opaquePutMessagesSync({ type: 'CMD', cmd: Buffer.from(`PATCH:${key}`) }, [delta], this.opts.chunkBytes);
     const ref = await this.doPut(endpoint, messages, `patch ${key}`, this.opts.deadlineMs);
     this.forget(ref.endpoint, key);
     return ref;

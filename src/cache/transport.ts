@@ -23,6 +23,7 @@ import { bytesFieldOne, decodeFlightData, encodeFlightData, encodeFramedFlightDa
 import type { CacheEndpoint } from './endpoint';
 import { CallError } from './call-error';
 import { MessageReader } from './grpc-messages';
+import { CACHE_KEEPALIVE_MS } from '../options/serve';
 
 export { CallError };
 import { H2Connection, type H2Stream, type StreamEvents } from './h2/connection';
@@ -128,12 +129,30 @@ export interface CallOptions {
   deadlineMs: number;
 }
 
+export interface KeepaliveOptions {
+  /** With calls open and nothing read for this long, the connection is sent a PING; 0: never. */
+  keepaliveMs: number;
+  /** A PING followed by this long with nothing read fails the connection (its calls UNAVAILABLE). */
+  keepaliveTimeoutMs: number;
+}
+
+/**
+ * grpc's own keepalive (A8) leaves the interval to the user and waits 20 s for the ACK; 10 s each
+ * here, so a connection that went silent under a call with the default 30 s deadline is found dead
+ * (at 20-30 s) before that deadline ends, and dropped for the next call. 10 s is also the shortest
+ * interval grpc-java lets a client use.
+ */
+export const DEFAULT_KEEPALIVE: KeepaliveOptions = { keepaliveMs: CACHE_KEEPALIVE_MS, keepaliveTimeoutMs: CACHE_KEEPALIVE_MS };
+
 /** The HTTP/2 connections of one CacheClient, by endpoint. */
 export class Http2Transport {
   private readonly connections = new Map<string, { conn: H2Connection; headers: RequestHeaders }>();
   private closed = false;
 
-  constructor(private readonly ca: (endpoint: CacheEndpoint) => Buffer | undefined) {}
+  constructor(
+    private readonly ca: (endpoint: CacheEndpoint) => Buffer | undefined,
+    private readonly keepalive: KeepaliveOptions = DEFAULT_KEEPALIVE,
+  ) {}
 
   close(): void {
     this.closed = true;
@@ -216,7 +235,7 @@ export class Http2Transport {
       socket = secure;
     }
     const entry = {
-      conn: new H2Connection(socket, { window: WINDOW, maxFrame: MAX_FRAME, target: endpoint.target }, () => {
+      conn: new H2Connection(socket, { window: WINDOW, maxFrame: MAX_FRAME, target: endpoint.target, ...this.keepalive }, () => {
         if (this.connections.get(endpoint.canonical) === entry) this.connections.delete(endpoint.canonical);
       }),
       headers: new RequestHeaders(endpoint.tls ? 'https' : 'http', endpoint.target),
@@ -228,6 +247,12 @@ export class Http2Transport {
     return entry;
   }
 
+  /**
+   * One call. A request the server did not process (REFUSED_STREAM, above a GOAWAY's last stream id,
+   * never sent: RFC 9113 §8.7) is sent once more, within the same deadline, when it is all in `first`
+   * (a get, an in-memory put); a streamed one (`more`) was consumed and fails UNAVAILABLE. `deadlineAt`
+   * is the first attempt's end, for the second.
+   */
   private call(
     endpoint: CacheEndpoint,
     method: 'DoGet' | 'DoPut',
@@ -236,6 +261,7 @@ export class Http2Transport {
     more: ((stream: H2Stream, failed: () => Promise<void>) => Promise<void>) | undefined,
     onMessage: (m: Buffer, parts?: Buffer[]) => void | Promise<void>,
     keepParts = false,
+    deadlineAt?: number,
   ): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       let conn: { conn: H2Connection; headers: RequestHeaders };
@@ -251,7 +277,14 @@ export class Http2Transport {
       let onFailed: (() => void) | undefined;
       const failed = (): Promise<void> => (failedPromise ??= settled ? Promise.resolve() : new Promise<void>((r) => (onFailed = r)));
       // The deadline timer also keeps the process alive while the call is open (the socket is unref'd).
-      const timer = setTimeout(() => finish(new CallError(Status.DEADLINE_EXCEEDED, `deadline of ${opts.deadlineMs} ms exceeded`)), opts.deadlineMs);
+      const startedAt = deadlineAt === undefined ? Date.now() : 0;
+      // A second attempt has what is left of the first one's time (its message names the call's deadline).
+      const timeoutMs = deadlineAt === undefined ? opts.deadlineMs : Math.max(1, deadlineAt - Date.now());
+      const timer = setTimeout(() => {
+        // A silent server, or a dead connection: found out now rather than by the next call's deadline.
+        conn.conn.probe();
+        finish(new CallError(Status.DEADLINE_EXCEEDED, `deadline of ${opts.deadlineMs} ms exceeded`));
+      }, timeoutMs);
       const finish = (err?: unknown): void => {
         if (settled) return;
         settled = true;
@@ -332,14 +365,23 @@ export class Http2Transport {
           if (chain) void chain.then(closed);
           else closed();
         },
-        onFail: (status, message, rstCode) => {
+        onFail: (status, message, rstCode, unprocessed) => {
           if (settled) return;
           // A reset after the status arrived (a server refusing a put mid-stream): the status is the answer.
           if (grpcStatus !== undefined) return closed();
-          finish(new CallError(status, rstCode === undefined ? message : `${message} before the call's status`));
+          // Only before any answer: a server that answered and then refuses is not taken at its word.
+          if (unprocessed && !more && deadlineAt === undefined && !headersSeen && httpCode === 0) {
+            settled = true;
+            clearTimeout(timer);
+            // On a fresh connection after GOAWAY (this one is no longer usable), on this one after REFUSED_STREAM.
+            resolve(this.call(endpoint, method, opts, first, undefined, onMessage, keepParts, startedAt + opts.deadlineMs));
+            return;
+          }
+          const why = rstCode === undefined ? message : `${message} before the call's status`;
+          finish(new CallError(status, unprocessed && more ? `${why}; not sent again: a streamed put cannot be replayed` : why));
         },
       };
-      const stream = conn.conn.open(conn.headers.block(method, opts.deadlineMs), events, first, more === undefined);
+      const stream = conn.conn.open(conn.headers.block(method, timeoutMs), events, first, more === undefined);
       if (!more) return;
       const failSend = (err: unknown): void => {
         // The caller's messages failed to come (an upload's file read): cancel, report it as the caller's error.

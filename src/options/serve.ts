@@ -17,6 +17,8 @@ import { levelFromRustFilter, parseHostPort, stripUnixScheme } from './values';
 export const CACHE_MAX_MEMORY_BYTES = 1024 * 1024 * 1024;
 /** Shared by `serve --cache-deadline-ms` and the cache client's own default deadline. */
 export const CACHE_DEADLINE_MS = 30_000;
+/** Shared by `serve --cache-keepalive-ms` and the cache client's own default (src/cache/transport.ts says why 10 s). */
+export const CACHE_KEEPALIVE_MS = 10_000;
 /** Shared by `serve --ref-concurrency` and the runner supervisor's default. */
 export const REF_CONCURRENCY = 8;
 /** Shared by `serve --max-queued-bytes` and the Instance service's own default. */
@@ -61,6 +63,11 @@ export const SERVE_OPTIONS = [
     key: 'cacheDeadlineMs', flag: 'cache-deadline-ms', arg: 'N', kind: 'int', unit: 'ms', min: 1, default: CACHE_DEADLINE_MS,
     help: 'deadline of each object-cache call made for a task',
     more: ' (get, put, state write-back); an unreachable cache fails the task with code 3 at once, a hanging one after this long',
+  },
+  {
+    key: 'cacheKeepaliveMs', flag: 'cache-keepalive-ms', arg: 'N', kind: 'int', unit: 'ms', min: 0, default: CACHE_KEEPALIVE_MS, defaultText: '10000 (0 = off)',
+    help: 'a cache connection with calls open and nothing read for this long is sent a PING; unanswered as long again, it is dropped',
+    more: ' (its calls fail UNAVAILABLE, the next call connects afresh); connections without calls are not pinged',
   },
   {
     key: 'workerHeapMb', flag: 'worker-heap-mb', arg: 'N', kind: 'int', unit: 'MB', min: 0, default: 0, defaultText: "0 (Node's default)",

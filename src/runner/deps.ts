@@ -2,7 +2,7 @@
  * The real cache client and codecs, wired for the session runtime (child side).
  */
 import type { Logger } from 'pino';
-import { CacheClient } from '../cache/client';
+import { CacheClient, keepaliveOptions } from '../cache/client';
 import { argumentRef, decodeCommonData, decodeContextObject, decodeRunnerRequest, decodeValue, encodeContextPayload, encodeValue } from '../codecs';
 import type { ChildInit } from './protocol';
 import type { RuntimeCache, RuntimeCodecs } from './session-runtime';
@@ -18,6 +18,7 @@ export function createRuntimeDeps(init: ChildInit, logger: Logger): RuntimeDeps 
     endpoint: init.cacheEndpoint,
     caFile: init.caFile,
     deadlineMs: init.cacheDeadlineMs,
+    ...keepaliveOptions(init.cacheKeepaliveMs),
     logger: logger.child({ component: 'cache-client' }),
   });
   const codecs: RuntimeCodecs = {

@@ -31,6 +31,8 @@ export interface ChildInit {
   caFile?: string;
   /** Deadline of each cache call (CacheClient deadlineMs); undefined = its default. */
   cacheDeadlineMs?: number;
+  /** CacheClient keepaliveMs (and keepaliveTimeoutMs, the same); undefined = its defaults. */
+  cacheKeepaliveMs?: number;
   refConcurrency: number;
   /** pino level and bindings of the supervisor's logger; log lines travel back as messages. */
   logLevel: string;

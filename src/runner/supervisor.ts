@@ -36,6 +36,8 @@ export interface RunnerOptions {
   caFile?: string;
   /** Deadline of each cache call the child makes; undefined = the CacheClient's default (30000). */
   cacheDeadlineMs?: number;
+  /** Keepalive of the child's cache connections (0 = off); undefined = the CacheClient's default. */
+  cacheKeepaliveMs?: number;
   /** Per-task timeout; 0/undefined = off. */
   taskTimeoutMs?: number;
   /** Heap limit of the session process (--max-old-space-size); undefined = Node's default. */
@@ -63,9 +65,10 @@ export interface CancelSignal {
   removeEventListener(type: 'abort', listener: () => void): void;
 }
 
-interface Options extends Required<Omit<RunnerOptions, 'caFile' | 'workerHeapMb' | 'cacheDeadlineMs' | 'spare'>> {
+interface Options extends Required<Omit<RunnerOptions, 'caFile' | 'workerHeapMb' | 'cacheDeadlineMs' | 'cacheKeepaliveMs' | 'spare'>> {
   caFile?: string;
   cacheDeadlineMs?: number;
+  cacheKeepaliveMs?: number;
   workerHeapMb?: number;
   spare?: SpareProcess;
 }
@@ -78,6 +81,7 @@ function compileOptions(o: RunnerOptions): Options {
     cacheEndpoint: o.cacheEndpoint,
     caFile: o.caFile,
     cacheDeadlineMs: o.cacheDeadlineMs,
+    cacheKeepaliveMs: o.cacheKeepaliveMs,
     taskTimeoutMs: whole(o.taskTimeoutMs, 'taskTimeoutMs', 'ms', 0, 0),
     workerHeapMb: heap,
     refConcurrency: whole(o.refConcurrency, 'refConcurrency', 'count', 1, REF_CONCURRENCY),
@@ -321,6 +325,7 @@ export class SessionSupervisor {
       cacheEndpoint: this.opts.cacheEndpoint,
       caFile: this.opts.caFile,
       cacheDeadlineMs: this.opts.cacheDeadlineMs,
+      cacheKeepaliveMs: this.opts.cacheKeepaliveMs,
       refConcurrency: this.opts.refConcurrency,
       logLevel: this.logStream ? this.log.level : 'silent',
       logBindings: this.log.bindings(),

@@ -8,7 +8,7 @@ import { HealthImplementation } from 'grpc-health-check';
 import type { ServeOptions } from '../config';
 import type { Logger } from '../log';
 import { CacheServer } from '../cache/server/cache-server';
-import { CacheClient } from '../cache/client';
+import { CacheClient, keepaliveOptions } from '../cache/client';
 import { PackageManager } from '../packages';
 import { SessionSupervisor } from '../runner/supervisor';
 import { SpareProcess } from '../runner/spare-process';
@@ -66,7 +66,7 @@ export async function startInstance(opts: ServeOptions, logger: Logger): Promise
 
   // The main thread's cache client only downloads packages (grpc:// URLs);
   // task traffic goes through each session worker's own client.
-  const cacheClient = new CacheClient({ endpoint: cacheEndpoint, caFile: opts.caFile, logger });
+  const cacheClient = new CacheClient({ endpoint: cacheEndpoint, caFile: opts.caFile, ...keepaliveOptions(opts.cacheKeepaliveMs), logger });
   const packages = new PackageManager({
     workDir: opts.workDir,
     keepExtracted: opts.keepExtracted,
@@ -86,6 +86,7 @@ export async function startInstance(opts: ServeOptions, logger: Logger): Promise
       caFile: opts.caFile,
       taskTimeoutMs: opts.taskTimeoutMs || undefined,
       cacheDeadlineMs: opts.cacheDeadlineMs,
+      cacheKeepaliveMs: opts.cacheKeepaliveMs,
       workerHeapMb,
       refConcurrency: opts.refConcurrency,
       spare,

@@ -29,6 +29,8 @@ const MAX_CONTINUATIONS = 64;
 const MAX_UNSENT_ACKS = 1024;
 /** SETTINGS and GOAWAY larger than this are refused (a GOAWAY's debug data has no use past a line). */
 const MAX_CONTROL = 16 * 1024;
+/** Our keepalive PING's payload (any 8 bytes: whatever the server reads back, the read is what counts). */
+const KEEPALIVE_PING = Buffer.from('flmrunka', 'latin1');
 /** Frame types whose payload has one possible length (RFC 9113 §6). */
 const FIXED_LENGTH: Partial<Record<number, number>> = { [FrameType.PRIORITY]: 5, [FrameType.RST_STREAM]: 4, [FrameType.PING]: 8, [FrameType.WINDOW_UPDATE]: 4 };
 
@@ -39,6 +41,10 @@ export interface ConnectionOptions {
   maxFrame: number;
   /** For messages: the endpoint as the user wrote it. */
   target: string;
+  /** With calls open and nothing read for this long, a PING is sent; 0: never. */
+  keepaliveMs: number;
+  /** After a keepalive PING, this long with nothing read (its ACK or anything else) fails the connection. */
+  keepaliveTimeoutMs: number;
 }
 
 /** What a stream tells its call. Exactly one of onEnd and onFail comes, last. */
@@ -47,8 +53,12 @@ export interface StreamEvents {
   onData(data: Buffer): void;
   /** The server ended the stream (END_STREAM). */
   onEnd(): void;
-  /** The stream is gone without an end: reset by the server (`rstCode`), GOAWAY, or the connection lost. */
-  onFail(status: Status, message: string, rstCode?: number): void;
+  /**
+   * The stream is gone without an end: reset by the server (`rstCode`), GOAWAY, or the connection lost.
+   * `unprocessed`: the server did not act on it (RFC 9113 §8.7: REFUSED_STREAM, above GOAWAY's last
+   * stream id, or never sent), so the same request may be sent again.
+   */
+  onFail(status: Status, message: string, rstCode?: number, unprocessed?: boolean): void;
 }
 
 export class H2Stream {
@@ -121,6 +131,12 @@ export class H2Connection implements FrameSink {
   private dataStream?: H2Stream;
   private dataLength = 0;
   private dataSeen = 0;
+  /** The keepalive timer (one per connection, armed only while calls are open) and what it watches. */
+  private keepaliveTimer?: NodeJS.Timeout;
+  private readSinceTick = false;
+  private pingOut = false;
+  /** A keepalive verdict is due (after the reads of this loop turn): no second timer meanwhile. */
+  private judging = false;
 
   constructor(
     private readonly socket: net.Socket | tls.TLSSocket,
@@ -131,6 +147,7 @@ export class H2Connection implements FrameSink {
     this.parser = new FrameParser(this, options.maxFrame);
     socket.on('data', (chunk: Buffer) => {
       if (this.dead) return;
+      this.readSinceTick = true;
       this.reading = true;
       try {
         this.parser.push(chunk);
@@ -173,7 +190,7 @@ export class H2Connection implements FrameSink {
     if (this.dead) {
       s.done = true;
       const target = this.options.target;
-      queueMicrotask(() => events.onFail(Status.UNAVAILABLE, `connection to ${target} is closed`));
+      queueMicrotask(() => events.onFail(Status.UNAVAILABLE, `connection to ${target} is closed`, undefined, true));
       return s;
     }
     this.enqueue(s, parts, end);
@@ -195,6 +212,11 @@ export class H2Connection implements FrameSink {
     this.nextId += 2;
     s.sendWindow = this.peerInitialWindow;
     this.streams.set(s.id, s);
+    if (this.keepaliveTimer === undefined && !this.judging && this.options.keepaliveMs > 0) {
+      // Reads from before the connection went idle say nothing about it now.
+      this.readSinceTick = false;
+      this.armKeepalive(this.options.keepaliveMs);
+    }
     if (this.nextId > MAX_STREAM_ID) this.gone();
     const out: Uint8Array[] = [];
     const head = Buffer.allocUnsafe(FRAME_HEADER);
@@ -581,7 +603,8 @@ export class H2Connection implements FrameSink {
     const code = payload.readUInt32BE(0);
     s.done = true;
     this.forget(s);
-    s.events.onFail(Status.UNAVAILABLE, `the server reset the stream (HTTP/2 error ${code})`, code);
+    const refused = code === ErrorCode.REFUSED_STREAM;
+    s.events.onFail(Status.UNAVAILABLE, `the server reset the stream (HTTP/2 error ${code}${refused ? ', REFUSED_STREAM' : ''})`, code, refused);
   }
 
   private onGoaway(streamId: number, payload: Buffer): void {
@@ -592,15 +615,16 @@ export class H2Connection implements FrameSink {
     const debug = payload.subarray(8, Math.min(payload.length, 8 + 200)).toString('utf8');
     const why = `the server at ${this.options.target} is going away (GOAWAY, HTTP/2 error ${code}${debug ? `: ${debug}` : ''})`;
     this.gone();
+    // Streams never sent, and those above the last one the server says it processed, were not acted on.
     for (const s of this.waiting.splice(0)) {
       s.done = true;
-      s.events.onFail(Status.UNAVAILABLE, why);
+      s.events.onFail(Status.UNAVAILABLE, why, undefined, true);
     }
     for (const s of [...this.streams.values()]) {
       if (s.id <= last || s.done) continue;
       s.done = true;
       this.forget(s);
-      s.events.onFail(Status.UNAVAILABLE, why);
+      s.events.onFail(Status.UNAVAILABLE, why, undefined, true);
     }
     if (this.streams.size === 0) this.destroy();
   }
@@ -636,6 +660,8 @@ export class H2Connection implements FrameSink {
     if (this.dead) return;
     this.dead = true;
     this.gone();
+    clearTimeout(this.keepaliveTimer);
+    this.keepaliveTimer = undefined;
     this.socket.destroy();
     const all = [...this.waiting.splice(0), ...this.streams.values()];
     this.streams.clear();
@@ -644,10 +670,79 @@ export class H2Connection implements FrameSink {
     for (const s of all) {
       if (s.done) continue;
       s.done = true;
-      s.events.onFail(Status.UNAVAILABLE, why);
+      // A stream still waiting for a slot never left us (id 0): the server cannot have seen it.
+      s.events.onFail(Status.UNAVAILABLE, why, undefined, s.id === 0);
     }
     for (const s of this.draining) s.onDrain?.();
     this.draining.clear();
+  }
+
+  // --- keepalive ---
+
+  /**
+   * A call on this connection ran out of time: a PING now (unless one is out), so that a dead
+   * connection is dropped within keepaliveTimeoutMs, before the next call would wait on it.
+   */
+  probe(): void {
+    if (this.dead || this.pingOut || this.judging || this.options.keepaliveMs === 0) return;
+    clearTimeout(this.keepaliveTimer);
+    this.readSinceTick = false;
+    this.ping();
+  }
+
+  private armKeepalive(ms: number): void {
+    this.keepaliveTimer = setTimeout(this.keepaliveTick, ms);
+    // Open calls keep the process alive with their deadline timers; this one must not.
+    this.keepaliveTimer.unref();
+  }
+
+  private ping(): void {
+    this.pingOut = true;
+    this.socket.write(frame(FrameType.PING, 0, 0, KEEPALIVE_PING));
+    this.armKeepalive(this.options.keepaliveTimeoutMs);
+  }
+
+  /**
+   * Every keepaliveMs while calls are open: a connection that read nothing since the last tick gets a
+   * PING, and one that still read nothing keepaliveTimeoutMs later is dead. Anything read counts, not
+   * only the ACK: the ACK may queue behind a large answer the server is still writing. A connection
+   * with no calls is not pinged and its timer stops (servers police pings without calls; README Limits).
+   */
+  private readonly keepaliveTick = (): void => {
+    this.keepaliveTimer = undefined;
+    if (this.dead) return;
+    if (this.pingOut && !this.readSinceTick) {
+      // Timers run before the socket reads of their loop turn: after an event loop blocked past the
+      // timeout (a busy task), the answer may be there unread. Judged once those reads are done.
+      this.judging = true;
+      setImmediate(this.keepaliveVerdict);
+      return;
+    }
+    this.keepaliveNext();
+  };
+
+  private readonly keepaliveVerdict = (): void => {
+    this.judging = false;
+    if (this.dead) return;
+    if (!this.readSinceTick) {
+      const { target, keepaliveMs, keepaliveTimeoutMs } = this.options;
+      this.lost(
+        this.settingsSeen
+          ? `no answer from ${target} within ${keepaliveTimeoutMs} ms of a keepalive PING (sent after ${keepaliveMs} ms with nothing read): the connection is taken as dead`
+          : `no answer from ${target} within ${keepaliveMs + keepaliveTimeoutMs} ms of connecting, not even its HTTP/2 SETTINGS (keepalive PING unanswered): the connection is taken as dead`,
+      );
+      return;
+    }
+    this.keepaliveNext();
+  };
+
+  private keepaliveNext(): void {
+    this.pingOut = false;
+    if (this.streams.size === 0 && this.waiting.length === 0) return;
+    if (this.readSinceTick) {
+      this.readSinceTick = false;
+      this.armKeepalive(this.options.keepaliveMs);
+    } else this.ping();
   }
 
   private destroy(): void {

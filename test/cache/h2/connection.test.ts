@@ -220,18 +220,20 @@ describe('failures a raw HTTP/2 peer causes', () => {
     expect(meta).toEqual(sha(frameFlightData(msgs[0]!)));
   });
 
-  it('GOAWAY: calls above its last stream id fail UNAVAILABLE, and the next call opens a fresh connection', async () => {
+  it('GOAWAY: calls above its last stream id are sent once more on a fresh connection, then fail UNAVAILABLE; the next call opens a fresh one', async () => {
     const goaway = Buffer.alloc(8);
     goaway.writeUInt32BE(0, 0);
     goaway.writeUInt32BE(ErrorCode.NO_ERROR, 4);
+    await nextCallWorks(); // a connection to reuse
     behaviour = { onRequest: (peer) => peer.send(FrameType.GOAWAY, 0, 0, Buffer.concat([goaway, Buffer.from('shutting down')])) };
     const before = connections;
     const err = await codeOf(get());
     expect(err.code).toBe(Status.UNAVAILABLE);
     expect(err.details).toContain('GOAWAY');
     expect(err.details).toContain('shutting down');
+    expect(connections).toBe(before + 1); // the second attempt's (replay.test.ts tests the replay)
     await nextCallWorks();
-    expect(connections).toBe(before + 1);
+    expect(connections).toBe(before + 2);
   });
 
   it('RST_STREAM mid-answer is UNAVAILABLE; the connection serves the next call', async () => {

@@ -1,0 +1,208 @@
+/**
+ * Keepalive of the cache client's HTTP/2 connections (src/cache/h2/connection.ts): a connection whose
+ * server went silent under a call is failed by an unanswered PING, not by the call's deadline; a slow
+ * server that answers PINGs keeps its calls; idle connections are not pinged. Intervals are small,
+ * deadlines long: the tests assert what happens, never how long it took.
+ */
+import crypto from 'node:crypto';
+import net from 'node:net';
+import { status as Status } from '@grpc/grpc-js';
+import { CallError, Http2Transport, type KeepaliveOptions } from '../../../src/cache/transport';
+import { CacheClient } from '../../../src/cache/client';
+import { Flag, FrameType } from '../../../src/cache/h2/frames';
+import { Peer, RawServer, flightData } from './raw-peer';
+import { listenLoopback, startServer } from '../helpers';
+
+const LONG = 600_000;
+
+async function failure(p: Promise<unknown>): Promise<CallError> {
+  try {
+    await p;
+  } catch (err) {
+    expect(err).toBeInstanceOf(CallError);
+    return err as CallError;
+  }
+  throw new Error('the call succeeded');
+}
+
+describe('keepalive PINGs while calls are open', () => {
+  let server: RawServer & { endpoint: NonNullable<RawServer['endpoint']> };
+  let transport: Http2Transport | undefined;
+  const answer = { onBody: (p: Peer, id: number) => p.respond(id, [flightData(7)]) };
+
+  beforeEach(async () => {
+    server = await RawServer.start(answer);
+  });
+  afterEach(async () => {
+    transport?.close();
+    transport = undefined;
+    await server.close();
+  });
+
+  const open = (keepalive: KeepaliveOptions): Http2Transport => (transport = new Http2Transport(() => undefined, keepalive));
+  const get = (t: Http2Transport, deadlineMs = LONG): Promise<number[]> => {
+    const got: number[] = [];
+    return t.doGet(server.endpoint, Buffer.from('k'), { deadlineMs }, (m) => void got.push(...m.data_body)).then(() => got);
+  };
+
+  it('a server that goes silent (reads on, answers nothing, not even PINGs): the call fails UNAVAILABLE long before its deadline, the next call gets a new connection', async () => {
+    const t = open({ keepaliveMs: 20, keepaliveTimeoutMs: 20 });
+    await expect(get(t)).resolves.toEqual([7]); // a connection in use, then the server stops
+    server.behaviour = { onBody: () => undefined, onPing: () => false };
+    const err = await failure(get(t));
+    expect(err.code).toBe(Status.UNAVAILABLE);
+    expect(err.details).toContain('keepalive PING');
+    expect(server.peers[0]!.pings).toBeGreaterThanOrEqual(1);
+    await server.peers[0]!.closed; // the client dropped it
+    server.behaviour = answer;
+    await expect(get(t)).resolves.toEqual([7]);
+    expect(server.peers).toHaveLength(2);
+  });
+
+  it('a server that stops reading altogether (its socket paused): UNAVAILABLE by keepalive, not the deadline', async () => {
+    const t = open({ keepaliveMs: 20, keepaliveTimeoutMs: 20 });
+    server.behaviour = { onRequest: (p) => p.socket.pause() };
+    const err = await failure(get(t));
+    expect(err.code).toBe(Status.UNAVAILABLE);
+    expect(err.details).toContain('keepalive PING');
+  });
+
+  it('a TCP server that accepts and never speaks HTTP/2: UNAVAILABLE by keepalive, saying not even SETTINGS came', async () => {
+    const mute = net.createServer((s) => s.on('error', () => undefined));
+    const sockets: net.Socket[] = [];
+    mute.on('connection', (s) => sockets.push(s));
+    const endpoint = await listenLoopback(mute);
+    const t = open({ keepaliveMs: 20, keepaliveTimeoutMs: 20 });
+    try {
+      const err = await failure(t.doGet(endpoint, Buffer.from('k'), { deadlineMs: LONG }, () => undefined));
+      expect(err.code).toBe(Status.UNAVAILABLE);
+      expect(err.details).toContain('not even its HTTP/2 SETTINGS');
+    } finally {
+      sockets.forEach((s) => s.destroy());
+      await new Promise((r) => mute.close(r));
+    }
+  });
+
+  it('a slow server that answers PINGs keeps its call: answered only after its third PING, the call succeeds on the one connection', async () => {
+    const t = open({ keepaliveMs: 5, keepaliveTimeoutMs: 5 });
+    const pending: { peer: Peer; id: number }[] = [];
+    server.behaviour = {
+      onBody: (peer, id) => void pending.push({ peer, id }),
+      onPing: (peer) => {
+        // The ACK goes first (the default after this returns): answered on the third.
+        if (peer.pings === 3) setImmediate(() => pending.splice(0).forEach((c) => c.peer.respond(c.id, [flightData(8)])));
+      },
+    };
+    await expect(get(t)).resolves.toEqual([8]);
+    expect(server.peers).toHaveLength(1);
+    expect(server.peers[0]!.pings).toBeGreaterThanOrEqual(3);
+  });
+
+  it('an event loop blocked past the timeout after the PING went out does not fail a live connection (the ACK is read before the verdict)', async () => {
+    const t = open({ keepaliveMs: 5, keepaliveTimeoutMs: 5 });
+    const pending: { peer: Peer; id: number }[] = [];
+    server.behaviour = {
+      onBody: (peer, id) => void pending.push({ peer, id }),
+      onPing: (peer) => {
+        peer.send(FrameType.PING, Flag.ACK, 0, Buffer.from('flmrunka'));
+        // Server and client share this process: a 100 ms busy wait blocks the client past its 5 ms timeout.
+        const until = Date.now() + 100;
+        while (Date.now() < until);
+        if (peer.pings === 2) pending.splice(0).forEach((c) => c.peer.respond(c.id, [flightData(9)]));
+        return false; // the ACK is already sent
+      },
+    };
+    await expect(get(t)).resolves.toEqual([9]);
+    expect(server.peers).toHaveLength(1);
+  });
+
+  it('connections without calls are not pinged', async () => {
+    const t = open({ keepaliveMs: 2, keepaliveTimeoutMs: 2 });
+    await expect(get(t)).resolves.toEqual([7]);
+    // A PING sent while the call was open may still be on its way: counted once the connection has sat idle a while.
+    await new Promise((r) => setTimeout(r, 200));
+    const before = server.peers[0]!.pings;
+    await new Promise((r) => setTimeout(r, 200)); // about 100 intervals
+    expect(server.peers[0]!.pings).toBe(before);
+    await expect(get(t)).resolves.toEqual([7]);
+    expect(server.peers).toHaveLength(1);
+  });
+
+  it('keepaliveMs 0: no PINGs; a silent server holds the call until its deadline (DEADLINE_EXCEEDED)', async () => {
+    const t = open({ keepaliveMs: 0, keepaliveTimeoutMs: 1 });
+    await expect(get(t)).resolves.toEqual([7]); // connected before a short deadline runs
+    server.behaviour = { onBody: () => undefined };
+    const err = await failure(get(t, 300));
+    expect(err.code).toBe(Status.DEADLINE_EXCEEDED);
+    expect(server.peers[0]!.pings).toBe(0);
+  });
+
+  it('a call whose deadline ends on a dead connection has it probed at once: dropped, and the next call opens a new one', async () => {
+    // An interval no call here reaches: only the deadline's probe pings.
+    const t = open({ keepaliveMs: LONG, keepaliveTimeoutMs: 20 });
+    await expect(get(t)).resolves.toEqual([7]); // connected before a short deadline runs
+    server.behaviour = { onBody: () => undefined, onPing: () => false };
+    const err = await failure(get(t, 50));
+    expect(err.code).toBe(Status.DEADLINE_EXCEEDED);
+    await server.peers[0]!.closed;
+    expect(server.peers[0]!.pings).toBe(1);
+    server.behaviour = answer;
+    await expect(get(t)).resolves.toEqual([7]);
+    expect(server.peers).toHaveLength(2);
+  });
+
+  it('a deadline on a live but slow server: the probe is answered and the connection kept', async () => {
+    const t = open({ keepaliveMs: LONG, keepaliveTimeoutMs: 20 });
+    await expect(get(t)).resolves.toEqual([7]); // connected before a short deadline runs
+    server.behaviour = { onBody: () => undefined };
+    const err = await failure(get(t, 50));
+    expect(err.code).toBe(Status.DEADLINE_EXCEEDED);
+    while (server.peers[0]!.pings === 0) await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setTimeout(r, 100)); // past the 20 ms timeout: a wrong verdict would have dropped it by now
+    server.behaviour = answer;
+    await expect(get(t)).resolves.toEqual([7]);
+    expect(server.peers).toHaveLength(1);
+  });
+});
+
+describe('CacheClient keepalive options', () => {
+  it.each([
+    [{ keepaliveMs: -1 }, /keepaliveMs/],
+    [{ keepaliveMs: 1.5 }, /keepaliveMs/],
+    [{ keepaliveTimeoutMs: 0 }, /keepaliveTimeoutMs/],
+  ])('%j is refused with a message naming it', (opts, words) => {
+    expect(() => new CacheClient(opts)).toThrow(words);
+  });
+
+  it('keepalive reaches the connection: a CacheClient get from a silent server fails UNAVAILABLE, not at its deadline', async () => {
+    const server = await RawServer.start({ onBody: () => undefined, onPing: () => false });
+    const client = new CacheClient({ deadlineMs: LONG, keepaliveMs: 10, keepaliveTimeoutMs: 10, retries: 0 });
+    try {
+      const endpoint = `grpc://${server.endpoint.target}`;
+      await expect(client.get({ endpoint, key: 'app/s/k', version: 0 })).rejects.toMatchObject({ message: expect.stringContaining('keepalive PING') });
+    } finally {
+      client.close();
+      await server.close();
+    }
+  });
+});
+
+describe('keepalive against real servers', () => {
+  it('the embedded cache (grpc-js): puts and gets, 32 MiB among them, with a PING after every 1 ms of silence', async () => {
+    const { server, endpoint } = await startServer();
+    const client = new CacheClient({ endpoint, keepaliveMs: 1, keepaliveTimeoutMs: 30_000 });
+    try {
+      const big = crypto.randomBytes(32 * 1024 * 1024);
+      const ref = await client.put('app/ka', big);
+      const got = await client.get(ref);
+      expect(got.kind === 'opaque' && Buffer.concat([got.base, ...got.patches]).equals(big)).toBe(true);
+      for (let i = 0; i < 20; i++) {
+        const small = await client.get(await client.put('app/ka', Buffer.from(`small ${i}`)));
+        expect(small.kind === 'opaque' && small.base.toString()).toBe(`small ${i}`);
+      }
+    } finally {
+      client.close();
+      await server.close();
+    }
+  });
+});
