@@ -187,3 +187,26 @@ test('large puts over the node:http2 path: two rows, and a schema with a kind co
     await server.close();
   }
 });
+
+test('a zero-row batch with empty buffers (as Arrow Java and Go write empty arrays) is taken by a put, alone or before a row', async () => {
+  const { server, endpoint } = await startServer();
+  const raw = rawClient(endpoint);
+  // Two columns of the put schema: version (validity, values), data (validity, offsets, values); all empty.
+  const empty = encodeBatchHeader(
+    new RecordBatchHeader(0, [new FieldNode(0, 0), new FieldNode(0, 0)], [0, 1, 2, 3, 4].map(() => new BufferRegion(0, 0)), null),
+    0,
+  );
+  const schemaMsg = { flight_descriptor: { type: 'PATH' as const, path: ['empty/s'] }, data_header: PUT_SCHEMA_HEADER };
+  try {
+    const alone = BSON.deserialize(await rawPut(raw, [schemaMsg, { data_header: empty }])).key as string;
+    const none = await rawGet(raw, `${alone}:0`);
+    expect(none.rows.map((r) => Buffer.from(r.data).length)).toEqual([0]);
+    const row = encodeRow(0, undefined, [Buffer.from('after')]);
+    const before = BSON.deserialize(await rawPut(raw, [schemaMsg, { data_header: empty }, { data_header: row.header, data_body: row.body }])).key as string;
+    const got = await rawGet(raw, `${before}:0`);
+    expect(got.rows.map((r) => Buffer.from(r.data).toString())).toEqual(['after']);
+  } finally {
+    raw.close();
+    await server.close();
+  }
+});

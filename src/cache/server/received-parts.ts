@@ -199,6 +199,8 @@ export function opaqueRowsFromParts(layout: OpaqueLayout, header: RecordBatchHea
   }
   const rows = header.length;
   if (!Number.isSafeInteger(rows) || rows < 0) throw invalidInput(`opaque batch declares ${String(rows)} rows`);
+  // As readRows: no offsets are read for no rows (Arrow's Java and Go writers send empty arrays with an empty offsets buffer).
+  if (rows === 0) return [];
   const col = layout.data;
   const offsetsRegion = header.buffers[col.buffer + 1];
   const valuesRegion = header.buffers[col.buffer + 2];
