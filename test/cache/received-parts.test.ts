@@ -210,3 +210,36 @@ test('a zero-row batch with empty buffers (as Arrow Java and Go write empty arra
     await server.close();
   }
 });
+
+test('opaqueRowsFromParts reads many rows over many parts in one pass, not each row from the first part', () => {
+  // Parts that count how often their length is read: the steps of a scan over them (subarray keeps the class).
+  let reads = 0;
+  class CountedPart extends Uint8Array {
+    override get length(): number {
+      reads++;
+      return super.length;
+    }
+  }
+  const rows = 5000;
+  const offsetsBytes = (rows + 1) * 4;
+  const values = filled(rows, 9);
+  const body = Buffer.alloc(offsetsBytes + 4 + rows + ((8 - (rows % 8)) % 8));
+  for (let i = 0; i <= rows; i++) body.writeInt32LE(i, i * 4);
+  values.copy(body, offsetsBytes + 4);
+  const header = new RecordBatchHeader(
+    rows,
+    [new FieldNode(rows, 0)],
+    [new BufferRegion(0, 0), new BufferRegion(0, offsetsBytes), new BufferRegion(offsetsBytes + 4, rows)],
+    null,
+  );
+  const decoded = decodeMessage(encodeBatchHeader(header, body.length)).header() as RecordBatchHeader;
+  const layout = opaqueLayout(new Schema([new Field('data', new Binary(), false)]));
+  const parts = cut(body, [16]).map((p) => new CountedPart(p));
+  reads = 0;
+  const got = opaqueRowsFromParts(layout, decoded, parts, body.length, 'test batch');
+  const counted = reads;
+  expect(Buffer.concat(got.map((r) => Buffer.concat(r))).equals(values)).toBe(true);
+  expect(got.every((r) => r.length === 1 && r[0]!.length === 1)).toBe(true);
+  // One pass is a few reads per row and per part; a scan from the first part per row is ~rows × parts / 2.
+  expect(counted).toBeLessThan(20 * (rows + parts.length));
+});
