@@ -43,13 +43,13 @@ test('mergeSmallRuns joins runs of short views, keeps long ones and a lone short
   expect(Buffer.concat(merged).equals(Buffer.concat(views))).toBe(true);
 });
 
-test('a put receiver holds a message of 200,000 one-byte rows as one buffer, not a view per row', () => {
+test('a put receiver holds a message of 200,000 one-byte rows as one buffer, not a view per row', async () => {
   const budget = new PutBudget(64 << 20);
   const receiver = new PutReceiver({ maxBytes: 64 << 20, budget });
   const { msg, values } = manyRows(200_000, 1);
   const asReceived = (m: OutgoingFlightData) => decodeFlightDataLenient(encodeFlightData(m));
-  receiver.add(asReceived({ flight_descriptor: { type: 'PATH', path: ['many/s'] }, data_header: DATA_ONLY_SCHEMA }));
-  receiver.add(asReceived(msg));
+  await receiver.add(asReceived({ flight_descriptor: { type: 'PATH', path: ['many/s'] }, data_header: DATA_ONLY_SCHEMA }));
+  await receiver.add(asReceived(msg));
   const req = receiver.finish();
   expect(req.op).toBe('put');
   const value = req.op === 'put' ? req.value : undefined;
@@ -57,7 +57,7 @@ test('a put receiver holds a message of 200,000 one-byte rows as one buffer, not
   const chunks = value?.kind === 'opaque' ? value.chunks : [];
   expect(chunks.length).toBe(1);
   expect(Buffer.concat(chunks).equals(values)).toBe(true);
-  receiver.close();
+  await receiver.close();
   expect(budget.bytes).toBe(0);
 });
 
