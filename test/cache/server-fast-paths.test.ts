@@ -16,7 +16,8 @@ import { joinSmall } from '../../src/cache/server/raw-call';
 import { CONNECTION_WINDOW_BYTES, STREAM_WINDOW_BYTES } from '../../src/cache/server/session-windows';
 import { FramedMessage } from '../../src/cache/server/shared-answers';
 import { answerFor } from '../../src/cache/server/flight-service';
-import { smallAnswer, SMALL_ANSWER_MAX_BYTES } from '../../src/cache/server/small-answer';
+import * as smallAnswers from '../../src/cache/server/small-answer';
+import * as keys from '../../src/wire/keys';
 import type { StoredObject } from '../../src/cache/server/stored-object';
 import { grpcCode, rawClient, rawGet, rawPut, startServer } from './helpers';
 
@@ -118,14 +119,14 @@ test('smallAnswer: the same bytes as answerFor + joinSmall for a base row, whate
     const size = chunks.reduce((n, c) => n + c.length, 0);
     return { key: 'a/b/c', baseVersion: version, version, value: { kind: 'opaque', chunks, size }, deltas: [], size };
   };
-  for (const size of [0, 1, 4, 7, 8, 9, 16, 100, 1000, SMALL_ANSWER_MAX_BYTES]) {
+  for (const size of [0, 1, 4, 7, 8, 9, 16, 100, 1000, smallAnswers.SMALL_ANSWER_MAX_BYTES]) {
     const data = Buffer.alloc(size);
     for (let i = 0; i < size; i++) data[i] = (i * 13 + size) & 0xff;
     const splits = size > 2 ? [[data], [data.subarray(0, 1), data.subarray(1, size - 1), data.subarray(size - 1)]] : [[data]];
     for (const chunks of splits) {
       for (const version of [1, 7, 2 ** 32 + 5, Number.MAX_SAFE_INTEGER]) {
         const expected = joinSmall(answerFor(obj(version, chunks), 0))!.bytes;
-        expect(smallAnswer(version, chunks, size).equals(expected)).toBe(true);
+        expect(smallAnswers.smallAnswer(version, chunks, size).equals(expected)).toBe(true);
       }
     }
   }
@@ -135,22 +136,57 @@ test('a small get is answered whole, by version as before: the schema alone for 
   const { server, endpoint } = await startServer();
   const raw = rawClient(endpoint);
   const client = new CacheClient({ endpoint, lruEntries: 0 });
+  // The answers written in place (the at-once path) are counted: the general path would give the same rows.
+  const atOnce = jest.spyOn(smallAnswers, 'smallAnswer');
   try {
     const ref = await client.put('fast/s', Buffer.from('sixteen bytes!!!'));
+    atOnce.mockClear();
     const whole = await rawGet(raw, `${ref.key}:0`);
     expect(whole.rows.map((r) => [r.version, r.kind, Buffer.from(r.data).toString()])).toEqual([[1, 'base', 'sixteen bytes!!!']]);
+    expect(atOnce).toHaveBeenCalledTimes(1);
     const newer = await rawGet(raw, `${ref.key}:5`);
     expect(newer.rows.map((r) => Buffer.from(r.data).toString())).toEqual(['sixteen bytes!!!']);
+    expect(atOnce).toHaveBeenCalledTimes(2);
+    // The version the client holds goes to the general path (answerFor: the schema alone).
     const same = await rawGet(raw, `${ref.key}:1`);
     expect(same.rows).toEqual([]);
+    expect(atOnce).toHaveBeenCalledTimes(2);
     // A leading byte order mark is not part of the ticket's text (as a UTF-8 decoder reads it); a lone surrogate's bytes are not UTF-8.
     const marked = await rawGet(raw, `\ufeff${ref.key}:0`);
     expect(marked.rows.map((r) => Buffer.from(r.data).toString())).toEqual(['sixteen bytes!!!']);
+    expect(atOnce).toHaveBeenCalledTimes(3);
     const surrogate = await grpcCode(rawGet(raw, Buffer.concat([Buffer.from(ref.key), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from(':0')])));
     expect(surrogate).toMatchObject({ code: grpc.status.INVALID_ARGUMENT, details: expect.stringContaining('UTF-8') });
     const got = await client.get(ref);
     expect(got.kind === 'opaque' && Buffer.from(got.base).toString()).toBe('sixteen bytes!!!');
+    // An object too large for it is not answered this way.
+    const large = await client.put('fast/s', Buffer.alloc(smallAnswers.SMALL_ANSWER_MAX_BYTES + 1, 7));
+    atOnce.mockClear();
+    const big = await rawGet(raw, `${large.key}:0`);
+    expect(big.rows.map((r) => r.data.length)).toEqual([smallAnswers.SMALL_ANSWER_MAX_BYTES + 1]);
+    expect(atOnce).not.toHaveBeenCalled();
   } finally {
+    atOnce.mockRestore();
+    client.close();
+    raw.close();
+    await server.close();
+  }
+});
+
+test('a get the at-once path passes on (an object with a patch) has its ticket parsed once', async () => {
+  const { server, endpoint } = await startServer();
+  const raw = rawClient(endpoint);
+  const client = new CacheClient({ endpoint, lruEntries: 0 });
+  const parsed = jest.spyOn(keys, 'parseKey');
+  try {
+    const ref = await client.put('fast/s', Buffer.from('base'));
+    await client.patch(ref.key, Buffer.from('delta'));
+    parsed.mockClear();
+    const answer = await rawGet(raw, `${ref.key}:0`);
+    expect(answer.rows.map((r) => Buffer.from(r.data).toString())).toEqual(['base', 'delta']);
+    expect(parsed).toHaveBeenCalledTimes(1);
+  } finally {
+    parsed.mockRestore();
     client.close();
     raw.close();
     await server.close();

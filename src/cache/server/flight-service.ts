@@ -149,6 +149,11 @@ function putResult(endpoint: string, key: string, version: number): PutResult {
   return { app_metadata: putResultDocument(endpoint, key, version) };
 }
 
+function parsedTicket(ticket: Buffer): { key: Required<ObjectKey>; version: number; keyText: string } {
+  const { key, version } = parseTicket(ticket);
+  return { key, version, keyText: formatKey(key) };
+}
+
 function keyOfDescriptor(d: Descriptor | null | undefined): string {
   if (!d || d.path.length === 0) throw invalidInput('the FlightDescriptor must carry a path naming the key');
   return d.path.join('/');
@@ -180,10 +185,12 @@ export function flightHandlers(ctx: ServiceContext): grpc.UntypedServiceImplemen
   };
 
   const doGet = (call: grpc.ServerWritableStream<Ticket, OutgoingFlightData>): void => {
+    let parsed: { key: Required<ObjectKey>; version: number; keyText: string } | undefined;
     if (call instanceof RawCall) {
       try {
         const { key, version } = parseTicket(call.request.ticket);
-        if (answerSmallAtOnce(call, formatKey(key), version)) return;
+        parsed = { key, version, keyText: formatKey(key) };
+        if (answerSmallAtOnce(call, parsed.keyText, version)) return;
       } catch (err) {
         call.emit('error', toStatus(err, logger, 'DoGet'));
         return;
@@ -191,8 +198,8 @@ export function flightHandlers(ctx: ServiceContext): grpc.UntypedServiceImplemen
     }
     void (async () => {
       try {
-        const { key, version } = parseTicket(call.request.ticket);
-        const keyText = formatKey(key);
+        // A get the at-once path passed on was parsed there already.
+        const { key, version, keyText } = parsed ?? parsedTicket(call.request.ticket);
         const current = store.info(keyText)?.version;
         // A full answer (docs/protocol.md §7: version 0, or one the server never had) is shared by every reader of this version.
         const full = current !== undefined && (version === 0 || version > current);

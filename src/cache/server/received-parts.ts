@@ -199,6 +199,8 @@ export function opaqueRowsFromParts(layout: OpaqueLayout, header: RecordBatchHea
   }
   const rows = header.length;
   if (!Number.isSafeInteger(rows) || rows < 0) throw invalidInput(`opaque batch declares ${String(rows)} rows`);
+  // As readRows: no offsets are read for no rows (Arrow's Java and Go writers send empty arrays with an empty offsets buffer).
+  if (rows === 0) return [];
   const col = layout.data;
   const offsetsRegion = header.buffers[col.buffer + 1];
   const valuesRegion = header.buffers[col.buffer + 2];
@@ -209,7 +211,7 @@ export function opaqueRowsFromParts(layout: OpaqueLayout, header: RecordBatchHea
   const offsets = joinParts(sliceParts(parts, offsetsRegion.offset, (rows + 1) * width));
   const view = new DataView(offsets.buffer, offsets.byteOffset, offsets.byteLength);
   const at = (i: number): number => (col.large ? Number(view.getBigInt64(i * 8, true)) : view.getInt32(i * 4, true));
-  const values = sliceParts(parts, valuesRegion.offset, valuesRegion.length);
+  const values = new ForwardSlicer(parts);
   const out: Uint8Array[][] = [];
   for (let i = 0; i < rows; i++) {
     const start = at(i);
@@ -217,7 +219,47 @@ export function opaqueRowsFromParts(layout: OpaqueLayout, header: RecordBatchHea
     if (start < 0 || end < start || end > valuesRegion.length) {
       throw invalidInput(`opaque batch: column 'data' row ${i} offsets [${start}, ${end}) lie outside its ${valuesRegion.length}-byte values`);
     }
-    out.push(sliceParts(values, start, end - start));
+    out.push(values.slice(valuesRegion.offset + start, end - start));
   }
   return out;
+}
+
+/**
+ * sliceParts for slices taken in order: it remembers the part the last one started in, so that a batch's rows
+ * cost rows + parts steps, not rows × parts (each row scanning the parts from the first). A slice before that
+ * part (offsets that go back: only a hostile batch) starts the scan over.
+ */
+class ForwardSlicer {
+  private part = 0;
+  /** Where parts[part] starts. */
+  private partStart = 0;
+
+  constructor(private readonly parts: readonly Uint8Array[]) {}
+
+  slice(offset: number, length: number): Uint8Array[] {
+    if (offset < this.partStart) {
+      this.part = 0;
+      this.partStart = 0;
+    }
+    const parts = this.parts;
+    while (this.part < parts.length - 1 && offset >= this.partStart + parts[this.part]!.length) {
+      this.partStart += parts[this.part]!.length;
+      this.part++;
+    }
+    const out: Uint8Array[] = [];
+    let skip = offset - this.partStart;
+    let left = length;
+    for (let i = this.part; i < parts.length && left > 0; i++) {
+      const p = parts[i]!;
+      if (skip >= p.length) {
+        skip -= p.length;
+        continue;
+      }
+      const k = Math.min(left, p.length - skip);
+      out.push(p.subarray(skip, skip + k));
+      skip = 0;
+      left -= k;
+    }
+    return out;
+  }
 }

@@ -8,7 +8,7 @@
  * (joinSmall); in a profile of pyarrow's 16-byte gets that was ~20 µs per get
  * of a ~100 µs server-side get. Here the same bytes are written in place; the
  * row header is still opaque.ts's (its template), so the two stay one format.
- * test/cache/small-answer.test.ts checks it byte for byte against
+ * test/cache/server-fast-paths.test.ts checks it byte for byte against
  * answerFor + joinSmall.
  */
 import { encodeFramedFlightData, varintSize, writeVarint } from '../flight-data';
