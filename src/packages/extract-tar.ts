@@ -109,8 +109,8 @@ export async function extractTar(
       for (let at = 0; at < chunk.length; at += PARSE_SLICE) {
         if (at > 0) await new Promise<void>((resolve) => setImmediate(resolve));
         if (!parser.write(chunk.subarray(at, at + PARSE_SLICE)) && !failure) await Promise.race([once(parser, 'drain'), done]);
-        // Files are created on the pool meanwhile (staging-writer.ts); parsing waits while too many are. One slice
-        // can still hand over up to 128 files (one header each): the writer creates those beyond its bounds itself.
+        // Files are created on the pool meanwhile (staging-writer.ts); parsing waits while 64 are. One slice can
+        // still hand over up to 128 more (one header each): the writer's hard bound, 192, is sized for that.
         await writer.room(signal);
         if (failure) throw failure;
         if (signal.aborted) throw signal.reason;

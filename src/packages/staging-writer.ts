@@ -12,9 +12,10 @@
  * views of 1 MiB inflated chunks: a 1-byte view would keep a whole MiB alive),
  * written, and it is closed as soon as the open returns. A bigger file is
  * written synchronously as before: its cost is its bytes, not its creation.
- * At most MAX_IN_FLIGHT files and MAX_IN_FLIGHT_BYTES of their data wait at a
- * time, strictly: a file handed over beyond them is created synchronously.
- * `room()` paces the parser so that this stays rare, and `settle()` waits for
+ * `room()` paces the parser at MAX_IN_FLIGHT files or MAX_IN_FLIGHT_BYTES of
+ * their data waiting; a file handed over past the hard bounds (HARD_MAX_*,
+ * what one more parse slice can add) is created synchronously, so those hold
+ * strictly whoever calls the writer. `settle()` waits for
  * every file in flight: the extractor calls it before the tree is checked, and
  * `abandon()` before a failed tree is deleted, so no write is in flight then;
  * once abandoned, the writer creates nothing more.
@@ -34,9 +35,16 @@ const FILE_FLAGS = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O
 /** Small files are gathered and written with one call; bigger ones are flushed at this size or count. */
 const FLUSH_BYTES = 1 << 20;
 const FLUSH_PIECES = 64;
-/** Files being created on the pool at once, and their data (copies, so these bytes are the memory they hold). */
+/** Files being created on the pool at once, and their data (copies, so these bytes are the memory they hold): room() waits past these. */
 const MAX_IN_FLIGHT = 64;
 const MAX_IN_FLIGHT_BYTES = 4 << 20;
+/**
+ * The hard bounds: a file handed over past them is created synchronously. room() is only asked between 64 KiB
+ * slices, which hold up to 128 headers, and one file under FLUSH_BYTES may complete in a slice: with these the
+ * fallback stays a backstop (a lower hard bound sent over a third of a burst of tiny files to the main thread).
+ */
+const HARD_MAX_IN_FLIGHT = MAX_IN_FLIGHT + 128;
+const HARD_MAX_IN_FLIGHT_BYTES = MAX_IN_FLIGHT_BYTES + FLUSH_BYTES + (64 << 10);
 
 export interface OpenFile {
   write(chunk: Buffer): void;
@@ -114,8 +122,8 @@ export class StagingWriter {
           // One buffer of its own (also one write): the pieces are views that keep their 1 MiB chunks alive.
           const data = pendingBytes === 0 ? [] : [Buffer.concat(pending, pendingBytes)];
           pending = [];
-          if (this.inFlight.size >= MAX_IN_FLIGHT || this.inFlightBytes + pendingBytes > MAX_IN_FLIGHT_BYTES) {
-            // Over the bounds (room() was not awaited often enough): created here, so the bounds hold strictly.
+          if (this.inFlight.size >= HARD_MAX_IN_FLIGHT || this.inFlightBytes + pendingBytes > HARD_MAX_IN_FLIGHT_BYTES) {
+            // Past the hard bounds (room() was not awaited often enough): created here, so they hold strictly.
             createFileSync(abs, mode, data);
           } else {
             this.createLater(abs, rel, mode, data, pendingBytes);

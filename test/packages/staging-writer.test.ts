@@ -136,15 +136,15 @@ it('keeps a copy of a small file\'s data, not a view of the chunk it came in', a
   expect(fs.readFileSync(path.join(root, 'tiny'), 'utf8')).toBe('a');
 });
 
-it('never has more than 64 files in flight, even when room() is not awaited', () => {
+it('never has more than 192 files in flight, even when room() is not awaited', () => {
   const w = writer();
-  for (let i = 0; i < 200; i++) {
+  for (let i = 0; i < 300; i++) {
     const out = w.file(`burst/b${i}`, 0o644);
     out.write(Buffer.from(`${i}`));
     out.close();
   }
-  // No pool callback has run yet: every file past the 64th was created synchronously, whole.
-  for (let i = 64; i < 200; i++) expect(fs.readFileSync(path.join(root, 'burst', `b${i}`), 'utf8')).toBe(`${i}`);
+  // No pool callback has run yet: every file past the 192nd was created synchronously, whole.
+  for (let i = 192; i < 300; i++) expect(fs.readFileSync(path.join(root, 'burst', `b${i}`), 'utf8')).toBe(`${i}`);
 });
 
 it('keeps a failure whose callback threw for settle(), and abandon() still waits for every file', async () => {
