@@ -104,13 +104,14 @@ export async function extractTar(
       if (first) refuseNestedCompression(chunk, where);
       first = false;
       inspector.write(chunk);
-      // The parser gets at most 64 KiB at a time (128 headers, so 128 entries handed to the writer at most) and
-      // the event loop runs between slices: decompressed chunks are up to 1 MiB (decompress.ts).
+      // The parser gets at most 64 KiB at a time and the event loop runs between slices: decompressed chunks are
+      // up to 1 MiB (decompress.ts).
       for (let at = 0; at < chunk.length; at += PARSE_SLICE) {
         if (at > 0) await new Promise<void>((resolve) => setImmediate(resolve));
         if (!parser.write(chunk.subarray(at, at + PARSE_SLICE)) && !failure) await Promise.race([once(parser, 'drain'), done]);
-        // Files are created on the pool meanwhile (staging-writer.ts); parsing waits while too many are.
-        await writer.room();
+        // Files are created on the pool meanwhile (staging-writer.ts); parsing waits while 64 are. One slice can
+        // still hand over up to 128 more (one header each): the writer's hard bound, 192, is sized for that.
+        await writer.room(signal);
         if (failure) throw failure;
         if (signal.aborted) throw signal.reason;
       }
@@ -142,6 +143,11 @@ function writeFile(out: OpenFile, e: ReadEntry, fail: (err: unknown) => void, fa
       fail(err);
     }
   };
+  const closeUnlessFailed = (): void => {
+    // After a failure nothing more is handed over (a file left open is closed by abandon()).
+    if (failed()) open = false;
+    close();
+  };
   e.on('data', (chunk: Buffer) => {
     if (!open || failed()) return;
     try {
@@ -151,8 +157,8 @@ function writeFile(out: OpenFile, e: ReadEntry, fail: (err: unknown) => void, fa
       close();
     }
   });
-  e.on('end', close);
-  if (e.emittedEnd) close();
+  e.on('end', closeUnlessFailed);
+  if (e.emittedEnd) closeUnlessFailed();
 }
 
 /**

@@ -8,11 +8,17 @@
  * `tar xzf` pays too), and with synchronous calls the main thread's JavaScript
  * (inflate bookkeeping, parser, rules) came on top of it instead of beside it
  * (docs/extraction.md, "The writes run beside the parser"). Its data are
- * written and it is closed as soon as the open returns. A bigger file is
- * written synchronously as before: its cost is its bytes, not its creation. At most MAX_IN_FLIGHT files and MAX_IN_FLIGHT_BYTES of their data
- * are waiting at a time (`room()`), and `settle()` waits for every one of
- * them: the extractor calls it before the tree is checked, and before a
- * failed tree is deleted, so no write is in flight then.
+ * copied into one buffer of their own when it is handed over (the pieces are
+ * views of 1 MiB inflated chunks: a 1-byte view would keep a whole MiB alive),
+ * written, and it is closed as soon as the open returns. A bigger file is
+ * written synchronously as before: its cost is its bytes, not its creation.
+ * `room()` paces the parser at MAX_IN_FLIGHT files or MAX_IN_FLIGHT_BYTES of
+ * their data waiting; a file handed over past the hard bounds (HARD_MAX_*,
+ * what one more parse slice can add) is created synchronously, so those hold
+ * strictly whoever calls the writer. `settle()` waits for
+ * every file in flight: the extractor calls it before the tree is checked, and
+ * `abandon()` before a failed tree is deleted, so no write is in flight then;
+ * once abandoned, the writer creates nothing more.
  *
  * It only creates directories, new regular files and symbolic links. The entry
  * rules already refuse everything else (hard links, devices, duplicates, writes
@@ -29,13 +35,16 @@ const FILE_FLAGS = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O
 /** Small files are gathered and written with one call; bigger ones are flushed at this size or count. */
 const FLUSH_BYTES = 1 << 20;
 const FLUSH_PIECES = 64;
-/**
- * Files being created on the pool at once, and their data. The data are views
- * of 1 MiB decompressed pieces, so the bytes bound also bounds how many pieces
- * stay in memory for them.
- */
+/** Files being created on the pool at once, and their data (copies, so these bytes are the memory they hold): room() waits past these. */
 const MAX_IN_FLIGHT = 64;
 const MAX_IN_FLIGHT_BYTES = 4 << 20;
+/**
+ * The hard bounds: a file handed over past them is created synchronously. room() is only asked between 64 KiB
+ * slices, which hold up to 128 headers, and one file under FLUSH_BYTES may complete in a slice: with these the
+ * fallback stays a backstop (a lower hard bound sent over a third of a burst of tiny files to the main thread).
+ */
+const HARD_MAX_IN_FLIGHT = MAX_IN_FLIGHT + 128;
+const HARD_MAX_IN_FLIGHT_BYTES = MAX_IN_FLIGHT_BYTES + FLUSH_BYTES + (64 << 10);
 
 export interface OpenFile {
   write(chunk: Buffer): void;
@@ -50,6 +59,9 @@ export class StagingWriter {
   private readonly inFlight = new Set<Promise<void>>();
   private inFlightBytes = 0;
   private waiting: Array<() => void> = [];
+  /** A file's failure that `onError` could not take (it threw): settle() reports it instead of losing it. */
+  private unreported: unknown;
+  private abandoned = false;
 
   /** `onError`: a file created on the pool failed (called once per file, with its name); the caller stops. */
   constructor(
@@ -77,6 +89,7 @@ export class StagingWriter {
    * else it reaches `onError`.
    */
   file(rel: string, mode: number): OpenFile {
+    this.refuseIfAbandoned();
     this.parentOf(rel);
     const abs = this.abs(rel);
     let fd: number | undefined;
@@ -104,7 +117,17 @@ export class StagingWriter {
       },
       close: () => {
         if (!direct) {
-          this.createLater(abs, rel, mode, pending, pendingBytes);
+          // Never handed over after abandon(): the tree may be being deleted.
+          this.refuseIfAbandoned();
+          // One buffer of its own (also one write): the pieces are views that keep their 1 MiB chunks alive.
+          const data = pendingBytes === 0 ? [] : [Buffer.concat(pending, pendingBytes)];
+          pending = [];
+          if (this.inFlight.size >= HARD_MAX_IN_FLIGHT || this.inFlightBytes + pendingBytes > HARD_MAX_IN_FLIGHT_BYTES) {
+            // Past the hard bounds (room() was not awaited often enough): created here, so they hold strictly.
+            createFileSync(abs, mode, data);
+          } else {
+            this.createLater(abs, rel, mode, data, pendingBytes);
+          }
           return;
         }
         // A failed open left nothing to close; a failed write still closes its file.
@@ -126,20 +149,36 @@ export class StagingWriter {
     fs.symlinkSync(target, this.abs(rel));
   }
 
-  /** Resolves when fewer files than the bounds are waiting to be created. */
-  async room(): Promise<void> {
+  /**
+   * Resolves when fewer files than the bounds are waiting to be created, or at once when `signal` is aborted: a
+   * timeout is noticed without waiting for the pool (the files in flight are still settled before any delete).
+   */
+  async room(signal?: AbortSignal): Promise<void> {
     while (this.inFlight.size >= MAX_IN_FLIGHT || this.inFlightBytes >= MAX_IN_FLIGHT_BYTES) {
-      await new Promise<void>((resolve) => this.waiting.push(resolve));
+      if (signal?.aborted) return;
+      await new Promise<void>((resolve) => {
+        const onAbort = (): void => resolve();
+        signal?.addEventListener('abort', onAbort, { once: true });
+        this.waiting.push(() => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        });
+      });
     }
   }
 
-  /** Every file handed over so far is created and closed, or has failed (failures went to onError). */
+  /**
+   * Every file handed over so far is created and closed, or has failed (failures went to onError). Rejects with a
+   * failure that onError could not take.
+   */
   async settle(): Promise<void> {
-    while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
+    await this.drain();
+    if (this.unreported !== undefined) throw this.unreported;
   }
 
   /** Closes a file left open by a failure and waits for files still being created; the caller then deletes the tree. */
   async abandon(): Promise<void> {
+    this.abandoned = true;
     if (this.open !== undefined) {
       const fd = this.open;
       this.open = undefined;
@@ -149,13 +188,30 @@ export class StagingWriter {
         // already closed or never usable: nothing more to release
       }
     }
-    await this.settle();
+    // The extractor is already failing: a failure onError could not take adds nothing, and must not hide that one.
+    await this.drain();
+  }
+
+  /** Waits for every job, the failed ones too (a job never rejects, but nothing here relies on it). */
+  private async drain(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+  }
+
+  private refuseIfAbandoned(): void {
+    if (this.abandoned) throw new Error('the staging writer was abandoned: no file is created any more');
   }
 
   private createLater(abs: string, rel: string, mode: number, data: Buffer[], bytes: number): void {
     this.inFlightBytes += bytes;
     const job = createFile(abs, mode, data)
-      .catch((err: unknown) => this.onError(err, rel))
+      .catch((err: unknown) => {
+        try {
+          this.onError(err, rel);
+        } catch {
+          // A rejection here would reach nobody until settle(), and unhandled it ends the process.
+          this.unreported ??= err;
+        }
+      })
       .finally(() => {
         this.inFlight.delete(job);
         this.inFlightBytes -= bytes;
@@ -192,6 +248,15 @@ function writeAllSync(fd: number, pieces: Buffer[]): void {
  */
 async function createFile(abs: string, mode: number, pieces: Buffer[]): Promise<void> {
   const fd = await new Promise<number>((resolve, reject) => fs.open(abs, FILE_FLAGS, mode, (err, f) => (err ? reject(err) : resolve(f))));
+  try {
+    writeAllSync(fd, pieces);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function createFileSync(abs: string, mode: number, pieces: Buffer[]): void {
+  const fd = fs.openSync(abs, FILE_FLAGS, mode);
   try {
     writeAllSync(fd, pieces);
   } finally {

@@ -121,3 +121,99 @@ it('makes room() wait while 64 files are in flight, and creates every file hande
   expect(fs.readdirSync(path.join(root, 'many')).sort()).toEqual(names.sort());
   expect(fs.readFileSync(path.join(root, 'many', 'm299')).equals(Buffer.alloc(40 * 1024, 299 % 256))).toBe(true);
 });
+
+it('keeps a copy of a small file\'s data, not a view of the chunk it came in', async () => {
+  const w = writer();
+  // A 1-byte view of a 1 MiB chunk, as the inflater hands them out; the chunk is reused after close().
+  const chunk = Buffer.alloc(1024 * 1024, 0x61);
+  const out = w.file('tiny', 0o644);
+  out.write(chunk.subarray(10, 11));
+  out.close();
+  // The open is still on the pool (no callback runs before the next await): a view would see this change.
+  chunk.fill(0x62);
+  await w.settle();
+  expect(failures).toEqual([]);
+  expect(fs.readFileSync(path.join(root, 'tiny'), 'utf8')).toBe('a');
+});
+
+it('never has more than 192 files in flight, even when room() is not awaited', () => {
+  const w = writer();
+  for (let i = 0; i < 300; i++) {
+    const out = w.file(`burst/b${i}`, 0o644);
+    out.write(Buffer.from(`${i}`));
+    out.close();
+  }
+  // No pool callback has run yet: every file past the 192nd was created synchronously, whole.
+  for (let i = 192; i < 300; i++) expect(fs.readFileSync(path.join(root, 'burst', `b${i}`), 'utf8')).toBe(`${i}`);
+});
+
+it('keeps a failure whose callback threw for settle(), and abandon() still waits for every file', async () => {
+  const seen: unknown[] = [];
+  const onUnhandled = (reason: unknown): void => {
+    seen.push(reason);
+  };
+  process.on('unhandledRejection', onUnhandled);
+  try {
+    let calls = 0;
+    const w = new StagingWriter(root, () => {
+      calls++;
+      throw new Error('the error callback itself failed');
+    });
+    const out = w.file('f', 0o644); // exists already: EEXIST on the pool
+    out.write(Buffer.from('second'));
+    out.close();
+    while (calls === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    // Unhandled rejections are reported before the next macrotask.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    expect(seen).toEqual([]);
+    await expect(w.settle()).rejects.toMatchObject({ code: 'EEXIST' });
+
+    const v = new StagingWriter(root, () => {
+      throw new Error('the error callback itself failed');
+    });
+    const bad = v.file('f', 0o644);
+    bad.close();
+    for (let i = 0; i < 20; i++) {
+      const good = v.file(`after/g${i}`, 0o644);
+      good.write(Buffer.from('g'));
+      good.close();
+    }
+    await expect(v.abandon()).resolves.toBeUndefined();
+    expect(fs.readdirSync(path.join(root, 'after'))).toHaveLength(20);
+    expect(seen).toEqual([]);
+  } finally {
+    process.off('unhandledRejection', onUnhandled);
+  }
+});
+
+it('creates nothing once abandoned', async () => {
+  const w = writer();
+  const late = w.file('late', 0o644);
+  late.write(Buffer.from('x'));
+  await w.abandon();
+  expect(() => late.close()).toThrow(/abandoned/);
+  expect(() => w.file('later', 0o644)).toThrow(/abandoned/);
+  await w.settle();
+  expect(fs.existsSync(path.join(root, 'late'))).toBe(false);
+  expect(fs.existsSync(path.join(root, 'later'))).toBe(false);
+});
+
+it('lets room() return at once when the extraction is aborted', async () => {
+  const w = writer();
+  for (let i = 0; i < 64; i++) {
+    const out = w.file(`ab/a${i}`, 0o644);
+    out.write(Buffer.from('a'));
+    out.close();
+  }
+  const ctl = new AbortController();
+  let returned = false;
+  const waited = w.room(ctl.signal).then(() => (returned = true));
+  await Promise.resolve();
+  expect(returned).toBe(false);
+  ctl.abort();
+  // Still no pool callback has run: only the abort can have ended the wait.
+  for (let i = 0; i < 5; i++) await Promise.resolve();
+  expect(returned).toBe(true);
+  await waited;
+  await w.settle();
+});
