@@ -31,6 +31,8 @@ const MAX_UNSENT_ACKS = 1024;
 const MAX_CONTROL = 16 * 1024;
 /** Our keepalive PING's payload (any 8 bytes: whatever the server reads back, the read is what counts). */
 const KEEPALIVE_PING = Buffer.from('flmrunka', 'latin1');
+/** Node runs longer timers after 1 ms: keepalive intervals stop doubling here. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
 /** Frame types whose payload has one possible length (RFC 9113 §6). */
 const FIXED_LENGTH: Partial<Record<number, number>> = { [FrameType.PRIORITY]: 5, [FrameType.RST_STREAM]: 4, [FrameType.PING]: 8, [FrameType.WINDOW_UPDATE]: 4 };
 
@@ -134,7 +136,18 @@ export class H2Connection implements FrameSink {
   /** The keepalive timer (one per connection, armed only while calls are open) and what it watches. */
   private keepaliveTimer?: NodeJS.Timeout;
   private readSinceTick = false;
+  /** HEADERS or DATA read since the last tick: what grpc servers count as activity (their ping strikes reset when they send these). */
+  private realSinceTick = false;
   private pingOut = false;
+  /**
+   * The current wait before a PING: keepaliveMs, doubled after each PING cycle in which only its ACK
+   * was read, back to keepaliveMs when HEADERS or DATA arrive. grpc servers (C-core, Go, Java) answer
+   * GOAWAY too_many_pings after two PINGs closer than 5 min without their sending anything, calls
+   * open or not: backing off keeps a long silent call (a slow handler, a large upload) from that.
+   */
+  private intervalMs: number;
+  /** The server's GOAWAY said ENHANCE_YOUR_CALM "too_many_pings": the transport pings its next connections less. */
+  tooManyPings = false;
   /** A keepalive verdict is due (after the reads of this loop turn): no second timer meanwhile. */
   private judging = false;
 
@@ -145,6 +158,7 @@ export class H2Connection implements FrameSink {
     private readonly onGone: () => void,
   ) {
     this.parser = new FrameParser(this, options.maxFrame);
+    this.intervalMs = options.keepaliveMs;
     socket.on('data', (chunk: Buffer) => {
       if (this.dead) return;
       this.readSinceTick = true;
@@ -177,6 +191,11 @@ export class H2Connection implements FrameSink {
     increment.writeUInt32BE(options.window - DEFAULT_WINDOW, 0);
     // Written at once, before the socket connects: the socket holds them until it does.
     socket.write(Buffer.concat([PREFACE, frame(FrameType.SETTINGS, 0, 0, settings), frame(FrameType.WINDOW_UPDATE, 0, 0, increment)]));
+  }
+
+  /** The wait before the next keepalive PING (see intervalMs). */
+  get keepaliveIntervalMs(): number {
+    return this.intervalMs;
   }
 
   /** Takes new calls: not GOAWAY'd, failed or closed, and stream ids left. */
@@ -215,7 +234,7 @@ export class H2Connection implements FrameSink {
     if (this.keepaliveTimer === undefined && !this.judging && this.options.keepaliveMs > 0) {
       // Reads from before the connection went idle say nothing about it now.
       this.readSinceTick = false;
-      this.armKeepalive(this.options.keepaliveMs);
+      this.armKeepalive(this.intervalMs);
     }
     if (this.nextId > MAX_STREAM_ID) this.gone();
     const out: Uint8Array[] = [];
@@ -372,6 +391,11 @@ export class H2Connection implements FrameSink {
     s.queueOffset = 0;
     s.queuedBytes = 0;
     while (this.waiting.length > 0 && this.streams.size < this.peerMaxStreams && !this.goneAway) this.start(this.waiting.shift()!);
+    if (this.streams.size === 0 && this.waiting.length === 0 && !this.pingOut && !this.judging) {
+      // Idle: the next call starts a fresh interval, so reads from this one do not excuse its silence.
+      clearTimeout(this.keepaliveTimer);
+      this.keepaliveTimer = undefined;
+    }
     if (this.goneAway && this.streams.size === 0 && this.waiting.length === 0) this.destroy();
   }
 
@@ -384,6 +408,7 @@ export class H2Connection implements FrameSink {
       if (type !== FrameType.SETTINGS) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `its first frame is not SETTINGS (type ${type}, ${length} bytes): not an HTTP/2 server?`);
       this.settingsSeen = true;
     }
+    if (type === FrameType.HEADERS || type === FrameType.DATA) this.realSinceTick = true;
     const fixed = FIXED_LENGTH[type];
     if (fixed !== undefined && length !== fixed) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, `a frame of type ${type} with ${length} bytes (${fixed} expected)`);
     if ((type === FrameType.HEADERS || type === FrameType.CONTINUATION) && this.headerBytes + length > MAX_HEADER_BLOCK) {
@@ -614,6 +639,8 @@ export class H2Connection implements FrameSink {
     const code = payload.readUInt32BE(4);
     const debug = payload.subarray(8, Math.min(payload.length, 8 + 200)).toString('utf8');
     const why = `the server at ${this.options.target} is going away (GOAWAY, HTTP/2 error ${code}${debug ? `: ${debug}` : ''})`;
+    // The debug text grpc servers send with it (A8); the code alone is also used for other abuse.
+    if (code === ErrorCode.ENHANCE_YOUR_CALM && debug === 'too_many_pings') this.tooManyPings = true;
     this.gone();
     // Streams never sent, and those above the last one the server says it processed, were not acted on.
     for (const s of this.waiting.splice(0)) {
@@ -684,7 +711,8 @@ export class H2Connection implements FrameSink {
    * connection is dropped within keepaliveTimeoutMs, before the next call would wait on it.
    */
   probe(): void {
-    if (this.dead || this.pingOut || this.judging || this.options.keepaliveMs === 0) return;
+    // Something read within the interval already says the connection is alive.
+    if (this.dead || this.pingOut || this.judging || this.readSinceTick || this.options.keepaliveMs === 0) return;
     clearTimeout(this.keepaliveTimer);
     this.readSinceTick = false;
     this.ping();
@@ -728,7 +756,7 @@ export class H2Connection implements FrameSink {
       const { target, keepaliveMs, keepaliveTimeoutMs } = this.options;
       this.lost(
         this.settingsSeen
-          ? `no answer from ${target} within ${keepaliveTimeoutMs} ms of a keepalive PING (sent after ${keepaliveMs} ms with nothing read): the connection is taken as dead`
+          ? `no answer from ${target} within ${keepaliveTimeoutMs} ms of a keepalive PING (sent after ${this.intervalMs} ms with nothing read): the connection is taken as dead`
           : `no answer from ${target} within ${keepaliveMs + keepaliveTimeoutMs} ms of connecting, not even its HTTP/2 SETTINGS (keepalive PING unanswered): the connection is taken as dead`,
       );
       return;
@@ -737,11 +765,15 @@ export class H2Connection implements FrameSink {
   };
 
   private keepaliveNext(): void {
+    const pinged = this.pingOut;
     this.pingOut = false;
+    if (this.realSinceTick) this.intervalMs = this.options.keepaliveMs;
+    else if (pinged) this.intervalMs = Math.min(MAX_TIMER_MS, this.intervalMs * 2);
+    this.realSinceTick = false;
     if (this.streams.size === 0 && this.waiting.length === 0) return;
     if (this.readSinceTick) {
       this.readSinceTick = false;
-      this.armKeepalive(this.options.keepaliveMs);
+      this.armKeepalive(this.intervalMs);
     } else this.ping();
   }
 
