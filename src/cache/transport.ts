@@ -24,9 +24,10 @@ import type { CacheEndpoint } from './endpoint';
 import { CallError } from './call-error';
 import { MessageReader } from './grpc-messages';
 import { CACHE_KEEPALIVE_MS } from '../options/serve';
+import { MAX_TIMER_MS } from '../options/values';
 
 export { CallError };
-import { H2Connection, MAX_TIMER_MS, type H2Stream, type StreamEvents } from './h2/connection';
+import { H2Connection, type H2Stream, type StreamEvents } from './h2/connection';
 import { encodeHeaders } from './h2/hpack';
 
 const SERVICE = '/arrow.flight.protocol.FlightService';

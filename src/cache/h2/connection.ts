@@ -13,6 +13,7 @@ import type tls from 'node:tls';
 import { Status } from '@grpc/grpc-js/build/src/constants';
 import { ConnectionError, DEFAULT_MAX_FRAME, ErrorCode, Flag, FRAME_HEADER, FrameParser, FrameType, PREFACE, Setting, frame, writeFrameHeader, type FrameSink } from './frames';
 import { HpackDecoder, HpackError, type HeaderList } from './hpack';
+import { MAX_TIMER_MS } from '../../options/values';
 
 const MAX_WINDOW = 0x7fffffff;
 const DEFAULT_WINDOW = 65535;
@@ -31,8 +32,6 @@ const MAX_UNSENT_ACKS = 1024;
 const MAX_CONTROL = 16 * 1024;
 /** Our keepalive PING's payload (any 8 bytes: whatever the server reads back, the read is what counts). */
 const KEEPALIVE_PING = Buffer.from('flmrunka', 'latin1');
-/** Node runs longer timers after 1 ms: keepalive intervals stop doubling here. */
-export const MAX_TIMER_MS = 2 ** 31 - 1;
 /** Frame types whose payload has one possible length (RFC 9113 §6). */
 const FIXED_LENGTH: Partial<Record<number, number>> = { [FrameType.PRIORITY]: 5, [FrameType.RST_STREAM]: 4, [FrameType.PING]: 8, [FrameType.WINDOW_UPDATE]: 4 };
 
