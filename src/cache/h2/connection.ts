@@ -127,6 +127,8 @@ export class H2Connection implements FrameSink {
   private unsentAcks = 0;
   private goneAway = false;
   private settingsSeen = false;
+  /** TCP connected (and, over TLS, the handshake done): before that none of our bytes reached the server. */
+  private established = false;
   private dead = false;
   /** The current DATA frame's stream and how many of its bytes were data (the rest, padding, is given back at its end). */
   private dataStream?: H2Stream;
@@ -179,6 +181,7 @@ export class H2Connection implements FrameSink {
     socket.on('error', (err: Error) => this.lost(`connection to ${options.target} failed: ${err.message}`));
     socket.on('close', () => this.lost(`connection to ${options.target} closed`));
     socket.on('drain', () => this.checkDrain());
+    socket.once('encrypted' in socket ? 'secureConnect' : 'connect', () => (this.established = true));
     const settings = Buffer.allocUnsafe(18);
     settings.writeUInt16BE(Setting.ENABLE_PUSH, 0);
     settings.writeUInt32BE(0, 2);
@@ -682,7 +685,7 @@ export class H2Connection implements FrameSink {
   }
 
   /** The connection is over: every open or waiting call fails UNAVAILABLE with `why`. */
-  private lost(why: string): void {
+  private lost(why: string, unprocessed = false): void {
     if (this.dead) return;
     this.dead = true;
     this.gone();
@@ -697,7 +700,7 @@ export class H2Connection implements FrameSink {
       if (s.done) continue;
       s.done = true;
       // A stream still waiting for a slot never left us (id 0): the server cannot have seen it.
-      s.events.onFail(Status.UNAVAILABLE, why, undefined, s.id === 0);
+      s.events.onFail(Status.UNAVAILABLE, why, undefined, unprocessed || s.id === 0);
     }
     for (const s of this.draining) s.onDrain?.();
     this.draining.clear();
@@ -753,10 +756,16 @@ export class H2Connection implements FrameSink {
     if (this.dead) return;
     if (!this.readSinceTick) {
       const { target, keepaliveMs, keepaliveTimeoutMs } = this.options;
+      if (!this.established) {
+        // Nothing left this machine: every call may be sent again (on a new connection).
+        const how = 'encrypted' in this.socket ? 'TCP connection and TLS handshake' : 'TCP connection';
+        this.lost(`could not establish a connection to ${target}: its ${how} did not complete within ${keepaliveMs + keepaliveTimeoutMs} ms`, true);
+        return;
+      }
       this.lost(
         this.settingsSeen
           ? `no answer from ${target} within ${keepaliveTimeoutMs} ms of a keepalive PING (sent after ${this.intervalMs} ms with nothing read): the connection is taken as dead`
-          : `no answer from ${target} within ${keepaliveMs + keepaliveTimeoutMs} ms of connecting, not even its HTTP/2 SETTINGS (keepalive PING unanswered): the connection is taken as dead`,
+          : `no answer from ${target} within ${keepaliveMs + keepaliveTimeoutMs} ms of connecting, not even its HTTP/2 SETTINGS: the connection is taken as dead`,
       );
       return;
     }

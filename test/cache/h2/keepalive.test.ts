@@ -13,6 +13,7 @@ import { ErrorCode, Flag, FrameType } from '../../../src/cache/h2/frames';
 import { encodeHeaders } from '../../../src/cache/h2/hpack';
 import { Peer, RawServer, flightData, grpcFrame } from './raw-peer';
 import { listenLoopback, startServer } from '../helpers';
+import { parseEndpoint } from '../../../src/cache/endpoint';
 
 const LONG = 600_000;
 
@@ -78,6 +79,25 @@ describe('keepalive PINGs while calls are open', () => {
       const err = await failure(t.doGet(endpoint, Buffer.from('k'), { deadlineMs: LONG }, () => undefined));
       expect(err.code).toBe(Status.UNAVAILABLE);
       expect(err.details).toContain('not even its HTTP/2 SETTINGS');
+    } finally {
+      sockets.forEach((s) => s.destroy());
+      await new Promise((r) => mute.close(r));
+    }
+  });
+
+  it('a TLS handshake that never completes: UNAVAILABLE saying the connection was not established, and the call sent once more (nothing left the machine)', async () => {
+    const mute = net.createServer((s) => s.on('error', () => undefined));
+    const sockets: net.Socket[] = [];
+    mute.on('connection', (s) => sockets.push(s));
+    const plain = await listenLoopback(mute);
+    const endpoint = parseEndpoint(`grpcs://${plain.target}`);
+    const t = open({ keepaliveMs: 20, keepaliveTimeoutMs: 20 });
+    try {
+      const err = await failure(t.doGet(endpoint, Buffer.from('k'), { deadlineMs: LONG }, () => undefined));
+      expect(err.code).toBe(Status.UNAVAILABLE);
+      expect(err.details).toContain(`could not establish a connection to ${plain.target}`);
+      expect(err.details).toContain('TLS handshake did not complete');
+      expect(sockets).toHaveLength(2);
     } finally {
       sockets.forEach((s) => s.destroy());
       await new Promise((r) => mute.close(r));
