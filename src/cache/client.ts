@@ -21,7 +21,7 @@ import { LRUCache } from 'lru-cache';
 import { ErrorCode, FlmError, invalidInput, isFlmError, notFound, unavailable } from '../errors';
 import { silentLogger, type Logger } from '../log';
 import { errnoOf } from '../util/errno';
-import { parseWholeNumber, type Unit } from '../options/values';
+import { MAX_TIMER_MS, parseWholeNumber, type Unit } from '../options/values';
 import { CACHE_DEADLINE_MS } from '../options/serve';
 import { objectRefFromDocument } from '../wire/object-ref';
 import type { CacheObject, CachePayload, ObjectRef } from '../wire/cache-types';
@@ -117,17 +117,21 @@ export class CacheClient {
   constructor(options: CacheClientOptions = {}) {
     const whole = (name: string, v: number | undefined, dflt: number, unit: Unit, min = 1): number =>
       parseWholeNumber(v ?? dflt, `cache client option ${name}`, unit, min);
+    // Refused, not clamped, above Node's longest timer (it would fire after 1 ms). Below serve's 1 s
+    // minimum is allowed: tests use a few ms against in-process servers.
+    const timer = (name: string, v: number | undefined, dflt: number, min = 1): number =>
+      parseWholeNumber(v ?? dflt, `cache client option ${name}`, 'ms', min, MAX_TIMER_MS);
     this.opts = {
       endpoint: options.endpoint,
       caFile: options.caFile,
-      deadlineMs: whole('deadlineMs', options.deadlineMs, CACHE_DEADLINE_MS, 'ms'),
-      transferDeadlineMs: whole('transferDeadlineMs', options.transferDeadlineMs, 300_000, 'ms'),
+      deadlineMs: timer('deadlineMs', options.deadlineMs, CACHE_DEADLINE_MS),
+      transferDeadlineMs: timer('transferDeadlineMs', options.transferDeadlineMs, 300_000),
       retries: whole('retries', options.retries, 2, 'count', 0),
       lruEntries: whole('lruEntries', options.lruEntries, 1000, 'count', 0),
       lruMaxBytes: whole('lruMaxBytes', options.lruMaxBytes, 512 * 1024 ** 2, 'bytes'),
       chunkBytes: whole('chunkBytes', options.chunkBytes, 1024 ** 2, 'bytes'),
-      keepaliveMs: whole('keepaliveMs', options.keepaliveMs, DEFAULT_KEEPALIVE.keepaliveMs, 'ms', 0),
-      keepaliveTimeoutMs: whole('keepaliveTimeoutMs', options.keepaliveTimeoutMs, DEFAULT_KEEPALIVE.keepaliveTimeoutMs, 'ms'),
+      keepaliveMs: timer('keepaliveMs', options.keepaliveMs, DEFAULT_KEEPALIVE.keepaliveMs, 0),
+      keepaliveTimeoutMs: timer('keepaliveTimeoutMs', options.keepaliveTimeoutMs, DEFAULT_KEEPALIVE.keepaliveTimeoutMs),
       // FLMRUN_CACHE_TRANSPORT=grpc-js: the escape hatch should a server disagree with the hand-written path (and the benchmarks' baseline).
       transport: options.transport ?? (process.env.FLMRUN_CACHE_TRANSPORT === 'grpc-js' ? 'grpc-js' : 'http2'),
       logger: options.logger ?? silentLogger,

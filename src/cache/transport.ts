@@ -24,6 +24,7 @@ import type { CacheEndpoint } from './endpoint';
 import { CallError } from './call-error';
 import { MessageReader } from './grpc-messages';
 import { CACHE_KEEPALIVE_MS } from '../options/serve';
+import { MAX_TIMER_MS } from '../options/values';
 
 export { CallError };
 import { H2Connection, type H2Stream, type StreamEvents } from './h2/connection';
@@ -148,11 +149,28 @@ export const DEFAULT_KEEPALIVE: KeepaliveOptions = { keepaliveMs: CACHE_KEEPALIV
 export class Http2Transport {
   private readonly connections = new Map<string, { conn: H2Connection; headers: RequestHeaders }>();
   private closed = false;
+  /**
+   * The keepalive interval new connections start with: doubled each time a server says
+   * too_many_pings (grpc A8), for all later connections of this client, as grpc clients do.
+   */
+  private intervalMs: number;
 
   constructor(
     private readonly ca: (endpoint: CacheEndpoint) => Buffer | undefined,
     private readonly keepalive: KeepaliveOptions = DEFAULT_KEEPALIVE,
-  ) {}
+  ) {
+    this.intervalMs = keepalive.keepaliveMs;
+  }
+
+  /** The keepalive interval a new connection starts with. */
+  get keepaliveMs(): number {
+    return this.intervalMs;
+  }
+
+  /** The current keepalive interval of the connection to `endpoint`, if there is one (it backs off on a silent call). */
+  keepaliveIntervalOf(endpoint: CacheEndpoint): number | undefined {
+    return this.connections.get(endpoint.canonical)?.conn.keepaliveIntervalMs;
+  }
 
   close(): void {
     this.closed = true;
@@ -234,9 +252,11 @@ export class Http2Transport {
       raw.on('error', (err) => secure.destroy(err));
       socket = secure;
     }
+    const options = { window: WINDOW, maxFrame: MAX_FRAME, target: endpoint.target, keepaliveMs: this.intervalMs, keepaliveTimeoutMs: this.keepalive.keepaliveTimeoutMs };
     const entry = {
-      conn: new H2Connection(socket, { window: WINDOW, maxFrame: MAX_FRAME, target: endpoint.target, ...this.keepalive }, () => {
+      conn: new H2Connection(socket, options, () => {
         if (this.connections.get(endpoint.canonical) === entry) this.connections.delete(endpoint.canonical);
+        if (entry.conn.tooManyPings) this.intervalMs = Math.min(MAX_TIMER_MS, Math.max(this.intervalMs, entry.conn.options.keepaliveMs) * 2);
       }),
       headers: new RequestHeaders(endpoint.tls ? 'https' : 'http', endpoint.target),
     };
@@ -277,9 +297,9 @@ export class Http2Transport {
       let onFailed: (() => void) | undefined;
       const failed = (): Promise<void> => (failedPromise ??= settled ? Promise.resolve() : new Promise<void>((r) => (onFailed = r)));
       // The deadline timer also keeps the process alive while the call is open (the socket is unref'd).
-      const startedAt = deadlineAt === undefined ? Date.now() : 0;
+      const startedAt = deadlineAt === undefined ? performance.now() : 0;
       // A second attempt has what is left of the first one's time (its message names the call's deadline).
-      const timeoutMs = deadlineAt === undefined ? opts.deadlineMs : Math.max(1, deadlineAt - Date.now());
+      const timeoutMs = deadlineAt === undefined ? opts.deadlineMs : Math.max(1, deadlineAt - performance.now());
       const timer = setTimeout(() => {
         // A silent server, or a dead connection: found out now rather than by the next call's deadline.
         conn.conn.probe();

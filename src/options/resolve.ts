@@ -58,7 +58,7 @@ export function resolveOptions<T extends OptionTable>(table: T, partial: Partial
 
 function fromText(o: OptionSpec, text: string, what: string): unknown {
   switch (o.kind) {
-    case 'int': return parseWholeNumber(text, what, o.unit, o.min);
+    case 'int': return parseWholeNumber(text, what, o.unit, o.min, o.max, o.zeroOff);
     case 'level': return parseLogLevel(text, what);
     case 'text': return o.check ? o.check(text, what) : text;
     case 'bool': return boolFromText(text, what);
@@ -70,7 +70,7 @@ function validated(o: OptionSpec, v: unknown): unknown {
   switch (o.kind) {
     case 'int':
       if (typeof v !== 'number' && typeof v !== 'string') throw invalidInput(`${what} must be a whole number, got ${typeof v}`);
-      return parseWholeNumber(v, what, o.unit, o.min);
+      return parseWholeNumber(v, what, o.unit, o.min, o.max, o.zeroOff);
     case 'level': return parseLogLevel(String(v), what);
     case 'text':
       if (typeof v !== 'string') throw invalidInput(`${what} must be text, got ${typeof v}`);

@@ -11,7 +11,7 @@
  * in `resolveServeOptions`.
  */
 import type { OptionTable } from './spec';
-import { levelFromRustFilter, parseHostPort, stripUnixScheme } from './values';
+import { MAX_TIMER_MS, levelFromRustFilter, parseHostPort, stripUnixScheme } from './values';
 
 /** Shared by `serve --cache-max-memory` and `cache --max-memory`. */
 export const CACHE_MAX_MEMORY_BYTES = 1024 * 1024 * 1024;
@@ -60,14 +60,16 @@ export const SERVE_OPTIONS = [
     more: ': a task running longer fails (code 1); its AbortSignal fires, and a task that has not stopped 1 s later loses its process (a fresh one re-enters the session)',
   },
   {
-    key: 'cacheDeadlineMs', flag: 'cache-deadline-ms', arg: 'N', kind: 'int', unit: 'ms', min: 1, default: CACHE_DEADLINE_MS,
+    key: 'cacheDeadlineMs', flag: 'cache-deadline-ms', arg: 'N', kind: 'int', unit: 'ms', min: 1, max: MAX_TIMER_MS, default: CACHE_DEADLINE_MS,
     help: 'deadline of each object-cache call made for a task',
     more: ' (get, put, state write-back); an unreachable cache fails the task with code 3 at once, a hanging one after this long',
   },
   {
-    key: 'cacheKeepaliveMs', flag: 'cache-keepalive-ms', arg: 'N', kind: 'int', unit: 'ms', min: 0, default: CACHE_KEEPALIVE_MS, defaultText: '10000 (0 = off)',
+    // At least 1 s: a shorter interval pings a busy remote cache every few ms (grpc servers answer that
+    // with GOAWAY too_many_pings) and drops connections whose answer is merely queued.
+    key: 'cacheKeepaliveMs', flag: 'cache-keepalive-ms', arg: 'N', kind: 'int', unit: 'ms', min: 1000, max: MAX_TIMER_MS, zeroOff: true, default: CACHE_KEEPALIVE_MS, defaultText: '10000 (0 = off)',
     help: 'a cache connection with calls open and nothing read for this long is sent a PING; unanswered as long again, it is dropped',
-    more: ' (its calls fail UNAVAILABLE, the next call connects afresh); connections without calls are not pinged',
+    more: ' (its calls fail UNAVAILABLE, the next call connects afresh); 0 or at least 1000; connections without calls are not pinged, and within one silent call the interval doubles after each PING answered only by its ACK',
   },
   {
     key: 'workerHeapMb', flag: 'worker-heap-mb', arg: 'N', kind: 'int', unit: 'MB', min: 0, default: 0, defaultText: "0 (Node's default)",

@@ -27,6 +27,10 @@ export interface IntOption extends Common {
   readonly kind: 'int';
   readonly unit: Unit;
   readonly min: number;
+  /** The largest value taken (a timer's, 2^31-1 ms: Node runs longer ones after 1 ms); none if unset. */
+  readonly max?: number;
+  /** 0 is also taken, meaning off, below a `min` above 1. */
+  readonly zeroOff?: boolean;
   readonly default: number;
 }
 

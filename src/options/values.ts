@@ -7,15 +7,22 @@ import { invalidInput } from '../errors';
 
 export type Unit = 'ms' | 'MB' | 'bytes' | 'count';
 
+/** Node runs a timer longer than this after 1 ms: the cap of every option that becomes a timer. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 const UNIT_WORDS: Record<Unit, string> = { ms: 'milliseconds', MB: 'megabytes', bytes: 'bytes', count: '' };
 
-/** A whole number >= min, from a flag's text or a number set by code; `what` names the flag. */
-export function parseWholeNumber(value: string | number, what: string, unit: Unit, min: number): number {
+/**
+ * A whole number >= min (and <= max), from a flag's text or a number set by code; `what` names the
+ * flag. `zeroOff`: 0 is also taken (it turns the feature off) below a min above 1.
+ */
+export function parseWholeNumber(value: string | number, what: string, unit: Unit, min: number, max = Number.MAX_SAFE_INTEGER, zeroOff = false): number {
   const n = typeof value === 'number' ? value : /^\s*\d+\s*$/.test(value) ? Number(value) : NaN;
-  if (!Number.isSafeInteger(n) || n < min) {
+  if (!Number.isSafeInteger(n) || ((n < min || n > max) && !(zeroOff && n === 0))) {
     const word = UNIT_WORDS[unit];
     const shown = typeof value === 'string' ? `"${value}"` : String(value);
-    throw invalidInput(`${what} must be a whole number >= ${min}${word ? ` (${word})` : ''}, got ${shown}`);
+    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`;
+    throw invalidInput(`${what} must be ${zeroOff ? '0 (off) or ' : ''}a whole number ${range}${word ? ` (${word})` : ''}, got ${shown}`);
   }
   return n;
 }

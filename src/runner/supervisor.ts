@@ -19,7 +19,7 @@ import pino from 'pino';
 import { ErrorCode, FlmError, ReturnCode } from '../errors';
 import { silentLogger, type Logger } from '../log';
 import { settlesWithin } from '../util/deadline';
-import { parseWholeNumber, type Unit } from '../options/values';
+import { MAX_TIMER_MS, parseWholeNumber, type Unit } from '../options/values';
 import { REF_CONCURRENCY } from '../options/serve';
 import { ChildChannel } from './child-channel';
 import type { SpareProcess } from './spare-process';
@@ -80,8 +80,9 @@ function compileOptions(o: RunnerOptions): Options {
   return {
     cacheEndpoint: o.cacheEndpoint,
     caFile: o.caFile,
-    cacheDeadlineMs: o.cacheDeadlineMs,
-    cacheKeepaliveMs: o.cacheKeepaliveMs,
+    // Checked here, not first in the session process's cache client: a bad value fails at construction.
+    cacheDeadlineMs: o.cacheDeadlineMs === undefined ? undefined : parseWholeNumber(o.cacheDeadlineMs, 'cacheDeadlineMs', 'ms', 1, MAX_TIMER_MS),
+    cacheKeepaliveMs: o.cacheKeepaliveMs === undefined ? undefined : parseWholeNumber(o.cacheKeepaliveMs, 'cacheKeepaliveMs', 'ms', 0, MAX_TIMER_MS),
     taskTimeoutMs: whole(o.taskTimeoutMs, 'taskTimeoutMs', 'ms', 0, 0),
     workerHeapMb: heap,
     refConcurrency: whole(o.refConcurrency, 'refConcurrency', 'count', 1, REF_CONCURRENCY),

@@ -4,6 +4,7 @@ import { DEFAULTS, fromEnv, resolveServeOptions } from '../../src/config';
 import { CACHE_OPTIONS } from '../../src/options/cache';
 import { fromFlags, parseArgsConfig, resolveOptions } from '../../src/options/resolve';
 import { SERVE_OPTIONS } from '../../src/options/serve';
+import type { IntOption, OptionSpec } from '../../src/options/spec';
 import { knownLevel, parseWholeNumber } from '../../src/options/values';
 import { isFlmError } from '../../src/errors';
 
@@ -47,13 +48,30 @@ describe('log levels', () => {
 });
 
 describe('whole numbers', () => {
-  const INT_FLAGS = SERVE_OPTIONS.filter((o) => o.kind === 'int');
+  const INT_FLAGS = (SERVE_OPTIONS as readonly OptionSpec[]).filter((o): o is IntOption => o.kind === 'int');
 
-  it.each(INT_FLAGS.map((o) => [o.flag, o.min] as const))('--%s refuses floats, signs, exponents and text alike', (flag, min) => {
+  it.each(INT_FLAGS.map((o) => [o.flag, o] as const))('--%s refuses floats, signs, exponents and text alike', (flag, o) => {
+    const range = o.max === undefined ? `>= ${o.min}` : `from ${o.min} to ${o.max}`;
+    const words = `--${flag} must be ${o.zeroOff ? '0 \\(off\\) or ' : ''}a whole number ${range}`;
     for (const bad of ['1.5', '-1', '1e3', '0x10', 'ten', '']) {
-      expect(refusal(() => serveFlags(`--${flag}=${bad}`))).toMatch(new RegExp(`--${flag} must be a whole number >= ${min}`));
+      expect(refusal(() => serveFlags(`--${flag}=${bad}`))).toMatch(new RegExp(words));
     }
-    expect(serveFlags(`--${flag}`, String(min + 7))).toMatchObject({});
+    expect(serveFlags(`--${flag}`, String(o.min + 7))).toMatchObject({});
+  });
+
+  it('timer flags stop at 2^31-1 ms (Node runs a longer timer after 1 ms); the cache keepalive is 0 (off) or at least 1 s', () => {
+    expect(refusal(() => serveFlags('--cache-deadline-ms', '2147483648'))).toBe(
+      '--cache-deadline-ms must be a whole number from 1 to 2147483647 (milliseconds), got "2147483648"',
+    );
+    expect(serveFlags('--cache-deadline-ms', '2147483647')).toMatchObject({ cacheDeadlineMs: 2147483647 });
+    for (const bad of ['1', '999', '2147483648']) {
+      expect(refusal(() => serveFlags('--cache-keepalive-ms', bad))).toBe(
+        `--cache-keepalive-ms must be 0 (off) or a whole number from 1000 to 2147483647 (milliseconds), got "${bad}"`,
+      );
+    }
+    expect(serveFlags('--cache-keepalive-ms', '0')).toMatchObject({ cacheKeepaliveMs: 0 });
+    expect(serveFlags('--cache-keepalive-ms', '1000')).toMatchObject({ cacheKeepaliveMs: 1000 });
+    expect(refusal(() => resolveServeOptions({ socketPath: '/tmp/x.sock', cacheKeepaliveMs: 50 }))).toMatch(/--cache-keepalive-ms must be 0 \(off\) or/);
   });
 
   it('values set by code go through the same check', () => {
@@ -62,7 +80,7 @@ describe('whole numbers', () => {
     );
     expect(refusal(() => resolveServeOptions({ socketPath: '/tmp/x.sock', refConcurrency: 0 }))).toMatch(/>= 1/);
     expect(refusal(() => resolveServeOptions({ socketPath: '/tmp/x.sock', cacheDeadlineMs: 1.5 }))).toBe(
-      '--cache-deadline-ms must be a whole number >= 1 (milliseconds), got 1.5',
+      '--cache-deadline-ms must be a whole number from 1 to 2147483647 (milliseconds), got 1.5',
     );
   });
 

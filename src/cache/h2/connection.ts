@@ -13,6 +13,7 @@ import type tls from 'node:tls';
 import { Status } from '@grpc/grpc-js/build/src/constants';
 import { ConnectionError, DEFAULT_MAX_FRAME, ErrorCode, Flag, FRAME_HEADER, FrameParser, FrameType, PREFACE, Setting, frame, writeFrameHeader, type FrameSink } from './frames';
 import { HpackDecoder, HpackError, type HeaderList } from './hpack';
+import { MAX_TIMER_MS } from '../../options/values';
 
 const MAX_WINDOW = 0x7fffffff;
 const DEFAULT_WINDOW = 65535;
@@ -126,6 +127,8 @@ export class H2Connection implements FrameSink {
   private unsentAcks = 0;
   private goneAway = false;
   private settingsSeen = false;
+  /** TCP connected (and, over TLS, the handshake done): before that none of our bytes reached the server. */
+  private established = false;
   private dead = false;
   /** The current DATA frame's stream and how many of its bytes were data (the rest, padding, is given back at its end). */
   private dataStream?: H2Stream;
@@ -134,7 +137,18 @@ export class H2Connection implements FrameSink {
   /** The keepalive timer (one per connection, armed only while calls are open) and what it watches. */
   private keepaliveTimer?: NodeJS.Timeout;
   private readSinceTick = false;
+  /** HEADERS or DATA read since the last tick: what grpc servers count as activity (their ping strikes reset when they send these). */
+  private realSinceTick = false;
   private pingOut = false;
+  /**
+   * The current wait before a PING: keepaliveMs, doubled after each PING cycle in which only its ACK
+   * was read, back to keepaliveMs when HEADERS or DATA arrive. grpc servers (C-core, Go, Java) answer
+   * GOAWAY too_many_pings after two PINGs closer than 5 min without their sending anything, calls
+   * open or not: backing off keeps a long silent call (a slow handler, a large upload) from that.
+   */
+  private intervalMs: number;
+  /** The server's GOAWAY said ENHANCE_YOUR_CALM "too_many_pings": the transport pings its next connections less. */
+  tooManyPings = false;
   /** A keepalive verdict is due (after the reads of this loop turn): no second timer meanwhile. */
   private judging = false;
 
@@ -145,6 +159,7 @@ export class H2Connection implements FrameSink {
     private readonly onGone: () => void,
   ) {
     this.parser = new FrameParser(this, options.maxFrame);
+    this.intervalMs = options.keepaliveMs;
     socket.on('data', (chunk: Buffer) => {
       if (this.dead) return;
       this.readSinceTick = true;
@@ -166,6 +181,7 @@ export class H2Connection implements FrameSink {
     socket.on('error', (err: Error) => this.lost(`connection to ${options.target} failed: ${err.message}`));
     socket.on('close', () => this.lost(`connection to ${options.target} closed`));
     socket.on('drain', () => this.checkDrain());
+    socket.once('encrypted' in socket ? 'secureConnect' : 'connect', () => (this.established = true));
     const settings = Buffer.allocUnsafe(18);
     settings.writeUInt16BE(Setting.ENABLE_PUSH, 0);
     settings.writeUInt32BE(0, 2);
@@ -177,6 +193,11 @@ export class H2Connection implements FrameSink {
     increment.writeUInt32BE(options.window - DEFAULT_WINDOW, 0);
     // Written at once, before the socket connects: the socket holds them until it does.
     socket.write(Buffer.concat([PREFACE, frame(FrameType.SETTINGS, 0, 0, settings), frame(FrameType.WINDOW_UPDATE, 0, 0, increment)]));
+  }
+
+  /** The wait before the next keepalive PING (see intervalMs). */
+  get keepaliveIntervalMs(): number {
+    return this.intervalMs;
   }
 
   /** Takes new calls: not GOAWAY'd, failed or closed, and stream ids left. */
@@ -215,7 +236,7 @@ export class H2Connection implements FrameSink {
     if (this.keepaliveTimer === undefined && !this.judging && this.options.keepaliveMs > 0) {
       // Reads from before the connection went idle say nothing about it now.
       this.readSinceTick = false;
-      this.armKeepalive(this.options.keepaliveMs);
+      this.armKeepalive(this.intervalMs);
     }
     if (this.nextId > MAX_STREAM_ID) this.gone();
     const out: Uint8Array[] = [];
@@ -372,6 +393,11 @@ export class H2Connection implements FrameSink {
     s.queueOffset = 0;
     s.queuedBytes = 0;
     while (this.waiting.length > 0 && this.streams.size < this.peerMaxStreams && !this.goneAway) this.start(this.waiting.shift()!);
+    if (this.streams.size === 0 && this.waiting.length === 0 && !this.pingOut && !this.judging) {
+      // Idle: the next call starts a fresh interval, so reads from this one do not excuse its silence.
+      clearTimeout(this.keepaliveTimer);
+      this.keepaliveTimer = undefined;
+    }
     if (this.goneAway && this.streams.size === 0 && this.waiting.length === 0) this.destroy();
   }
 
@@ -384,6 +410,7 @@ export class H2Connection implements FrameSink {
       if (type !== FrameType.SETTINGS) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `its first frame is not SETTINGS (type ${type}, ${length} bytes): not an HTTP/2 server?`);
       this.settingsSeen = true;
     }
+    if (type === FrameType.HEADERS || type === FrameType.DATA) this.realSinceTick = true;
     const fixed = FIXED_LENGTH[type];
     if (fixed !== undefined && length !== fixed) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, `a frame of type ${type} with ${length} bytes (${fixed} expected)`);
     if ((type === FrameType.HEADERS || type === FrameType.CONTINUATION) && this.headerBytes + length > MAX_HEADER_BLOCK) {
@@ -614,6 +641,8 @@ export class H2Connection implements FrameSink {
     const code = payload.readUInt32BE(4);
     const debug = payload.subarray(8, Math.min(payload.length, 8 + 200)).toString('utf8');
     const why = `the server at ${this.options.target} is going away (GOAWAY, HTTP/2 error ${code}${debug ? `: ${debug}` : ''})`;
+    // The debug text grpc servers send with it (A8); the code alone is also used for other abuse.
+    if (code === ErrorCode.ENHANCE_YOUR_CALM && debug === 'too_many_pings') this.tooManyPings = true;
     this.gone();
     // Streams never sent, and those above the last one the server says it processed, were not acted on.
     for (const s of this.waiting.splice(0)) {
@@ -656,7 +685,7 @@ export class H2Connection implements FrameSink {
   }
 
   /** The connection is over: every open or waiting call fails UNAVAILABLE with `why`. */
-  private lost(why: string): void {
+  private lost(why: string, unprocessed = false): void {
     if (this.dead) return;
     this.dead = true;
     this.gone();
@@ -671,7 +700,7 @@ export class H2Connection implements FrameSink {
       if (s.done) continue;
       s.done = true;
       // A stream still waiting for a slot never left us (id 0): the server cannot have seen it.
-      s.events.onFail(Status.UNAVAILABLE, why, undefined, s.id === 0);
+      s.events.onFail(Status.UNAVAILABLE, why, undefined, unprocessed || s.id === 0);
     }
     for (const s of this.draining) s.onDrain?.();
     this.draining.clear();
@@ -684,7 +713,8 @@ export class H2Connection implements FrameSink {
    * connection is dropped within keepaliveTimeoutMs, before the next call would wait on it.
    */
   probe(): void {
-    if (this.dead || this.pingOut || this.judging || this.options.keepaliveMs === 0) return;
+    // Something read within the interval already says the connection is alive.
+    if (this.dead || this.pingOut || this.judging || this.readSinceTick || this.options.keepaliveMs === 0) return;
     clearTimeout(this.keepaliveTimer);
     this.readSinceTick = false;
     this.ping();
@@ -726,10 +756,16 @@ export class H2Connection implements FrameSink {
     if (this.dead) return;
     if (!this.readSinceTick) {
       const { target, keepaliveMs, keepaliveTimeoutMs } = this.options;
+      if (!this.established) {
+        // Nothing left this machine: every call may be sent again (on a new connection).
+        const how = 'encrypted' in this.socket ? 'TCP connection and TLS handshake' : 'TCP connection';
+        this.lost(`could not establish a connection to ${target}: its ${how} did not complete within ${keepaliveMs + keepaliveTimeoutMs} ms`, true);
+        return;
+      }
       this.lost(
         this.settingsSeen
-          ? `no answer from ${target} within ${keepaliveTimeoutMs} ms of a keepalive PING (sent after ${keepaliveMs} ms with nothing read): the connection is taken as dead`
-          : `no answer from ${target} within ${keepaliveMs + keepaliveTimeoutMs} ms of connecting, not even its HTTP/2 SETTINGS (keepalive PING unanswered): the connection is taken as dead`,
+          ? `no answer from ${target} within ${keepaliveTimeoutMs} ms of a keepalive PING (sent after ${this.intervalMs} ms with nothing read): the connection is taken as dead`
+          : `no answer from ${target} within ${keepaliveMs + keepaliveTimeoutMs} ms of connecting, not even its HTTP/2 SETTINGS: the connection is taken as dead`,
       );
       return;
     }
@@ -737,11 +773,15 @@ export class H2Connection implements FrameSink {
   };
 
   private keepaliveNext(): void {
+    const pinged = this.pingOut;
     this.pingOut = false;
+    if (this.realSinceTick) this.intervalMs = this.options.keepaliveMs;
+    else if (pinged) this.intervalMs = Math.min(MAX_TIMER_MS, this.intervalMs * 2);
+    this.realSinceTick = false;
     if (this.streams.size === 0 && this.waiting.length === 0) return;
     if (this.readSinceTick) {
       this.readSinceTick = false;
-      this.armKeepalive(this.options.keepaliveMs);
+      this.armKeepalive(this.intervalMs);
     } else this.ping();
   }
 

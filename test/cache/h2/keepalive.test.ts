@@ -9,9 +9,11 @@ import net from 'node:net';
 import { status as Status } from '@grpc/grpc-js';
 import { CallError, Http2Transport, type KeepaliveOptions } from '../../../src/cache/transport';
 import { CacheClient } from '../../../src/cache/client';
-import { Flag, FrameType } from '../../../src/cache/h2/frames';
-import { Peer, RawServer, flightData } from './raw-peer';
+import { ErrorCode, Flag, FrameType } from '../../../src/cache/h2/frames';
+import { encodeHeaders } from '../../../src/cache/h2/hpack';
+import { Peer, RawServer, flightData, grpcFrame } from './raw-peer';
 import { listenLoopback, startServer } from '../helpers';
+import { parseEndpoint } from '../../../src/cache/endpoint';
 
 const LONG = 600_000;
 
@@ -77,6 +79,25 @@ describe('keepalive PINGs while calls are open', () => {
       const err = await failure(t.doGet(endpoint, Buffer.from('k'), { deadlineMs: LONG }, () => undefined));
       expect(err.code).toBe(Status.UNAVAILABLE);
       expect(err.details).toContain('not even its HTTP/2 SETTINGS');
+    } finally {
+      sockets.forEach((s) => s.destroy());
+      await new Promise((r) => mute.close(r));
+    }
+  });
+
+  it('a TLS handshake that never completes: UNAVAILABLE saying the connection was not established, and the call sent once more (nothing left the machine)', async () => {
+    const mute = net.createServer((s) => s.on('error', () => undefined));
+    const sockets: net.Socket[] = [];
+    mute.on('connection', (s) => sockets.push(s));
+    const plain = await listenLoopback(mute);
+    const endpoint = parseEndpoint(`grpcs://${plain.target}`);
+    const t = open({ keepaliveMs: 20, keepaliveTimeoutMs: 20 });
+    try {
+      const err = await failure(t.doGet(endpoint, Buffer.from('k'), { deadlineMs: LONG }, () => undefined));
+      expect(err.code).toBe(Status.UNAVAILABLE);
+      expect(err.details).toContain(`could not establish a connection to ${plain.target}`);
+      expect(err.details).toContain('TLS handshake did not complete');
+      expect(sockets).toHaveLength(2);
     } finally {
       sockets.forEach((s) => s.destroy());
       await new Promise((r) => mute.close(r));
@@ -151,6 +172,19 @@ describe('keepalive PINGs while calls are open', () => {
     expect(server.peers).toHaveLength(2);
   });
 
+  it('a deadline on a call that has read from its server within the interval: no probe PING (the connection is known alive)', async () => {
+    const t = open({ keepaliveMs: LONG, keepaliveTimeoutMs: 20 });
+    await expect(get(t)).resolves.toEqual([7]); // connected before a short deadline runs
+    server.behaviour = { onBody: (p, id) => p.headers(id) };
+    const err = await failure(get(t, 50));
+    expect(err.code).toBe(Status.DEADLINE_EXCEEDED);
+    server.behaviour = answer;
+    // A probe PING would reach the server before this request on the same connection.
+    await expect(get(t)).resolves.toEqual([7]);
+    expect(server.peers).toHaveLength(1);
+    expect(server.peers[0]!.pings).toBe(0);
+  });
+
   it('a deadline on a live but slow server: the probe is answered and the connection kept', async () => {
     const t = open({ keepaliveMs: LONG, keepaliveTimeoutMs: 20 });
     await expect(get(t)).resolves.toEqual([7]); // connected before a short deadline runs
@@ -204,5 +238,80 @@ describe('keepalive against real servers', () => {
       client.close();
       await server.close();
     }
+  });
+});
+
+describe('keepalive back-off (grpc servers answer PINGs too close together with GOAWAY too_many_pings)', () => {
+  let server: RawServer & { endpoint: NonNullable<RawServer['endpoint']> };
+  let transport: Http2Transport | undefined;
+
+  beforeEach(async () => {
+    server = await RawServer.start({ onBody: (p, id) => p.respond(id, [flightData(7)]) });
+  });
+  afterEach(async () => {
+    transport?.close();
+    transport = undefined;
+    await server.close();
+  });
+
+  const get = (t: Http2Transport): Promise<number[]> => {
+    const got: number[] = [];
+    return t.doGet(server.endpoint, Buffer.from('k'), { deadlineMs: LONG }, (m) => void got.push(...m.data_body)).then(() => got);
+  };
+
+  it('a silent call: the interval doubles after each PING answered only by its ACK, and is back to keepaliveMs once the server sends HEADERS or DATA', async () => {
+    // The timeout is generous: every PING here is answered, and a busy machine must not drop the connection.
+    const t = (transport = new Http2Transport(() => undefined, { keepaliveMs: 10, keepaliveTimeoutMs: 300 }));
+    const pending: { peer: Peer; id: number }[] = [];
+    // The interval the client waited before each PING it sent.
+    const intervals: (number | undefined)[] = [];
+    server.behaviour = {
+      onBody: (peer, id) => void pending.push({ peer, id }),
+      onPing: (peer) => {
+        intervals.push(t.keepaliveIntervalOf(server.endpoint));
+        // After the fourth, a message of the answer (real data): the next wait is keepaliveMs again.
+        if (peer.pings === 4) for (const c of pending) c.peer.headers(c.id);
+        if (peer.pings === 6) pending.splice(0).forEach((c) => {
+          c.peer.send(FrameType.DATA, 0, c.id, grpcFrame(flightData(5)));
+          c.peer.send(FrameType.HEADERS, Flag.END_HEADERS | Flag.END_STREAM, c.id, encodeHeaders([['grpc-status', '0']]));
+        });
+      },
+    };
+    await expect(get(t)).resolves.toEqual([5]);
+    expect(intervals).toEqual([10, 20, 40, 80, 10, 20]);
+    expect(server.peers).toHaveLength(1);
+  });
+
+  it('GOAWAY ENHANCE_YOUR_CALM "too_many_pings" doubles the interval of later connections; other GOAWAYs do not', async () => {
+    const t = (transport = new Http2Transport(() => undefined, { keepaliveMs: 10, keepaliveTimeoutMs: 300 }));
+    let reply: { code: number; debug: string } | undefined = { code: ErrorCode.ENHANCE_YOUR_CALM, debug: 'too_many_pings' };
+    const intervals: (number | undefined)[] = [];
+    server.behaviour = {
+      onBody: () => undefined,
+      onPing: (peer) => {
+        intervals.push(t.keepaliveIntervalOf(server.endpoint));
+        // The call is covered by the GOAWAY: answered, then the connection ends.
+        const id = [...peer.bodies.keys()].pop()!;
+        if (reply) peer.goaway(id, reply.code, reply.debug);
+        peer.respond(id, [flightData(6)]);
+        return false;
+      },
+    };
+    expect(t.keepaliveMs).toBe(10);
+    await expect(get(t)).resolves.toEqual([6]);
+    await server.peers[0]!.closed;
+    expect(t.keepaliveMs).toBe(20);
+    await expect(get(t)).resolves.toEqual([6]);
+    await server.peers[1]!.closed;
+    expect(t.keepaliveMs).toBe(40);
+    reply = { code: ErrorCode.ENHANCE_YOUR_CALM, debug: 'other abuse' };
+    await expect(get(t)).resolves.toEqual([6]);
+    await server.peers[2]!.closed;
+    reply = { code: ErrorCode.NO_ERROR, debug: 'too_many_pings' };
+    await expect(get(t)).resolves.toEqual([6]);
+    await server.peers[3]!.closed;
+    expect(t.keepaliveMs).toBe(40);
+    // Each connection's first PING came after the interval the transport had then.
+    expect(intervals).toEqual([10, 20, 40, 40]);
   });
 });
