@@ -150,21 +150,21 @@ export class Http2Transport {
   private readonly connections = new Map<string, { conn: H2Connection; headers: RequestHeaders }>();
   private closed = false;
   /**
-   * The keepalive interval new connections start with: doubled each time a server says
-   * too_many_pings (grpc A8), for all later connections of this client, as grpc clients do.
+   * The keepalive interval new connections to an endpoint start with (keepalive.keepaliveMs unless
+   * that server said too_many_pings, grpc A8): doubled from the interval the scolded connection started
+   * with, so connections scolded together double it once; per endpoint, so one strict server does not
+   * slow the keepalive of the others.
    */
-  private intervalMs: number;
+  private readonly intervals = new Map<string, number>();
 
   constructor(
     private readonly ca: (endpoint: CacheEndpoint) => Buffer | undefined,
     private readonly keepalive: KeepaliveOptions = DEFAULT_KEEPALIVE,
-  ) {
-    this.intervalMs = keepalive.keepaliveMs;
-  }
+  ) {}
 
-  /** The keepalive interval a new connection starts with. */
-  get keepaliveMs(): number {
-    return this.intervalMs;
+  /** The keepalive interval a new connection to `endpoint` starts with. */
+  keepaliveStartOf(endpoint: CacheEndpoint): number {
+    return this.intervals.get(endpoint.canonical) ?? this.keepalive.keepaliveMs;
   }
 
   /** The current keepalive interval of the connection to `endpoint`, if there is one (it backs off on a silent call). */
@@ -252,11 +252,14 @@ export class Http2Transport {
       raw.on('error', (err) => secure.destroy(err));
       socket = secure;
     }
-    const options = { window: WINDOW, maxFrame: MAX_FRAME, target: endpoint.target, keepaliveMs: this.intervalMs, keepaliveTimeoutMs: this.keepalive.keepaliveTimeoutMs };
+    const options = { window: WINDOW, maxFrame: MAX_FRAME, target: endpoint.target, keepaliveMs: this.keepaliveStartOf(endpoint), keepaliveTimeoutMs: this.keepalive.keepaliveTimeoutMs };
     const entry = {
       conn: new H2Connection(socket, options, () => {
         if (this.connections.get(endpoint.canonical) === entry) this.connections.delete(endpoint.canonical);
-        if (entry.conn.tooManyPings) this.intervalMs = Math.min(MAX_TIMER_MS, Math.max(this.intervalMs, entry.conn.options.keepaliveMs) * 2);
+        if (entry.conn.tooManyPings) {
+          const doubled = Math.min(MAX_TIMER_MS, entry.conn.options.keepaliveMs * 2);
+          this.intervals.set(endpoint.canonical, Math.max(this.keepaliveStartOf(endpoint), doubled));
+        }
       }),
       headers: new RequestHeaders(endpoint.tls ? 'https' : 'http', endpoint.target),
     };

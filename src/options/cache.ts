@@ -4,7 +4,7 @@
  */
 import type { OptionTable } from './spec';
 import { CACHE_MAX_MEMORY_BYTES } from './serve';
-import { parseHostPort } from './values';
+import { MAX_TIMER_MS, parseHostPort } from './values';
 
 export const CACHE_OPTIONS = [
   {
@@ -17,7 +17,7 @@ export const CACHE_OPTIONS = [
     default: CACHE_MAX_MEMORY_BYTES, defaultText: '1 GiB', help: 'memory limit for object data',
   },
   {
-    key: 'idleTimeoutMs', flag: 'idle-timeout-ms', arg: 'N', kind: 'int', unit: 'ms', min: 1, default: 60_000,
+    key: 'idleTimeoutMs', flag: 'idle-timeout-ms', arg: 'N', kind: 'int', unit: 'ms', min: 1, max: MAX_TIMER_MS, default: 60_000,
     help: 'a put that sends nothing, or a reader that takes nothing, for this long is ended (DEADLINE_EXCEEDED)',
   },
   {

@@ -55,7 +55,7 @@ export const SERVE_OPTIONS = [
     fromEnv: levelFromRustFilter,
   },
   {
-    key: 'taskTimeoutMs', flag: 'task-timeout-ms', arg: 'N', kind: 'int', unit: 'ms', min: 0, default: 0, defaultText: '0 (off)',
+    key: 'taskTimeoutMs', flag: 'task-timeout-ms', arg: 'N', kind: 'int', unit: 'ms', min: 0, max: MAX_TIMER_MS, default: 0, defaultText: '0 (off)',
     help: 'per-task time limit, 0 = none',
     more: ': a task running longer fails (code 1); its AbortSignal fires, and a task that has not stopped 1 s later loses its process (a fresh one re-enters the session)',
   },
@@ -94,7 +94,7 @@ export const SERVE_OPTIONS = [
     help: "let dependencies' npm install scripts run", more: ' (off: npm install --ignore-scripts)',
   },
   {
-    key: 'shutdownGraceMs', flag: 'shutdown-grace-ms', arg: 'N', kind: 'int', unit: 'ms', min: 0, default: 30_000,
+    key: 'shutdownGraceMs', flag: 'shutdown-grace-ms', arg: 'N', kind: 'int', unit: 'ms', min: 0, max: MAX_TIMER_MS, default: 30_000,
     help: 'SIGTERM waits this long for the running task before disposing the session',
   },
   {

@@ -72,6 +72,13 @@ describe('whole numbers', () => {
     expect(serveFlags('--cache-keepalive-ms', '0')).toMatchObject({ cacheKeepaliveMs: 0 });
     expect(serveFlags('--cache-keepalive-ms', '1000')).toMatchObject({ cacheKeepaliveMs: 1000 });
     expect(refusal(() => resolveServeOptions({ socketPath: '/tmp/x.sock', cacheKeepaliveMs: 50 }))).toMatch(/--cache-keepalive-ms must be 0 \(off\) or/);
+    // Every other timer flag too: serve's task timeout and shutdown grace, the cache's idle timeout.
+    for (const flag of ['task-timeout-ms', 'shutdown-grace-ms']) {
+      expect(refusal(() => serveFlags(`--${flag}`, '2147483648'))).toMatch(new RegExp(`^--${flag} must be a whole number from 0 to 2147483647 \\(milliseconds\\)`));
+      expect(serveFlags(`--${flag}`, '2147483647')).toMatchObject({});
+    }
+    const { values } = parseArgs({ args: ['--idle-timeout-ms', '2147483648'], strict: true, options: parseArgsConfig(CACHE_OPTIONS) });
+    expect(refusal(() => resolveOptions(CACHE_OPTIONS, fromFlags(CACHE_OPTIONS, values)))).toMatch(/^--idle-timeout-ms must be a whole number from 1 to 2147483647/);
   });
 
   it('values set by code go through the same check', () => {

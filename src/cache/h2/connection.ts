@@ -397,6 +397,10 @@ export class H2Connection implements FrameSink {
       // Idle: the next call starts a fresh interval, so reads from this one do not excuse its silence.
       clearTimeout(this.keepaliveTimer);
       this.keepaliveTimer = undefined;
+      // A call answered since the last tick ends any backoff: the next call, perhaps on a connection that died
+      // while idle, is watched at keepaliveMs again. A call that ended silent keeps it (the server's strikes stand).
+      if (this.realSinceTick) this.intervalMs = this.options.keepaliveMs;
+      this.realSinceTick = false;
     }
     if (this.goneAway && this.streams.size === 0 && this.waiting.length === 0) this.destroy();
   }

@@ -79,6 +79,8 @@ describe('keepalive PINGs while calls are open', () => {
       const err = await failure(t.doGet(endpoint, Buffer.from('k'), { deadlineMs: LONG }, () => undefined));
       expect(err.code).toBe(Status.UNAVAILABLE);
       expect(err.details).toContain('not even its HTTP/2 SETTINGS');
+      // Connected, so the request may have left: it is not sent again.
+      expect(sockets).toHaveLength(1);
     } finally {
       sockets.forEach((s) => s.destroy());
       await new Promise((r) => mute.close(r));
@@ -176,7 +178,8 @@ describe('keepalive PINGs while calls are open', () => {
     const t = open({ keepaliveMs: LONG, keepaliveTimeoutMs: 20 });
     await expect(get(t)).resolves.toEqual([7]); // connected before a short deadline runs
     server.behaviour = { onBody: (p, id) => p.headers(id) };
-    const err = await failure(get(t, 50));
+    // Long enough for the server's HEADERS to be read before it ends, on a busy machine too.
+    const err = await failure(get(t, 1000));
     expect(err.code).toBe(Status.DEADLINE_EXCEEDED);
     server.behaviour = answer;
     // A probe PING would reach the server before this request on the same connection.
@@ -282,6 +285,34 @@ describe('keepalive back-off (grpc servers answer PINGs too close together with 
     expect(server.peers).toHaveLength(1);
   });
 
+  it('a call answered after backing off leaves none for the next call on the connection (it is watched at keepaliveMs again)', async () => {
+    // keepaliveMs 100, timeout 100: PING 1 after 100 ms, its cycle ends 100 ms later and the interval doubles to 200;
+    // PING 2, and 100 ms later the interval doubles to 400. The answer comes 300 ms after PING 2: inside that
+    // 400 ms wait (200 ms of slack each way), when the connection has already backed off.
+    const t = (transport = new Http2Transport(() => undefined, { keepaliveMs: 100, keepaliveTimeoutMs: 100 }));
+    const intervals: (number | undefined)[] = [];
+    let call = 0;
+    // The wait the second call's connection armed when the call started.
+    let armedForSecond: number | undefined;
+    server.behaviour = {
+      onBody: () => {
+        if (++call === 2) armedForSecond = t.keepaliveIntervalOf(server.endpoint);
+      },
+      onPing: (peer) => {
+        intervals.push(t.keepaliveIntervalOf(server.endpoint));
+        const id = [...peer.bodies.keys()].pop()!;
+        const n = call;
+        if (n === 1 && peer.pings === 2) setTimeout(() => peer.respond(id, [flightData(n)]), 300);
+        if (n === 2) peer.respond(id, [flightData(n)]);
+      },
+    };
+    await expect(get(t)).resolves.toEqual([1]);
+    await expect(get(t)).resolves.toEqual([2]);
+    expect(server.peers).toHaveLength(1);
+    expect(armedForSecond).toBe(100);
+    expect(intervals).toEqual([100, 200, 100]);
+  });
+
   it('GOAWAY ENHANCE_YOUR_CALM "too_many_pings" doubles the interval of later connections; other GOAWAYs do not', async () => {
     const t = (transport = new Http2Transport(() => undefined, { keepaliveMs: 10, keepaliveTimeoutMs: 300 }));
     let reply: { code: number; debug: string } | undefined = { code: ErrorCode.ENHANCE_YOUR_CALM, debug: 'too_many_pings' };
@@ -297,20 +328,22 @@ describe('keepalive back-off (grpc servers answer PINGs too close together with 
         return false;
       },
     };
-    expect(t.keepaliveMs).toBe(10);
+    expect(t.keepaliveStartOf(server.endpoint)).toBe(10);
     await expect(get(t)).resolves.toEqual([6]);
     await server.peers[0]!.closed;
-    expect(t.keepaliveMs).toBe(20);
+    expect(t.keepaliveStartOf(server.endpoint)).toBe(20);
+    // Only for that server: another endpoint's connections start at keepaliveMs.
+    expect(t.keepaliveStartOf(parseEndpoint('grpc://127.0.0.1:1'))).toBe(10);
     await expect(get(t)).resolves.toEqual([6]);
     await server.peers[1]!.closed;
-    expect(t.keepaliveMs).toBe(40);
+    expect(t.keepaliveStartOf(server.endpoint)).toBe(40);
     reply = { code: ErrorCode.ENHANCE_YOUR_CALM, debug: 'other abuse' };
     await expect(get(t)).resolves.toEqual([6]);
     await server.peers[2]!.closed;
     reply = { code: ErrorCode.NO_ERROR, debug: 'too_many_pings' };
     await expect(get(t)).resolves.toEqual([6]);
     await server.peers[3]!.closed;
-    expect(t.keepaliveMs).toBe(40);
+    expect(t.keepaliveStartOf(server.endpoint)).toBe(40);
     // Each connection's first PING came after the interval the transport had then.
     expect(intervals).toEqual([10, 20, 40, 40]);
   });
