@@ -162,13 +162,13 @@ export function partsLength(parts: readonly Uint8Array[]): number {
   return n;
 }
 
-/** Bytes [offset, offset + length) of the parts, as views. */
-export function sliceParts(parts: readonly Uint8Array[], offset: number, length: number): Uint8Array[] {
+/** Bytes [offset, offset + length) of the parts from parts[first] on (offset counted from its start), as views. */
+export function sliceParts(parts: readonly Uint8Array[], offset: number, length: number, first = 0): Uint8Array[] {
   const out: Uint8Array[] = [];
   let skip = offset;
   let left = length;
-  for (const p of parts) {
-    if (left === 0) break;
+  for (let i = first; i < parts.length && left > 0; i++) {
+    const p = parts[i]!;
     if (skip >= p.length) {
       skip -= p.length;
       continue;
@@ -246,20 +246,6 @@ class ForwardSlicer {
       this.partStart += parts[this.part]!.length;
       this.part++;
     }
-    const out: Uint8Array[] = [];
-    let skip = offset - this.partStart;
-    let left = length;
-    for (let i = this.part; i < parts.length && left > 0; i++) {
-      const p = parts[i]!;
-      if (skip >= p.length) {
-        skip -= p.length;
-        continue;
-      }
-      const k = Math.min(left, p.length - skip);
-      out.push(p.subarray(skip, skip + k));
-      skip = 0;
-      left -= k;
-    }
-    return out;
+    return sliceParts(parts, offset - this.partStart, length, this.part);
   }
 }
