@@ -11,6 +11,7 @@ import { decodeMessage, schemaOf } from '../../src/wire/ipc';
 import { plainBatch } from '../../src/cache/plain-batch';
 import { opaqueLayout, readRows, type OpaqueRow } from '../../src/cache/opaque';
 import type { Schema } from 'apache-arrow';
+import { CallError } from '../../src/cache/call-error';
 
 export async function startServer(opts: CacheServerOptions = {}): Promise<{ server: CacheServer; endpoint: string }> {
   const server = new CacheServer({ port: 0, closeGraceMs: 1000, ...opts });
@@ -139,4 +140,15 @@ function grpcFrame(body: Buffer): Buffer {
 export async function listenLoopback(server: net.Server | http2.Http2Server): Promise<CacheEndpoint> {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return parseEndpoint(`grpc://127.0.0.1:${(server.address() as net.AddressInfo).port}`);
+}
+
+/** The CallError a call fails with (the test fails if the call succeeds or fails otherwise). */
+export async function callFailure(p: Promise<unknown>): Promise<CallError> {
+  try {
+    await p;
+  } catch (err) {
+    expect(err).toBeInstanceOf(CallError);
+    return err as CallError;
+  }
+  throw new Error('the call succeeded');
 }

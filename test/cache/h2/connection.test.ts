@@ -11,9 +11,9 @@ import tls from 'node:tls';
 import http2 from 'node:http2';
 import net, { type AddressInfo } from 'node:net';
 import { status as Status } from '@grpc/grpc-js';
-import { CallError, frameFlightData, Http2Transport } from '../../../src/cache/transport';
+import { frameFlightData, Http2Transport } from '../../../src/cache/transport';
 import { parseEndpoint } from '../../../src/cache/endpoint';
-import { listenLoopback } from '../helpers';
+import { callFailure, listenLoopback } from '../helpers';
 import { ErrorCode, Flag, FrameParser, FrameType, frame, Setting } from '../../../src/cache/h2/frames';
 import { encodeHeaders } from '../../../src/cache/h2/hpack';
 import { makeTempDir, removeDir } from '../../helpers/tmp';
@@ -26,16 +26,6 @@ const sha = (parts: Uint8Array[]): Buffer => {
   for (const p of parts) h.update(p);
   return h.digest();
 };
-
-async function codeOf(p: Promise<unknown>): Promise<CallError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(CallError);
-    return err as CallError;
-  }
-  throw new Error('the call succeeded');
-}
 
 describe('flow control against node:http2 servers', () => {
   let server: http2.Http2Server;
@@ -227,7 +217,7 @@ describe('failures a raw HTTP/2 peer causes', () => {
     await nextCallWorks(); // a connection to reuse
     behaviour = { onRequest: (peer) => peer.send(FrameType.GOAWAY, 0, 0, Buffer.concat([goaway, Buffer.from('shutting down')])) };
     const before = connections;
-    const err = await codeOf(get());
+    const err = await callFailure(get());
     expect(err.code).toBe(Status.UNAVAILABLE);
     expect(err.details).toContain('GOAWAY');
     expect(err.details).toContain('shutting down');
@@ -249,7 +239,7 @@ describe('failures a raw HTTP/2 peer causes', () => {
     await nextCallWorks(); // a connection to reuse
     behaviour = { ...behaviour, onBody: behaviourRst };
     const before = connections;
-    const err = await codeOf(get());
+    const err = await callFailure(get());
     expect(err.code).toBe(Status.UNAVAILABLE);
     expect(err.details).toContain('reset');
     await nextCallWorks();
@@ -264,7 +254,7 @@ describe('failures a raw HTTP/2 peer causes', () => {
         setImmediate(() => peer.socket.destroy());
       },
     };
-    const err = await codeOf(get());
+    const err = await callFailure(get());
     expect(err.code).toBe(Status.UNAVAILABLE);
     expect(err.details).toMatch(/connection to 127\.0\.0\.1:\d+ closed/);
     await nextCallWorks();
@@ -297,7 +287,7 @@ describe('failures a raw HTTP/2 peer causes', () => {
     ['DATA on a stream never opened', (peer: Peer) => peer.send(FrameType.DATA, 0, 99, Buffer.from('x')), 'never opened'],
   ])('%s: the call fails with a clear message, nothing throws, and the next call works', async (_name, act, words) => {
     behaviour = { onBody: (peer, id) => act(peer, id) };
-    const err = await codeOf(get());
+    const err = await callFailure(get());
     expect(err.code).toBe(Status.UNAVAILABLE);
     expect(err.details).toContain(words);
     await nextCallWorks();
@@ -312,7 +302,7 @@ describe('failures a raw HTTP/2 peer causes', () => {
         peer.socket.write(Buffer.concat(Array.from({ length: 1_500_000 }, () => ping)));
       },
     };
-    const err = await codeOf(get());
+    const err = await callFailure(get());
     expect(err.code).toBe(Status.UNAVAILABLE);
     expect(err.details).toContain('acknowledgements without reading them');
     await nextCallWorks();
@@ -332,7 +322,7 @@ describe('failures a raw HTTP/2 peer causes', () => {
     behaviour = { preface: Buffer.from('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n') };
     transport.close(); // a fresh connection, to meet this preface
     transport = new Http2Transport(() => undefined);
-    const err = await codeOf(get(600_000));
+    const err = await callFailure(get(600_000));
     expect(err.code).toBe(Status.UNAVAILABLE);
     expect(err.details).toContain('not an HTTP/2 server');
     await nextCallWorks();
@@ -411,7 +401,7 @@ const haveOpenssl = spawnSync('openssl', ['version']).status === 0;
   const transport = new Http2Transport(() => fs.readFileSync(cert));
   try {
     const ep = parseEndpoint(`grpcs://127.0.0.1:${(server.address() as AddressInfo).port}`);
-    const err = await codeOf(transport.doGet(ep, Buffer.from('k'), { deadlineMs: 30_000 }, () => undefined));
+    const err = await callFailure(transport.doGet(ep, Buffer.from('k'), { deadlineMs: 30_000 }, () => undefined));
     expect(err.code).toBe(Status.UNAVAILABLE);
     expect(err.details).toContain('does not offer HTTP/2 over TLS');
   } finally {

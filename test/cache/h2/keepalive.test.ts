@@ -7,25 +7,15 @@
 import crypto from 'node:crypto';
 import net from 'node:net';
 import { status as Status } from '@grpc/grpc-js';
-import { CallError, Http2Transport, type KeepaliveOptions } from '../../../src/cache/transport';
+import { Http2Transport, type KeepaliveOptions } from '../../../src/cache/transport';
 import { CacheClient } from '../../../src/cache/client';
 import { ErrorCode, Flag, FrameType } from '../../../src/cache/h2/frames';
 import { encodeHeaders } from '../../../src/cache/h2/hpack';
 import { Peer, RawServer, flightData, grpcFrame } from './raw-peer';
-import { listenLoopback, startServer } from '../helpers';
+import { callFailure, listenLoopback, startServer } from '../helpers';
 import { parseEndpoint } from '../../../src/cache/endpoint';
 
 const LONG = 600_000;
-
-async function failure(p: Promise<unknown>): Promise<CallError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(CallError);
-    return err as CallError;
-  }
-  throw new Error('the call succeeded');
-}
 
 describe('keepalive PINGs while calls are open', () => {
   let server: RawServer & { endpoint: NonNullable<RawServer['endpoint']> };
@@ -51,7 +41,7 @@ describe('keepalive PINGs while calls are open', () => {
     const t = open({ keepaliveMs: 20, keepaliveTimeoutMs: 20 });
     await expect(get(t)).resolves.toEqual([7]); // a connection in use, then the server stops
     server.behaviour = { onBody: () => undefined, onPing: () => false };
-    const err = await failure(get(t));
+    const err = await callFailure(get(t));
     expect(err.code).toBe(Status.UNAVAILABLE);
     expect(err.details).toContain('keepalive PING');
     expect(server.peers[0]!.pings).toBeGreaterThanOrEqual(1);
@@ -64,7 +54,7 @@ describe('keepalive PINGs while calls are open', () => {
   it('a server that stops reading altogether (its socket paused): UNAVAILABLE by keepalive, not the deadline', async () => {
     const t = open({ keepaliveMs: 20, keepaliveTimeoutMs: 20 });
     server.behaviour = { onRequest: (p) => p.socket.pause() };
-    const err = await failure(get(t));
+    const err = await callFailure(get(t));
     expect(err.code).toBe(Status.UNAVAILABLE);
     expect(err.details).toContain('keepalive PING');
   });
@@ -76,7 +66,7 @@ describe('keepalive PINGs while calls are open', () => {
     const endpoint = await listenLoopback(mute);
     const t = open({ keepaliveMs: 20, keepaliveTimeoutMs: 20 });
     try {
-      const err = await failure(t.doGet(endpoint, Buffer.from('k'), { deadlineMs: LONG }, () => undefined));
+      const err = await callFailure(t.doGet(endpoint, Buffer.from('k'), { deadlineMs: LONG }, () => undefined));
       expect(err.code).toBe(Status.UNAVAILABLE);
       expect(err.details).toContain('not even its HTTP/2 SETTINGS');
       // Connected, so the request may have left: it is not sent again.
@@ -95,7 +85,7 @@ describe('keepalive PINGs while calls are open', () => {
     const endpoint = parseEndpoint(`grpcs://${plain.target}`);
     const t = open({ keepaliveMs: 20, keepaliveTimeoutMs: 20 });
     try {
-      const err = await failure(t.doGet(endpoint, Buffer.from('k'), { deadlineMs: LONG }, () => undefined));
+      const err = await callFailure(t.doGet(endpoint, Buffer.from('k'), { deadlineMs: LONG }, () => undefined));
       expect(err.code).toBe(Status.UNAVAILABLE);
       expect(err.details).toContain(`could not establish a connection to ${plain.target}`);
       expect(err.details).toContain('TLS handshake did not complete');
@@ -155,7 +145,7 @@ describe('keepalive PINGs while calls are open', () => {
     const t = open({ keepaliveMs: 0, keepaliveTimeoutMs: 1 });
     await expect(get(t)).resolves.toEqual([7]); // connected before a short deadline runs
     server.behaviour = { onBody: () => undefined };
-    const err = await failure(get(t, 300));
+    const err = await callFailure(get(t, 300));
     expect(err.code).toBe(Status.DEADLINE_EXCEEDED);
     expect(server.peers[0]!.pings).toBe(0);
   });
@@ -165,7 +155,7 @@ describe('keepalive PINGs while calls are open', () => {
     const t = open({ keepaliveMs: LONG, keepaliveTimeoutMs: 20 });
     await expect(get(t)).resolves.toEqual([7]); // connected before a short deadline runs
     server.behaviour = { onBody: () => undefined, onPing: () => false };
-    const err = await failure(get(t, 50));
+    const err = await callFailure(get(t, 50));
     expect(err.code).toBe(Status.DEADLINE_EXCEEDED);
     await server.peers[0]!.closed;
     expect(server.peers[0]!.pings).toBe(1);
@@ -179,7 +169,7 @@ describe('keepalive PINGs while calls are open', () => {
     await expect(get(t)).resolves.toEqual([7]); // connected before a short deadline runs
     server.behaviour = { onBody: (p, id) => p.headers(id) };
     // Long enough for the server's HEADERS to be read before it ends, on a busy machine too.
-    const err = await failure(get(t, 1000));
+    const err = await callFailure(get(t, 1000));
     expect(err.code).toBe(Status.DEADLINE_EXCEEDED);
     server.behaviour = answer;
     // A probe PING would reach the server before this request on the same connection.
@@ -192,7 +182,7 @@ describe('keepalive PINGs while calls are open', () => {
     const t = open({ keepaliveMs: LONG, keepaliveTimeoutMs: 20 });
     await expect(get(t)).resolves.toEqual([7]); // connected before a short deadline runs
     server.behaviour = { onBody: () => undefined };
-    const err = await failure(get(t, 50));
+    const err = await callFailure(get(t, 50));
     expect(err.code).toBe(Status.DEADLINE_EXCEEDED);
     while (server.peers[0]!.pings === 0) await new Promise((r) => setImmediate(r));
     await new Promise((r) => setTimeout(r, 100)); // past the 20 ms timeout: a wrong verdict would have dropped it by now

@@ -6,30 +6,20 @@
  */
 import crypto from 'node:crypto';
 import { status as Status } from '@grpc/grpc-js';
-import { CallError, frameFlightData, Http2Transport } from '../../../src/cache/transport';
+import { frameFlightData, Http2Transport } from '../../../src/cache/transport';
 import { CacheClient } from '../../../src/cache/client';
 import { encodeObjectRef } from '../../../src/wire/object-ref';
 import { ErrorCode } from '../../../src/cache/h2/frames';
 import type { OutgoingFlightData } from '../../../src/cache/flight-data';
 import http2 from 'node:http2';
 import { parseEndpoint } from '../../../src/cache/endpoint';
-import { listenLoopback } from '../helpers';
+import { callFailure, listenLoopback } from '../helpers';
 import { Peer, RawServer, flightData, grpcFrame as grpcFrameOf, putResultOf } from './raw-peer';
 import { makeTempDir, removeDir } from '../../helpers/tmp';
 import fs from 'node:fs';
 import path from 'node:path';
 
 const DEADLINE = 600_000;
-
-async function failure(p: Promise<unknown>): Promise<CallError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(CallError);
-    return err as CallError;
-  }
-  throw new Error('the call succeeded');
-}
 
 const sha = (b: Buffer): Buffer => crypto.createHash('sha256').update(b).digest();
 
@@ -94,7 +84,7 @@ describe('requests the server did not process', () => {
   it('refused twice: UNAVAILABLE naming REFUSED_STREAM, after exactly two attempts', async () => {
     const b = refusing(5, (p, id) => p.reset(id, ErrorCode.REFUSED_STREAM));
     server.behaviour = b;
-    const err = await failure(put());
+    const err = await callFailure(put());
     expect(err.code).toBe(Status.UNAVAILABLE);
     expect(err.details).toContain('REFUSED_STREAM');
     expect(server.requests).toBe(2);
@@ -107,7 +97,7 @@ describe('requests the server did not process', () => {
     async function* stream(): AsyncGenerator<OutgoingFlightData> {
       yield* msgs;
     }
-    const err = await failure(put(stream()));
+    const err = await callFailure(put(stream()));
     expect(err.code).toBe(Status.UNAVAILABLE);
     expect(err.details).toContain('cannot be replayed');
     expect(server.requests).toBe(1);
@@ -120,7 +110,7 @@ describe('requests the server did not process', () => {
         setImmediate(() => peer.socket.destroy());
       },
     };
-    const err = await failure(put());
+    const err = await callFailure(put());
     expect(err.code).toBe(Status.UNAVAILABLE);
     expect(server.requests).toBe(1);
   });
@@ -137,7 +127,7 @@ describe('requests the server did not process', () => {
     ],
   ])('%s: not sent again', async (_name, act) => {
     server.behaviour = { onBody: act };
-    const err = await failure(put());
+    const err = await callFailure(put());
     expect(err.code).toBe(Status.UNAVAILABLE);
     expect(server.requests).toBe(1);
   });
@@ -166,7 +156,7 @@ describe('requests the server did not process', () => {
       },
     };
     // Generous: on a busy machine a short deadline could end before the re-send is even written.
-    const err = await failure(transport.doPut(server.endpoint, msgs, { deadlineMs: 5000 }));
+    const err = await callFailure(transport.doPut(server.endpoint, msgs, { deadlineMs: 5000 }));
     expect(err.code).toBe(Status.DEADLINE_EXCEEDED);
     expect(err.details).toBe('deadline of 5000 ms exceeded');
     expect(server.requests).toBe(2);
