@@ -74,8 +74,9 @@ interface Options extends Required<Omit<RunnerOptions, 'caFile' | 'workerHeapMb'
 }
 
 function compileOptions(o: RunnerOptions): Options {
+  // A timer longer than Node's longest would fire after 1 ms: milliseconds stop at MAX_TIMER_MS.
   const whole = (v: number | undefined, name: string, unit: Unit, min: number, dflt: number): number =>
-    v === undefined ? dflt : parseWholeNumber(v, name, unit, min);
+    v === undefined ? dflt : parseWholeNumber(v, name, unit, min, unit === 'ms' ? MAX_TIMER_MS : undefined);
   const heap = o.workerHeapMb === undefined || o.workerHeapMb === 0 ? undefined : whole(o.workerHeapMb, 'workerHeapMb', 'MB', 0, 0);
   return {
     cacheEndpoint: o.cacheEndpoint,

@@ -24,10 +24,12 @@ describe('whole numbers outside the CLI', () => {
   it.each([
     [{ refConcurrency: 2.5 }, 'refConcurrency must be a whole number >= 1, got 2.5'],
     [{ refConcurrency: 0 }, 'refConcurrency must be a whole number >= 1, got 0'],
-    [{ taskTimeoutMs: 1.5 }, 'taskTimeoutMs must be a whole number >= 0 (milliseconds), got 1.5'],
+    [{ taskTimeoutMs: 1.5 }, 'taskTimeoutMs must be a whole number from 0 to 2147483647 (milliseconds), got 1.5'],
     [{ workerHeapMb: 64.5 }, 'workerHeapMb must be a whole number >= 0 (megabytes), got 64.5'],
     [{ cacheKeepaliveMs: 1.5 }, 'cacheKeepaliveMs must be a whole number from 0 to 2147483647 (milliseconds), got 1.5'],
     [{ cacheDeadlineMs: 2 ** 31 }, 'cacheDeadlineMs must be a whole number from 1 to 2147483647 (milliseconds), got 2147483648'],
+    [{ taskTimeoutMs: 2 ** 31 }, 'taskTimeoutMs must be a whole number from 0 to 2147483647 (milliseconds), got 2147483648'],
+    [{ startTimeoutMs: 2 ** 31 }, 'startTimeoutMs must be a whole number from 0 to 2147483647 (milliseconds), got 2147483648'],
   ])('the runner supervisor refuses %j before starting a process', async (opts, message) => {
     await expect(SessionSupervisor.start(spec, { cacheEndpoint: 'grpc://127.0.0.1:1', ...opts })).rejects.toThrow(message);
   });
