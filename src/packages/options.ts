@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { invalidInput } from '../errors';
 import { silentLogger, type Logger } from '../log';
-import { parseWholeNumber, type Unit } from '../options/values';
+import { MAX_TIMER_MS, parseWholeNumber, type Unit } from '../options/values';
 
 const MiB = 1024 * 1024;
 
@@ -98,7 +98,8 @@ export function resolvePackageOptions(opts: PackageOptions): ResolvedPackageOpti
   const defined = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) as PackageOptions;
   const o: ResolvedPackageOptions = { ...PACKAGE_DEFAULTS, logger: silentLogger, ...defined, workDir: path.resolve(opts.workDir) };
   for (const [key, [unit, min]] of Object.entries(WHOLE_NUMBERS) as [keyof typeof WHOLE_NUMBERS, readonly [Unit, number]][]) {
-    o[key] = parseWholeNumber(o[key], `PackageOptions.${key}`, unit, min);
+    // Timeouts stop at Node's longest timer (a longer one fires after 1 ms).
+    o[key] = parseWholeNumber(o[key], `PackageOptions.${key}`, unit, min, unit === 'ms' ? MAX_TIMER_MS : undefined);
   }
   return o;
 }

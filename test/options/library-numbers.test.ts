@@ -47,7 +47,10 @@ describe('whole numbers outside the CLI', () => {
 
   it('package options', () => {
     expect(refusal(() => resolvePackageOptions({ workDir: '/tmp', httpTotalTimeoutMs: 2.5 }))).toBe(
-      'PackageOptions.httpTotalTimeoutMs must be a whole number >= 1 (milliseconds), got 2.5',
+      'PackageOptions.httpTotalTimeoutMs must be a whole number from 1 to 2147483647 (milliseconds), got 2.5',
+    );
+    expect(refusal(() => resolvePackageOptions({ workDir: '/tmp', extractTimeoutMs: 2 ** 31 }))).toBe(
+      'PackageOptions.extractTimeoutMs must be a whole number from 1 to 2147483647 (milliseconds), got 2147483648',
     );
     expect(refusal(() => resolvePackageOptions({ workDir: '/tmp', maxRedirects: -1 }))).toBe('PackageOptions.maxRedirects must be a whole number >= 0, got -1');
     expect(resolvePackageOptions({ workDir: '/tmp' }).maxRedirects).toBe(5);
