@@ -13,9 +13,24 @@ import { ErrorCode, Flag, FrameType } from '../../../src/cache/h2/frames';
 import { encodeHeaders } from '../../../src/cache/h2/hpack';
 import { Peer, RawServer, flightData, grpcFrame } from './raw-peer';
 import { callFailure, listenLoopback, startServer } from '../helpers';
-import { parseEndpoint } from '../../../src/cache/endpoint';
+import { parseEndpoint, type CacheEndpoint } from '../../../src/cache/endpoint';
 
 const LONG = 600_000;
+
+/** A TCP server that accepts connections, reads what comes and never writes a byte. */
+async function muteServer(): Promise<{ endpoint: CacheEndpoint; sockets: net.Socket[]; close: () => Promise<void> }> {
+  const sockets: net.Socket[] = [];
+  const mute = net.createServer((s) => {
+    s.on('error', () => undefined);
+    sockets.push(s);
+  });
+  const endpoint = await listenLoopback(mute);
+  const close = async (): Promise<void> => {
+    sockets.forEach((s) => s.destroy());
+    await new Promise((r) => mute.close(r));
+  };
+  return { endpoint, sockets, close };
+}
 
 describe('keepalive PINGs while calls are open', () => {
   let server: RawServer & { endpoint: NonNullable<RawServer['endpoint']> };
@@ -60,10 +75,7 @@ describe('keepalive PINGs while calls are open', () => {
   });
 
   it('a TCP server that accepts and never speaks HTTP/2: UNAVAILABLE by keepalive, saying not even SETTINGS came', async () => {
-    const mute = net.createServer((s) => s.on('error', () => undefined));
-    const sockets: net.Socket[] = [];
-    mute.on('connection', (s) => sockets.push(s));
-    const endpoint = await listenLoopback(mute);
+    const { endpoint, sockets, close } = await muteServer();
     const t = open({ keepaliveMs: 20, keepaliveTimeoutMs: 20 });
     try {
       const err = await callFailure(t.doGet(endpoint, Buffer.from('k'), { deadlineMs: LONG }, () => undefined));
@@ -72,16 +84,12 @@ describe('keepalive PINGs while calls are open', () => {
       // Connected, so the request may have left: it is not sent again.
       expect(sockets).toHaveLength(1);
     } finally {
-      sockets.forEach((s) => s.destroy());
-      await new Promise((r) => mute.close(r));
+      await close();
     }
   });
 
   it('a TLS handshake that never completes: UNAVAILABLE saying the connection was not established, and the call sent once more (nothing left the machine)', async () => {
-    const mute = net.createServer((s) => s.on('error', () => undefined));
-    const sockets: net.Socket[] = [];
-    mute.on('connection', (s) => sockets.push(s));
-    const plain = await listenLoopback(mute);
+    const { endpoint: plain, sockets, close } = await muteServer();
     const endpoint = parseEndpoint(`grpcs://${plain.target}`);
     const t = open({ keepaliveMs: 20, keepaliveTimeoutMs: 20 });
     try {
@@ -91,8 +99,7 @@ describe('keepalive PINGs while calls are open', () => {
       expect(err.details).toContain('TLS handshake did not complete');
       expect(sockets).toHaveLength(2);
     } finally {
-      sockets.forEach((s) => s.destroy());
-      await new Promise((r) => mute.close(r));
+      await close();
     }
   });
 
