@@ -432,6 +432,7 @@ export class CacheClient {
         if (!raw) return { answer }; // grpc-js
         length += raw.bytes.length;
       }
+      if (length > this.opts.lruMaxBytes) return { answer }; // too large to be kept: no copy for it
       const wire = Buffer.allocUnsafeSlow(length);
       const ends: number[] = [];
       for (const raw of raws) {
