@@ -32,7 +32,6 @@ import { matchesKey, parseKey, parsePath, parsePrefix, parsePutTarget } from '..
 import { AnswerReader, type Answer } from './answer';
 import { arrowPutMessages, opaquePutMessages, opaquePutMessagesSync } from './put-messages';
 import { CallError, DEFAULT_KEEPALIVE, Http2Transport, type RawMessage } from './transport';
-import { heldBytes } from '../util/held-bytes';
 
 /*
  * grpc-js and the Flight service definitions are loaded on first use. A session
@@ -411,18 +410,11 @@ export class CacheClient {
       const reader = new AnswerReader('the answer');
       const messages: FlightData[] = [];
       const raws: (RawMessage | undefined)[] = [];
-      // The chunk slices only matter to an LRU that may keep them; without one, messages stay views where they can.
-      await this.getMessages(
-        endpoint,
-        `${key}:${version}`,
-        this.opts.deadlineMs,
-        (msg, raw) => {
-          messages.push(msg);
-          raws.push(raw);
-          reader.add(msg);
-        },
-        this.lru !== undefined,
-      );
+      await this.getMessages(endpoint, `${key}:${version}`, this.opts.deadlineMs, (msg, raw) => {
+        messages.push(msg);
+        raws.push(raw);
+        reader.add(msg);
+      });
       const answer = reader.finish();
       if (answer.mode !== 'full') return { answer };
       const { fresh, receivedBytes, plainBytes } = reader.decoding;
@@ -432,19 +424,23 @@ export class CacheClient {
         for (const m of messages) bytes += m.data_header.length + m.data_body.length + m.app_metadata.length;
         return { answer, kept: { kind: 'answer', version: answer.version, messages, bytes } };
       }
-      // The caller has views into the received messages; each is a copy of chunk slices nothing else holds.
-      const wire: Buffer[][] = [];
-      let held = 0;
+      // The caller has views into the received messages: the LRU keeps a copy of them, one buffer (read
+      // again on a hit) the caller cannot reach. Only an LRU that keeps entries pays for it.
+      if (this.lru === undefined) return { answer };
+      let length = 0;
       for (const raw of raws) {
-        if (!raw?.parts) return { answer }; // grpc-js
-        wire.push(raw.parts);
-        bytes += raw.bytes.length;
-        held += heldBytes(raw.parts);
+        if (!raw) return { answer }; // grpc-js
+        length += raw.bytes.length;
       }
-      // Slices of a small answer sit in read buffers many times their size: keeping them would hold those whole
-      // buffers under an LRU charge of a few bytes. Such an answer is kept as a copy instead (the caller's path).
-      if (held > bytes * MAX_HELD_RATIO + HELD_SLACK_BYTES) return { answer };
-      return { answer, kept: { kind: 'wire', version: answer.version, wire, bytes } };
+      if (length > this.opts.lruMaxBytes) return { answer }; // too large to be kept: no copy for it
+      const wire = Buffer.allocUnsafeSlow(length);
+      const ends: number[] = [];
+      for (const raw of raws) {
+        wire.set(raw!.bytes, bytes);
+        bytes += raw!.bytes.length;
+        ends.push(bytes);
+      }
+      return { answer, kept: { kind: 'wire', version: answer.version, wire, ends, bytes } };
     });
   }
 
@@ -454,11 +450,10 @@ export class CacheClient {
     ticket: string,
     deadlineMs: number,
     onMessage: (m: FlightData, raw?: RawMessage) => void | Promise<void>,
-    keepParts = false,
   ): Promise<void> {
     if (this.http2) {
       if (this.closed) throw unavailable(`cache client is closed (endpoint ${endpoint.canonical})`);
-      return this.http2.doGet(endpoint, Buffer.from(ticket), { deadlineMs }, onMessage, keepParts);
+      return this.http2.doGet(endpoint, Buffer.from(ticket), { deadlineMs }, onMessage);
     }
     const call = this.channel(endpoint).DoGet({ ticket: Buffer.from(ticket) }, new (grpcJs().Metadata)(), this.deadline(deadlineMs));
     for await (const msg of call as AsyncIterable<FlightData>) await onMessage(msg);
@@ -578,16 +573,12 @@ function putResultRef(meta: Buffer | undefined, context: string): ObjectRef {
  *   is a view into the messages, which the caller therefore cannot reach). Only for answers that
  *   decompressed at REREAD_MIN_RATIO or more: reading them again is mostly writing the output, as a
  *   copy is; a less compressed answer would cost the codec's full work on every hit (copied instead).
- * - 'wire': when the caller got views into the messages, the chunk slices each message was gathered
- *   from (nothing else holds them); a hit joins them into a new buffer and decodes that.
+ * - 'wire': when the caller got views into the messages, a copy of the messages in one buffer (each
+ *   ends at `ends[i]`); a hit copies it into a new buffer and decodes that.
  */
-/** A kept answer's chunk slices may hold this much more than their own bytes (read buffers are 16-64 KiB). */
-const MAX_HELD_RATIO = 1.25;
-const HELD_SLACK_BYTES = 128 * 1024;
-
 type KeptAnswer =
   | { kind: 'answer'; version: number; messages: FlightData[]; bytes: number }
-  | { kind: 'wire'; version: number; wire: Buffer[][]; bytes: number };
+  | { kind: 'wire'; version: number; wire: Buffer; ends: number[]; bytes: number };
 
 type LruEntry = CacheObject | KeptAnswer;
 
@@ -597,7 +588,14 @@ const REREAD_MIN_RATIO = 16;
 function reread(kept: KeptAnswer): CacheObject {
   const reader = new AnswerReader('the kept answer');
   if (kept.kind === 'answer') for (const m of kept.messages) reader.add(m);
-  else for (const pieces of kept.wire) reader.add(decodeFlightData(Buffer.concat(pieces)));
+  else {
+    const copy = privateCopy(kept.wire);
+    let start = 0;
+    for (const end of kept.ends) {
+      reader.add(decodeFlightData(copy.subarray(start, end)));
+      start = end;
+    }
+  }
   const a = reader.finish();
   if (a.mode !== 'full') throw unavailable(`the kept answer of version ${kept.version} reads as '${a.mode}'`);
   return { kind: 'opaque', version: a.version, base: a.base, patches: a.patches.map((p) => p.data) };

@@ -80,6 +80,11 @@ abstract class GrpcMessageReader {
     }
   }
 
+  /** Bytes of the current message still to come; -1 while a prefix is awaited. */
+  protected get needed(): number {
+    return this.need;
+  }
+
   /** Whether the chunks so far end inside a message. */
   get partial(): boolean {
     return this.prefixFill > 0 || this.need >= 0;
@@ -127,50 +132,53 @@ export class PartsReader extends GrpcMessageReader {
 export class MessageReader extends GrpcMessageReader {
   private message?: Buffer;
   private fill = 0;
-  private parts?: Buffer[];
 
   /**
-   * `keepParts`: every message is a copy in memory of its own (never a view into a chunk, nor in Buffer's
-   * shared pool) and comes with the chunk slices it was copied from (`parts`). The HTTP/2 layer (node:http2 in the server, ./h2 in the client) slices the chunks
-   * of all streams of a session out of its socket reads, so a view handed to one caller could reach the
-   * bytes of another stream; with every message copied, nothing outside holds the chunks, and a client
-   * can keep the slices instead of copying the message once more.
+   * `own`: every message is in memory of its own (never a view into a chunk, nor in Buffer's shared
+   * pool). The client's HTTP/2 connection reads into one reused buffer (and the HTTP/2 layer slices the
+   * chunks of all streams of a session out of its socket reads), so a view handed to one caller could
+   * reach the bytes of later reads or of another stream.
    */
   constructor(
-    private readonly onMessage: (m: Buffer, parts?: Buffer[]) => void,
+    private readonly onMessage: (m: Buffer) => void,
     maxMessageBytes = Infinity,
-    private readonly keepParts = false,
+    private readonly own = false,
   ) {
     super(maxMessageBytes);
   }
 
+  /**
+   * Where the next up to `max` bytes of the current message go, when they are all message bytes (inside
+   * a message, its prefix read): a reader that reads them straight there then pushes that very view,
+   * which is taken without a copy.
+   */
+  target(max: number): Buffer | undefined {
+    const need = this.needed;
+    if (!this.message || need <= 0) return undefined;
+    return this.message.subarray(this.fill, this.fill + Math.min(need, max));
+  }
+
   protected whole(chunk: Buffer, start: number, length: number): boolean {
-    if (this.keepParts) return false;
+    if (this.own) return false;
     this.onMessage(chunk.subarray(start, start + length));
     return true;
   }
 
   protected begin(length: number): void {
     this.fill = 0;
-    if (this.keepParts) {
-      this.parts = [];
-      this.message = Buffer.allocUnsafeSlow(length);
-    } else {
-      this.message = Buffer.allocUnsafe(length);
-    }
+    this.message = this.own ? Buffer.allocUnsafeSlow(length) : Buffer.allocUnsafe(length);
   }
 
   protected take(chunk: Buffer, start: number, n: number): void {
-    chunk.copy(this.message!, this.fill, start, start + n);
+    const m = this.message!;
+    // Bytes read straight into the message (target) are where they belong already.
+    if (chunk.buffer !== m.buffer || chunk.byteOffset + start !== m.byteOffset + this.fill) chunk.copy(m, this.fill, start, start + n);
     this.fill += n;
-    this.parts?.push(chunk.subarray(start, start + n));
   }
 
   protected complete(): void {
     const m = this.message!;
-    const parts = this.parts;
     this.message = undefined;
-    this.parts = undefined;
-    this.onMessage(m, parts);
+    this.onMessage(m);
   }
 }

@@ -27,7 +27,7 @@ import { CACHE_KEEPALIVE_MS } from '../options/serve';
 import { MAX_TIMER_MS } from '../options/values';
 
 export { CallError };
-import { H2Connection, type H2Stream, type StreamEvents } from './h2/connection';
+import { H2Connection, READ_SCRATCH_BYTES, type H2Stream, type StreamEvents } from './h2/connection';
 import { encodeHeaders } from './h2/hpack';
 
 const SERVICE = '/arrow.flight.protocol.FlightService';
@@ -120,10 +120,9 @@ function coalesce(messages: Iterable<OutgoingFlightData>): Uint8Array[] {
   return out;
 }
 
-/** A received gRPC message: its bytes, and the chunk slices they were copied from when gathered from several. */
+/** A received gRPC message's bytes: memory of its own, which nothing else holds or reuses. */
 export interface RawMessage {
   bytes: Buffer;
-  parts?: Buffer[];
 }
 
 export interface CallOptions {
@@ -179,17 +178,12 @@ export class Http2Transport {
     for (const c of all) c.conn.close();
   }
 
-  /**
-   * DoGet: the answer's messages, decoded (byte fields are views into the received messages), each
-   * with its raw bytes and, with `keepParts` (for a caller that keeps answers), the chunk slices they
-   * were copied from (see MessageReader).
-   */
+  /** DoGet: the answer's messages, decoded (byte fields are views into the received messages), each with its raw bytes. */
   async doGet(
     endpoint: CacheEndpoint,
     ticket: Uint8Array,
     opts: CallOptions,
     onMessage: (m: FlightData, raw: RawMessage) => void | Promise<void>,
-    keepParts = false,
   ): Promise<void> {
     // Ticket { bytes ticket = 1; }, framed, in one buffer.
     const framed = Buffer.allocUnsafe(5 + 1 + 5 + ticket.length);
@@ -207,7 +201,7 @@ export class Http2Transport {
     framed[0] = 0;
     framed.writeUInt32BE(pos - 5, 1);
     const message = framed.subarray(0, pos);
-    await this.call(endpoint, 'DoGet', opts, [message], undefined, (m, parts) => onMessage(decodeFlightData(m), { bytes: m, parts }), keepParts);
+    await this.call(endpoint, 'DoGet', opts, [message], undefined, (m) => onMessage(decodeFlightData(m), { bytes: m }));
   }
 
   /** DoPut: writes the messages, answers the PutResult app_metadata of each result message. */
@@ -239,7 +233,14 @@ export class Http2Transport {
     // Before any socket: an unreadable CA file fails the call with no connection left behind.
     const ca = endpoint.tls ? this.ca(endpoint) : undefined;
     // Small requests must not wait for Nagle's algorithm.
-    const raw = net.connect({ host, port: port === '' ? defaultPort : Number(port), noDelay: true });
+    // Plain TCP reads through `onread` (see H2Connection.readBuffer); the TLS layer must read its raw socket itself.
+    let conn: H2Connection | undefined;
+    const readScratch = endpoint.tls ? undefined : Buffer.allocUnsafeSlow(READ_SCRATCH_BYTES);
+    const onread = readScratch && {
+      buffer: (): Buffer => conn?.readBuffer() ?? readScratch,
+      callback: (n: number, buf: Uint8Array): boolean => conn?.readDone(n, buf) ?? false,
+    };
+    const raw = net.connect({ host, port: port === '' ? defaultPort : Number(port), noDelay: true, onread });
     let socket: net.Socket | tls.TLSSocket = raw;
     if (endpoint.tls) {
       const secure = tls.connect({ socket: raw, host, ca, ALPNProtocols: ['h2'], servername: net.isIP(host) ? undefined : host });
@@ -252,15 +253,15 @@ export class Http2Transport {
       raw.on('error', (err) => secure.destroy(err));
       socket = secure;
     }
-    const options = { window: WINDOW, maxFrame: MAX_FRAME, target: endpoint.target, keepaliveMs: this.keepaliveStartOf(endpoint), keepaliveTimeoutMs: this.keepalive.keepaliveTimeoutMs };
+    const options = { window: WINDOW, maxFrame: MAX_FRAME, target: endpoint.target, keepaliveMs: this.keepaliveStartOf(endpoint), keepaliveTimeoutMs: this.keepalive.keepaliveTimeoutMs, readScratch };
     const entry = {
-      conn: new H2Connection(socket, options, () => {
+      conn: (conn = new H2Connection(socket, options, () => {
         if (this.connections.get(endpoint.canonical) === entry) this.connections.delete(endpoint.canonical);
         if (entry.conn.tooManyPings) {
           const doubled = Math.min(MAX_TIMER_MS, entry.conn.options.keepaliveMs * 2);
           this.intervals.set(endpoint.canonical, Math.max(this.keepaliveStartOf(endpoint), doubled));
         }
-      }),
+      })),
       headers: new RequestHeaders(endpoint.tls ? 'https' : 'http', endpoint.target),
     };
     // An idle cached connection must not keep the process alive (an open call's deadline timer does).
@@ -282,8 +283,7 @@ export class Http2Transport {
     opts: CallOptions,
     first: Uint8Array[],
     more: ((stream: H2Stream, failed: () => Promise<void>) => Promise<void>) | undefined,
-    onMessage: (m: Buffer, parts?: Buffer[]) => void | Promise<void>,
-    keepParts = false,
+    onMessage: (m: Buffer) => void | Promise<void>,
     deadlineAt?: number,
   ): Promise<void> {
     return new Promise<void>((resolve, reject) => {
@@ -326,25 +326,26 @@ export class Http2Transport {
       // called as each message completes; an async one (writing a file) holds the next one back, and
       // the stream's receive window is given back only as messages are dealt with.
       let chain: Promise<void> | undefined;
-      const deliver = (m: Buffer, parts?: Buffer[]): void => {
+      const deliver = (m: Buffer): void => {
         if (chain) {
-          chain = chain.then(() => (settled ? undefined : onMessage(m, parts))).catch((err: unknown) => finish(err));
+          chain = chain.then(() => (settled ? undefined : onMessage(m))).catch((err: unknown) => finish(err));
           return;
         }
         let pending: void | Promise<void>;
         try {
-          pending = onMessage(m, parts);
+          pending = onMessage(m);
         } catch (err) {
           return finish(err); // the caller's own error (a refused answer) as it is
         }
         if (pending instanceof Promise) chain = pending.catch((err: unknown) => finish(err));
       };
+      // Messages in memory of their own: the connection reuses its read buffer (see H2Connection.readBuffer).
       const reader = new MessageReader(
-        (m, parts) => {
-          if (!settled) deliver(m, parts);
+        (m) => {
+          if (!settled) deliver(m);
         },
         Infinity,
-        keepParts,
+        true,
       );
       const closed = (): void => {
         if (settled) return;
@@ -382,6 +383,7 @@ export class Http2Transport {
             chain = chain.then(() => stream.consumed(n));
           }
         },
+        target: (max) => (settled ? undefined : reader.target(max)),
         onEnd: () => {
           if (settled) return;
           // After the last message's handler, when one is still at work.
@@ -397,7 +399,7 @@ export class Http2Transport {
             settled = true;
             clearTimeout(timer);
             // On a fresh connection after GOAWAY (this one is no longer usable), on this one after REFUSED_STREAM.
-            resolve(this.call(endpoint, method, opts, first, undefined, onMessage, keepParts, startedAt + opts.deadlineMs));
+            resolve(this.call(endpoint, method, opts, first, undefined, onMessage, startedAt + opts.deadlineMs));
             return;
           }
           const why = rstCode === undefined ? message : `${message} before the call's status`;

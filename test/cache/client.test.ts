@@ -154,8 +154,23 @@ describe('CacheClient against the embedded server', () => {
     }
   });
 
-  test('a large object the LRU keeps as the chunks it arrived in: every get still hands out bytes of its own', async () => {
-    const big = randomBytes(3 * 1024 * 1024 + 5); // many HTTP/2 chunks: the answer is gathered, and the chunks kept
+  test('an object above lruMaxBytes is not kept (and not copied for it): every get fetches it whole, the caller’s own', async () => {
+    const big = randomBytes(2 * 1024 * 1024 + 1);
+    const ref = await client.put('app/too-big', big);
+    const small = new CacheClient({ endpoint, lruMaxBytes: 1024 * 1024 });
+    try {
+      for (let i = 0; i < 2; i++) {
+        const o = await small.get(ref);
+        expect(o.kind === 'opaque' && o.base.equals(big)).toBe(true);
+        if (o.kind === 'opaque') new Uint8Array(o.base.buffer).fill(0x21);
+      }
+    } finally {
+      small.close();
+    }
+  });
+
+  test('a large object the LRU keeps (one copy of the answer): every get still hands out bytes of its own', async () => {
+    const big = randomBytes(3 * 1024 * 1024 + 5); // many HTTP/2 frames and reads: the answer is gathered, and a copy kept
     const ref = await client.put('app/kept', big);
     const own = new CacheClient({ endpoint });
     const other = new CacheClient({ endpoint });

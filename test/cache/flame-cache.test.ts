@@ -3,6 +3,7 @@
  * FLAME_CACHE_BIN=/path/to/flame-object-cache runs these tests (CI never builds Flame; without it they are skipped).
  * The binary is started on 127.0.0.1 with a config of its own, memory-only, and stopped by its pid.
  */
+import { randomBytes } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -114,6 +115,21 @@ suite('CacheClient against Flame’s object cache (FLAME_CACHE_BIN)', () => {
     new Uint8Array(patched.base.buffer).fill(9);
     const last = await c.get({ ...ref, version: p.version });
     expect(last.kind === 'opaque' && [last.base.equals(base), last.patches.map((x) => Buffer.from(x).toString())]).toEqual([true, ['+x']]);
+  });
+
+  test('an incompressible 20 MiB object (frames of 16 MiB, read straight into the message): whole, and each get the caller’s own', async () => {
+    const c = client();
+    const key = 'lru/s/random';
+    const base = randomBytes(20 * 1024 * 1024 + 3);
+    const ref = await c.update(key, base);
+    for (const lru of [c, client({ lruEntries: 0 })]) {
+      const first = await lru.get({ ...ref, version: 0 });
+      if (first.kind !== 'opaque') throw new Error('expected an opaque object');
+      expect(first.base.equals(base)).toBe(true);
+      new Uint8Array(first.base.buffer).fill(9); // the caller scribbles over all it can reach
+      const again = await lru.get(ref); // not modified (from what the LRU kept), or the whole object again
+      expect(again.kind === 'opaque' && again.base.equals(base)).toBe(true);
+    }
   });
 
   test('delete by key and by session prefix; a deleted object is NotFound', async () => {

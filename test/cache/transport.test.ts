@@ -46,22 +46,41 @@ describe('MessageReader', () => {
     }
   });
 
-  it('with keepParts, hands out copies of their own and the chunk slices they were copied from, whatever the boundaries', () => {
+  it('with own, hands out copies of their own whatever the boundaries; bytes read straight into target() are taken without a copy', () => {
     const messages = [Buffer.from('first'), Buffer.alloc(0), Buffer.alloc(3000, 7), Buffer.from('x')];
     const wire = Buffer.concat(messages.flatMap((m) => [Buffer.from([0, ...[24, 16, 8, 0].map((s) => (m.length >>> s) & 0xff)]), m]));
     for (const size of [1, 3, 7, 4096, wire.length]) {
-      const chunks: Buffer[] = [];
-      for (let i = 0; i < wire.length; i += size) chunks.push(Buffer.from(wire.subarray(i, i + size))); // each in memory of its own
-      const got: { m: Buffer; parts: Buffer[] }[] = [];
-      const r = new MessageReader((m, parts) => got.push({ m, parts: parts! }), Infinity, true);
-      for (const c of chunks) r.push(c);
-      expect(got.map((g) => Buffer.from(g.m))).toEqual(messages);
-      for (const { m, parts } of got) {
-        expect(Buffer.concat(parts)).toEqual(m);
-        expect(m.byteLength === 0 || m.buffer.byteLength === m.byteLength).toBe(true); // not a view into a chunk, not in the pool
-        for (const c of chunks) expect(m.buffer).not.toBe(c.buffer);
+      for (const direct of [false, true]) {
+        const scratch = Buffer.alloc(size); // one reused read buffer, as the connection's
+        const got: Buffer[] = [];
+        const r = new MessageReader((m) => got.push(m), Infinity, true);
+        for (let i = 0; i < wire.length; ) {
+          const t = direct ? r.target(size) : undefined;
+          const into = t ?? scratch;
+          const n = Math.min(into.length, wire.length - i);
+          wire.copy(into, 0, i, i + n);
+          r.push(into.subarray(0, n));
+          i += n;
+        }
+        expect(got.map((m) => Buffer.from(m))).toEqual(messages);
+        for (const m of got) {
+          expect(m.byteLength === 0 || m.buffer.byteLength === m.byteLength).toBe(true); // not a view into a chunk, not in the pool
+          expect(m.buffer).not.toBe(scratch.buffer);
+        }
+        scratch.fill(0xee);
+        expect(got.map((m) => Buffer.from(m))).toEqual(messages);
       }
     }
+  });
+
+  it('target() is only offered inside a message, never over its end or a prefix', () => {
+    const r = new MessageReader(() => undefined, Infinity, true);
+    expect(r.target(100)).toBeUndefined();
+    r.push(Buffer.from([0, 0, 0]));
+    expect(r.target(100)).toBeUndefined();
+    r.push(Buffer.from([0, 10, 1, 2]));
+    expect(r.target(100)).toHaveLength(8);
+    expect(r.target(3)).toHaveLength(3);
   });
 
   it('refuses a message longer than its limit at the length prefix, whole or split across chunks', () => {

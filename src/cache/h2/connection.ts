@@ -30,6 +30,12 @@ const MAX_CONTINUATIONS = 64;
 const MAX_UNSENT_ACKS = 1024;
 /** SETTINGS and GOAWAY larger than this are refused (a GOAWAY's debug data has no use past a line). */
 const MAX_CONTROL = 16 * 1024;
+/**
+ * `onread` sockets: the reused read buffer, and the least rest of a DATA frame read straight into its
+ * destination (a smaller one costs a read of its own, dearer than copying it out of a larger read).
+ */
+export const READ_SCRATCH_BYTES = 64 * 1024;
+const DIRECT_MIN = 64 * 1024;
 /** Our keepalive PING's payload (any 8 bytes: whatever the server reads back, the read is what counts). */
 const KEEPALIVE_PING = Buffer.from('flmrunka', 'latin1');
 /** Frame types whose payload has one possible length (RFC 9113 §6). */
@@ -46,12 +52,22 @@ export interface ConnectionOptions {
   keepaliveMs: number;
   /** After a keepalive PING, this long with nothing read (its ACK or anything else) fails the connection. */
   keepaliveTimeoutMs: number;
+  /**
+   * The socket reads through `onread` (see readBuffer), into this buffer (READ_SCRATCH_BYTES) unless
+   * readBuffer() offers a destination; the socket asks for its first one before the connection exists.
+   */
+  readScratch?: Buffer;
 }
 
 /** What a stream tells its call. Exactly one of onEnd and onFail comes, last. */
 export interface StreamEvents {
   onHeaders(headers: HeaderList, endStream: boolean): void;
   onData(data: Buffer): void;
+  /**
+   * Where the next up to `max` data bytes of the stream belong, if the caller knows (a message being
+   * gathered): a read may put them there directly, and onData then gets that very view.
+   */
+  target?(max: number): Buffer | undefined;
   /** The server ended the stream (END_STREAM). */
   onEnd(): void;
   /**
@@ -118,6 +134,9 @@ export class H2Connection implements FrameSink {
   private peerInitialWindow = DEFAULT_WINDOW;
   private peerMaxFrame = DEFAULT_MAX_FRAME;
   private peerMaxStreams = Infinity;
+  /** The reused read buffer of an `onread` socket, and the destination view the pending read was offered instead. */
+  private readonly readScratch?: Buffer;
+  private direct?: Buffer;
   /** A header block being gathered across CONTINUATION frames. */
   private headerStream = 0;
   private headerFlags = 0;
@@ -159,25 +178,9 @@ export class H2Connection implements FrameSink {
     private readonly onGone: () => void,
   ) {
     this.parser = new FrameParser(this, options.maxFrame);
+    this.readScratch = options.readScratch;
     this.intervalMs = options.keepaliveMs;
-    socket.on('data', (chunk: Buffer) => {
-      if (this.dead) return;
-      this.readSinceTick = true;
-      this.reading = true;
-      try {
-        this.parser.push(chunk);
-      } catch (err) {
-        this.protocolFailure(err);
-      }
-      this.reading = false;
-      // What the window updates in this read allow goes out now, in one write per stream (a server
-      // that gives back its window every 16 KiB would otherwise cost a socket write per frame).
-      if (this.unblocked.size > 0) {
-        const streams = [...this.unblocked];
-        this.unblocked.clear();
-        for (const s of streams) if (!s.done) this.send(s, []);
-      }
-    });
+    socket.on('data', (chunk: Buffer) => this.received(chunk, false));
     socket.on('error', (err: Error) => this.lost(`connection to ${options.target} failed: ${err.message}`));
     socket.on('close', () => this.lost(`connection to ${options.target} closed`));
     socket.on('drain', () => this.checkDrain());
@@ -193,6 +196,54 @@ export class H2Connection implements FrameSink {
     increment.writeUInt32BE(options.window - DEFAULT_WINDOW, 0);
     // Written at once, before the socket connects: the socket holds them until it does.
     socket.write(Buffer.concat([PREFACE, frame(FrameType.SETTINGS, 0, 0, settings), frame(FrameType.WINDOW_UPDATE, 0, 0, increment)]));
+  }
+
+  /**
+   * For a socket made with `onread` (net.connect's option: plain TCP only, the TLS layer reads its raw
+   * socket itself): the memory the next read goes to. The rest of a large DATA frame's data is read
+   * straight into its destination (the gRPC message being gathered: no copy, no read buffers to free);
+   * everything else into one reused buffer, whose bytes nothing keeps past the read (the message reader
+   * copies what it takes, frames are parsed at once).
+   */
+  readBuffer(): Buffer {
+    this.direct = undefined;
+    const s = this.dataStream;
+    const left = this.parser.dataLeft;
+    if (left >= DIRECT_MIN && s && !s.done && s.events.target) {
+      const t = s.events.target(left);
+      if (t && t.length >= DIRECT_MIN) return (this.direct = t);
+    }
+    return this.readScratch!;
+  }
+
+  /** An `onread` read of `nread` bytes into `buf` (the last readBuffer()); true: go on reading. */
+  readDone(nread: number, buf: Uint8Array): boolean {
+    const direct = this.direct;
+    this.direct = undefined;
+    if (direct !== undefined && buf === direct) this.received(direct.subarray(0, nread), true);
+    else if (this.readScratch !== undefined && buf === this.readScratch) this.received(this.readScratch.subarray(0, nread), false);
+    else this.protocolFailure(new Error('a socket read into memory the connection did not offer'));
+    return true;
+  }
+
+  private received(chunk: Buffer, direct: boolean): void {
+    if (this.dead) return;
+    this.readSinceTick = true;
+    this.reading = true;
+    try {
+      if (direct) this.parser.pushData(chunk);
+      else this.parser.push(chunk);
+    } catch (err) {
+      this.protocolFailure(err);
+    }
+    this.reading = false;
+    // What the window updates in this read allow goes out now, in one write per stream (a server
+    // that gives back its window every 16 KiB would otherwise cost a socket write per frame).
+    if (this.unblocked.size > 0) {
+      const streams = [...this.unblocked];
+      this.unblocked.clear();
+      for (const s of streams) if (!s.done) this.send(s, []);
+    }
   }
 
   /** The wait before the next keepalive PING (see intervalMs). */

@@ -3,7 +3,8 @@
  *
  * DATA payloads are handed on piece by piece as the socket delivers them (views into the socket's
  * chunks, never gathered), so a 16 MiB DATA frame costs no copy and no wait for its end; every other
- * frame is gathered whole (they are small, and bounded by the MAX_FRAME_SIZE we announced).
+ * frame is gathered whole (they are small, and bounded by the MAX_FRAME_SIZE we announced). A reader
+ * that knows where data bytes go may read the rest of a frame's data there itself (dataLeft, pushData).
  */
 
 export const FrameType = {
@@ -131,6 +132,22 @@ export class FrameParser {
     /** The MAX_FRAME_SIZE we announced: anything longer is a FRAME_SIZE_ERROR. */
     private readonly maxFrame: number,
   ) {}
+
+  /** Data bytes of the current DATA frame still to come, when the next byte is one of them (else 0). */
+  get dataLeft(): number {
+    return this.state === State.Data ? this.left : 0;
+  }
+
+  /**
+   * `data` (at most dataLeft bytes) are the next data bytes of the current DATA frame, read by the
+   * caller straight into the memory it chose (socket reads offered exactly the rest of a frame's data).
+   */
+  pushData(data: Buffer): void {
+    if (this.state !== State.Data || data.length > this.left) throw new RangeError(`${data.length} bytes pushed as data, ${this.dataLeft} due`);
+    this.sink.onData(this.streamId, data);
+    this.left -= data.length;
+    this.dataDone();
+  }
 
   push(chunk: Buffer): void {
     let pos = 0;
