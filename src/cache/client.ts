@@ -432,7 +432,8 @@ export class CacheClient {
         if (!raw) return { answer }; // grpc-js
         length += raw.bytes.length;
       }
-      if (length > this.opts.lruMaxBytes) return { answer }; // too large to be kept: no copy for it
+      // Too large to keep as one wire copy (get() may still keep a copy of the object when the object alone fits).
+      if (length > this.opts.lruMaxBytes) return { answer };
       const wire = Buffer.allocUnsafeSlow(length);
       const ends: number[] = [];
       for (const raw of raws) {

@@ -154,7 +154,7 @@ describe('CacheClient against the embedded server', () => {
     }
   });
 
-  test('an object above lruMaxBytes is not kept (and not copied for it): every get fetches it whole, the caller’s own', async () => {
+  test('an object above lruMaxBytes: every get is whole and the caller’s own (scribbling over one get does not change the next)', async () => {
     const big = randomBytes(2 * 1024 * 1024 + 1);
     const ref = await client.put('app/too-big', big);
     const small = new CacheClient({ endpoint, lruMaxBytes: 1024 * 1024 });

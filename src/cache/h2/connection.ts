@@ -437,6 +437,9 @@ export class H2Connection implements FrameSink {
   /** A stream finished or was reset: its slot goes to a waiting one, and a GOAWAY'd connection closes when idle. */
   private forget(s: H2Stream): void {
     this.streams.delete(s.id);
+    // A stream forgotten inside one of its DATA frames (cancelled, past its deadline) must not stay reachable
+    // through the frame in progress: its message could be large and the connection idle for long.
+    if (this.dataStream === s) this.dataStream = undefined;
     this.blocked.delete(s);
     this.draining.delete(s);
     this.unblocked.delete(s);
