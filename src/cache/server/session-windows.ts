@@ -20,6 +20,14 @@ import type * as grpc from '@grpc/grpc-js';
 export const CONNECTION_WINDOW_BYTES = 1024 * 1024;
 export const STREAM_WINDOW_BYTES = 1024 * 1024;
 
+/**
+ * Our SETTINGS_MAX_FRAME_SIZE. At the default 16 KiB a client sends a 64 MiB put as 4,096 DATA
+ * frames, and node:http2 raises a 'data' event (a Buffer, a push into grpc-js's stream) for each.
+ * No DATA frame can be larger than the stream window, so this allows no more in flight; nghttp2
+ * hands a DATA frame's bytes on as they arrive, so nothing gathers a frame whole either.
+ */
+export const MAX_FRAME_BYTES = STREAM_WINDOW_BYTES;
+
 type SetupHandlers = (this: unknown, http2Server: http2.Http2Server | null, ...rest: unknown[]) => void;
 
 /** Opens every connection of `server` with the windows above (call before it binds). */
@@ -31,7 +39,7 @@ export function tuneWindows(server: grpc.Server): boolean {
   target._setupHandlers = function (this: unknown, http2Server: http2.Http2Server | null, ...rest: unknown[]): void {
     http2Server?.on('session', (session: http2.ServerHttp2Session) => {
       // The stream window goes out as a SETTINGS change (it also applies to streams already open).
-      session.settings({ initialWindowSize: STREAM_WINDOW_BYTES });
+      session.settings({ initialWindowSize: STREAM_WINDOW_BYTES, maxFrameSize: MAX_FRAME_BYTES });
       session.setLocalWindowSize(CONNECTION_WINDOW_BYTES);
     });
     setup.call(this, http2Server, ...rest);
