@@ -23,7 +23,7 @@ import * as keys from '../../src/wire/keys';
 import type { StoredObject } from '../../src/cache/server/stored-object';
 import { grpcCode, rawClient, rawGet, rawPut, startServer } from './helpers';
 
-test('a connection is opened with the 1 MiB stream and connection windows of Flame’s cache, and 1 MiB frames', async () => {
+test('a connection is opened with the 1 MiB stream and connection windows of Flame’s cache, and larger frames', async () => {
   const { server, endpoint } = await startServer();
   const session = http2.connect(endpoint.replace(/^grpc:/, 'http:'));
   try {
@@ -85,7 +85,7 @@ async function framesProxy(upstream: string): Promise<{ endpoint: string; dataFr
   };
 }
 
-test('a large put reaches the server in DATA frames of up to 1 MiB, not 16 KiB ones, and reads back whole', async () => {
+test('a large put reaches the server in DATA frames of up to MAX_FRAME_BYTES, not 16 KiB ones, and reads back whole', async () => {
   const { server, endpoint } = await startServer();
   const proxy = await framesProxy(endpoint);
   const client = new CacheClient({ endpoint: proxy.endpoint, lruEntries: 0 });
