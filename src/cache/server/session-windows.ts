@@ -22,7 +22,7 @@ export const STREAM_WINDOW_BYTES = 1024 * 1024;
 
 /**
  * Our SETTINGS_MAX_FRAME_SIZE. At the default 16 KiB a client sends a 64 MiB put as 4,096 DATA
- * frames, and node:http2 raises a 'data' event (a Buffer, a push into grpc-js's stream) for each.
+ * frames, and node:http2 raises a 'data' event (a Buffer and a stream push) for each.
  * Above the 64 KiB a socket read brings, larger frames save nothing more: nghttp2 hands a DATA
  * frame's bytes on as they arrive. A few other frames (a GOAWAY's debug data) it gathers whole, so
  * this is also what a hostile connection can make it hold beyond the windows: a quarter of them.
