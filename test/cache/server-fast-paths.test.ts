@@ -4,6 +4,7 @@
  * raw-call.ts `joinSmall`), checked for their effect on the wire and on results.
  */
 import http2 from 'node:http2';
+import net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { BSON } from 'bson';
 import pino from 'pino';
@@ -13,7 +14,8 @@ import { ANSWER_SCHEMA_HEADER, encodeRow, PUT_SCHEMA_HEADER } from '../../src/ca
 import { FlmError, ErrorCode } from '../../src/errors';
 import { decodeHeader } from '../../src/cache/server/decoded-headers';
 import { joinSmall } from '../../src/cache/server/raw-call';
-import { CONNECTION_WINDOW_BYTES, STREAM_WINDOW_BYTES } from '../../src/cache/server/session-windows';
+import { CONNECTION_WINDOW_BYTES, MAX_FRAME_BYTES, STREAM_WINDOW_BYTES } from '../../src/cache/server/session-windows';
+import { FrameParser, PREFACE } from '../../src/cache/h2/frames';
 import { FramedMessage } from '../../src/cache/server/shared-answers';
 import { answerFor } from '../../src/cache/server/flight-service';
 import * as smallAnswers from '../../src/cache/server/small-answer';
@@ -21,7 +23,7 @@ import * as keys from '../../src/wire/keys';
 import type { StoredObject } from '../../src/cache/server/stored-object';
 import { grpcCode, rawClient, rawGet, rawPut, startServer } from './helpers';
 
-test('a connection is opened with the 1 MiB stream and connection windows of Flame’s cache', async () => {
+test('a connection is opened with the 1 MiB stream and connection windows of Flame’s cache, and larger frames', async () => {
   const { server, endpoint } = await startServer();
   const session = http2.connect(endpoint.replace(/^grpc:/, 'http:'));
   try {
@@ -36,8 +38,71 @@ test('a connection is opened with the 1 MiB stream and connection windows of Fla
     // The connection's WINDOW_UPDATE was sent before the SETTINGS change; a ping's answer comes after both.
     await new Promise<void>((resolve, reject) => session.ping((err) => (err ? reject(err) : resolve())));
     expect(session.state.remoteWindowSize).toBe(CONNECTION_WINDOW_BYTES);
+    // Sent in the same SETTINGS frame as the stream window.
+    expect(session.remoteSettings.maxFrameSize).toBe(MAX_FRAME_BYTES);
   } finally {
     session.close();
+    await server.close();
+  }
+});
+
+/**
+ * A loopback TCP proxy that reads the client's HTTP/2 frames on their way to `upstream`: the sizes
+ * of the DATA frames a real client sends, as the server's settings let it.
+ */
+async function framesProxy(upstream: string): Promise<{ endpoint: string; dataFrames: number[]; close: () => void }> {
+  const port = Number(new URL(upstream.replace(/^grpc:/, 'http:')).port);
+  const dataFrames: number[] = [];
+  const sockets: net.Socket[] = [];
+  const proxy = net.createServer((client) => {
+    const server = net.connect(port, '127.0.0.1');
+    sockets.push(client, server);
+    const parser = new FrameParser(
+      { onFrame: () => undefined, onDataStart: (_id, _flags, length) => dataFrames.push(length), onData: () => undefined, onDataEnd: () => undefined },
+      2 ** 24 - 1,
+    );
+    let preface = PREFACE.length;
+    client.on('data', (chunk: Buffer) => {
+      const skip = Math.min(preface, chunk.length);
+      preface -= skip;
+      if (chunk.length > skip) parser.push(chunk.subarray(skip));
+      server.write(chunk);
+    });
+    server.pipe(client);
+    client.on('error', () => server.destroy());
+    server.on('error', () => client.destroy());
+    client.on('close', () => server.destroy());
+  });
+  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+  const { port: proxyPort } = proxy.address() as net.AddressInfo;
+  return {
+    endpoint: `grpc://127.0.0.1:${proxyPort}`,
+    dataFrames,
+    close: () => {
+      for (const s of sockets) s.destroy();
+      proxy.close();
+    },
+  };
+}
+
+test('a large put reaches the server in DATA frames of up to MAX_FRAME_BYTES, not 16 KiB ones, and reads back whole', async () => {
+  const { server, endpoint } = await startServer();
+  const proxy = await framesProxy(endpoint);
+  const client = new CacheClient({ endpoint: proxy.endpoint, lruEntries: 0 });
+  try {
+    const data = Buffer.alloc(6 * 1024 * 1024 + 3);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 31) & 0xff;
+    const ref = await client.put('frames/s', data);
+    const largest = Math.max(...proxy.dataFrames);
+    expect(largest).toBeGreaterThan(16 * 1024);
+    expect(largest).toBeLessThanOrEqual(MAX_FRAME_BYTES);
+    // Over 16 KiB frames the 6 MiB alone would take 385.
+    expect(proxy.dataFrames.length).toBeLessThan(6 * 64);
+    const got = await client.get(ref);
+    expect(got.kind === 'opaque' && Buffer.from(got.base).equals(data)).toBe(true);
+  } finally {
+    client.close();
+    proxy.close();
     await server.close();
   }
 });

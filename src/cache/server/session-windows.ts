@@ -20,6 +20,15 @@ import type * as grpc from '@grpc/grpc-js';
 export const CONNECTION_WINDOW_BYTES = 1024 * 1024;
 export const STREAM_WINDOW_BYTES = 1024 * 1024;
 
+/**
+ * Our SETTINGS_MAX_FRAME_SIZE. At the default 16 KiB a client sends a 64 MiB put as 4,096 DATA
+ * frames, and node:http2 raises a 'data' event (a Buffer and a stream push) for each.
+ * Above the 64 KiB a socket read brings, larger frames save nothing more: nghttp2 hands a DATA
+ * frame's bytes on as they arrive. A few other frames (a GOAWAY's debug data) it gathers whole, so
+ * this is also what a hostile connection can make it hold beyond the windows: a quarter of them.
+ */
+export const MAX_FRAME_BYTES = 256 * 1024;
+
 type SetupHandlers = (this: unknown, http2Server: http2.Http2Server | null, ...rest: unknown[]) => void;
 
 /** Opens every connection of `server` with the windows above (call before it binds). */
@@ -31,7 +40,7 @@ export function tuneWindows(server: grpc.Server): boolean {
   target._setupHandlers = function (this: unknown, http2Server: http2.Http2Server | null, ...rest: unknown[]): void {
     http2Server?.on('session', (session: http2.ServerHttp2Session) => {
       // The stream window goes out as a SETTINGS change (it also applies to streams already open).
-      session.settings({ initialWindowSize: STREAM_WINDOW_BYTES });
+      session.settings({ initialWindowSize: STREAM_WINDOW_BYTES, maxFrameSize: MAX_FRAME_BYTES });
       session.setLocalWindowSize(CONNECTION_WINDOW_BYTES);
     });
     setup.call(this, http2Server, ...rest);
