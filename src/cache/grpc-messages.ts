@@ -100,9 +100,14 @@ export class PartsReader extends GrpcMessageReader {
   private parts?: Buffer[];
   private length = 0;
 
+  /**
+   * `onTake`: told each piece of a message gathered over several chunks before it is kept (`n` bytes); it
+   * may throw to refuse the message.
+   */
   constructor(
     private readonly onMessage: (parts: Buffer[], length: number) => void,
     maxMessageBytes: number,
+    private readonly onTake?: (n: number) => void,
   ) {
     super(maxMessageBytes);
   }
@@ -118,6 +123,7 @@ export class PartsReader extends GrpcMessageReader {
   }
 
   protected take(chunk: Buffer, start: number, n: number): void {
+    this.onTake?.(n);
     this.parts!.push(chunk.subarray(start, start + n));
   }
 

@@ -109,6 +109,134 @@ describe('bytes of unfinished puts are bounded server-wide', () => {
   });
 });
 
+/** A DoPut over plain node:http2 whose message is announced as `announced` bytes and left unfinished after `sent` of them. */
+async function unfinishedMessage(endpoint: string, announced: number, sent: number): Promise<{ stream: http2.ClientHttp2Stream; session: http2.ClientHttp2Session }> {
+  const session = http2.connect(endpoint.replace(/^grpc:/, 'http:'));
+  session.on('error', () => undefined);
+  const stream = session.request({
+    ':method': 'POST',
+    ':path': '/arrow.flight.protocol.FlightService/DoPut',
+    'content-type': 'application/grpc',
+    te: 'trailers',
+  });
+  stream.on('error', () => undefined);
+  stream.on('data', () => undefined);
+  const prefix = Buffer.alloc(5);
+  prefix.writeUInt32BE(announced, 1);
+  stream.write(prefix);
+  for (let at = 0; at < sent; at += 256 * 1024) stream.write(Buffer.alloc(Math.min(256 * 1024, sent - at), 7));
+  return { stream, session };
+}
+
+describe('bytes of messages still arriving count too', () => {
+  test('a put message held half-sent holds its bytes: a put past the limit is refused meanwhile, and they are released when it is cut', async () => {
+    const { server, endpoint } = await startServer({ maxMemoryBytes: 8 * MiB });
+    const raw = rawClient(endpoint);
+    const held = await unfinishedMessage(endpoint, 8.5 * MiB, 6 * MiB); // under the largest message (8 MiB + 1 MiB)
+    try {
+      await until(() => server.unfinishedPutBytes >= 6 * MiB);
+      const { code, details } = await grpcCode(rawPut(raw, [{ flight_descriptor: path1('app/next'), data_header: PUT_SCHEMA_HEADER }, chunk(3 * MiB, 1)]));
+      expect(code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+      expect(details).toMatch(/unfinished puts.*limit for all of them together is 8388608 bytes/);
+      held.stream.close(http2.constants.NGHTTP2_CANCEL);
+      await until(() => server.unfinishedPutBytes === 0);
+      await expect(rawPut(raw, [{ flight_descriptor: path1('app/after'), data_header: PUT_SCHEMA_HEADER }, chunk(3 * MiB, 2)])).resolves.toBeDefined();
+      expect(server.unfinishedPutBytes).toBe(0);
+    } finally {
+      held.session.destroy();
+      raw.close();
+      await server.close();
+    }
+  });
+
+  test('charged as it arrives, a lone message above the limit still passes whole (with storage); one arriving while others are held is refused', async () => {
+    const { server, endpoint } = await startServer({ maxMemoryBytes: 2 * MiB, storageDir: dir });
+    const raw = rawClient(endpoint);
+    const client = new CacheClient({ endpoint });
+    try {
+      // Alone: a 5 MiB object is gathered over many chunks, charged as it comes, and passes.
+      const big = Buffer.alloc(5 * MiB, 3);
+      const ref = await client.put('app/alone', big);
+      expect(server.unfinishedPutBytes).toBe(0);
+      const back = await client.get(ref);
+      expect(back.kind === 'opaque' && back.base.equals(big)).toBe(true);
+      // With another put's 1.5 MiB held unfinished, a message growing past the limit is refused as it grows.
+      const other = openPut(raw, [{ flight_descriptor: path1('app/other'), data_header: PUT_SCHEMA_HEADER }, chunk(1.5 * MiB, 1)]);
+      await until(() => server.unfinishedPutBytes >= 1.5 * MiB);
+      const { code } = await grpcCode(rawPut(raw, [{ flight_descriptor: path1('app/late'), data_header: PUT_SCHEMA_HEADER }, chunk(5 * MiB, 2)]));
+      expect(code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+      other.call.end();
+      expect((await other.outcome).code).toBe(grpc.status.OK);
+      await until(() => server.unfinishedPutBytes === 0);
+    } finally {
+      client.close();
+      raw.close();
+      await server.close();
+    }
+  });
+
+  test('a put refused at a later message\'s prefix (too large) releases its earlier messages at once, not at its idle timeout', async () => {
+    const { server, endpoint } = await startServer({ maxMemoryBytes: 8 * MiB, idleTimeoutMs: 600_000 });
+    try {
+      const session = http2.connect(endpoint.replace(/^grpc:/, 'http:'));
+      session.on('error', () => undefined);
+      const stream = session.request({ ':method': 'POST', ':path': '/arrow.flight.protocol.FlightService/DoPut', 'content-type': 'application/grpc', te: 'trailers' });
+      stream.on('error', () => undefined);
+      stream.on('data', () => undefined);
+      const status = new Promise<string>((resolve) => {
+        stream.on('response', (h) => { if (h['grpc-status'] !== undefined) resolve(String(h['grpc-status'])); });
+        stream.on('trailers', (t) => resolve(String(t['grpc-status'])));
+      });
+      const frame = (m: Buffer): Buffer => {
+        const p = Buffer.alloc(5);
+        p.writeUInt32BE(m.length, 1);
+        return Buffer.concat([p, m]);
+      };
+      stream.write(frame(Buffer.from(encodeFlightData({ flight_descriptor: path1('app/refused'), data_header: PUT_SCHEMA_HEADER }))));
+      stream.write(frame(Buffer.from(encodeFlightData(chunk(MiB, 1)))));
+      await until(() => server.unfinishedPutBytes >= MiB);
+      const tooLarge = Buffer.alloc(5);
+      tooLarge.writeUInt32BE(100 * MiB, 1);
+      stream.write(tooLarge);
+      expect(await status).toBe(String(grpc.status.RESOURCE_EXHAUSTED));
+      await until(() => server.unfinishedPutBytes === 0);
+      session.destroy();
+    } finally {
+      await server.close();
+    }
+  });
+
+  test('a DoGet request longer than any Ticket is RESOURCE_EXHAUSTED at its prefix; the server serves on', async () => {
+    const { server, endpoint } = await startServer();
+    const raw = rawClient(endpoint);
+    try {
+      const session = http2.connect(endpoint.replace(/^grpc:/, 'http:'));
+      session.on('error', () => undefined);
+      const stream = session.request({ ':method': 'POST', ':path': '/arrow.flight.protocol.FlightService/DoGet', 'content-type': 'application/grpc', te: 'trailers' });
+      stream.on('error', () => undefined);
+      stream.on('data', () => undefined);
+      const status = new Promise<string | undefined>((resolve) => {
+        stream.on('response', (h) => { if (h['grpc-status'] !== undefined) resolve(String(h['grpc-status'])); });
+        stream.on('trailers', (t) => resolve(String(t['grpc-status'])));
+        stream.on('close', () => resolve(undefined));
+      });
+      // A whole Ticket message of 1 MiB (field 1, a 1 MiB key): far under the largest put message.
+      const key = Buffer.alloc(MiB, 0x61);
+      const ticket = Buffer.concat([Buffer.from([0x0a, 0x80, 0x80, 0x40]), key]);
+      const prefix = Buffer.alloc(5);
+      prefix.writeUInt32BE(ticket.length, 1);
+      stream.end(Buffer.concat([prefix, ticket]));
+      expect(await status).toBe(String(grpc.status.RESOURCE_EXHAUSTED));
+      session.destroy();
+      const ref = await rawPut(raw, [{ flight_descriptor: path1('app/still'), data_header: PUT_SCHEMA_HEADER }, chunk(10, 1)]);
+      expect(ref.length).toBeGreaterThan(0);
+    } finally {
+      raw.close();
+      await server.close();
+    }
+  });
+});
+
 describe('stored puts stream to disk', () => {
   const tmpFiles = (): { name: string; size: number }[] =>
     (fs.readdirSync(dir, { recursive: true }) as string[])

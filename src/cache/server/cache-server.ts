@@ -165,7 +165,7 @@ export class CacheServer {
           const call = new RawCall(stream, headers);
           if (method === 'DoPut') {
             doPut(call);
-            call.readMessages('DoPut', maxMessage, () => undefined);
+            call.readMessages('DoPut', maxMessage, () => undefined, this.putBudget);
           } else call.readMessages('DoGet', maxMessage, () => doGet(call));
         });
         if (!taken) logger.warn('grpc-js internals are not as expected: DoPut and DoGet are served by grpc-js');

@@ -27,10 +27,12 @@ export class PutBudget {
 
   /**
    * Charges `n` bytes to a put, or throws RESOURCE_EXHAUSTED naming the server-wide limit. `what` names the
-   * message in that error; it is asked for only then (every message of every put is charged).
+   * message in that error; it is asked for only then (every message of every put is charged). `mine`: bytes
+   * of the same message charged before (a message charged piece by piece as it arrives): when they are all
+   * that is held, the message is alone and passes, as a whole one would.
    */
-  take(n: number, what: () => string): void {
-    if (this.held > 0 && this.held + n > this.limit) {
+  take(n: number, what: () => string, mine = 0): void {
+    if (this.held > mine && this.held + n > this.limit) {
       throw limitExceeded(
         `${what()}: the cache server already holds ${this.held} bytes of unfinished puts and its limit for all of them ` +
           `together is ${this.limit} bytes (--max-memory); retry when other puts have finished`,

@@ -25,6 +25,7 @@ import { CallError, frameFlightData } from '../transport';
 import { PartsReader } from '../grpc-messages';
 import { decodeReceived, type ReceivedFlightData } from './received-parts';
 import { FramedMessage } from './shared-answers';
+import type { PutBudget } from './put-budget';
 import { boundedText, type ServiceStatus } from './status';
 
 const SERVICE = '/arrow.flight.protocol.FlightService/';
@@ -40,6 +41,11 @@ const RESPONSE_HEADERS: http2.OutgoingHttpHeaders = Object.freeze({ ':status': 2
 const WAIT_FOR_TRAILERS = Object.freeze({ waitForTrailers: true, sendDate: false }) as http2.ServerStreamResponseOptions;
 const END_STREAM = Object.freeze({ endStream: true, sendDate: false }) as http2.ServerStreamResponseOptions;
 const OK_TRAILERS: http2.OutgoingHttpHeaders = Object.freeze({ 'grpc-status': String(grpc.status.OK) });
+/**
+ * A DoGet's request is one Ticket: a key (components of at most 200 bytes) and a version. Far more than any
+ * ticket needs, and it keeps what a DoGet can make the server gather small.
+ */
+export const MAX_TICKET_MESSAGE = 64 * 1024;
 /** Shared: each Buffer.alloc(0) is an ArrayBuffer of its own to allocate and sweep. */
 const NO_TICKET = Buffer.alloc(0);
 
@@ -84,6 +90,7 @@ export class RawCall extends EventEmitter {
     super();
     stream.on('close', () => {
       clearTimeout(this.deadline);
+      this.unreserve();
       // Closed before our status went out: the client cancelled or the connection dropped.
       if (!this.statusSent || !this.ended) this.markCancelled();
       this.emit('close');
@@ -186,6 +193,7 @@ export class RawCall extends EventEmitter {
   private finishWith(code: grpc.status, details: string): void {
     if (this.ended) return;
     this.ended = true;
+    this.unreserve(); // nothing more is read from this call
     clearTimeout(this.deadline);
     const stream = this.stream;
     if (stream.destroyed || stream.closed) return;
@@ -211,16 +219,44 @@ export class RawCall extends EventEmitter {
     }
   }
 
-  /** Reads the request stream as gRPC messages: DoPut emits each FlightData, then 'end'; DoGet sets `request`. */
-  readMessages(method: RawMethod, maxMessageBytes: number, ready: () => void): void {
+  /** Bytes of a DoPut message being gathered, charged to the put budget as they arrive, until the message is whole. */
+  private reserved = 0;
+  private budget?: PutBudget;
+
+  private unreserve(): void {
+    if (this.reserved === 0) return;
+    this.budget!.release(this.reserved);
+    this.reserved = 0;
+  }
+
+  /**
+   * Reads the request stream as gRPC messages: DoPut emits each FlightData, then 'end'; DoGet sets `request`.
+   * `budget` (DoPut): the bytes of a message gathered over several chunks are charged there as they arrive
+   * (its announced length is not: a 5-byte prefix must not take the budget), so messages still arriving count
+   * against the server-wide limit too; the put receiver charges each whole message as before, and this
+   * charge is handed back just before. A DoGet's one message is a Ticket: at most MAX_TICKET_MESSAGE bytes.
+   */
+  readMessages(method: RawMethod, maxMessageBytes: number, ready: () => void, budget?: PutBudget): void {
     let requests = 0;
+    this.budget = budget;
+    const reserve = budget && method === 'DoPut'
+      ? (n: number): void => {
+          try {
+            budget.take(n, () => `DoPut message at ${this.reserved} bytes received`, this.reserved);
+          } catch (err) {
+            throw new CallError(grpc.status.RESOURCE_EXHAUSTED, err instanceof Error ? err.message : String(err));
+          }
+          this.reserved += n;
+        }
+      : undefined;
     const reader = new PartsReader((parts, length) => {
       if (method === 'DoPut') {
+        this.unreserve(); // the handler charges the whole message at once, in this same turn
         super.emit('data', decodeReceived(parts, length) satisfies ReceivedFlightData);
         return;
       }
       if (++requests === 1) this.request = { ticket: decodeTicket(parts.length === 1 ? parts[0]! : Buffer.concat(parts, length)) };
-    }, maxMessageBytes);
+    }, method === 'DoGet' ? Math.min(maxMessageBytes, MAX_TICKET_MESSAGE) : maxMessageBytes, reserve);
     this.stream.on('data', (chunk: Buffer) => {
       if (this.ended) return;
       try {
@@ -228,6 +264,9 @@ export class RawCall extends EventEmitter {
       } catch (err) {
         const e = err instanceof CallError ? err : new CallError(grpc.status.INTERNAL, err instanceof Error ? err.message : String(err));
         this.fail(e.code, e.details);
+        // The handler learns that the call is over only this way: a put drops (and releases) what it held
+        // now, not when its idle timer fires.
+        this.markCancelled();
       }
     });
     this.stream.on('end', () => {

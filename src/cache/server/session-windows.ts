@@ -31,7 +31,7 @@ export const MAX_FRAME_BYTES = 256 * 1024;
 
 type SetupHandlers = (this: unknown, http2Server: http2.Http2Server | null, ...rest: unknown[]) => void;
 
-/** Opens every connection of `server` with the windows above (call before it binds). */
+/** Opens every connection of `server` with the windows and the max frame size above (call before it binds). */
 export function tuneWindows(server: grpc.Server): boolean {
   const target = server as unknown as { _setupHandlers?: unknown };
   const original = target._setupHandlers;
