@@ -16,6 +16,7 @@ import { encodeSchema } from '../../src/wire/ipc';
 import { encodeRow, PUT_SCHEMA_HEADER } from '../../src/cache/opaque';
 import { arrowPutMessages } from '../../src/cache/put-messages';
 import { MAX_STATUS_CHARS } from '../../src/cache/server/status';
+import { decodeObjectRef } from '../../src/wire/object-ref';
 import { makeTempDir, removeDir } from '../helpers/tmp';
 import { grpcCode, heldGet, rawClient, rawPut, startServer } from './helpers';
 
@@ -154,9 +155,10 @@ describe('bytes of messages still arriving count too', () => {
     const raw = rawClient(endpoint);
     const client = new CacheClient({ endpoint });
     try {
-      // Alone: a 5 MiB object is gathered over many chunks, charged as it comes, and passes.
+      // Alone: one 5 MiB message (CacheClient would send 1 MiB ones) is gathered over many reads, charged
+      // as it comes, and passes.
       const big = Buffer.alloc(5 * MiB, 3);
-      const ref = await client.put('app/alone', big);
+      const ref = decodeObjectRef(await rawPut(raw, [{ flight_descriptor: path1('app/alone'), data_header: PUT_SCHEMA_HEADER }, chunk(5 * MiB, 3)]));
       expect(server.unfinishedPutBytes).toBe(0);
       const back = await client.get(ref);
       expect(back.kind === 'opaque' && back.base.equals(big)).toBe(true);
@@ -202,6 +204,39 @@ describe('bytes of messages still arriving count too', () => {
       await until(() => server.unfinishedPutBytes === 0);
       session.destroy();
     } finally {
+      await server.close();
+    }
+  });
+
+  test('a put past its deadline in the middle of a message releases all it held at once, the client still connected', async () => {
+    const { server, endpoint } = await startServer({ maxMemoryBytes: 8 * MiB, idleTimeoutMs: 600_000 });
+    const session = http2.connect(endpoint.replace(/^grpc:/, 'http:'));
+    session.on('error', () => undefined);
+    try {
+      const stream = session.request({ ':method': 'POST', ':path': '/arrow.flight.protocol.FlightService/DoPut', 'content-type': 'application/grpc', te: 'trailers', 'grpc-timeout': '500m' });
+      stream.on('error', () => undefined);
+      stream.on('data', () => undefined);
+      const status = new Promise<string>((resolve) => {
+        stream.on('response', (h) => { if (h['grpc-status'] !== undefined) resolve(String(h['grpc-status'])); });
+        stream.on('trailers', (t) => resolve(String(t['grpc-status'])));
+      });
+      const frame = (m: Buffer): Buffer => {
+        const p = Buffer.alloc(5);
+        p.writeUInt32BE(m.length, 1);
+        return Buffer.concat([p, m]);
+      };
+      stream.write(frame(Buffer.from(encodeFlightData({ flight_descriptor: path1('app/late'), data_header: PUT_SCHEMA_HEADER }))));
+      stream.write(frame(Buffer.from(encodeFlightData(chunk(MiB, 1)))));
+      const half = Buffer.alloc(5);
+      half.writeUInt32BE(4 * MiB, 1);
+      stream.write(half);
+      stream.write(Buffer.alloc(2 * MiB, 2));
+      expect(await status).toBe(String(grpc.status.DEADLINE_EXCEEDED));
+      // Our side is ended, the client's is not: nothing closed the stream, yet nothing stays charged.
+      await until(() => server.unfinishedPutBytes === 0);
+      expect(stream.closed).toBe(false);
+    } finally {
+      session.destroy();
       await server.close();
     }
   });

@@ -77,7 +77,7 @@ export class RawCall extends EventEmitter {
   /** The DoGet request (set before the handler runs). */
   request: { ticket: Buffer } = { ticket: NO_TICKET };
   cancelled = false;
-  /** Whether the client's side ended by a cut rather than by its END_STREAM. */
+  /** Whether the call ended without the client's END_STREAM: cut by the client, or ended by the server while still reading (a refusal, its deadline). */
   cut = false;
   private statusSent = false;
   private ended = false;
@@ -99,7 +99,10 @@ export class RawCall extends EventEmitter {
     stream.on('error', () => this.markCancelled());
     const ms = timeoutMs(headers['grpc-timeout']);
     if (ms !== undefined) {
-      this.deadline = setTimeout(() => this.fail(grpc.status.DEADLINE_EXCEEDED, 'Deadline exceeded'), ms);
+      this.deadline = setTimeout(() => {
+        this.fail(grpc.status.DEADLINE_EXCEEDED, 'Deadline exceeded');
+        this.markCancelled(); // as grpc-js does: the handler drops what the call held now
+      }, ms);
       this.deadline.unref();
     }
   }
@@ -241,6 +244,7 @@ export class RawCall extends EventEmitter {
     this.budget = budget;
     const reserve = budget && method === 'DoPut'
       ? (n: number): void => {
+          if (this.ended) return; // the rest of a chunk read after the call ended: dropped with the chunk
           try {
             budget.take(n, () => `DoPut message at ${this.reserved} bytes received`, this.reserved);
           } catch (err) {
@@ -251,6 +255,7 @@ export class RawCall extends EventEmitter {
       : undefined;
     const reader = new PartsReader((parts, length) => {
       if (method === 'DoPut') {
+        if (this.ended) return;
         this.unreserve(); // the handler charges the whole message at once, in this same turn
         super.emit('data', decodeReceived(parts, length) satisfies ReceivedFlightData);
         return;
