@@ -110,21 +110,38 @@ describe('bytes of unfinished puts are bounded server-wide', () => {
   });
 });
 
-/** A DoPut over plain node:http2 whose message is announced as `announced` bytes and left unfinished after `sent` of them. */
-async function unfinishedMessage(endpoint: string, announced: number, sent: number): Promise<{ stream: http2.ClientHttp2Stream; session: http2.ClientHttp2Session }> {
+/**
+ * A DoPut or DoGet over plain node:http2, as a client that is not grpc-js may send it (grpc-js's cancel
+ * sends END_STREAM before its RST_STREAM, so a cut made with it is not a cut); `status` is the gRPC
+ * status once it comes (undefined when the stream closes without one).
+ */
+function rawFlightCall(endpoint: string, method: 'DoPut' | 'DoGet', headers: http2.OutgoingHttpHeaders = {}): { session: http2.ClientHttp2Session; stream: http2.ClientHttp2Stream; status: Promise<string | undefined> } {
   const session = http2.connect(endpoint.replace(/^grpc:/, 'http:'));
   session.on('error', () => undefined);
-  const stream = session.request({
-    ':method': 'POST',
-    ':path': '/arrow.flight.protocol.FlightService/DoPut',
-    'content-type': 'application/grpc',
-    te: 'trailers',
-  });
+  const stream = session.request({ ':method': 'POST', ':path': `/arrow.flight.protocol.FlightService/${method}`, 'content-type': 'application/grpc', te: 'trailers', ...headers });
   stream.on('error', () => undefined);
   stream.on('data', () => undefined);
+  const status = new Promise<string | undefined>((resolve) => {
+    stream.on('response', (h) => {
+      if (h['grpc-status'] !== undefined) resolve(String(h['grpc-status']));
+    });
+    stream.on('trailers', (t) => resolve(String(t['grpc-status'])));
+    stream.on('close', () => resolve(undefined));
+  });
+  return { session, stream, status };
+}
+
+/** The 5-byte gRPC prefix announcing `announced` bytes (by default the body's length), then the body. */
+function grpcMessage(body: Uint8Array, announced = body.length): Buffer {
   const prefix = Buffer.alloc(5);
   prefix.writeUInt32BE(announced, 1);
-  stream.write(prefix);
+  return Buffer.concat([prefix, body]);
+}
+
+/** A DoPut whose message is announced as `announced` bytes and left unfinished after `sent` of them. */
+function unfinishedMessage(endpoint: string, announced: number, sent: number): { stream: http2.ClientHttp2Stream; session: http2.ClientHttp2Session } {
+  const { session, stream } = rawFlightCall(endpoint, 'DoPut');
+  stream.write(grpcMessage(Buffer.alloc(0), announced));
   for (let at = 0; at < sent; at += 256 * 1024) stream.write(Buffer.alloc(Math.min(256 * 1024, sent - at), 7));
   return { stream, session };
 }
@@ -133,7 +150,7 @@ describe('bytes of messages still arriving count too', () => {
   test('a put message held half-sent holds its bytes: a put past the limit is refused meanwhile, and they are released when it is cut', async () => {
     const { server, endpoint } = await startServer({ maxMemoryBytes: 8 * MiB });
     const raw = rawClient(endpoint);
-    const held = await unfinishedMessage(endpoint, 8.5 * MiB, 6 * MiB); // under the largest message (8 MiB + 1 MiB)
+    const held = unfinishedMessage(endpoint, 8.5 * MiB, 6 * MiB); // under the largest message (8 MiB + 1 MiB)
     try {
       await until(() => server.unfinishedPutBytes >= 6 * MiB);
       const { code, details } = await grpcCode(rawPut(raw, [{ flight_descriptor: path1('app/next'), data_header: PUT_SCHEMA_HEADER }, chunk(3 * MiB, 1)]));
@@ -180,26 +197,11 @@ describe('bytes of messages still arriving count too', () => {
   test('a put refused at a later message\'s prefix (too large) releases its earlier messages at once, not at its idle timeout', async () => {
     const { server, endpoint } = await startServer({ maxMemoryBytes: 8 * MiB, idleTimeoutMs: 600_000 });
     try {
-      const session = http2.connect(endpoint.replace(/^grpc:/, 'http:'));
-      session.on('error', () => undefined);
-      const stream = session.request({ ':method': 'POST', ':path': '/arrow.flight.protocol.FlightService/DoPut', 'content-type': 'application/grpc', te: 'trailers' });
-      stream.on('error', () => undefined);
-      stream.on('data', () => undefined);
-      const status = new Promise<string>((resolve) => {
-        stream.on('response', (h) => { if (h['grpc-status'] !== undefined) resolve(String(h['grpc-status'])); });
-        stream.on('trailers', (t) => resolve(String(t['grpc-status'])));
-      });
-      const frame = (m: Buffer): Buffer => {
-        const p = Buffer.alloc(5);
-        p.writeUInt32BE(m.length, 1);
-        return Buffer.concat([p, m]);
-      };
-      stream.write(frame(Buffer.from(encodeFlightData({ flight_descriptor: path1('app/refused'), data_header: PUT_SCHEMA_HEADER }))));
-      stream.write(frame(Buffer.from(encodeFlightData(chunk(MiB, 1)))));
+      const { session, stream, status } = rawFlightCall(endpoint, 'DoPut');
+      stream.write(grpcMessage(encodeFlightData({ flight_descriptor: path1('app/refused'), data_header: PUT_SCHEMA_HEADER })));
+      stream.write(grpcMessage(encodeFlightData(chunk(MiB, 1))));
       await until(() => server.unfinishedPutBytes >= MiB);
-      const tooLarge = Buffer.alloc(5);
-      tooLarge.writeUInt32BE(100 * MiB, 1);
-      stream.write(tooLarge);
+      stream.write(grpcMessage(Buffer.alloc(0), 100 * MiB));
       expect(await status).toBe(String(grpc.status.RESOURCE_EXHAUSTED));
       await until(() => server.unfinishedPutBytes === 0);
       session.destroy();
@@ -210,27 +212,11 @@ describe('bytes of messages still arriving count too', () => {
 
   test('a put past its deadline in the middle of a message releases all it held at once, the client still connected', async () => {
     const { server, endpoint } = await startServer({ maxMemoryBytes: 8 * MiB, idleTimeoutMs: 600_000 });
-    const session = http2.connect(endpoint.replace(/^grpc:/, 'http:'));
-    session.on('error', () => undefined);
+    const { session, stream, status } = rawFlightCall(endpoint, 'DoPut', { 'grpc-timeout': '500m' });
     try {
-      const stream = session.request({ ':method': 'POST', ':path': '/arrow.flight.protocol.FlightService/DoPut', 'content-type': 'application/grpc', te: 'trailers', 'grpc-timeout': '500m' });
-      stream.on('error', () => undefined);
-      stream.on('data', () => undefined);
-      const status = new Promise<string>((resolve) => {
-        stream.on('response', (h) => { if (h['grpc-status'] !== undefined) resolve(String(h['grpc-status'])); });
-        stream.on('trailers', (t) => resolve(String(t['grpc-status'])));
-      });
-      const frame = (m: Buffer): Buffer => {
-        const p = Buffer.alloc(5);
-        p.writeUInt32BE(m.length, 1);
-        return Buffer.concat([p, m]);
-      };
-      stream.write(frame(Buffer.from(encodeFlightData({ flight_descriptor: path1('app/late'), data_header: PUT_SCHEMA_HEADER }))));
-      stream.write(frame(Buffer.from(encodeFlightData(chunk(MiB, 1)))));
-      const half = Buffer.alloc(5);
-      half.writeUInt32BE(4 * MiB, 1);
-      stream.write(half);
-      stream.write(Buffer.alloc(2 * MiB, 2));
+      stream.write(grpcMessage(encodeFlightData({ flight_descriptor: path1('app/late'), data_header: PUT_SCHEMA_HEADER })));
+      stream.write(grpcMessage(encodeFlightData(chunk(MiB, 1))));
+      stream.write(grpcMessage(Buffer.alloc(2 * MiB, 2), 4 * MiB)); // half of a 4 MiB message
       expect(await status).toBe(String(grpc.status.DEADLINE_EXCEEDED));
       // Our side is ended, the client's is not: nothing closed the stream, yet nothing stays charged.
       await until(() => server.unfinishedPutBytes === 0);
@@ -245,22 +231,9 @@ describe('bytes of messages still arriving count too', () => {
     const { server, endpoint } = await startServer();
     const raw = rawClient(endpoint);
     try {
-      const session = http2.connect(endpoint.replace(/^grpc:/, 'http:'));
-      session.on('error', () => undefined);
-      const stream = session.request({ ':method': 'POST', ':path': '/arrow.flight.protocol.FlightService/DoGet', 'content-type': 'application/grpc', te: 'trailers' });
-      stream.on('error', () => undefined);
-      stream.on('data', () => undefined);
-      const status = new Promise<string | undefined>((resolve) => {
-        stream.on('response', (h) => { if (h['grpc-status'] !== undefined) resolve(String(h['grpc-status'])); });
-        stream.on('trailers', (t) => resolve(String(t['grpc-status'])));
-        stream.on('close', () => resolve(undefined));
-      });
+      const { session, stream, status } = rawFlightCall(endpoint, 'DoGet');
       // A whole Ticket message of 1 MiB (field 1, a 1 MiB key): far under the largest put message.
-      const key = Buffer.alloc(MiB, 0x61);
-      const ticket = Buffer.concat([Buffer.from([0x0a, 0x80, 0x80, 0x40]), key]);
-      const prefix = Buffer.alloc(5);
-      prefix.writeUInt32BE(ticket.length, 1);
-      stream.end(Buffer.concat([prefix, ticket]));
+      stream.end(grpcMessage(Buffer.concat([Buffer.from([0x0a, 0x80, 0x80, 0x40]), Buffer.alloc(MiB, 0x61)])));
       expect(await status).toBe(String(grpc.status.RESOURCE_EXHAUSTED));
       session.destroy();
       const ref = await rawPut(raw, [{ flight_descriptor: path1('app/still'), data_header: PUT_SCHEMA_HEADER }, chunk(10, 1)]);
@@ -282,18 +255,10 @@ describe('stored puts stream to disk', () => {
     const { server, endpoint } = await startServer({ storageDir: dir, maxMemoryBytes: 2 * MiB });
     const raw = rawClient(endpoint);
     try {
-      // Raw HTTP/2, so that the cut is a cut: grpc-js's cancel sends END_STREAM before its RST_STREAM.
-      const session = http2.connect(endpoint.replace(/^grpc:/, 'http:'));
-      session.on('error', () => undefined);
-      const stream = session.request({ ':method': 'POST', ':path': '/arrow.flight.protocol.FlightService/DoPut', 'content-type': 'application/grpc', te: 'trailers' });
-      stream.on('error', () => undefined);
-      stream.on('data', () => undefined);
+      // Raw HTTP/2, so that the cut is a cut.
+      const { session, stream } = rawFlightCall(endpoint, 'DoPut');
       for (const m of [{ flight_descriptor: path1('app/spool/obj'), data_header: PUT_SCHEMA_HEADER }, ...Array.from({ length: 6 }, (_, i) => chunk(MiB, i))]) {
-        const body = encodeFlightData(m);
-        const frame = Buffer.alloc(5 + body.length);
-        frame.writeUInt32BE(body.length, 1);
-        body.copy(frame, 5);
-        stream.write(frame);
+        stream.write(grpcMessage(encodeFlightData(m)));
       }
       // 6 MiB on disk before the stream ends, while the server holds no more than its 2 MiB limit.
       await until(() => tmpFiles().some((f) => f.size >= 6 * MiB));
