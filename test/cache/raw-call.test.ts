@@ -71,8 +71,8 @@ test('DoPut and DoGet answer the same on node:http2 and on grpc-js', async () =>
 test('takeStreams leaves a server whose grpc-js internals moved to grpc-js', () => {
   const server = new grpc.Server();
   const moved = Object.assign(Object.create(null) as object, { _streamHandler: 'not a function' }) as unknown as grpc.Server;
-  expect(takeStreams(moved, () => undefined)).toBe(false);
-  expect(takeStreams(server, () => undefined)).toBe(true);
+  expect(takeStreams(moved, () => undefined, 1024)).toBe(false);
+  expect(takeStreams(server, () => undefined, 1024)).toBe(true);
   server.forceShutdown();
 });
 

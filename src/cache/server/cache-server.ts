@@ -66,6 +66,8 @@ const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
 const RETAIN_BYTES = 1024 * 1024;
 /** gRPC's own ceiling for one message; an opaque object (one Binary value) is below it. */
 const MAX_MESSAGE_WITH_STORAGE = 0x7fffffff;
+/** The largest message of a method other than DoPut and DoGet (when those two are served on node:http2). */
+export const OTHER_METHODS_MAX_MESSAGE = 64 * 1024;
 
 export class CacheServer {
   private readonly opts: Required<Omit<CacheServerOptions, 'storageDir' | 'publicEndpoint' | 'tls'>> &
@@ -161,13 +163,18 @@ export class CacheServer {
       if (this.opts.transport === 'http2') {
         const doGet = handlers.DoGet as unknown as (call: RawCall) => void;
         const doPut = handlers.DoPut as unknown as (call: RawCall) => void;
-        const taken = takeStreams(server, (method, stream, headers) => {
-          const call = new RawCall(stream, headers);
-          if (method === 'DoPut') {
-            doPut(call);
-            call.readMessages('DoPut', maxMessage, () => undefined, this.putBudget);
-          } else call.readMessages('DoGet', maxMessage, () => doGet(call));
-        });
+        const taken = takeStreams(
+          server,
+          (method, stream, headers) => {
+            const call = new RawCall(stream, headers);
+            if (method === 'DoPut') {
+              doPut(call);
+              call.readMessages('DoPut', maxMessage, () => undefined, this.putBudget);
+            } else call.readMessages('DoGet', maxMessage, () => doGet(call));
+          },
+          // The other methods take an Action, a FlightDescriptor, a Criteria: small messages.
+          OTHER_METHODS_MAX_MESSAGE,
+        );
         if (!taken) logger.warn('grpc-js internals are not as expected: DoPut and DoGet are served by grpc-js');
       }
       const creds = this.opts.tls

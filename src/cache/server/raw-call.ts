@@ -332,6 +332,12 @@ function framePutResult(meta: Uint8Array): Uint8Array[] {
   return [out];
 }
 
+/** Whether a stream asks for DoPut or DoGet, whether or not this path can serve it. */
+function isPutOrGet(headers: http2.IncomingHttpHeaders): boolean {
+  const path = headers[':path'];
+  return path === `${SERVICE}DoPut` || path === `${SERVICE}DoGet`;
+}
+
 /** Which raw method a stream's headers ask for, when this path can serve it as it is. */
 function rawMethodOf(headers: http2.IncomingHttpHeaders): RawMethod | undefined {
   const path = headers[':path'];
@@ -352,15 +358,42 @@ type StreamHandler = (this: unknown, extraInterceptors: unknown, stream: http2.S
 /**
  * Makes `server` hand DoGet and DoPut streams to `serve` (before it binds).
  * False when grpc-js's internals are not as expected: then grpc-js serves them.
+ *
+ * The streams left to grpc-js are gathered whole under its server-wide receive limit, which must stay the
+ * put's for a compressed DoPut (grpc-js decodes those). Every other method's messages are small: each of
+ * their calls is made with that limit lowered to `otherMaxMessage`. grpc-js reads the limit from the server's
+ * options when it makes the call, synchronously inside its stream handler; when `options` is not the object
+ * expected there, those calls keep the server's limit.
  */
-export function takeStreams(server: grpc.Server, serve: (method: RawMethod, stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => void): boolean {
+export function takeStreams(
+  server: grpc.Server,
+  serve: (method: RawMethod, stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => void,
+  otherMaxMessage: number,
+): boolean {
   const target = server as unknown as { _streamHandler?: unknown; _channelzHandler?: unknown; onStreamOpened?: unknown };
+  let otherOptions: { from: object; options: grpc.ChannelOptions } | undefined;
+  const forOthers = (options: object): grpc.ChannelOptions => {
+    if (otherOptions?.from !== options) {
+      otherOptions = { from: options, options: { ...(options as grpc.ChannelOptions), 'grpc.max_receive_message_length': otherMaxMessage } };
+    }
+    return otherOptions.options;
+  };
   const wrap = (original: unknown): StreamHandler | undefined => {
     if (typeof original !== 'function') return undefined;
     const grpcHandler = original as StreamHandler;
     return function (this: unknown, extraInterceptors, stream, headers) {
       const method = rawMethodOf(headers);
-      if (!method) return grpcHandler.call(this, extraInterceptors, stream, headers);
+      if (!method) {
+        const self = this as { options?: unknown };
+        const options = self.options;
+        if (isPutOrGet(headers) || typeof options !== 'object' || options === null) return grpcHandler.call(this, extraInterceptors, stream, headers);
+        self.options = forOthers(options);
+        try {
+          return grpcHandler.call(this, extraInterceptors, stream, headers);
+        } finally {
+          self.options = options;
+        }
+      }
       // grpc-js counts a session's open streams for its idle timeout; it must count these too.
       const opened = (this as { onStreamOpened?: unknown }).onStreamOpened;
       if (typeof opened === 'function') (opened as (s: http2.ServerHttp2Stream) => void).call(this, stream);
