@@ -13,14 +13,23 @@
  *   install   PackageManager.install: hash, lock, extract, marker, rename
  * Each stage's own cost is its difference to the stage before. Each round runs
  * every stage once, in a new order, next to `tar xzf` under `/usr/bin/time`
- * (tar and its gzip child). The stages load the modules of `--dist DIR`
+ * (tar and its gzip child), first in one round and last in the next.
+ *
+ * Every tree written stays until the end of the run: on ext4 without a journal
+ * (the benchmark machine's root file system) each file created walks past every
+ * inode of its block group freed in the last 60 s (360 s while the inode table
+ * block is dirty), so a run that follows a deletion of 1,503 files paid up to
+ * ~1 s more system time than one that did not, whichever program it was
+ * (docs/extraction.md, "System time"). `--delete` deletes each tree right after
+ * its run, as before, to show that cost. Kept, 5 rounds of every stage with
+ * `--ab` hold 35 trees of ~31 MB in the temporary directory until the end. The stages load the modules of `--dist DIR`
  * (default: this tree's dist/, run `npm run build` first) before the timing,
  * as serve has them loaded before an enter.
  *
  * `--ab DIR` runs each stage with the modules of DIR too, in the same rounds
  * (another build's dist/, e.g. the commit before a change).
  *
- *   node -r ./bench/register.js bench/cold-phases.ts [--rounds N] [--dist DIR] [--ab DIR] [--only a,b]
+ *   node -r ./bench/register.js bench/cold-phases.ts [--rounds N] [--dist DIR] [--ab DIR] [--only a,b] [--delete]
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -142,19 +151,28 @@ function main(): void {
       ...(other ? [{ name: `${s} (--ab)`, stage: s, dist: path.resolve(other) }] : []),
     ]);
     const samples = new Map<string, Sample[]>([['tar', []], ...runs.map((r): [string, Sample[]] => [r.name, []])]);
+    // Trees stay until the end of the run (see the file comment); --delete deletes each one after its run.
+    const deleteEach = process.argv.includes('--delete');
+    const done = (dir: string): void => {
+      if (deleteEach) fs.rmSync(dir, { recursive: true, force: true });
+    };
     const load = (): string => fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-    console.log(`load average at start: ${load()}; dist ${dist}${other ? `, --ab ${other}` : ''}`);
-    for (let r = 0; r < rounds; r++) {
-      const order = r % 2 === 0 ? runs : [...runs].reverse();
+    console.log(`load average at start: ${load()}; dist ${dist}${other ? `, --ab ${other}` : ''}${deleteEach ? '; each tree deleted after its run' : ''}`);
+    const tar = (): void => {
       const out = fs.mkdtempSync(path.join(base, 'tar-'));
       samples.get('tar')!.push(tarTimed(archive, out));
-      fs.rmSync(out, { recursive: true, force: true });
+      done(out);
+    };
+    for (let r = 0; r < rounds; r++) {
+      const order = r % 2 === 0 ? runs : [...runs].reverse();
+      if (r % 2 === 0) tar();
       for (const run of order) {
         const work = fs.mkdtempSync(path.join(base, 'w-'));
         const line = execFileSync(process.execPath, ['-r', path.join(__dirname, 'register.js'), __filename, '--stage', run.stage, archive, run.dist, work], { encoding: 'utf8' });
         samples.get(run.name)!.push(JSON.parse(line.trim().split('\n').pop()!) as Sample);
-        fs.rmSync(work, { recursive: true, force: true });
+        done(work);
       }
+      if (r % 2 === 1) tar();
     }
     const ms = (v: number): string => (v * 1000).toFixed(0).padStart(5);
     console.log(`${rounds} rounds, medians in ms:        user   sys  user+sys  wall`);

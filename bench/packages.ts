@@ -16,11 +16,17 @@
  * not in the enter's CPU, and is printed apart (`spare before`).
  *
  * Part of `npm run bench`; alone (after `npx tsc`):
- *   node -r ./bench/register.js bench/packages.ts [--quick] [--phases] [--no-enter] [--split] [--ab] [--warm-pause MS]
+ *   node -r ./bench/register.js bench/packages.ts [--quick] [--phases] [--no-enter] [--split] [--ab] [--warm-pause MS] [--delete]
  * `--split` prints each round's user and system CPU: tar's, flmrun-js's, its session process's
  * (for the first warm enter of a round too: its session process is the spare started by the leave
  * before it, booting during the enter). `--warm-pause MS` waits MS after each leave before the next
  * warm enter, so that the spare has booted: the warm enter without the boot of its process.
+ * Every tree written (tar's, and each instance's work directory) stays until the end of the run:
+ * on ext4 without a journal (the benchmark machine's root file system) each file created walks
+ * past every inode of its block group freed in the last 60 s (360 s while the inode table block
+ * is dirty), so a run right after a deletion of 1,503 files paid up to ~1 s more system time,
+ * tar or flmrun-js alike (docs/extraction.md, "System time"). `--delete` deletes each one after
+ * its run, as before, to show that cost.
  * `--ab` adds, each round, a cold enter on an instance run with `--no-spare-process`
  * (the two take turns going first); `--ab-cli PATH` makes that instance another
  * build's dist/cli.js instead (a before/after comparison in one run).
@@ -146,12 +152,16 @@ export async function benchPackages(cacheEndpoint: string, logLevel: string, qui
     const pauseAt = process.argv.indexOf('--warm-pause');
     const warmPauseMs = pauseAt > 0 ? Number(process.argv[pauseAt + 1]) : 0;
     const reps = quick ? 2 : 5;
+    // Trees stay until the end of the run (see the file comment); --delete deletes each one after its round.
+    const done = (dir: string): void => {
+      if (process.argv.includes('--delete')) fs.rmSync(dir, { recursive: true, force: true });
+    };
     for (let i = 0; i < reps; i++) {
       const out = fs.mkdtempSync(path.join(base, 'tar-'));
       const x = tarXzf(archive, out);
       r.tar.push(x.wall);
       r.tarCpu.push(x.cpu);
-      fs.rmSync(out, { recursive: true, force: true });
+      done(out);
 
       const s = (v: number): string => (v * 1000).toFixed(0);
       const split = (what: string, cold: Awaited<ReturnType<typeof enterAndLeave>>): void => {
@@ -182,7 +192,7 @@ export async function benchPackages(cacheEndpoint: string, logLevel: string, qui
           }
         } finally {
           await inst.stop();
-          fs.rmSync(work, { recursive: true, force: true });
+          done(work);
         }
       };
       const withoutSpare = async (): Promise<void> => {
@@ -202,7 +212,7 @@ export async function benchPackages(cacheEndpoint: string, logLevel: string, qui
           split(otherCli ? 'cold, other build' : 'cold, no spare', cold);
         } finally {
           await inst.stop();
-          fs.rmSync(work, { recursive: true, force: true });
+          done(work);
         }
       };
       if (ab && i % 2 === 1) await withoutSpare();
@@ -261,12 +271,16 @@ export async function benchPhases(quick: boolean): Promise<PhasesResult> {
       install: [] as number[], installCpu: [] as number[],
     };
     const reps = quick ? 3 : 9;
+    // As in benchPackages: trees stay until the end of the run unless --delete.
+    const done = (dir: string): void => {
+      if (process.argv.includes('--delete')) fs.rmSync(dir, { recursive: true, force: true });
+    };
     for (let i = 0; i < reps; i++) {
       const out = fs.mkdtempSync(path.join(base, 'tar-'));
       const x = tarXzf(archive, out);
       r.tar.push(x.wall);
       r.tarCpu.push(x.cpu);
-      fs.rmSync(out, { recursive: true, force: true });
+      done(out);
 
       let t = process.hrtime.bigint();
       let c = process.cpuUsage();
@@ -281,8 +295,8 @@ export async function benchPhases(quick: boolean): Promise<PhasesResult> {
       await extractArchive(archive, 'tar.gz', dest, tmp, o, 'bench');
       r.extract.push(since(t));
       r.extractCpu.push(cpuSeconds(process.cpuUsage(c)));
-      fs.rmSync(dest, { recursive: true, force: true });
-      fs.rmSync(tmp, { recursive: true, force: true });
+      done(dest);
+      done(tmp);
 
       const work = fs.mkdtempSync(path.join(base, 'work-'));
       const pm = new PackageManager({ workDir: work, keepExtracted: true });
@@ -293,14 +307,15 @@ export async function benchPhases(quick: boolean): Promise<PhasesResult> {
       r.installCpu.push(cpuSeconds(process.cpuUsage(c)));
       await pkg.release();
       await pm.close();
-      fs.rmSync(work, { recursive: true, force: true });
+      done(work);
     }
     return {
       archiveMB: mb, entries, tar: summarize(r.tar), tarCpu: summarize(r.tarCpu), hash: summarize(r.hash), hashCpu: summarize(r.hashCpu),
       extract: summarize(r.extract), extractCpu: summarize(r.extractCpu), install: summarize(r.install), installCpu: summarize(r.installCpu),
     };
   } finally {
-    fs.rmSync(base, { recursive: true, force: true });
+    // Its ~27 trees are deleted at exit (procs.ts), not before the session enters that follow: those would pay for them.
+    if (process.argv.includes('--delete')) fs.rmSync(base, { recursive: true, force: true });
   }
 }
 
