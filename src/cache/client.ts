@@ -512,6 +512,10 @@ export class CacheClient {
         // Answers are one message of the object's size: a larger receive window than HTTP/2's
         // 64 KiB default saves a WINDOW_UPDATE round trip per 64 KiB.
         'grpc-node.flow_control_window': FLOW_CONTROL_WINDOW,
+        // The same keepalive as the HTTP/2 transport's: with calls open, a PING every keepaliveMs, and a
+        // connection whose PING is not answered within keepaliveTimeoutMs is dropped (its calls UNAVAILABLE).
+        // grpc-js pings only while calls are open, and pings less after a GOAWAY too_many_pings.
+        ...(this.opts.keepaliveMs > 0 ? { 'grpc.keepalive_time_ms': this.opts.keepaliveMs, 'grpc.keepalive_timeout_ms': this.opts.keepaliveTimeoutMs } : {}),
       });
       this.channels.set(endpoint.canonical, client);
     }

@@ -9,6 +9,7 @@ import net from 'node:net';
 import { status as Status } from '@grpc/grpc-js';
 import { Http2Transport, type KeepaliveOptions } from '../../../src/cache/transport';
 import { CacheClient } from '../../../src/cache/client';
+import { ErrorCode as FlmCode } from '../../../src/errors';
 import { ErrorCode, Flag, FrameType } from '../../../src/cache/h2/frames';
 import { encodeHeaders } from '../../../src/cache/h2/hpack';
 import { Peer, RawServer, flightData, grpcFrame } from './raw-peer';
@@ -221,10 +222,23 @@ describe('CacheClient keepalive options', () => {
   });
 });
 
+describe('keepalive of the grpc-js channel (the other Flight methods: DoAction, GetFlightInfo, ListFlights)', () => {
+  it('a delete on a server that went silent fails UNAVAILABLE, not at its deadline', async () => {
+    const server = await RawServer.start({ onBody: () => undefined, onPing: () => false });
+    const client = new CacheClient({ endpoint: `grpc://${server.endpoint.target}`, deadlineMs: LONG, keepaliveMs: 10, keepaliveTimeoutMs: 10, retries: 0 });
+    try {
+      await expect(client.delete('app/s')).rejects.toMatchObject({ code: FlmCode.Unavailable });
+    } finally {
+      client.close();
+      await server.close();
+    }
+  });
+});
+
 describe('keepalive against real servers', () => {
-  it('the embedded cache (grpc-js): puts and gets, 32 MiB among them, with a PING after every 1 ms of silence', async () => {
+  it.each(['http2', 'grpc-js'] as const)('the embedded cache: puts and gets, 32 MiB among them, with a PING after every 1 ms of silence (client transport %s)', async (transport) => {
     const { server, endpoint } = await startServer();
-    const client = new CacheClient({ endpoint, keepaliveMs: 1, keepaliveTimeoutMs: 30_000 });
+    const client = new CacheClient({ endpoint, keepaliveMs: 1, keepaliveTimeoutMs: 30_000, transport });
     try {
       const big = crypto.randomBytes(32 * 1024 * 1024);
       const ref = await client.put('app/ka', big);
