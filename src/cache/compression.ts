@@ -80,8 +80,13 @@ let wasmLoading: Promise<void> | undefined;
  */
 export function loadZstdDecoder(): Promise<void> {
   if (!wasmLoading) {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use on purpose (above)
-    const mod = require('@foxglove/wasm-zstd') as typeof WasmZstd;
+    let mod: typeof WasmZstd;
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use on purpose (above)
+      mod = require('@foxglove/wasm-zstd') as typeof WasmZstd;
+    } catch {
+      return (wasmLoading = Promise.resolve()); // not installed or not loadable: fzstd decodes
+    }
     wasmLoading = mod.isLoaded.then(
       () => {
         wasmZstd = mod;
