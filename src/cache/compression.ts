@@ -99,12 +99,13 @@ export function loadZstdDecoder(): Promise<void> {
 
 /**
  * Which ZSTD decoder takes a frame declared to hold `expected` bytes (node:zlib's aside). The WebAssembly
- * one only up to WASM_MAX_OUTPUT, and only for a declaration the frame could honour (the sender's word
+ * one only up to WASM_MAX_OUTPUT (output and frame), and only for a declaration the frame could honour (the sender's word
  * sizes its allocation there): a lying prefix goes to fzstd, which allocates by what the frame holds.
  * Module loading is asynchronous: until it is done, fzstd decodes (the same bytes, more slowly).
  */
 export function zstdDecoderFor(frame: Uint8Array, expected: number): 'wasm' | 'fzstd' {
-  if (expected > WASM_MAX_OUTPUT || expected > frame.length * MAX_ZSTD_RATIO) return 'fzstd';
+  // The frame is copied into the module's memory too: bounded alike (a valid one is at most a little longer than its output).
+  if (expected > WASM_MAX_OUTPUT || frame.length > WASM_MAX_OUTPUT || expected > frame.length * MAX_ZSTD_RATIO) return 'fzstd';
   if (!wasmZstd) {
     void loadZstdDecoder();
     return 'fzstd';

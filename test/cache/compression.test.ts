@@ -101,13 +101,15 @@ test.each([0, 100, 5000, 40_000])("a decoded ZSTD buffer of %i bytes is memory o
   expect(Buffer.from(out).equals(Buffer.alloc(size, 3))).toBe(true);
 });
 
-test('the WebAssembly decoder takes outputs up to 16 MiB that the frame could hold; fzstd the rest', () => {
+test('the WebAssembly decoder takes outputs and frames up to 16 MiB, the output one the frame could hold; fzstd the rest', () => {
   const frame = rleFrame(16 * MiB, 1);
   expect(zstdDecoderFor(rleFrame(MiB, 1), MiB)).toBe('wasm');
   expect(zstdDecoderFor(frame, 16 * MiB)).toBe('wasm');
   expect(zstdDecoderFor(frame, 16 * MiB + 1)).toBe('fzstd');
   // A declaration past 32,768 x the frame's length is a lie: not the size of an allocation.
   expect(zstdDecoderFor(rleFrame(64, 1), MiB)).toBe('fzstd');
+  // The frame goes into the module's memory as well: no larger than its largest output.
+  expect(zstdDecoderFor(Buffer.alloc(16 * MiB + 1), MiB)).toBe('fzstd');
 });
 
 test.each([10, 3000, 5000, MiB, 16 * MiB, 16 * MiB + 100])('a text-like ZSTD buffer of %i bytes decodes to them', (size) => {
