@@ -8,13 +8,16 @@
  * registry, which user code may also set; this module keeps the cache's
  * decoding independent of that global state. The framing is eight bytes, the
  * codecs come from libraries:
- * - ZSTD: node:zlib's zstd when the runtime has it (Node >= 22.15), else fzstd
- *   (pure JS; slower, synchronous).
+ * - ZSTD: node:zlib's zstd when the runtime has it (Node >= 22.15); else
+ *   @foxglove/wasm-zstd (libzstd built to WebAssembly, no install script) for
+ *   outputs up to WASM_MAX_OUTPUT, and fzstd (pure JS) for larger ones and until
+ *   the WebAssembly module has loaded (see zstdDecoderFor).
  * - LZ4_FRAME: lz4-napi (lz4_flex through N-API, prebuilt per platform as
  *   registry packages, no install script; maintained, works in worker threads).
  */
 import zlib from 'node:zlib';
 import { decompress as fzstdDecompress } from 'fzstd';
+import type * as WasmZstd from '@foxglove/wasm-zstd';
 import { decompressFrameSync } from 'lz4-napi';
 import { CompressionType } from 'apache-arrow';
 import { BufferRegion, RecordBatch as RecordBatchHeader } from 'apache-arrow/ipc/metadata/message';
@@ -57,6 +60,75 @@ function ownMemory(out: Uint8Array): Uint8Array {
   return own;
 }
 
+/**
+ * The largest output given to the WebAssembly decoder. libzstd there decodes 3.5-4.5 times as fast as
+ * fzstd (JSON-like text, 1 and 16 MiB: 6.1 -> 1.3 ms and 143 -> 32 ms; docs/cache-get.md), but it writes
+ * into the module's linear memory, which only grows: every output is copied out of it (a second pass,
+ * which makes a 64 MiB RLE-only output cost 21 ms instead of fzstd's 14), and the largest output decoded
+ * stays allocated for the life of the process (thread). Up to this size both are small prices; above it,
+ * fzstd writes straight into the memory handed on.
+ */
+const WASM_MAX_OUTPUT = 16 * 1024 * 1024;
+
+let wasmZstd: typeof WasmZstd | undefined;
+let wasmLoading: Promise<void> | undefined;
+
+/**
+ * Starts loading the WebAssembly ZSTD decoder (once, on the first ZSTD buffer on a runtime without
+ * node:zlib's: processes that never meet one pay nothing; loading costs ~8 ms of CPU and 5 MiB);
+ * resolves once it is usable, or once it failed to load (fzstd then stays the decoder).
+ */
+export function loadZstdDecoder(): Promise<void> {
+  if (!wasmLoading) {
+    let mod: typeof WasmZstd;
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use on purpose (above)
+      mod = require('@foxglove/wasm-zstd') as typeof WasmZstd;
+    } catch {
+      return (wasmLoading = Promise.resolve()); // not installed or not loadable: fzstd decodes
+    }
+    wasmLoading = mod.isLoaded.then(
+      () => {
+        wasmZstd = mod;
+      },
+      () => undefined,
+    );
+  }
+  return wasmLoading;
+}
+
+/**
+ * Which ZSTD decoder takes a frame declared to hold `expected` bytes (node:zlib's aside). The WebAssembly
+ * one only up to WASM_MAX_OUTPUT (output and frame), and only for a declaration the frame could honour (the sender's word
+ * sizes its allocation there): a lying prefix goes to fzstd, which allocates by what the frame holds.
+ * Module loading is asynchronous: until it is done, fzstd decodes (the same bytes, more slowly).
+ */
+export function zstdDecoderFor(frame: Uint8Array, expected: number): 'wasm' | 'fzstd' {
+  // The frame is copied into the module's memory too: bounded alike (a valid one is at most a little longer than its output).
+  if (expected > WASM_MAX_OUTPUT || frame.length > WASM_MAX_OUTPUT || expected > frame.length * MAX_ZSTD_RATIO) return 'fzstd';
+  if (!wasmZstd) {
+    void loadZstdDecoder();
+    return 'fzstd';
+  }
+  return 'wasm';
+}
+
+/** WebAssembly's trap error (the project's TypeScript libs do not declare the WebAssembly namespace). */
+const WasmRuntimeError = (globalThis as unknown as { WebAssembly: { RuntimeError: new () => Error } }).WebAssembly.RuntimeError;
+
+function wasmDecompress(mod: typeof WasmZstd, frame: Uint8Array, expected: number): Uint8Array {
+  try {
+    return mod.decompress(frame, expected);
+  } catch (err) {
+    // A trap (not libzstd's error answer) may leave the module's memory in any state: fzstd decodes from now on.
+    if (err instanceof WasmRuntimeError) {
+      wasmZstd = undefined;
+      wasmLoading = Promise.resolve();
+    }
+    throw err;
+  }
+}
+
 function codecName(type: CompressionType): string {
   return type === CompressionType.ZSTD ? 'ZSTD' : type === CompressionType.LZ4_FRAME ? 'LZ4_FRAME' : `codec ${type}`;
 }
@@ -64,6 +136,9 @@ function codecName(type: CompressionType): string {
 function decode(type: CompressionType, frame: Uint8Array, expected: number): Uint8Array {
   if (type === CompressionType.ZSTD) {
     if (nodeZstd) return nodeZstd(frame, { maxOutputLength: Math.max(expected, 1), chunkSize: zstdChunk(frame, expected) });
+    // Asked for the declared length: a frame holding more is an error there, one holding less answers its
+    // own length (the caller compares). An output under 4 KiB lies in Buffer's pool (ownMemory copies it).
+    if (expected > 0 && zstdDecoderFor(frame, expected) === 'wasm') return wasmDecompress(wasmZstd!, frame, expected);
     // No buffer sized by the declared length: the 8-byte prefix is the sender's word, and a hostile
     // one (2^30, say) would make every request allocate and zero that much (found by test/fuzz).
     // The caller compares the result with the declared length.

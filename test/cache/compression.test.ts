@@ -1,14 +1,35 @@
 /**
  * decompressBatch with ZSTD bodies whose declared length (the 8-byte prefix, the sender's word) is true,
  * short, long or absurd. The frames are built here from RLE blocks (RFC 8878 §3.1.1.2), which any ZSTD
- * decoder must read: node:zlib's on Node >= 22.15, fzstd before.
+ * decoder must read: node:zlib's on Node >= 22.15; before, the WebAssembly libzstd up to 16 MiB (loaded
+ * before these tests) and fzstd above (and for declarations a frame could not honour). Text-like frames
+ * (matches and literals, not runs) come from the same WebAssembly libzstd's compressor.
  */
+import zlib from 'node:zlib';
 import { CompressionType } from 'apache-arrow';
 import { BodyCompression, BufferRegion, FieldNode, RecordBatch as RecordBatchHeader } from 'apache-arrow/ipc/metadata/message';
-import { decompressBatch } from '../../src/cache/compression';
+import { compress as zstdCompress } from '@foxglove/wasm-zstd';
+import { decompressBatch, loadZstdDecoder, zstdDecoderFor } from '../../src/cache/compression';
 import { isFlmError } from '../../src/errors';
 
 const BLOCK_MAX = 128 * 1024;
+const MiB = 1024 * 1024;
+const NODE_ZSTD = 'zstdDecompressSync' in zlib;
+
+beforeAll(() => loadZstdDecoder());
+
+/** JSON-like lines with pseudo-random numbers: compressible, but by matches and literals, not runs. */
+function textOf(size: number): Buffer {
+  let x = 12345;
+  const rnd = (): number => (x = (Math.imul(x, 1103515245) + 12345) & 0x7fffffff);
+  const lines: string[] = [];
+  for (let n = 0; n < size; ) {
+    const line = `{"id":${rnd()},"name":"user${rnd() % 5000}","score":${(rnd() / 2 ** 31).toFixed(6)}}\n`;
+    lines.push(line);
+    n += line.length;
+  }
+  return Buffer.from(lines.join('').slice(0, size));
+}
 
 /** A ZSTD frame of `size` bytes of `byte`: RLE blocks, no checksum; with `contentSize`, a single segment that says its size. */
 function rleFrame(size: number, byte: number, contentSize = false): Buffer {
@@ -80,8 +101,52 @@ test.each([0, 100, 5000, 40_000])("a decoded ZSTD buffer of %i bytes is memory o
   expect(Buffer.from(out).equals(Buffer.alloc(size, 3))).toBe(true);
 });
 
+test('the WebAssembly decoder takes outputs and frames up to 16 MiB, the output one the frame could hold; fzstd the rest', () => {
+  const frame = rleFrame(16 * MiB, 1);
+  expect(zstdDecoderFor(rleFrame(MiB, 1), MiB)).toBe('wasm');
+  expect(zstdDecoderFor(frame, 16 * MiB)).toBe('wasm');
+  expect(zstdDecoderFor(frame, 16 * MiB + 1)).toBe('fzstd');
+  // A declaration past 32,768 x the frame's length is a lie: not the size of an allocation.
+  expect(zstdDecoderFor(rleFrame(64, 1), MiB)).toBe('fzstd');
+  // The frame goes into the module's memory as well: no larger than its largest output.
+  expect(zstdDecoderFor(Buffer.alloc(16 * MiB + 1), MiB)).toBe('fzstd');
+});
+
+test.each([10, 3000, 5000, MiB, 16 * MiB, 16 * MiB + 100])('a text-like ZSTD buffer of %i bytes decodes to them', (size) => {
+  const text = textOf(size);
+  const { header, body } = batch(zstdCompress(text, 3), BigInt(size));
+  const out = decompressBatch(header, body).buffers[0]!;
+  expect(Buffer.from(out).equals(text)).toBe(true);
+  // Never Buffer's shared pool (the WebAssembly decoder's small outputs are copied out of it).
+  expect(out.buffer).not.toBe(Buffer.allocUnsafe(1).buffer);
+  expect(out.buffer.byteLength).toBeLessThan(Math.max(2 * size, 64));
+  if (!NODE_ZSTD && size >= 4096) {
+    // Which decoder wrote it: the WebAssembly one's output is a copy of exactly its size, fzstd's has 12 bytes before it.
+    expect(out.buffer.byteLength).toBe(size <= 16 * MiB ? size : size + 12);
+  }
+});
+
+test('a text-like ZSTD buffer holding more or less than it declares is refused', () => {
+  const text = textOf(50_000);
+  const more = batch(zstdCompress(text, 3), 49_999n);
+  expect(refusal(() => decompressBatch(more.header, more.body))).toMatch(/ZSTD buffer 0/);
+  const less = batch(zstdCompress(text, 3), 50_001n);
+  expect(refusal(() => decompressBatch(less.header, less.body))).toMatch(/ZSTD buffer 0 decompressed to 50000 bytes, expected 50001/);
+});
+
+test('a corrupt ZSTD frame is refused, and the next buffer still decodes', () => {
+  const frame = Buffer.from(zstdCompress(textOf(50_000), 3));
+  frame.fill(0xee, 20, 60);
+  const bad = batch(frame, 50_000n);
+  expect(refusal(() => decompressBatch(bad.header, bad.body))).toMatch(/cannot decompress ZSTD buffer 0|ZSTD buffer 0 decompressed to/);
+  const text = textOf(70_000);
+  const good = batch(zstdCompress(text, 3), 70_000n);
+  expect(Buffer.from(decompressBatch(good.header, good.body).buffers[0]!).equals(text)).toBe(true);
+});
+
 test('a large decoded ZSTD buffer is not copied again', () => {
-  const size = 3 * BLOCK_MAX;
+  // Past the WebAssembly decoder's 16 MiB, whose output is always a copy out of its memory.
+  const size = 16 * MiB + 3 * BLOCK_MAX;
   const { header, body } = batch(rleFrame(size, 9, true), BigInt(size));
   const out = decompressBatch(header, body).buffers[0]!;
   expect(Buffer.from(out).equals(Buffer.alloc(size, 9))).toBe(true);
