@@ -512,10 +512,16 @@ export class CacheClient {
         // Answers are one message of the object's size: a larger receive window than HTTP/2's
         // 64 KiB default saves a WINDOW_UPDATE round trip per 64 KiB.
         'grpc-node.flow_control_window': FLOW_CONTROL_WINDOW,
-        // The same keepalive as the HTTP/2 transport's: with calls open, a PING every keepaliveMs, and a
-        // connection whose PING is not answered within keepaliveTimeoutMs is dropped (its calls UNAVAILABLE).
-        // grpc-js pings only while calls are open, and pings less after a GOAWAY too_many_pings.
-        ...(this.opts.keepaliveMs > 0 ? { 'grpc.keepalive_time_ms': this.opts.keepaliveMs, 'grpc.keepalive_timeout_ms': this.opts.keepaliveTimeoutMs } : {}),
+        // With the HTTP/2 transport this channel carries only short calls (delete, info, list): grpc-js's
+        // keepalive guards them, a PING every keepaliveMs while calls are open and the connection dropped
+        // (its calls UNAVAILABLE) when its ACK is not read within keepaliveTimeoutMs. Not when DoPut and DoGet
+        // travel here too: grpc-js pings on a fixed timer however much data flows, so an answer merely queued
+        // behind megabytes on a slow link, or a long put to a server that polices pings (GOAWAY
+        // too_many_pings), would cut a live transfer. The HTTP/2 transport's keepalive counts any byte read
+        // and backs off (transport.ts).
+        ...(this.opts.keepaliveMs > 0 && this.opts.transport === 'http2'
+          ? { 'grpc.keepalive_time_ms': this.opts.keepaliveMs, 'grpc.keepalive_timeout_ms': this.opts.keepaliveTimeoutMs }
+          : {}),
       });
       this.channels.set(endpoint.canonical, client);
     }

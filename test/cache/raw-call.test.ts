@@ -4,23 +4,28 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { CacheClient } from '../../src/cache/client';
-import { flightClientConstructor, UNLIMITED_MESSAGES } from '../../src/cache/flight';
+import { flightClientConstructor, UNLIMITED_MESSAGES, type FlightServiceClient } from '../../src/cache/flight';
 import { PUT_SCHEMA_HEADER, encodeRow } from '../../src/cache/opaque';
 import { takeStreams } from '../../src/cache/server/raw-call';
-import { rawGet, rawPut, startServer } from './helpers';
+import { grpcCode, rawGet, rawPut, startServer } from './helpers';
 
 const row = (data: Buffer): { data_header: Uint8Array; data_body: Uint8Array[] } => {
   const r = encodeRow(0, undefined, [data]);
   return { data_header: r.header, data_body: r.body };
 };
 
-test('a gzip-compressed DoPut is left to grpc-js, which decodes it; the object reads back on node:http2', async () => {
-  const { server, endpoint } = await startServer();
+/** A grpc-js Flight client that gzip-compresses every message it sends. */
+function gzipClient(endpoint: string): FlightServiceClient {
   const Ctor = flightClientConstructor();
-  const gzip = new Ctor(endpoint.replace(/^grpc:\/\//, ''), grpc.credentials.createInsecure(), {
+  return new Ctor(endpoint.replace(/^grpc:\/\//, ''), grpc.credentials.createInsecure(), {
     ...UNLIMITED_MESSAGES,
     'grpc.default_compression_algorithm': 2, // gzip
   });
+}
+
+test('a gzip-compressed DoPut is left to grpc-js, which decodes it; the object reads back on node:http2', async () => {
+  const { server, endpoint } = await startServer();
+  const gzip = gzipClient(endpoint);
   try {
     const data = Buffer.alloc(100_000, 3);
     const meta = await rawPut(gzip, [{ flight_descriptor: { type: 'PATH', path: ['zip/s'] }, data_header: PUT_SCHEMA_HEADER }, row(data)]);
@@ -32,6 +37,27 @@ test('a gzip-compressed DoPut is left to grpc-js, which decodes it; the object r
     } finally {
       client.close();
     }
+  } finally {
+    gzip.close();
+    await server.close();
+  }
+});
+
+test('methods left to grpc-js get their own limits per call: a compressed DoGet a Ticket\'s, an Action 64 KiB, a compressed DoPut the put\'s after them', async () => {
+  const { server, endpoint } = await startServer();
+  const gzip = gzipClient(endpoint);
+  try {
+    // A Ticket of 1 MiB compresses to a few KiB: refused by what it decompresses to.
+    const bigTicket = rawGet(gzip, `zip/s/${'a'.repeat(1024 * 1024)}`);
+    expect((await grpcCode(bigTicket)).code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+    const action = (async () => {
+      for await (const _ of gzip.DoAction({ type: 'DELETE', body: Buffer.alloc(100_000, 0x61) }, new grpc.Metadata(), {}) as AsyncIterable<unknown>) void _;
+    })();
+    expect((await grpcCode(action)).code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+    // After those two calls the server's own limit is back for the put.
+    const data = Buffer.alloc(100_000, 5);
+    const meta = await rawPut(gzip, [{ flight_descriptor: { type: 'PATH', path: ['zip/s'] }, data_header: PUT_SCHEMA_HEADER }, row(data)]);
+    expect(meta.length).toBeGreaterThan(0);
   } finally {
     gzip.close();
     await server.close();

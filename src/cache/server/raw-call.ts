@@ -332,12 +332,6 @@ function framePutResult(meta: Uint8Array): Uint8Array[] {
   return [out];
 }
 
-/** Whether a stream asks for DoPut or DoGet, whether or not this path can serve it. */
-function isPutOrGet(headers: http2.IncomingHttpHeaders): boolean {
-  const path = headers[':path'];
-  return path === `${SERVICE}DoPut` || path === `${SERVICE}DoGet`;
-}
-
 /** Which raw method a stream's headers ask for, when this path can serve it as it is. */
 function rawMethodOf(headers: http2.IncomingHttpHeaders): RawMethod | undefined {
   const path = headers[':path'];
@@ -361,9 +355,10 @@ type StreamHandler = (this: unknown, extraInterceptors: unknown, stream: http2.S
  *
  * The streams left to grpc-js are gathered whole under its server-wide receive limit, which must stay the
  * put's for a compressed DoPut (grpc-js decodes those). Every other method's messages are small: each of
- * their calls is made with that limit lowered to `otherMaxMessage`. grpc-js reads the limit from the server's
- * options when it makes the call, synchronously inside its stream handler; when `options` is not the object
- * expected there, those calls keep the server's limit.
+ * their calls is made with that limit lowered to `otherMaxMessage` (a compressed DoGet's to a Ticket's,
+ * MAX_TICKET_MESSAGE). grpc-js reads the limit from the server's options when it makes the call,
+ * synchronously inside its stream handler; when `options` is not the object expected there, those calls
+ * keep the server's limit.
  */
 export function takeStreams(
   server: grpc.Server,
@@ -371,12 +366,15 @@ export function takeStreams(
   otherMaxMessage: number,
 ): boolean {
   const target = server as unknown as { _streamHandler?: unknown; _channelzHandler?: unknown; onStreamOpened?: unknown };
-  let otherOptions: { from: object; options: grpc.ChannelOptions } | undefined;
-  const forOthers = (options: object): grpc.ChannelOptions => {
-    if (otherOptions?.from !== options) {
-      otherOptions = { from: options, options: { ...(options as grpc.ChannelOptions), 'grpc.max_receive_message_length': otherMaxMessage } };
+  // The server's options with a lower receive limit, made once per limit (and again should grpc-js replace its options object).
+  const lowered = new Map<number, { from: object; options: grpc.ChannelOptions }>();
+  const withLimit = (options: object, limit: number): grpc.ChannelOptions => {
+    let made = lowered.get(limit);
+    if (made?.from !== options) {
+      made = { from: options, options: { ...(options as grpc.ChannelOptions), 'grpc.max_receive_message_length': limit } };
+      lowered.set(limit, made);
     }
-    return otherOptions.options;
+    return made.options;
   };
   const wrap = (original: unknown): StreamHandler | undefined => {
     if (typeof original !== 'function') return undefined;
@@ -386,8 +384,11 @@ export function takeStreams(
       if (!method) {
         const self = this as { options?: unknown };
         const options = self.options;
-        if (isPutOrGet(headers) || typeof options !== 'object' || options === null) return grpcHandler.call(this, extraInterceptors, stream, headers);
-        self.options = forOthers(options);
+        // A compressed DoPut keeps the put's limit; a compressed DoGet's one message is a Ticket, as on the raw path.
+        const path = headers[':path'];
+        const limit = path === `${SERVICE}DoPut` ? undefined : path === `${SERVICE}DoGet` ? MAX_TICKET_MESSAGE : otherMaxMessage;
+        if (limit === undefined || typeof options !== 'object' || options === null) return grpcHandler.call(this, extraInterceptors, stream, headers);
+        self.options = withLimit(options, limit);
         try {
           return grpcHandler.call(this, extraInterceptors, stream, headers);
         } finally {
