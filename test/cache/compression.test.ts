@@ -318,3 +318,21 @@ test('concatenated frames (and a skippable one) decode to their joined bytes, be
     expect(refusal(() => mod.decompressBatch(short.header, short.body))).toMatch(/ZSTD buffer 0/);
   }
 });
+
+test.each([
+  ['a CacheClient', "new (require('./client.js').CacheClient)({ endpoint: 'grpc://127.0.0.1:1' })"],
+  ['a CacheServer', "new (require('./server/cache-server.js').CacheServer)({})"],
+  ['nothing (the control)', 'undefined'],
+])('after making %s, the WebAssembly decoder loads before any ZSTD buffer (Node < 22.15)', (what, make) => {
+  // beforeExit comes once the event loop has nothing left, pending WebAssembly compilation included: no timer.
+  const script = `
+    const { zstdDecoderFor } = require('./compression.js');
+    ${make};
+    process.once('beforeExit', () => console.log(zstdDecoderFor(Buffer.alloc(100), 1000)));`;
+  const res = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', cwd: path.dirname(DIST) });
+  expect({ status: res.status, decoder: res.stdout.trim(), stderr: res.stderr }).toEqual({
+    status: 0,
+    decoder: OLD_NODE && what !== 'nothing (the control)' ? 'wasm' : 'fzstd',
+    stderr: '',
+  });
+});
