@@ -11,6 +11,7 @@ import zlib from 'node:zlib';
 import { CompressionType } from 'apache-arrow';
 import { BodyCompression, BufferRegion, FieldNode, RecordBatch as RecordBatchHeader } from 'apache-arrow/ipc/metadata/message';
 import { compress as zstdCompress, isLoaded as compressorLoaded } from '@foxglove/wasm-zstd';
+import { xxh64 } from '@node-rs/xxhash';
 import { decompressBatch, loadZstdDecoder, zstdDecoderFor } from '../../src/cache/compression';
 import { isFlmError } from '../../src/errors';
 
@@ -335,4 +336,22 @@ test.each([
     decoder: OLD_NODE && what !== 'nothing (the control)' ? 'wasm' : 'fzstd',
     stderr: '',
   });
+});
+
+/** rleFrame with a content checksum (descriptor bit 2): the low 32 bits of the content's XXH64, flipped when asked. */
+function checksummedFrame(size: number, byte: number, flip: boolean): Buffer {
+  const frame = rleFrame(size, byte);
+  frame[4] = 0x04;
+  const sum = Buffer.alloc(4);
+  sum.writeUInt32LE((Number(xxh64(Buffer.alloc(size, byte)) & 0xffffffffn) ^ (flip ? 1 : 0)) >>> 0);
+  return Buffer.concat([frame, sum]);
+}
+
+test.each([1000, 16 * MiB + 5])('a ZSTD frame of %i bytes with a wrong checksum is refused, a right one accepted, before and after loading', (size) => {
+  for (const mod of [freshModule(), { decompressBatch }]) {
+    const good = batch(checksummedFrame(size, 6, false), BigInt(size));
+    expect(Buffer.from(mod.decompressBatch(good.header, good.body).buffers[0]!).equals(Buffer.alloc(size, 6))).toBe(true);
+    const bad = batch(checksummedFrame(size, 6, true), BigInt(size));
+    expect(refusal(() => mod.decompressBatch(bad.header, bad.body))).toMatch(/cannot decompress ZSTD buffer 0/);
+  }
 });
