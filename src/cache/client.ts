@@ -32,6 +32,7 @@ import { matchesKey, parseKey, parsePath, parsePrefix, parsePutTarget } from '..
 import { AnswerReader, type Answer } from './answer';
 import { arrowPutMessages, opaquePutMessages, opaquePutMessagesSync } from './put-messages';
 import { CallError, DEFAULT_KEEPALIVE, Http2Transport, type RawMessage } from './transport';
+import { preloadZstdDecoder } from './compression';
 
 /*
  * grpc-js and the Flight service definitions are loaded on first use. A session
@@ -114,6 +115,8 @@ export class CacheClient {
   private closed = false;
 
   constructor(options: CacheClientOptions = {}) {
+    // Node < 22.15: the WebAssembly ZSTD decoder is ready by the first answer (the same bytes meet the same decoder).
+    preloadZstdDecoder();
     const whole = (name: string, v: number | undefined, dflt: number, unit: Unit, min = 1): number =>
       parseWholeNumber(v ?? dflt, `cache client option ${name}`, unit, min);
     // Refused, not clamped, above Node's longest timer (it would fire after 1 ms). Below serve's 1 s

@@ -10,15 +10,17 @@
  * codecs come from libraries:
  * - ZSTD: node:zlib's zstd when the runtime has it (Node >= 22.15); else
  *   @foxglove/wasm-zstd (libzstd built to WebAssembly, no install script) for
- *   outputs up to WASM_MAX_OUTPUT, and fzstd (pure JS) for larger ones and until
- *   the WebAssembly module has loaded (see zstdDecoderFor).
+ *   outputs up to WASM_MAX_OUTPUT, and fzstd (pure JS) for larger ones, until
+ *   the WebAssembly module has loaded, and where it cannot load (see
+ *   zstdDecoderFor, loadZstdDecoder). Every frame's header is checked first
+ *   (checkZstdFrames) so that neither allocates by a hostile header.
  * - LZ4_FRAME: lz4-napi (lz4_flex through N-API, prebuilt per platform as
  *   registry packages, no install script; maintained, works in worker threads).
  */
 import zlib from 'node:zlib';
-import { decompress as fzstdDecompress } from 'fzstd';
-import type * as WasmZstd from '@foxglove/wasm-zstd';
+import { decompress as fzstdDecompress, Decompress as FzstdStream } from 'fzstd';
 import { decompressFrameSync } from 'lz4-napi';
+import { xxh64 } from '@node-rs/xxhash';
 import { CompressionType } from 'apache-arrow';
 import { BufferRegion, RecordBatch as RecordBatchHeader } from 'apache-arrow/ipc/metadata/message';
 import { invalidInput } from '../errors';
@@ -30,7 +32,12 @@ type ZstdSync = (buf: Uint8Array, options?: { maxOutputLength?: number; chunkSiz
 const nodeZstd = (zlib as unknown as { zstdDecompressSync?: ZstdSync }).zstdDecompressSync;
 /** node:zlib's default output chunk. */
 const ZLIB_CHUNK = 16 * 1024;
-/** ZSTD's largest expansion: an RLE block, 4 bytes with its header, stands for 128 KiB. */
+/**
+ * ZSTD's largest expansion, a strict bound: no block is shorter than 4 bytes (a 3-byte header and an RLE
+ * block's one byte) nor holds more than 128 KiB, and each frame adds a header of 6 bytes or more. Measured
+ * closest: 64 MiB of one byte, compressed by libzstd 1.5 (pyarrow, levels 1-22; the zstd CLI) into
+ * 2,065-2,288 bytes, a ratio of at most 32,498.
+ */
 const MAX_ZSTD_RATIO = 32 * 1024;
 
 /**
@@ -70,31 +77,60 @@ function ownMemory(out: Uint8Array): Uint8Array {
  */
 const WASM_MAX_OUTPUT = 16 * 1024 * 1024;
 
-let wasmZstd: typeof WasmZstd | undefined;
+/** What the Emscripten module of @foxglove/wasm-zstd exposes (its dist/wasm-zstd.js; the package declares no types for it). */
+interface ZstdModule {
+  HEAPU8: Uint8Array;
+  _malloc(size: number): number;
+  _free(pointer: number): void;
+  /** libzstd's ZSTD_decompress: the decoded length, or -1 on any error (including an output past dstCapacity). */
+  _decompress(dst: number, dstCapacity: number, src: number, srcSize: number): number;
+}
+
+let wasmZstd: ZstdModule | undefined;
 let wasmLoading: Promise<void> | undefined;
 
+/** Whether this runtime has WebAssembly at all (`node --jitless` has not). */
+function hasWebAssembly(): boolean {
+  return typeof (globalThis as { WebAssembly?: unknown }).WebAssembly === 'object';
+}
+
 /**
- * Starts loading the WebAssembly ZSTD decoder (once, on the first ZSTD buffer on a runtime without
- * node:zlib's: processes that never meet one pay nothing; loading costs ~8 ms of CPU and 5 MiB);
- * resolves once it is usable, or once it failed to load (fzstd then stays the decoder).
+ * Starts loading the WebAssembly ZSTD decoder, once: on Node < 22.15 when a CacheClient or CacheServer is
+ * made (so that the same bytes meet the same decoder from the first answer on), else on the first ZSTD
+ * buffer; loading costs ~8 ms of CPU and 5 MiB. Resolves once it is usable, or once it failed to load
+ * (fzstd then stays the decoder); never rejects.
+ *
+ * The package's own entry (dist/index.js) is not used: it starts loading on import and leaves the load's
+ * rejection unhandled (a missing .wasm, or "WebAssembly.instantiate(): Out of memory" under `ulimit -v`,
+ * would end the process), its decompress does not check malloc's result and answers a Buffer.allocUnsafe
+ * (Buffer's shared pool). The Emscripten factory is called here, and the few lines of wasmDecompress
+ * below stand in for that wrapper.
  */
 export function loadZstdDecoder(): Promise<void> {
   if (!wasmLoading) {
-    let mod: typeof WasmZstd;
+    if (nodeZstd || !hasWebAssembly()) return (wasmLoading = Promise.resolve());
+    let loaded: Promise<ZstdModule>;
     try {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use on purpose (above)
-      mod = require('@foxglove/wasm-zstd') as typeof WasmZstd;
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on demand on purpose (above); the package has no `exports` map
+      const factory = require('@foxglove/wasm-zstd/dist/wasm-zstd.js') as (overrides?: object) => Promise<ZstdModule>;
+      // printErr: the module reports a failed load on stderr itself; the failure is handled here (fzstd decodes).
+      loaded = factory({ printErr: () => undefined });
     } catch {
       return (wasmLoading = Promise.resolve()); // not installed or not loadable: fzstd decodes
     }
-    wasmLoading = mod.isLoaded.then(
-      () => {
+    wasmLoading = Promise.resolve(loaded).then(
+      (mod) => {
         wasmZstd = mod;
       },
       () => undefined,
     );
   }
   return wasmLoading;
+}
+
+/** For CacheClient and CacheServer: starts loading the WebAssembly decoder where it would be used (see loadZstdDecoder). */
+export function preloadZstdDecoder(): void {
+  void loadZstdDecoder();
 }
 
 /**
@@ -113,19 +149,42 @@ export function zstdDecoderFor(frame: Uint8Array, expected: number): 'wasm' | 'f
   return 'wasm';
 }
 
-/** WebAssembly's trap error (the project's TypeScript libs do not declare the WebAssembly namespace). */
-const WasmRuntimeError = (globalThis as unknown as { WebAssembly: { RuntimeError: new () => Error } }).WebAssembly.RuntimeError;
+/** WebAssembly's trap error, read when needed: under `node --jitless` there is no WebAssembly. */
+function isWasmTrap(err: unknown): boolean {
+  const RuntimeError = (globalThis as { WebAssembly?: { RuntimeError?: new () => Error } }).WebAssembly?.RuntimeError;
+  return RuntimeError !== undefined && err instanceof RuntimeError;
+}
 
-function wasmDecompress(mod: typeof WasmZstd, frame: Uint8Array, expected: number): Uint8Array {
+/**
+ * libzstd's ZSTD_decompress into an output of at most `expected` bytes, copied out of the module's memory
+ * into memory of its own (never Buffer's shared pool). Throws when libzstd refuses the frame; answers
+ * undefined when the module's memory cannot hold frame and output (malloc answered 0): fzstd decodes then.
+ */
+function wasmDecompress(mod: ZstdModule, frame: Uint8Array, expected: number): Uint8Array | undefined {
+  let src = 0;
+  let dst = 0;
   try {
-    return mod.decompress(frame, expected);
+    src = mod._malloc(Math.max(frame.length, 1));
+    dst = mod._malloc(Math.max(expected, 1));
+    if (src === 0 || dst === 0) return undefined;
+    mod.HEAPU8.set(frame, src); // HEAPU8 read after malloc: growing the memory replaces it
+    const n = mod._decompress(dst, expected, src, frame.length);
+    if (n < 0) throw new Error('libzstd refused the frame (corrupt, wrong checksum, or longer than declared)');
+    const out = new Uint8Array(n);
+    out.set(mod.HEAPU8.subarray(dst, dst + n));
+    return out;
   } catch (err) {
     // A trap (not libzstd's error answer) may leave the module's memory in any state: fzstd decodes from now on.
-    if (err instanceof WasmRuntimeError) {
+    if (isWasmTrap(err)) {
       wasmZstd = undefined;
       wasmLoading = Promise.resolve();
     }
     throw err;
+  } finally {
+    if (wasmZstd === mod) {
+      if (src) mod._free(src);
+      if (dst) mod._free(dst);
+    }
   }
 }
 
@@ -133,16 +192,171 @@ function codecName(type: CompressionType): string {
   return type === CompressionType.ZSTD ? 'ZSTD' : type === CompressionType.LZ4_FRAME ? 'LZ4_FRAME' : `codec ${type}`;
 }
 
+/** libzstd's default largest window (ZSTD_WINDOWLOG_LIMIT_DEFAULT), which node:zlib's decoder keeps too. */
+const MAX_WINDOW = 2 ** 27;
+const ZSTD_MAGIC = 0xfd2fb528;
+
+/**
+ * Checks each frame's header in a ZSTD buffer (RFC 8878 §3.1.1) before a decoder sees it: fzstd sizes its
+ * output by the frame's own header (the window size, or the content size: up to 2 GiB) whatever the
+ * declared length is, and pads a frame whose content size says more than it holds with zeros. Refuses a
+ * window above libzstd's default limit (as node:zlib does) and content sizes adding up to more than
+ * `expected`; answers the frames (skippable ones left out). Walks block headers only (3 bytes each, no
+ * decoding). By hand: fzstd reads these headers but does not export that, and no maintained JS library
+ * does it alone.
+ */
+function checkZstdFrames(buf: Uint8Array, expected: number): ZstdFrame[] {
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  const frames: ZstdFrame[] = [];
+  let total = 0;
+  let at = 0;
+  const need = (n: number): void => {
+    if (at + n > buf.length) throw new Error('truncated ZSTD frame');
+  };
+  while (at < buf.length) {
+    need(4);
+    const magic = view.getUint32(at, true);
+    if (magic >>> 4 === 0x184d2a5) {
+      // Skippable frame: 4 bytes of size, then that much.
+      need(8);
+      at += 8 + view.getUint32(at + 4, true);
+      if (at > buf.length) throw new Error('truncated ZSTD skippable frame');
+      continue;
+    }
+    if (magic !== ZSTD_MAGIC) throw new Error('not a ZSTD frame (bad magic number)');
+    const start = at;
+    at += 4;
+    need(1);
+    const descriptor = buf[at++]!;
+    const fcsFlag = descriptor >> 6;
+    const single = (descriptor >> 5) & 1;
+    const checksum = (descriptor >> 2) & 1;
+    if (descriptor & 8) throw new Error('ZSTD frame header: reserved bit set');
+    if (!single) {
+      need(1);
+      const wd = buf[at++]!;
+      const base = 2 ** (10 + (wd >> 3));
+      const window = base + (base / 8) * (wd & 7);
+      if (window > MAX_WINDOW) throw new Error(`ZSTD frame needs a ${window}-byte window, above the ${MAX_WINDOW} decoders accept by default`);
+    }
+    at += [0, 1, 2, 4][descriptor & 3]!; // dictionary id
+    const fcsBytes = [single, 2, 4, 8][fcsFlag]!;
+    need(fcsBytes);
+    let contentSize: number | undefined;
+    if (fcsBytes === 1) contentSize = buf[at]!;
+    else if (fcsBytes === 2) contentSize = view.getUint16(at, true) + 256;
+    else if (fcsBytes === 4) contentSize = view.getUint32(at, true);
+    else if (fcsBytes === 8) contentSize = Number(view.getBigUint64(at, true));
+    at += fcsBytes;
+    if (contentSize !== undefined) {
+      total += contentSize;
+      if (total > expected) throw new Error(`ZSTD frame header says ${contentSize} bytes, more than the ${expected} declared`);
+    }
+    for (let last = 0; !last; ) {
+      need(3);
+      const head = buf[at]! | (buf[at + 1]! << 8) | (buf[at + 2]! << 16);
+      at += 3;
+      last = head & 1;
+      const type = (head >> 1) & 3;
+      if (type === 3) throw new Error('ZSTD block of reserved type');
+      at += type === 1 ? 1 : head >>> 3;
+    }
+    need(checksum * 4);
+    at += checksum * 4;
+    frames.push({ start, end: at, contentSize: contentSize ?? -1, checksum: checksum === 1 });
+  }
+  return frames;
+}
+
+interface ZstdFrame {
+  start: number;
+  end: number;
+  /** -1 when the header does not state it. */
+  contentSize: number;
+  /** Whether the frame ends with the low 32 bits of its content's XXH64 (RFC 8878 §3.1.1). */
+  checksum: boolean;
+}
+
+/**
+ * fzstd's decoding, after checkZstdFrames, held to what libzstd checks, so that the same bytes get the
+ * same answer from either decoder (and from node:zlib):
+ * - fzstd does not check the content checksum: it is checked here (XXH64 from @node-rs/xxhash, native,
+ *   prebuilt per platform like lz4-napi, no install script; 5.4-8.2 ms of CPU for 64 MiB).
+ * - fzstd answers a frame of stated content size as that many bytes even when its blocks hold fewer (zero
+ *   padding). Up to WASM_MAX_OUTPUT, such frames are decoded through fzstd's stream decoder, which hands
+ *   out each block's bytes, so that their real length is known. Not above: the stream decoder costs up
+ *   to twice the CPU of the one-shot one (64 MiB of runs: 93-142 vs 45-91 ms), and there fzstd is always
+ *   the decoder (no answer changes with loading).
+ * Several frames are decoded one by one (each has its own checksum and content size) and joined.
+ */
+function fzstdDecode(buf: Uint8Array, expected: number, frames: ZstdFrame[]): Uint8Array {
+  const one = (frame: ZstdFrame): Uint8Array => {
+    const bytes = buf.subarray(frame.start, frame.end);
+    const out = frame.contentSize < 0 || expected > WASM_MAX_OUTPUT ? fzstdDecompress(bytes) : fzstdStream(bytes, frame.contentSize);
+    if (frame.checksum) {
+      const want = new DataView(bytes.buffer, bytes.byteOffset + bytes.length - 4, 4).getUint32(0, true);
+      if (Number(xxh64(out) & 0xffffffffn) !== want) throw new Error('ZSTD frame checksum does not match its content');
+    }
+    return out;
+  };
+  if (frames.length === 1 && frames[0]!.start === 0 && frames[0]!.end === buf.length) return one(frames[0]!);
+  const parts: Uint8Array[] = [];
+  let length = 0;
+  for (const frame of frames) {
+    const part = one(frame);
+    length += part.length;
+    if (length > expected) throw new Error(`ZSTD buffer holds more than the ${expected} declared`);
+    parts.push(part);
+  }
+  return join(parts, length);
+}
+
+/** fzstd's stream decoding of one frame stating its content size, refused when its blocks hold another length. */
+function fzstdStream(bytes: Uint8Array, contentSize: number): Uint8Array {
+  const parts: Uint8Array[] = [];
+  let length = 0;
+  const stream = new FzstdStream((chunk) => {
+    length += chunk.length;
+    if (length > contentSize) throw new Error(`ZSTD frame holds more than the ${contentSize} bytes its header says`);
+    parts.push(chunk.slice());
+  });
+  stream.push(bytes, true);
+  if (length !== contentSize) throw new Error(`ZSTD frame header says ${contentSize} bytes, its blocks hold ${length}`);
+  return join(parts, length);
+}
+
+function join(parts: Uint8Array[], length: number): Uint8Array {
+  if (parts.length === 1) return parts[0]!;
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}
+
 function decode(type: CompressionType, frame: Uint8Array, expected: number): Uint8Array {
   if (type === CompressionType.ZSTD) {
+    // A ZSTD buffer expands at most MAX_ZSTD_RATIO times: a declaration past that is refused undecoded
+    // (fzstd would size its output by the frame's header whatever is declared).
+    if (expected > frame.length * MAX_ZSTD_RATIO) {
+      throw new Error(`a ${frame.length}-byte frame cannot hold ${expected} bytes`);
+    }
     if (nodeZstd) return nodeZstd(frame, { maxOutputLength: Math.max(expected, 1), chunkSize: zstdChunk(frame, expected) });
-    // Asked for the declared length: a frame holding more is an error there, one holding less answers its
-    // own length (the caller compares). An output under 4 KiB lies in Buffer's pool (ownMemory copies it).
-    if (expected > 0 && zstdDecoderFor(frame, expected) === 'wasm') return wasmDecompress(wasmZstd!, frame, expected);
+    // Asked for the declared length (0 too): a frame holding more is an error there, one holding less
+    // answers its own length (the caller compares).
+    // Both decoders below see only frames that pass (libzstd's one-shot decoding has no window limit, fzstd
+    // allocates by the window): the same bytes get the same answer from either.
+    const frames = checkZstdFrames(frame, expected);
+    if (zstdDecoderFor(frame, expected) === 'wasm') {
+      const out = wasmDecompress(wasmZstd!, frame, expected);
+      if (out) return out;
+    }
     // No buffer sized by the declared length: the 8-byte prefix is the sender's word, and a hostile
     // one (2^30, say) would make every request allocate and zero that much (found by test/fuzz).
     // The caller compares the result with the declared length.
-    return fzstdDecompress(frame);
+    return fzstdDecode(frame, expected, frames);
   }
   if (type === CompressionType.LZ4_FRAME) {
     return decompressFrameSync(Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength));

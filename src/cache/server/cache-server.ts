@@ -23,6 +23,7 @@ import { PutBudget } from './put-budget';
 import { SharedAnswers } from './shared-answers';
 import { RawCall, takeStreams } from './raw-call';
 import { tuneWindows } from './session-windows';
+import { preloadZstdDecoder } from '../compression';
 
 export interface CacheServerOptions {
   /** Address to listen on. Default `127.0.0.1`. */
@@ -81,6 +82,8 @@ export class CacheServer {
   private closing?: Promise<void>;
 
   constructor(options: CacheServerOptions = {}) {
+    // Node < 22.15: the WebAssembly ZSTD decoder is ready by the first answer (the same bytes meet the same decoder).
+    preloadZstdDecoder();
     const port = options.port ?? 0;
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw invalidInput(`cache server port ${String(port)} is not a port number`);
     const maxMemoryBytes = parseWholeNumber(options.maxMemoryBytes ?? CACHE_MAX_MEMORY_BYTES, 'cache maxMemoryBytes', 'bytes', 1);
