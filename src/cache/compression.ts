@@ -194,21 +194,28 @@ function codecName(type: CompressionType): string {
 
 /** libzstd's default largest window (ZSTD_WINDOWLOG_LIMIT_DEFAULT), which node:zlib's decoder keeps too. */
 const MAX_WINDOW = 2 ** 27;
+/** The most a ZSTD block regenerates (Block_Maximum_Size's ceiling, RFC 8878 §3.1.1.2.3). */
+const ZSTD_BLOCK_MAX = 128 * 1024;
+/** Frames in one buffer: Arrow's writers put one in each; many empty ones would only cost memory and time. */
+const MAX_ZSTD_FRAMES = 1024;
 const ZSTD_MAGIC = 0xfd2fb528;
 
 /**
  * Checks each frame's header in a ZSTD buffer (RFC 8878 §3.1.1) before a decoder sees it: fzstd sizes its
  * output by the frame's own header (the window size, or the content size: up to 2 GiB) whatever the
  * declared length is, and pads a frame whose content size says more than it holds with zeros. Refuses a
- * window above libzstd's default limit (as node:zlib does) and content sizes adding up to more than
- * `expected`; answers the frames (skippable ones left out). Walks block headers only (3 bytes each, no
- * decoding). By hand: fzstd reads these headers but does not export that, and no maintained JS library
+ * window above libzstd's default limit (as node:zlib does), content sizes or raw and RLE blocks adding up
+ * to more than `expected`, a block above Block_Maximum_Size, a frame needing a dictionary, and more than
+ * MAX_ZSTD_FRAMES frames; answers the frames (skippable ones left out) with their block counts and windows
+ * (fzstdDecode bounds its work by them). Walks block headers only (3 bytes each, no decoding). By hand: fzstd reads these headers but does not export that, and no maintained JS library
  * does it alone.
  */
 function checkZstdFrames(buf: Uint8Array, expected: number): ZstdFrame[] {
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const frames: ZstdFrame[] = [];
   let total = 0;
+  /** Bytes the raw and RLE blocks of all frames regenerate: known exactly from their headers. */
+  let known = 0;
   let at = 0;
   const need = (n: number): void => {
     if (at + n > buf.length) throw new Error('truncated ZSTD frame');
@@ -224,6 +231,7 @@ function checkZstdFrames(buf: Uint8Array, expected: number): ZstdFrame[] {
       continue;
     }
     if (magic !== ZSTD_MAGIC) throw new Error('not a ZSTD frame (bad magic number)');
+    if (frames.length === MAX_ZSTD_FRAMES) throw new Error(`more than ${MAX_ZSTD_FRAMES} ZSTD frames in one buffer`);
     const start = at;
     at += 4;
     need(1);
@@ -232,14 +240,19 @@ function checkZstdFrames(buf: Uint8Array, expected: number): ZstdFrame[] {
     const single = (descriptor >> 5) & 1;
     const checksum = (descriptor >> 2) & 1;
     if (descriptor & 8) throw new Error('ZSTD frame header: reserved bit set');
+    let window = -1;
     if (!single) {
       need(1);
       const wd = buf[at++]!;
       const base = 2 ** (10 + (wd >> 3));
-      const window = base + (base / 8) * (wd & 7);
+      window = base + (base / 8) * (wd & 7);
       if (window > MAX_WINDOW) throw new Error(`ZSTD frame needs a ${window}-byte window, above the ${MAX_WINDOW} decoders accept by default`);
     }
-    at += [0, 1, 2, 4][descriptor & 3]!; // dictionary id
+    const dictBytes = [0, 1, 2, 4][descriptor & 3]!;
+    need(dictBytes);
+    // fzstd ignores a dictionary, libzstd refuses a frame that needs one it was not given: refused here, by both.
+    for (let i = 0; i < dictBytes; i++) if (buf[at + i]) throw new Error('ZSTD frame needs a dictionary');
+    at += dictBytes;
     const fcsBytes = [single, 2, 4, 8][fcsFlag]!;
     need(fcsBytes);
     let contentSize: number | undefined;
@@ -252,6 +265,13 @@ function checkZstdFrames(buf: Uint8Array, expected: number): ZstdFrame[] {
       total += contentSize;
       if (total > expected) throw new Error(`ZSTD frame header says ${contentSize} bytes, more than the ${expected} declared`);
     }
+    // A single-segment frame's window is its content (RFC 8878 §3.1.1.1.2).
+    if (single) window = contentSize!;
+    // Block_Maximum_Size (§3.1.1.2.3): what keeps a block's output, and so MAX_ZSTD_RATIO, bounded. fzstd
+    // and this build of libzstd both decode an RLE block of up to 2^21 - 1 bytes.
+    const blockMax = Math.min(ZSTD_BLOCK_MAX, window);
+    let blocks = 0;
+    let frameKnown = 0;
     for (let last = 0; !last; ) {
       need(3);
       const head = buf[at]! | (buf[at + 1]! << 8) | (buf[at + 2]! << 16);
@@ -259,11 +279,18 @@ function checkZstdFrames(buf: Uint8Array, expected: number): ZstdFrame[] {
       last = head & 1;
       const type = (head >> 1) & 3;
       if (type === 3) throw new Error('ZSTD block of reserved type');
-      at += type === 1 ? 1 : head >>> 3;
+      const size = head >>> 3;
+      if (size > blockMax) throw new Error(`ZSTD block of ${size} bytes, above the ${blockMax} a block of this frame may hold`);
+      if (type !== 2) frameKnown += size; // raw and RLE blocks regenerate their size
+      at += type === 1 ? 1 : size;
+      blocks++;
     }
     need(checksum * 4);
     at += checksum * 4;
-    frames.push({ start, end: at, contentSize: contentSize ?? -1, checksum: checksum === 1 });
+    if (contentSize !== undefined && frameKnown > contentSize) throw new Error(`ZSTD frame header says ${contentSize} bytes, its blocks hold more`);
+    known += frameKnown;
+    if (known > expected) throw new Error(`ZSTD buffer holds more than the ${expected} declared`);
+    frames.push({ start, end: at, contentSize: contentSize ?? -1, checksum: checksum === 1, blocks, window });
   }
   return frames;
 }
@@ -275,6 +302,9 @@ interface ZstdFrame {
   contentSize: number;
   /** Whether the frame ends with the low 32 bits of its content's XXH64 (RFC 8878 §3.1.1). */
   checksum: boolean;
+  /** Its blocks, and its window (the content size for a single-segment frame): what fzstd's work grows with. */
+  blocks: number;
+  window: number;
 }
 
 /**
@@ -290,9 +320,29 @@ interface ZstdFrame {
  * Several frames are decoded one by one (each has its own checksum and content size) and joined.
  */
 function fzstdDecode(buf: Uint8Array, expected: number, frames: ZstdFrame[]): Uint8Array {
+  // fzstd keeps a window of its own apart from the output, except when decoding a frame of stated content
+  // size in one go, and moves all of it (copyWithin) after every block: a frame of many tiny blocks under a
+  // large window costs seconds of CPU per KiB. What legitimate frames need stays far below this budget
+  // (one block per 128 KiB of output, a window of at most the output or a few MiB).
+  let work = 0;
+  for (const frame of frames) {
+    const oneShot = frame.contentSize >= 0 && expected > WASM_MAX_OUTPUT;
+    if (!oneShot) work += frame.blocks * frame.window;
+  }
+  if (work > 256 * expected + 2 ** 30) {
+    throw new Error(`ZSTD buffer too costly to decode here: ${frames.reduce((n, f) => n + f.blocks, 0)} blocks against windows of up to ${Math.max(...frames.map((f) => f.window))} bytes`);
+  }
+  let length = 0;
   const one = (frame: ZstdFrame): Uint8Array => {
     const bytes = buf.subarray(frame.start, frame.end);
-    const out = frame.contentSize < 0 || expected > WASM_MAX_OUTPUT ? fzstdDecompress(bytes) : fzstdStream(bytes, frame.contentSize);
+    // A frame that does not state its content size is decoded block by block and stopped once past what is
+    // left of the declared length: nothing else bounds its output (many RLE blocks of 128 KiB).
+    const out =
+      frame.contentSize < 0
+        ? fzstdStream(bytes, expected - length, false)
+        : expected > WASM_MAX_OUTPUT
+          ? fzstdDecompress(bytes)
+          : fzstdStream(bytes, frame.contentSize, true);
     if (frame.checksum) {
       const want = new DataView(bytes.buffer, bytes.byteOffset + bytes.length - 4, 4).getUint32(0, true);
       if (Number(xxh64(out) & 0xffffffffn) !== want) throw new Error('ZSTD frame checksum does not match its content');
@@ -301,7 +351,6 @@ function fzstdDecode(buf: Uint8Array, expected: number, frames: ZstdFrame[]): Ui
   };
   if (frames.length === 1 && frames[0]!.start === 0 && frames[0]!.end === buf.length) return one(frames[0]!);
   const parts: Uint8Array[] = [];
-  let length = 0;
   for (const frame of frames) {
     const part = one(frame);
     length += part.length;
@@ -311,17 +360,21 @@ function fzstdDecode(buf: Uint8Array, expected: number, frames: ZstdFrame[]): Ui
   return join(parts, length);
 }
 
-/** fzstd's stream decoding of one frame stating its content size, refused when its blocks hold another length. */
-function fzstdStream(bytes: Uint8Array, contentSize: number): Uint8Array {
+/**
+ * fzstd's stream decoding of one frame, stopped as soon as it passes `limit` bytes: the content size its
+ * header states (`exact`: a frame holding another length is refused), or what is left of the declared
+ * length for a frame that states none.
+ */
+function fzstdStream(bytes: Uint8Array, limit: number, exact: boolean): Uint8Array {
   const parts: Uint8Array[] = [];
   let length = 0;
   const stream = new FzstdStream((chunk) => {
     length += chunk.length;
-    if (length > contentSize) throw new Error(`ZSTD frame holds more than the ${contentSize} bytes its header says`);
+    if (length > limit) throw new Error(exact ? `ZSTD frame holds more than the ${limit} bytes its header says` : `ZSTD buffer holds more than declared`);
     parts.push(chunk.slice());
   });
   stream.push(bytes, true);
-  if (length !== contentSize) throw new Error(`ZSTD frame header says ${contentSize} bytes, its blocks hold ${length}`);
+  if (exact && length !== limit) throw new Error(`ZSTD frame header says ${limit} bytes, its blocks hold ${length}`);
   return join(parts, length);
 }
 

@@ -355,3 +355,92 @@ test.each([1000, 16 * MiB + 5])('a ZSTD frame of %i bytes with a wrong checksum 
     expect(refusal(() => mod.decompressBatch(bad.header, bad.body))).toMatch(/cannot decompress ZSTD buffer 0/);
   }
 });
+
+/** A frame header with no content size and window descriptor `wd`, then `blocks` RLE blocks of `n` bytes each. */
+function rleBlocksFrame(wd: number, blocks: number, n: number): Buffer {
+  const parts = [Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x00, wd])];
+  for (let i = 0; i < blocks; i++) {
+    const head = (n << 3) | (1 << 1) | (i === blocks - 1 ? 1 : 0);
+    parts.push(Buffer.from([head & 0xff, (head >> 8) & 0xff, (head >> 16) & 0xff, 3]));
+  }
+  return Buffer.concat(parts);
+}
+
+test('a frame stating no content size is stopped once past the declared length: 4 KB of RLE blocks for 125 MiB, declared 1, before and after loading', () => {
+  const frame = rleBlocksFrame((17 - 10) << 3, 1000, BLOCK_MAX);
+  for (const mod of [freshModule(), { decompressBatch }]) {
+    const { header, body } = batch(frame, 1n);
+    const before = process.memoryUsage().arrayBuffers;
+    expect(refusal(() => mod.decompressBatch(header, body))).toMatch(/cannot decompress ZSTD buffer 0/);
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(64 * MiB);
+  }
+  // The same frame declared truly (above 16 MiB: fzstd decodes it block by block) is its bytes.
+  const { header, body } = batch(frame, BigInt(1000 * BLOCK_MAX));
+  const out = decompressBatch(header, body).buffers[0]!;
+  expect(out.length).toBe(1000 * BLOCK_MAX);
+  expect(out[0]).toBe(3);
+  expect(out[out.length - 1]).toBe(3);
+});
+
+test('a frame needing a dictionary is refused, before and after loading', () => {
+  // Descriptor 0x01: a 1-byte dictionary id (5), no content size; window 2^17; one last raw block "abc".
+  const frame = Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x01, 0x38, 5, (3 << 3) | 1, 0, 0, 0x61, 0x62, 0x63]);
+  for (const mod of [freshModule(), { decompressBatch }]) {
+    const { header, body } = batch(frame, 3n);
+    expect(refusal(() => mod.decompressBatch(header, body))).toMatch(/cannot decompress ZSTD buffer 0/);
+  }
+  // The same frame with dictionary id 0 (none) is "abc".
+  const none = Buffer.from(frame);
+  none[6] = 0;
+  const { header, body } = batch(none, 3n);
+  expect(Buffer.from(decompressBatch(header, body).buffers[0]!).toString()).toBe('abc');
+});
+
+(OLD_NODE ? test : test.skip)('a block above 128 KiB is refused before either decoder sees it (Node < 22.15)', () => {
+  for (const mod of [freshModule(), { decompressBatch }]) {
+    const { header, body } = batch(rleBlocksFrame((20 - 10) << 3, 1, BLOCK_MAX + 1), BigInt(BLOCK_MAX + 1));
+    expect(refusal(() => mod.decompressBatch(header, body))).toMatch(/ZSTD block of 131073 bytes, above the 131072/);
+  }
+  const { header, body } = batch(rleBlocksFrame((20 - 10) << 3, 1, BLOCK_MAX), BigInt(BLOCK_MAX));
+  expect(decompressBatch(header, body).buffers[0]!.length).toBe(BLOCK_MAX);
+});
+
+(OLD_NODE ? test : test.skip)('many tiny blocks under a 128 MiB window are refused by fzstd as too costly, not decoded for seconds (Node < 22.15)', () => {
+  // 40 one-byte RLE blocks: fzstd would move its whole 128 MiB window after each.
+  const { header, body } = batch(rleBlocksFrame((27 - 10) << 3, 40, 1), 40n);
+  expect(refusal(() => freshModule().decompressBatch(header, body))).toMatch(/too costly to decode here: 40 blocks against windows of up to 134217728 bytes/);
+});
+
+test('more than 1,024 frames in one buffer are refused; 1,024 decode', () => {
+  const empty = rleFrame(0, 1, true);
+  for (const [frames, ok] of [[1024, true], [1025, false]] as const) {
+    const { header, body } = batch(Buffer.concat(Array.from({ length: frames }, () => empty)), 0n);
+    if (ok) expect(decompressBatch(header, body).buffers[0]!.length).toBe(0);
+    else if (!NODE_ZSTD) expect(refusal(() => decompressBatch(header, body))).toMatch(/more than 1024 ZSTD frames/);
+  }
+});
+
+test('a frame of compressed blocks stating no content size is stopped once past the declared length (13 KB for 125 MiB, declared 1), before and after loading', () => {
+  // One compressed block regenerating 128 KiB of 'a' (literals and one long match; made by libzstd with
+  // contentSizeFlag 0), repeated: 1,000 of them. Its output is unknown until decoded.
+  const block = Buffer.from('5400001061610100fbff39c002', 'hex');
+  const last = Buffer.from(block);
+  last[0]! |= 1;
+  const frame = Buffer.concat([Buffer.from('28b52ffd0058', 'hex'), ...Array.from({ length: 999 }, () => block), last]);
+  for (const mod of [freshModule(), { decompressBatch }]) {
+    const { header, body } = batch(frame, 1n);
+    const before = process.memoryUsage().arrayBuffers;
+    expect(refusal(() => mod.decompressBatch(header, body))).toMatch(/cannot decompress ZSTD buffer 0/);
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(64 * MiB);
+  }
+  if (OLD_NODE) {
+    // fzstd (before loading) is stopped while decoding, not after producing all 125 MiB. (Declared 1, the
+    // frame is refused sooner: 1,000 blocks against a 2 MiB window are more work than 1 byte is worth.)
+    const { header, body } = batch(frame, BigInt(8 * MiB));
+    expect(refusal(() => freshModule().decompressBatch(header, body))).toMatch(/cannot decompress ZSTD buffer 0: ZSTD buffer holds more than declared/);
+  }
+  const { header, body } = batch(frame, BigInt(1000 * BLOCK_MAX));
+  const out = decompressBatch(header, body).buffers[0]!;
+  expect(out.length).toBe(1000 * BLOCK_MAX);
+  expect(out[0] === 0x61 && out[out.length - 1] === 0x61).toBe(true);
+});
