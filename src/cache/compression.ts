@@ -206,8 +206,8 @@ const ZSTD_MAGIC = 0xfd2fb528;
  * declared length is, and pads a frame whose content size says more than it holds with zeros. Refuses a
  * window above libzstd's default limit (as node:zlib does), content sizes or raw and RLE blocks adding up
  * to more than `expected`, a block above Block_Maximum_Size, a frame needing a dictionary, and more than
- * MAX_ZSTD_FRAMES frames; answers the frames (skippable ones left out) with their block counts and windows
- * (fzstdDecode bounds its work by them). Walks block headers only (3 bytes each, no decoding). By hand: fzstd reads these headers but does not export that, and no maintained JS library
+ * MAX_ZSTD_FRAMES frames; answers the frames (skippable ones left out). Walks block headers only (3 bytes
+ * each, no decoding). By hand: fzstd reads these headers but does not export that, and no maintained JS library
  * does it alone.
  */
 function checkZstdFrames(buf: Uint8Array, expected: number): ZstdFrame[] {
@@ -270,7 +270,6 @@ function checkZstdFrames(buf: Uint8Array, expected: number): ZstdFrame[] {
     // Block_Maximum_Size (§3.1.1.2.3): what keeps a block's output, and so MAX_ZSTD_RATIO, bounded. fzstd
     // and this build of libzstd both decode an RLE block of up to 2^21 - 1 bytes.
     const blockMax = Math.min(ZSTD_BLOCK_MAX, window);
-    let blocks = 0;
     let frameKnown = 0;
     for (let last = 0; !last; ) {
       need(3);
@@ -283,14 +282,13 @@ function checkZstdFrames(buf: Uint8Array, expected: number): ZstdFrame[] {
       if (size > blockMax) throw new Error(`ZSTD block of ${size} bytes, above the ${blockMax} a block of this frame may hold`);
       if (type !== 2) frameKnown += size; // raw and RLE blocks regenerate their size
       at += type === 1 ? 1 : size;
-      blocks++;
     }
     need(checksum * 4);
     at += checksum * 4;
     if (contentSize !== undefined && frameKnown > contentSize) throw new Error(`ZSTD frame header says ${contentSize} bytes, its blocks hold more`);
     known += frameKnown;
     if (known > expected) throw new Error(`ZSTD buffer holds more than the ${expected} declared`);
-    frames.push({ start, end: at, contentSize: contentSize ?? -1, checksum: checksum === 1, blocks, window });
+    frames.push({ start, end: at, contentSize: contentSize ?? -1, checksum: checksum === 1 });
   }
   return frames;
 }
@@ -302,9 +300,6 @@ interface ZstdFrame {
   contentSize: number;
   /** Whether the frame ends with the low 32 bits of its content's XXH64 (RFC 8878 §3.1.1). */
   checksum: boolean;
-  /** Its blocks, and its window (the content size for a single-segment frame): what fzstd's work grows with. */
-  blocks: number;
-  window: number;
 }
 
 /**
@@ -320,18 +315,6 @@ interface ZstdFrame {
  * Several frames are decoded one by one (each has its own checksum and content size) and joined.
  */
 function fzstdDecode(buf: Uint8Array, expected: number, frames: ZstdFrame[]): Uint8Array {
-  // fzstd keeps a window of its own apart from the output, except when decoding a frame of stated content
-  // size in one go, and moves all of it (copyWithin) after every block: a frame of many tiny blocks under a
-  // large window costs seconds of CPU per KiB. What legitimate frames need stays far below this budget
-  // (one block per 128 KiB of output, a window of at most the output or a few MiB).
-  let work = 0;
-  for (const frame of frames) {
-    const oneShot = frame.contentSize >= 0 && expected > WASM_MAX_OUTPUT;
-    if (!oneShot) work += frame.blocks * frame.window;
-  }
-  if (work > 256 * expected + 2 ** 30) {
-    throw new Error(`ZSTD buffer too costly to decode here: ${frames.reduce((n, f) => n + f.blocks, 0)} blocks against windows of up to ${Math.max(...frames.map((f) => f.window))} bytes`);
-  }
   let length = 0;
   const one = (frame: ZstdFrame): Uint8Array => {
     const bytes = buf.subarray(frame.start, frame.end);
