@@ -2,20 +2,27 @@
  * Writes checked entries into the private staging directory, in archive order.
  *
  * Directories and links are made synchronously, as each entry arrives. A
- * regular file smaller than FLUSH_BYTES is created on the libuv pool (the
- * open), while the main thread goes on parsing and checking the next entries:
- * creating a file is most of an extraction's wall time (kernel time, which
- * `tar xzf` pays too), and with synchronous calls the main thread's JavaScript
- * (inflate bookkeeping, parser, rules) came on top of it instead of beside it
- * (docs/extraction.md, "The writes run beside the parser"). Its data are
- * copied into one buffer of their own when it is handed over (the pieces are
+ * regular file smaller than FLUSH_BYTES is created when its last byte has
+ * arrived: its data are gathered into one buffer of their own (the pieces are
  * views of 1 MiB inflated chunks: a 1-byte view would keep a whole MiB alive),
- * written, and it is closed as soon as the open returns. A bigger file is
- * written synchronously as before: its cost is its bytes, not its creation.
+ * and it is opened, written and closed in one go. Where that happens depends
+ * on what creating a file costs (docs/extraction.md, "Where small files are
+ * created"):
+ * - on the main thread, synchronously, while creation is cheap (tens of µs, as
+ *   on a journaled ext4, xfs or tmpfs): what `tar xzf` does. Each file sent to
+ *   the libuv pool instead costs the main thread a hand-over and two thread
+ *   wake-ups (~10–70 µs here), more than the open it saves;
+ * - on the libuv pool, beside the main thread's parsing and checking, once
+ *   SLOW_CREATES of the last WINDOW creations each took over SLOW_CREATE_NS
+ *   (an open that waits on the file system: ext4 without a journal walking
+ *   recently freed inodes, a network file system). The rest of this writer's
+ *   files then go there.
+ * A bigger file is written synchronously from FLUSH_BYTES on: its cost is its
+ * bytes, not its creation.
  * `room()` paces the parser at MAX_IN_FLIGHT files or MAX_IN_FLIGHT_BYTES of
- * their data waiting; a file handed over past the hard bounds (HARD_MAX_*,
- * what one more parse slice can add) is created synchronously, so those hold
- * strictly whoever calls the writer. `settle()` waits for
+ * their data waiting on the pool; a file handed over past the hard bounds
+ * (HARD_MAX_*, what one more parse slice can add) is created synchronously,
+ * so those hold strictly whoever calls the writer. `settle()` waits for
  * every file in flight: the extractor calls it before the tree is checked, and
  * `abandon()` before a failed tree is deleted, so no write is in flight then;
  * once abandoned, the writer creates nothing more.
@@ -45,6 +52,18 @@ const MAX_IN_FLIGHT_BYTES = 4 << 20;
  */
 const HARD_MAX_IN_FLIGHT = MAX_IN_FLIGHT + 128;
 const HARD_MAX_IN_FLIGHT_BYTES = MAX_IN_FLIGHT_BYTES + FLUSH_BYTES + (64 << 10);
+/**
+ * A synchronous creation (open, write, close) slower than this counts as slow: a fresh file of ~20 KiB takes
+ * 20–100 µs on this machine's file systems when the open does not wait (docs/extraction.md).
+ */
+const SLOW_CREATE_NS = 250_000n;
+/** Slow creations among the last WINDOW after which the writer's files go to the pool. */
+const SLOW_CREATES = 8;
+const WINDOW = 16;
+const WINDOW_MASK = (1 << WINDOW) - 1;
+
+/** Where small files are created: 'adaptive' (the default, above), or always on the main thread or the pool. */
+export type CreateOn = 'adaptive' | 'main' | 'pool';
 
 export interface OpenFile {
   write(chunk: Buffer): void;
@@ -62,12 +81,32 @@ export class StagingWriter {
   /** A file's failure that `onError` could not take (it threw): settle() reports it instead of losing it. */
   private unreported: unknown;
   private abandoned = false;
+  private onPool: boolean;
+  /** The last WINDOW creations on this thread, a bit each (1: slow). */
+  private recent = 0;
 
-  /** `onError`: a file created on the pool failed (called once per file, with its name); the caller stops. */
+  private readonly createOn: CreateOn;
+  private readonly slowCreateNs: bigint;
+
+  /**
+   * `onError`: a file created on the pool failed (called once per file, with its name); the caller stops.
+   * `o.createOn`: where small files are created (tests pin it; the extractor leaves it adaptive);
+   * `o.slowCreateNs`: what counts as a slow creation (tests).
+   */
   constructor(
     private readonly root: string,
     private readonly onError: (err: unknown, rel: string) => void,
-  ) {}
+    o: { createOn?: CreateOn; slowCreateNs?: bigint } = {},
+  ) {
+    this.createOn = o.createOn ?? 'adaptive';
+    this.slowCreateNs = o.slowCreateNs ?? SLOW_CREATE_NS;
+    this.onPool = this.createOn === 'pool';
+  }
+
+  /** Whether small files now go to the pool (for tests and the benchmark). */
+  get creatingOnPool(): boolean {
+    return this.onPool;
+  }
 
   /** `rel` and its parents as real directories (never through a link). */
   dir(rel: string): void {
@@ -119,9 +158,16 @@ export class StagingWriter {
         if (!direct) {
           // Never handed over after abandon(): the tree may be being deleted.
           this.refuseIfAbandoned();
-          // One buffer of its own (also one write): the pieces are views that keep their 1 MiB chunks alive.
-          const data = pendingBytes === 0 ? [] : [Buffer.concat(pending, pendingBytes)];
+          const pieces = pending;
           pending = [];
+          if (!this.onPool) {
+            // Written now: the views go with this call, nothing keeps their chunks alive.
+            this.createTimed(abs, mode, pieces);
+            return;
+          }
+          // Kept until the pool gets to it: one buffer of its own (also one write), as the pieces are views that
+          // keep their 1 MiB chunks alive.
+          const data = pendingBytes === 0 ? [] : [Buffer.concat(pieces, pendingBytes)];
           if (this.inFlight.size >= HARD_MAX_IN_FLIGHT || this.inFlightBytes + pendingBytes > HARD_MAX_IN_FLIGHT_BYTES) {
             // Past the hard bounds (room() was not awaited often enough): created here, so they hold strictly.
             createFileSync(abs, mode, data);
@@ -201,6 +247,22 @@ export class StagingWriter {
     if (this.abandoned) throw new Error('the staging writer was abandoned: no file is created any more');
   }
 
+  /** Creates a file on this thread, and sends the following ones to the pool once creating them proves slow. */
+  private createTimed(abs: string, mode: number, data: Buffer[]): void {
+    if (this.createOn === 'main') {
+      createFileSync(abs, mode, data);
+      return;
+    }
+    const t0 = process.hrtime.bigint();
+    try {
+      createFileSync(abs, mode, data);
+    } finally {
+      // The last WINDOW creations, one bit each (1: slow); a slow one now and then (a collection, a preemption) is no reason to move.
+      this.recent = ((this.recent << 1) | (process.hrtime.bigint() - t0 > this.slowCreateNs ? 1 : 0)) & WINDOW_MASK;
+      if (popcount(this.recent) >= SLOW_CREATES) this.onPool = true;
+    }
+  }
+
   private createLater(abs: string, rel: string, mode: number, data: Buffer[], bytes: number): void {
     this.inFlightBytes += bytes;
     const job = createFile(abs, mode, data)
@@ -272,4 +334,10 @@ function skipBytes(pieces: Buffer[], n: number): Buffer[] {
   const rest = pieces.slice(i);
   if (n > 0) rest[0] = rest[0]!.subarray(n);
   return rest;
+}
+
+function popcount(bits: number): number {
+  let n = 0;
+  for (let b = bits; b !== 0; b &= b - 1) n++;
+  return n;
 }

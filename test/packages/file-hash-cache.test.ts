@@ -4,6 +4,7 @@
  * before it was hashed; any change, even one that keeps size and mtime, is
  * hashed again. A real PackageManager then extracts the new content.
  */
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { sha256File, sha256Handle } from '../../src/packages/fetch';
@@ -36,6 +37,23 @@ function counting(): { hash: HashHandle; reads: () => number } {
     reads: () => n,
   };
 }
+
+describe('sha256File', () => {
+  it('hashes a file of several pieces, whatever the boundary, as one digest of its bytes', async () => {
+    // Pieces of 1 MiB are read while the one before is hashed: sizes around the boundaries, the empty file too.
+    for (const size of [0, 1, (1 << 20) - 1, 1 << 20, (1 << 20) + 1, 3 * (1 << 20) + 12345]) {
+      const data = Buffer.alloc(size);
+      for (let i = 0; i < size; i += 4093) data[i] = (i / 4093) % 251;
+      const f = path.join(base, `p${size}.bin`);
+      fs.writeFileSync(f, data);
+      expect(await sha256File(f, 'test')).toBe(createHash('sha256').update(data).digest('hex'));
+    }
+  });
+
+  it('says which file it could not read', async () => {
+    await expect(sha256File(path.join(base, 'missing.tgz'), 'package x')).rejects.toThrow(/package x: could not read .*missing\.tgz/);
+  });
+});
 
 describe('FileHashCache', () => {
   it('an unchanged file is hashed once', async () => {

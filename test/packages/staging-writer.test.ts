@@ -2,12 +2,15 @@
  * The staging writer's own second line, without the entry rules in front of it:
  * it never writes through a link that is already in the tree and never reuses
  * a name, so a rule that let something through still could not reach outside.
- * Small files are created on the libuv pool: their failures arrive through the
- * writer's error callback, and settle() waits for them.
+ * Small files are created on the main thread at close() while that is cheap,
+ * then on the libuv pool: there their failures arrive through the writer's
+ * error callback, and settle() waits for them. Most tests pin the pool (its
+ * bounds and waits are what can go wrong); the main thread's and the switch
+ * between the two have their own.
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { StagingWriter } from '../../src/packages/staging-writer';
+import { StagingWriter, type CreateOn } from '../../src/packages/staging-writer';
 import { makeTempDir, removeDir } from '../helpers/tmp';
 import { listTree } from './env';
 
@@ -16,8 +19,8 @@ let root: string;
 let outside: string;
 let failures: Array<{ err: unknown; rel: string }>;
 
-function writer(): StagingWriter {
-  return new StagingWriter(root, (err, rel) => failures.push({ err, rel }));
+function writer(createOn: CreateOn = 'pool', slowCreateNs?: bigint): StagingWriter {
+  return new StagingWriter(root, (err, rel) => failures.push({ err, rel }), { createOn, slowCreateNs });
 }
 
 /** A small file, created on the pool; resolves when it is created or has failed. */
@@ -96,6 +99,66 @@ it('writes small and large files whole, in pieces, with the mode asked for', asy
   expect(fs.statSync(path.join(root, 'a', 'small.txt')).mode & 0o111).toBe(0);
 });
 
+describe('small files on the main thread', () => {
+  it('creates each at close(), whole, with its mode, and refuses a link or an existing name there', () => {
+    const w = writer('main');
+    const chunk = Buffer.alloc(1024 * 1024, 0x61);
+    const out = w.file('a/small.txt', 0o755);
+    out.write(chunk.subarray(0, 3));
+    out.write(Buffer.from('bc'));
+    out.close();
+    // Written by close() itself: no callback has run, and the chunk's later use changes nothing.
+    chunk.fill(0x62);
+    expect(fs.readFileSync(path.join(root, 'a', 'small.txt'), 'utf8')).toBe('aaabc');
+    expect(fs.statSync(path.join(root, 'a', 'small.txt')).mode & 0o111).not.toBe(0);
+    const empty = w.file('a/empty', 0o644);
+    empty.close();
+    expect(fs.readFileSync(path.join(root, 'a', 'empty'), 'utf8')).toBe('');
+
+    const onLink = w.file('l', 0o644);
+    onLink.write(Buffer.from('evil'));
+    expect(() => onLink.close()).toThrow(expect.objectContaining({ code: 'EEXIST' }));
+    const again = w.file('f', 0o644);
+    again.write(Buffer.from('second'));
+    expect(() => again.close()).toThrow(expect.objectContaining({ code: 'EEXIST' }));
+    expect(fs.readFileSync(path.join(root, 'f'), 'utf8')).toBe('first');
+    expect(failures).toEqual([]);
+    expect(w.creatingOnPool).toBe(false);
+    expectOutsideUntouched();
+  });
+
+  it('keeps creating there while creations are fast', async () => {
+    const w = writer('adaptive', 10n ** 12n);
+    for (let i = 0; i < 50; i++) {
+      const out = w.file(`fast/f${i}`, 0o644);
+      out.write(Buffer.from(`${i}`));
+      out.close();
+      expect(fs.readFileSync(path.join(root, 'fast', `f${i}`), 'utf8')).toBe(`${i}`);
+    }
+    expect(w.creatingOnPool).toBe(false);
+    await w.settle();
+  });
+
+  it('sends the rest to the pool after 8 slow creations, and every file is still written', async () => {
+    // Every creation counts as slow: the switch comes after the 8th.
+    const w = writer('adaptive', -1n);
+    for (let i = 0; i < 40; i++) {
+      const out = w.file(`slow/s${i}`, 0o644);
+      out.write(Buffer.alloc(100, i));
+      out.close();
+      if (i < 8) expect(fs.readFileSync(path.join(root, 'slow', `s${i}`)).equals(Buffer.alloc(100, i))).toBe(true);
+      expect(w.creatingOnPool).toBe(i >= 7);
+    }
+    // A failure on the pool now reaches the callback instead of close().
+    const dup = w.file('slow/s0', 0o644);
+    dup.write(Buffer.from('again'));
+    expect(() => dup.close()).not.toThrow();
+    await w.settle();
+    expect(failures).toEqual([{ err: expect.objectContaining({ code: 'EEXIST' }), rel: 'slow/s0' }]);
+    for (let i = 0; i < 40; i++) expect(fs.readFileSync(path.join(root, 'slow', `s${i}`)).equals(Buffer.alloc(100, i))).toBe(true);
+  });
+});
+
 it('makes room() wait while 64 files are in flight, and creates every file handed over', async () => {
   const w = writer();
   const names: string[] = [];
@@ -158,7 +221,7 @@ it('keeps a failure whose callback threw for settle(), and abandon() still waits
     const w = new StagingWriter(root, () => {
       calls++;
       throw new Error('the error callback itself failed');
-    });
+    }, { createOn: 'pool' });
     const out = w.file('f', 0o644); // exists already: EEXIST on the pool
     out.write(Buffer.from('second'));
     out.close();
@@ -170,7 +233,7 @@ it('keeps a failure whose callback threw for settle(), and abandon() still waits
 
     const v = new StagingWriter(root, () => {
       throw new Error('the error callback itself failed');
-    });
+    }, { createOn: 'pool' });
     const bad = v.file('f', 0o644);
     bad.close();
     for (let i = 0; i < 20; i++) {
