@@ -117,6 +117,9 @@ async function enterAndLeave(
 ): Promise<{ wall: number; cpu: number; spareBefore: number; parts: ReturnType<typeof treeCpu> }> {
   const client = connectInstance(`unix://${socket}`);
   try {
+    // Connected before the timing, as Flame's executor manager connects to an instance once (GrpcShim::connect)
+    // before it calls OnSessionEnter: the figure is the call, not this client's channel set-up (~10 ms).
+    await client.ready(10_000);
     // The last session's process is gone before the enter starts (a spare may be there: it counts as it runs).
     const last = lastSession.get(pid) ?? [];
     for (let i = 0; i < 500 && childPids(pid).some((c) => last.includes(c)); i++) await new Promise((r) => setTimeout(r, 10));

@@ -181,7 +181,7 @@ export function renderMarkdown(r: Results, svgName: string): string {
       '## 5. Session enter with a package',
       '',
       `OnSessionEnter with \`application.url\` = file:// a ${f(p.archiveMB, 1)} MB .tgz (${p.entries} entries, incompressible content) on ` +
-        '`flmrun-js serve --keep-extracted`. Cold: a fresh instance and work directory (hash, decompress, check every entry, extract, ' +
+        '`flmrun-js serve --keep-extracted`, timed from the call on a connected channel (Flame\'s executor manager connects once, then enters). Cold: a fresh instance and work directory (hash, decompress, check every entry, extract, ' +
         'start the session process, load the module). Warm: the same archive again (hashed again unless serve remembers its hash for the unchanged file, extracted tree reused). Against `tar xzf` of the same file.',
       '',
       table(

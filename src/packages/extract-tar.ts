@@ -2,8 +2,9 @@
  * Tar extraction in one streaming pass: each raw header is inspected, node-tar
  * (7.5.23) parses it, our entry rules check it, and only then is the entry
  * handed to the writer, before the next header is read: directories and links
- * are made at once, small files are created on the libuv pool while the next
- * headers are parsed (staging-writer.ts). The first violation stops the pass;
+ * are made at once, small files when their last byte has arrived (on the
+ * main thread, or on the libuv pool while the next headers are parsed once
+ * creating them proves slow: staging-writer.ts). The first violation stops the pass;
  * every file in flight is settled before the caller deletes the staging tree.
  * Why this is as safe as checking the whole archive first: docs/extraction.md.
  *
@@ -16,7 +17,7 @@ import { Parser, type ReadEntry } from 'tar';
 import { describeThrown, ErrorCode, FlmError, invalidInput, isFlmError } from '../errors';
 import { printable, type EntryKind, type EntryRules } from './entry-rules';
 import { errnoOf } from '../util/errno';
-import { StagingWriter, type OpenFile } from './staging-writer';
+import { StagingWriter, type CreateOn, type OpenFile } from './staging-writer';
 import { TarHeaderInspector } from './tar-headers';
 
 const PARSE_SLICE = 64 * 1024;
@@ -41,14 +42,15 @@ function fileMode(e: ReadEntry): number {
   return ((e.mode ?? 0) & 0o111) !== 0 ? 0o755 : 0o644;
 }
 
+/** `createOn`: where the writer creates small files (tests pin it; adaptive otherwise, see staging-writer.ts). */
 export async function extractTar(
-  chunks: AsyncIterable<Buffer>, destDir: string, rules: EntryRules, where: string, signal: AbortSignal,
+  chunks: AsyncIterable<Buffer>, destDir: string, rules: EntryRules, where: string, signal: AbortSignal, createOn?: CreateOn,
 ): Promise<void> {
   let failure: FlmError | undefined;
   const fail = (err: unknown): void => {
     failure ??= isFlmError(err) ? err : tarError(err, where);
   };
-  const writer = new StagingWriter(destDir, (err, rel) => fail(writeError(err, rel, where)));
+  const writer = new StagingWriter(destDir, (err, rel) => fail(writeError(err, rel, where)), createOn);
   const parser = new Parser({
     strict: true,
     // The stream is already decompressed by us, under our caps: never let node-tar decompress a nested stream.
@@ -109,8 +111,9 @@ export async function extractTar(
       for (let at = 0; at < chunk.length; at += PARSE_SLICE) {
         if (at > 0) await new Promise<void>((resolve) => setImmediate(resolve));
         if (!parser.write(chunk.subarray(at, at + PARSE_SLICE)) && !failure) await Promise.race([once(parser, 'drain'), done]);
-        // Files are created on the pool meanwhile (staging-writer.ts); parsing waits while 64 are. One slice can
-        // still hand over up to 128 more (one header each): the writer's hard bound, 192, is sized for that.
+        // Once the writer creates small files on the pool (staging-writer.ts), parsing waits while 64 are in
+        // flight. One slice can still hand over up to 128 more (one header each): the writer's hard bound, 192, is
+        // sized for that.
         await writer.room(signal);
         if (failure) throw failure;
         if (signal.aborted) throw signal.reason;

@@ -13,10 +13,10 @@
  *   the libuv pool instead costs the main thread a hand-over and two thread
  *   wake-ups (~10–70 µs here), more than the open it saves;
  * - on the libuv pool, beside the main thread's parsing and checking, once
- *   SLOW_CREATES of the last WINDOW creations each took over SLOW_CREATE_NS
- *   (an open that waits on the file system: ext4 without a journal walking
- *   recently freed inodes, a network file system). The rest of this writer's
- *   files then go there.
+ *   the opens of the last WINDOW files took more than OPEN_BUDGET_NS (opens
+ *   that wait on the file system: ext4 without a journal walking recently
+ *   freed inodes, a network file system). The rest of this writer's files
+ *   then go there.
  * A bigger file is written synchronously from FLUSH_BYTES on: its cost is its
  * bytes, not its creation.
  * `room()` paces the parser at MAX_IN_FLIGHT files or MAX_IN_FLIGHT_BYTES of
@@ -53,14 +53,14 @@ const MAX_IN_FLIGHT_BYTES = 4 << 20;
 const HARD_MAX_IN_FLIGHT = MAX_IN_FLIGHT + 128;
 const HARD_MAX_IN_FLIGHT_BYTES = MAX_IN_FLIGHT_BYTES + FLUSH_BYTES + (64 << 10);
 /**
- * A synchronous creation (open, write, close) slower than this counts as slow: a fresh file of ~20 KiB takes
- * 20–100 µs on this machine's file systems when the open does not wait (docs/extraction.md).
+ * The opens of the last WINDOW small files created on the main thread, leaving out the longest one (a collection
+ * or a preemption inside the timed call), may take OPEN_BUDGET_NS in all, an average of ~270 µs; past it the
+ * rest go to the pool. A fresh file's open takes 20–100 µs on this machine's file systems when it does not wait
+ * (docs/extraction.md); only the open is timed, as only the open moves to the pool (the write and the close are
+ * made on the main thread either way).
  */
-const SLOW_CREATE_NS = 250_000n;
-/** Slow creations among the last WINDOW after which the writer's files go to the pool. */
-const SLOW_CREATES = 8;
 const WINDOW = 16;
-const WINDOW_MASK = (1 << WINDOW) - 1;
+const OPEN_BUDGET_NS = 4_000_000;
 
 /** Where small files are created: 'adaptive' (the default, above), or always on the main thread or the pool. */
 export type CreateOn = 'adaptive' | 'main' | 'pool';
@@ -82,25 +82,19 @@ export class StagingWriter {
   private unreported: unknown;
   private abandoned = false;
   private onPool: boolean;
-  /** The last WINDOW creations on this thread, a bit each (1: slow). */
-  private recent = 0;
-
-  private readonly createOn: CreateOn;
-  private readonly slowCreateNs: bigint;
+  /** How long the opens of the last WINDOW files created on this thread took (ns), oldest first. */
+  private readonly opens: number[] = [];
 
   /**
    * `onError`: a file created on the pool failed (called once per file, with its name); the caller stops.
-   * `o.createOn`: where small files are created (tests pin it; the extractor leaves it adaptive);
-   * `o.slowCreateNs`: what counts as a slow creation (tests).
+   * `createOn`: where small files are created (tests pin it; the extractor leaves it adaptive).
    */
   constructor(
     private readonly root: string,
     private readonly onError: (err: unknown, rel: string) => void,
-    o: { createOn?: CreateOn; slowCreateNs?: bigint } = {},
+    private readonly createOn: CreateOn = 'adaptive',
   ) {
-    this.createOn = o.createOn ?? 'adaptive';
-    this.slowCreateNs = o.slowCreateNs ?? SLOW_CREATE_NS;
-    this.onPool = this.createOn === 'pool';
+    this.onPool = createOn === 'pool';
   }
 
   /** Whether small files now go to the pool (for tests and the benchmark). */
@@ -254,13 +248,30 @@ export class StagingWriter {
       return;
     }
     const t0 = process.hrtime.bigint();
+    let fd: number;
     try {
-      createFileSync(abs, mode, data);
+      fd = fs.openSync(abs, FILE_FLAGS, mode);
     } finally {
-      // The last WINDOW creations, one bit each (1: slow); a slow one now and then (a collection, a preemption) is no reason to move.
-      this.recent = ((this.recent << 1) | (process.hrtime.bigint() - t0 > this.slowCreateNs ? 1 : 0)) & WINDOW_MASK;
-      if (popcount(this.recent) >= SLOW_CREATES) this.onPool = true;
+      this.timedOpen(Number(process.hrtime.bigint() - t0));
     }
+    try {
+      writeAllSync(fd, data);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
+  /** Counts one open made on this thread; past the budget, the writer's next files go to the pool. */
+  private timedOpen(ns: number): void {
+    this.opens.push(ns);
+    if (this.opens.length > WINDOW) this.opens.shift();
+    let sum = 0;
+    let longest = 0;
+    for (const t of this.opens) {
+      sum += t;
+      longest = Math.max(longest, t);
+    }
+    if (sum - longest > OPEN_BUDGET_NS) this.onPool = true;
   }
 
   private createLater(abs: string, rel: string, mode: number, data: Buffer[], bytes: number): void {
@@ -334,10 +345,4 @@ function skipBytes(pieces: Buffer[], n: number): Buffer[] {
   const rest = pieces.slice(i);
   if (n > 0) rest[0] = rest[0]!.subarray(n);
   return rest;
-}
-
-function popcount(bits: number): number {
-  let n = 0;
-  for (let b = bits; b !== 0; b &= b - 1) n++;
-  return n;
 }

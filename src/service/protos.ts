@@ -43,6 +43,8 @@ export interface InstanceClient {
   enter(ctx: SessionContext, deadlineMs?: number): Promise<Result>;
   invoke(task: TaskContext, deadlineMs?: number): Promise<TaskResult>;
   leave(deadlineMs?: number): Promise<Result>;
+  /** Resolves once the channel is connected (an orchestrator connects once, before its first call). */
+  ready(deadlineMs: number): Promise<void>;
   close(): void;
 }
 
@@ -64,6 +66,7 @@ export function connectInstance(target: string, credentials = grpc.credentials.c
     enter: (ctx, d) => new Promise((resolve, reject) => void client.OnSessionEnter(ctx, options(d), settle(resolve, reject))),
     invoke: (task, d) => new Promise((resolve, reject) => void client.OnTaskInvoke(task, options(d), settle(resolve, reject))),
     leave: (d) => new Promise((resolve, reject) => void client.OnSessionLeave({}, options(d), settle(resolve, reject))),
+    ready: (deadlineMs) => new Promise((resolve, reject) => client.waitForReady(Date.now() + deadlineMs, (err) => (err ? reject(err) : resolve()))),
     close: () => client.close(),
   };
 }

@@ -50,6 +50,24 @@ describe('sha256File', () => {
     }
   });
 
+  it('says which file it could not read when a read fails part way, with no read left in flight', async () => {
+    let started = 0;
+    let settled = 0;
+    const fh = {
+      read: async (buf: Buffer, off: number, len: number): Promise<{ bytesRead: number }> => {
+        started++;
+        const n = started;
+        await new Promise((r) => setImmediate(r));
+        settled++;
+        if (n === 3) throw Object.assign(new Error('EIO: i/o error, read'), { code: 'EIO' });
+        buf.fill(1, off, off + len);
+        return { bytesRead: len };
+      },
+    } as unknown as fs.promises.FileHandle;
+    await expect(sha256Handle(fh, '/data/pkg.tgz', 'package y')).rejects.toThrow(/^package y: could not read \/data\/pkg\.tgz: .*EIO/);
+    expect(settled).toBe(started);
+  });
+
   it('says which file it could not read', async () => {
     await expect(sha256File(path.join(base, 'missing.tgz'), 'package x')).rejects.toThrow(/package x: could not read .*missing\.tgz/);
   });

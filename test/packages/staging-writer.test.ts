@@ -19,8 +19,37 @@ let root: string;
 let outside: string;
 let failures: Array<{ err: unknown; rel: string }>;
 
-function writer(createOn: CreateOn = 'pool', slowCreateNs?: bigint): StagingWriter {
-  return new StagingWriter(root, (err, rel) => failures.push({ err, rel }), { createOn, slowCreateNs });
+function writer(createOn: CreateOn = 'pool'): StagingWriter {
+  return new StagingWriter(root, (err, rel) => failures.push({ err, rel }), createOn);
+}
+
+/**
+ * The writer's clock, stubbed: each open made on the main thread "takes" the next of `opensUs` (µs), whatever it
+ * really took, so that the switch to the pool never depends on the machine. The writer reads the clock twice per
+ * open, before and after it.
+ */
+function stubOpenTimes(opensUs: number[]): jest.SpyInstance {
+  let now = 0n;
+  let reads = 0;
+  let next = 0;
+  return jest.spyOn(process.hrtime, 'bigint').mockImplementation(() => {
+    if (reads++ % 2 === 1) now += BigInt(Math.round((opensUs[next++] ?? 1) * 1000));
+    return now;
+  });
+}
+
+/** Hands over `n` small files under `dir`, each checked on disk right after its close() while the writer is on the main thread; returns where the switch came (the file count after which it was on the pool), or undefined. */
+function handOver(w: StagingWriter, dir: string, n: number): number | undefined {
+  let switchedAfter: number | undefined;
+  for (let i = 0; i < n; i++) {
+    const onPoolBefore = w.creatingOnPool;
+    const out = w.file(`${dir}/s${i}`, 0o644);
+    out.write(Buffer.alloc(100, i));
+    out.close();
+    if (!onPoolBefore) expect(fs.readFileSync(path.join(root, dir, `s${i}`)).equals(Buffer.alloc(100, i))).toBe(true);
+    if (w.creatingOnPool && switchedAfter === undefined) switchedAfter = i + 1;
+  }
+  return switchedAfter;
 }
 
 /** A small file, created on the pool; resolves when it is created or has failed. */
@@ -127,27 +156,31 @@ describe('small files on the main thread', () => {
     expectOutsideUntouched();
   });
 
-  it('keeps creating there while creations are fast', async () => {
-    const w = writer('adaptive', 10n ** 12n);
-    for (let i = 0; i < 50; i++) {
-      const out = w.file(`fast/f${i}`, 0o644);
-      out.write(Buffer.from(`${i}`));
-      out.close();
-      expect(fs.readFileSync(path.join(root, 'fast', `f${i}`), 'utf8')).toBe(`${i}`);
+  it('keeps creating there while opens are fast, and through a slow one now and then', async () => {
+    // 20 µs opens, with one of 50 ms among them (a collection inside the timed call): the longest is left out.
+    const times: number[] = Array.from({ length: 60 }, (_, i) => (i === 20 ? 50_000 : 20));
+    // Then 7 opens of 600 µs: 4.2 ms, minus the longest 0.6, stays within the 4 ms budget for the last 16.
+    times.push(...Array.from({ length: 7 }, () => 600));
+    const clock = stubOpenTimes(times);
+    try {
+      const w = writer('adaptive');
+      expect(handOver(w, 'fast', times.length)).toBeUndefined();
+      expect(w.creatingOnPool).toBe(false);
+      await w.settle();
+    } finally {
+      clock.mockRestore();
     }
-    expect(w.creatingOnPool).toBe(false);
-    await w.settle();
   });
 
-  it('sends the rest to the pool after 8 slow creations, and every file is still written', async () => {
-    // Every creation counts as slow: the switch comes after the 8th.
-    const w = writer('adaptive', -1n);
-    for (let i = 0; i < 40; i++) {
-      const out = w.file(`slow/s${i}`, 0o644);
-      out.write(Buffer.alloc(100, i));
-      out.close();
-      if (i < 8) expect(fs.readFileSync(path.join(root, 'slow', `s${i}`)).equals(Buffer.alloc(100, i))).toBe(true);
-      expect(w.creatingOnPool).toBe(i >= 7);
+  it('sends the rest to the pool once the last 16 opens, the longest left out, took over 4 ms, and every file is still written', async () => {
+    // 800 µs opens (ext4 without a journal after deletions): 6 of them, minus the longest, make 4.0 ms; the 7th passes it.
+    const clock = stubOpenTimes(Array.from({ length: 40 }, () => 800));
+    let w: StagingWriter;
+    try {
+      w = writer('adaptive');
+      expect(handOver(w, 'slow', 40)).toBe(7);
+    } finally {
+      clock.mockRestore();
     }
     // A failure on the pool now reaches the callback instead of close().
     const dup = w.file('slow/s0', 0o644);
@@ -156,6 +189,38 @@ describe('small files on the main thread', () => {
     await w.settle();
     expect(failures).toEqual([{ err: expect.objectContaining({ code: 'EEXIST' }), rel: 'slow/s0' }]);
     for (let i = 0; i < 40; i++) expect(fs.readFileSync(path.join(root, 'slow', `s${i}`)).equals(Buffer.alloc(100, i))).toBe(true);
+  });
+
+  it('counts the open only: a long write of a big small file is no reason to move', async () => {
+    // The clock moves by 10 ms during each write and stands still otherwise: if the write were timed with the open,
+    // 16 files would make 160 ms.
+    let now = 0n;
+    const realWritev = fs.writevSync;
+    const writev = jest.spyOn(fs, 'writevSync').mockImplementation((...a: Parameters<typeof fs.writevSync>) => {
+      now += 10_000_000n;
+      return realWritev(...a);
+    });
+    const realWrite = fs.writeSync;
+    const write = jest.spyOn(fs, 'writeSync').mockImplementation(((...a: unknown[]) => {
+      now += 10_000_000n;
+      return (realWrite as (...x: unknown[]) => number)(...a);
+    }) as typeof fs.writeSync);
+    const clock = jest.spyOn(process.hrtime, 'bigint').mockImplementation(() => now);
+    try {
+      const w = writer('adaptive');
+      for (let i = 0; i < 20; i++) {
+        const out = w.file(`big/b${i}`, 0o644);
+        out.write(Buffer.alloc(512 * 1024, i));
+        out.close();
+      }
+      expect(w.creatingOnPool).toBe(false);
+      await w.settle();
+    } finally {
+      clock.mockRestore();
+      write.mockRestore();
+      writev.mockRestore();
+    }
+    expect(fs.readFileSync(path.join(root, 'big', 'b19')).equals(Buffer.alloc(512 * 1024, 19))).toBe(true);
   });
 });
 
@@ -221,7 +286,7 @@ it('keeps a failure whose callback threw for settle(), and abandon() still waits
     const w = new StagingWriter(root, () => {
       calls++;
       throw new Error('the error callback itself failed');
-    }, { createOn: 'pool' });
+    }, 'pool');
     const out = w.file('f', 0o644); // exists already: EEXIST on the pool
     out.write(Buffer.from('second'));
     out.close();
@@ -233,7 +298,7 @@ it('keeps a failure whose callback threw for settle(), and abandon() still waits
 
     const v = new StagingWriter(root, () => {
       throw new Error('the error callback itself failed');
-    }, { createOn: 'pool' });
+    }, 'pool');
     const bad = v.file('f', 0o644);
     bad.close();
     for (let i = 0; i < 20; i++) {

@@ -8,6 +8,8 @@ import { BSON } from 'bson';
 import { encodeObjectRef, decodeObjectRef } from '../../src/wire/object-ref';
 import { encodeRunnerContext, ObjectRefArg, encodeRunnerRequest } from '../../src/codecs';
 import { checkHealth } from '../../src/cli/health';
+import { connectInstance } from '../../src/service/protos';
+import { removeDir, tempSocketPath } from '../helpers/tmp';
 import { startTestInstance, fixtureUrl, type TestInstance } from '../helpers/instance';
 
 const APP = 'calc-app';
@@ -27,6 +29,24 @@ describe('Instance service', () => {
   it('answers health checks on the socket and on TCP', async () => {
     expect(await checkHealth(`unix://${t.socketPath}`, '', 3000)).toBe('SERVING');
     expect(await checkHealth(`127.0.0.1:${t.running.tcpPort}`, 'flame.v1.Instance', 3000)).toBe('SERVING');
+  });
+
+  it('connects a client before its first call (ready), and says so at the deadline when nothing listens', async () => {
+    const c = connectInstance(`unix://${t.socketPath}`);
+    try {
+      await expect(c.ready(10_000)).resolves.toBeUndefined();
+      expect((await c.leave()).return_code).toBe(0);
+    } finally {
+      c.close();
+    }
+    const { dir, socket } = tempSocketPath();
+    const none = connectInstance(`unix://${socket}`);
+    try {
+      await expect(none.ready(300)).rejects.toThrow(/deadline/i);
+    } finally {
+      none.close();
+      removeDir(dir);
+    }
   });
 
   it('creates its socket owner-only', () => {
