@@ -50,6 +50,31 @@ describe('sha256File', () => {
     }
   });
 
+  it('lets no read of its own outlive it when the hashing fails with the next read in flight', async () => {
+    let started = 0;
+    let settled = 0;
+    const fh = {
+      read: async (buf: Buffer, off: number, len: number): Promise<{ bytesRead: number }> => {
+        started++;
+        await new Promise((r) => setImmediate(r));
+        settled++;
+        buf.fill(2, off, off + len);
+        return { bytesRead: len };
+      },
+    } as unknown as fs.promises.FileHandle;
+    // The first piece's update throws while the second piece's read is under way.
+    const update = jest.spyOn(Object.getPrototypeOf(createHash('sha256')) as { update: () => unknown }, 'update').mockImplementationOnce(() => {
+      throw new Error('hashing failed');
+    });
+    try {
+      await expect(sha256Handle(fh, '/data/pkg.tgz', 'package z')).rejects.toThrow(/package z: could not read \/data\/pkg\.tgz: .*hashing failed/);
+    } finally {
+      update.mockRestore();
+    }
+    expect(started).toBe(2);
+    expect(settled).toBe(started);
+  });
+
   it('says which file it could not read when a read fails part way, with no read left in flight', async () => {
     let started = 0;
     let settled = 0;
