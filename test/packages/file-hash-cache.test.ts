@@ -50,47 +50,40 @@ describe('sha256File', () => {
     }
   });
 
-  it('lets no read of its own outlive it when the hashing fails with the next read in flight', async () => {
+  /** A file handle whose reads each take a turn of the event loop, counted; read `failAt` (1-based) fails with EIO. */
+  function countedHandle(failAt?: number): { fh: fs.promises.FileHandle; started: () => number; settled: () => number } {
     let started = 0;
     let settled = 0;
-    const fh = {
-      read: async (buf: Buffer, off: number, len: number): Promise<{ bytesRead: number }> => {
-        started++;
-        await new Promise((r) => setImmediate(r));
-        settled++;
-        buf.fill(2, off, off + len);
-        return { bytesRead: len };
-      },
-    } as unknown as fs.promises.FileHandle;
+    const read = async (buf: Buffer, off: number, len: number): Promise<{ bytesRead: number }> => {
+      const n = ++started;
+      await new Promise((r) => setImmediate(r));
+      settled++;
+      if (n === failAt) throw Object.assign(new Error('EIO: i/o error, read'), { code: 'EIO' });
+      buf.fill(1, off, off + len);
+      return { bytesRead: len };
+    };
+    return { fh: { read } as unknown as fs.promises.FileHandle, started: () => started, settled: () => settled };
+  }
+
+  it('lets no read of its own outlive it when the hashing fails with the next read in flight', async () => {
+    const h = countedHandle();
     // The first piece's update throws while the second piece's read is under way.
     const update = jest.spyOn(Object.getPrototypeOf(createHash('sha256')) as { update: () => unknown }, 'update').mockImplementationOnce(() => {
       throw new Error('hashing failed');
     });
     try {
-      await expect(sha256Handle(fh, '/data/pkg.tgz', 'package z')).rejects.toThrow(/package z: could not read \/data\/pkg\.tgz: .*hashing failed/);
+      await expect(sha256Handle(h.fh, '/data/pkg.tgz', 'package z')).rejects.toThrow(/package z: could not read \/data\/pkg\.tgz: .*hashing failed/);
     } finally {
       update.mockRestore();
     }
-    expect(started).toBe(2);
-    expect(settled).toBe(started);
+    expect(h.started()).toBe(2);
+    expect(h.settled()).toBe(h.started());
   });
 
-  it('says which file it could not read when a read fails part way, with no read left in flight', async () => {
-    let started = 0;
-    let settled = 0;
-    const fh = {
-      read: async (buf: Buffer, off: number, len: number): Promise<{ bytesRead: number }> => {
-        started++;
-        const n = started;
-        await new Promise((r) => setImmediate(r));
-        settled++;
-        if (n === 3) throw Object.assign(new Error('EIO: i/o error, read'), { code: 'EIO' });
-        buf.fill(1, off, off + len);
-        return { bytesRead: len };
-      },
-    } as unknown as fs.promises.FileHandle;
-    await expect(sha256Handle(fh, '/data/pkg.tgz', 'package y')).rejects.toThrow(/^package y: could not read \/data\/pkg\.tgz: .*EIO/);
-    expect(settled).toBe(started);
+  it('says which file it could not read when a read fails part way', async () => {
+    const h = countedHandle(3);
+    await expect(sha256Handle(h.fh, '/data/pkg.tgz', 'package y')).rejects.toThrow(/^package y: could not read \/data\/pkg\.tgz: .*EIO/);
+    expect(h.settled()).toBe(h.started());
   });
 
   it('says which file it could not read', async () => {
