@@ -9,8 +9,8 @@
  * - opaque schema without `kind` (older servers): the first batch is the base,
  *   each later batch a patch.
  */
-import { DictionaryBatch } from 'apache-arrow/ipc/metadata/message';
-import { Message, type Schema } from 'apache-arrow';
+import { DictionaryBatch, Message } from 'apache-arrow/ipc/metadata/message';
+import type { Schema } from 'apache-arrow/schema';
 import { invalidInput } from '../errors';
 import type { FlightData } from './flight-data';
 import { decompressBatch } from './compression';

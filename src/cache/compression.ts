@@ -21,7 +21,7 @@ import zlib from 'node:zlib';
 import { decompress as fzstdDecompress, Decompress as FzstdStream } from 'fzstd';
 import { decompressFrameSync } from 'lz4-napi';
 import { xxh64 } from '@node-rs/xxhash';
-import { CompressionType } from 'apache-arrow';
+import { CompressionType } from 'apache-arrow/fb/compression-type';
 import { BufferRegion, RecordBatch as RecordBatchHeader } from 'apache-arrow/ipc/metadata/message';
 import { invalidInput } from '../errors';
 

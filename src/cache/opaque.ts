@@ -8,7 +8,9 @@
  * the received body without a copy. Only flat column types are accepted, whose
  * buffer layout is fixed by the Arrow format (validity, [offsets,] values).
  */
-import { Binary, Field, LargeBinary, LargeUtf8, Schema, Type, Uint64, Utf8, type DataType } from 'apache-arrow';
+import { Binary, LargeBinary, LargeUtf8, Uint64, Utf8, type DataType } from 'apache-arrow/type';
+import { Field, Schema } from 'apache-arrow/schema';
+import { Type } from 'apache-arrow/enum';
 import { BufferRegion, FieldNode, RecordBatch as RecordBatchHeader } from 'apache-arrow/ipc/metadata/message';
 import { invalidInput } from '../errors';
 import { encodeBatchHeader, encodeSchema } from '../wire/ipc';

@@ -3,7 +3,8 @@
  * the IPC framing (src/wire/ipc.ts) and the cache's row layout, kept here
  * because decompression is the cache's (compression.ts).
  */
-import { MessageHeader, type Message } from 'apache-arrow';
+import { MessageHeader } from 'apache-arrow/fb/message-header';
+import type { Message } from 'apache-arrow/ipc/metadata/message';
 import { describeThrown, invalidInput } from '../errors';
 import { RecordBatchHeader } from '../wire/ipc';
 import { decompressBatch, type PlainBatch } from './compression';

@@ -4,7 +4,7 @@ import type { OutgoingFlightData } from './flight-data';
 import { encodeSchema, readIpcMessages, schemaOf } from '../wire/ipc';
 import { encodeRow, PUT_SCHEMA_HEADER } from './opaque';
 import { arrowTableMetadata, isNativeArrowSchema } from '../wire/arrow-meta';
-import { Schema } from 'apache-arrow';
+import { Schema } from 'apache-arrow/schema';
 
 type Descriptor = NonNullable<OutgoingFlightData['flight_descriptor']>;
 

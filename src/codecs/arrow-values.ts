@@ -4,7 +4,7 @@
  * as the Python SDK tags them (`_schema_with_cache_metadata`), so that Python's
  * `get_object` answers a `pyarrow.Table` (or `pyarrow.RecordBatch`).
  */
-import { RecordBatch, RecordBatchReader, Schema, Table, tableToIPC, type Vector } from 'apache-arrow';
+import type { RecordBatch, Schema, Table, Vector } from 'apache-arrow';
 import { describeThrown, ErrorCode, FlmError, invalidInput } from '../errors';
 import { readIpcMessages } from '../wire/ipc';
 import { arrowTableMetadata, CACHE_LOGICAL_TYPE_KEY, withoutCacheMetadata } from '../wire/arrow-meta';
@@ -13,12 +13,31 @@ import type { CachePayload } from '../wire/cache-types';
 export const LOGICAL_TYPE_TABLE = 'pyarrow.table';
 export const LOGICAL_TYPE_RECORD_BATCH = 'pyarrow.record_batch';
 
-/** Table and RecordBatch use global-symbol `instanceof`, so copies of apache-arrow in user packages match too. */
+/**
+ * The whole of apache-arrow (its vectors, builders and visitors: ~75 ms to load, twice the IPC metadata the
+ * cache needs), loaded on first use: only a session that stores or reads an Arrow value needs it, and user
+ * code that makes one has loaded its own copy by then.
+ */
+function arrow(): typeof import('apache-arrow') {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded when first needed (above)
+  return require('apache-arrow') as typeof import('apache-arrow');
+}
+
+/**
+ * Table and RecordBatch mark their instances with global symbols (what their own `instanceof` checks, so that
+ * copies of apache-arrow in user packages match too): read here without loading the library.
+ */
+const TABLE_MARK = Symbol.for('apache-arrow/Table');
+const RECORD_BATCH_MARK = Symbol.for('apache-arrow/RecordBatch');
+
 export function isArrowTabular(v: unknown): v is Table | RecordBatch {
-  return v instanceof Table || v instanceof RecordBatch;
+  if (typeof v !== 'object' || v === null) return false;
+  const marked = v as Record<symbol, unknown>;
+  return marked[TABLE_MARK] === true || marked[RECORD_BATCH_MARK] === true;
 }
 
 export function encodeArrowValue(v: Table | RecordBatch): CachePayload {
+  const { RecordBatch, Schema, Table, tableToIPC } = arrow();
   const logicalType = v instanceof RecordBatch ? LOGICAL_TYPE_RECORD_BATCH : LOGICAL_TYPE_TABLE;
   const metadata = arrowTableMetadata(v.schema.metadata, { version: 0, logicalType });
   try {
@@ -31,6 +50,7 @@ export function encodeArrowValue(v: Table | RecordBatch): CachePayload {
 
 /** A native Arrow object read from the cache: a Table, or a RecordBatch when it was stored as one (as Python does). */
 export function decodeArrowObject(ipc: Uint8Array): Table | RecordBatch {
+  const { Schema } = arrow();
   const table = readIpc(ipc, 'native Arrow object');
   const metadata = table.schema.metadata;
   const logicalType = metadata.get(CACHE_LOGICAL_TYPE_KEY) ?? LOGICAL_TYPE_TABLE;
@@ -62,6 +82,7 @@ export function decodeArrowArray(payload: Uint8Array): Vector {
 }
 
 function withSchema(table: Table, schema: Schema): Table {
+  const { RecordBatch, Table } = arrow();
   return table.batches.length > 0 ? new Table(table.batches.map((b) => new RecordBatch(schema, b.data))) : new Table(schema);
 }
 
@@ -70,6 +91,7 @@ function isIpcFile(bytes: Uint8Array): boolean {
 }
 
 function readIpc(bytes: Uint8Array, what: string): Table {
+  const { RecordBatchReader, Table } = arrow();
   let schema: Schema | undefined;
   let batches: RecordBatch[];
   // Values are IPC streams (as Python writes them): files are refused, because apache-arrow's file reader

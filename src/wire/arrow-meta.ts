@@ -3,7 +3,7 @@
  * flame.cache.version, flame.cache.logical_type): the one place that sets and
  * reads the cache's tags, for the value codecs, the client and the server.
  */
-import { Schema } from 'apache-arrow';
+import { Schema } from 'apache-arrow/schema';
 
 /** Schema metadata keys used by Flame's cache (docs/protocol.md §7). */
 export const CACHE_FORMAT_KEY = 'flame.cache.format';

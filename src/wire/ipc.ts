@@ -9,9 +9,11 @@
  * around as lists of parts (stored chunks, received messages) and written to
  * a socket or file without being joined into one buffer first.
  */
-import { Message, MessageHeader, MetadataVersion, Schema } from 'apache-arrow';
+import { Message, RecordBatch as RecordBatchHeader } from 'apache-arrow/ipc/metadata/message';
+import { MessageHeader } from 'apache-arrow/fb/message-header';
+import { MetadataVersion } from 'apache-arrow/enum';
+import { Schema } from 'apache-arrow/schema';
 import { Footer, FileBlock } from 'apache-arrow/ipc/metadata/file';
-import { RecordBatch as RecordBatchHeader } from 'apache-arrow/ipc/metadata/message';
 import { describeThrown, invalidInput } from '../errors';
 import { verifyArrowMessage } from './ipc-verify';
 

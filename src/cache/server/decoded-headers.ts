@@ -11,7 +11,8 @@
  * message. Decoded headers are only read, never changed, so sharing them
  * between puts is safe. The table is bounded: past its size it starts over.
  */
-import { Message, type Schema } from 'apache-arrow';
+import { Message } from 'apache-arrow/ipc/metadata/message';
+import type { Schema } from 'apache-arrow/schema';
 import { decodeMessage } from '../../wire/ipc';
 import { isNativeArrowSchema } from '../../wire/arrow-meta';
 import { opaqueLayout, type OpaqueLayout } from '../opaque';

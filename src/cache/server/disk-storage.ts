@@ -11,7 +11,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { Schema } from 'apache-arrow';
+import { Schema } from 'apache-arrow/schema';
 import { FlmError, ErrorCode, invalidInput } from '../../errors';
 import type { Logger } from '../../log';
 import { errnoOf } from '../../util/errno';

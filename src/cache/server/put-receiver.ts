@@ -12,7 +12,8 @@
  * kept in memory so that its first get needs no disk read.
  */
 import { randomUUID } from 'node:crypto';
-import { MessageHeader, type Schema } from 'apache-arrow';
+import { MessageHeader } from 'apache-arrow/fb/message-header';
+import type { Schema } from 'apache-arrow/schema';
 import { invalidInput, limitExceeded } from '../../errors';
 import type { FlightData } from '../flight-data';
 import { opaqueRowsFromParts, partsLength, type ReceivedFlightData } from './received-parts';

@@ -13,10 +13,10 @@
  * flatbuffer from its root offset.
  */
 import fs from 'node:fs/promises';
-import type { Schema } from 'apache-arrow';
+import type { Schema } from 'apache-arrow/schema';
 import { Footer, FileBlock } from 'apache-arrow/ipc/metadata/file';
 import { BufferRegion, FieldNode, RecordBatch as RecordBatchHeader } from 'apache-arrow/ipc/metadata/message';
-import { MetadataVersion } from 'apache-arrow';
+import { MetadataVersion } from 'apache-arrow/enum';
 import { ErrorCode, FlmError, limitExceeded } from '../../errors';
 import { encodeBatchHeader, encodeSchema, framePrefix, IPC_EOS } from '../../wire/ipc';
 import { PUT_SCHEMA, PUT_SCHEMA_HEADER } from '../opaque';

@@ -1,5 +1,5 @@
 /** What the embedded cache server keeps per object (in memory and on disk). */
-import type { Schema } from 'apache-arrow';
+import type { Schema } from 'apache-arrow/schema';
 
 /** Opaque bytes, kept as the chunks they arrived in (never joined). */
 export interface OpaqueValue {
