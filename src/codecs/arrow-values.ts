@@ -14,13 +14,21 @@ export const LOGICAL_TYPE_TABLE = 'pyarrow.table';
 export const LOGICAL_TYPE_RECORD_BATCH = 'pyarrow.record_batch';
 
 /**
- * The whole of apache-arrow (its vectors, builders and visitors: ~75 ms to load, twice the IPC metadata the
- * cache needs), loaded on first use: only a session that stores or reads an Arrow value needs it, and user
- * code that makes one has loaded its own copy by then.
+ * The whole of apache-arrow (its vectors, builders and visitors: ~75 ms to load in a fresh process, twice the
+ * IPC metadata the cache needs), loaded on first use: only a session that stores or reads an Arrow value needs
+ * it (user code's own apache-arrow is another copy, from its package). Its file is found now, so that a
+ * resolver patched by user code later cannot send us elsewhere.
  */
+const ARROW_FILE = require.resolve('apache-arrow');
+
 function arrow(): typeof import('apache-arrow') {
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded when first needed (above)
-  return require('apache-arrow') as typeof import('apache-arrow');
+  return require(ARROW_FILE) as typeof import('apache-arrow');
+}
+
+/** Loads it ahead of the first Arrow value (a session whose package depends on apache-arrow, once entered). */
+export function preloadArrow(): void {
+  arrow();
 }
 
 /**

@@ -1,7 +1,4 @@
-import { execFileSync } from 'node:child_process';
-import path from 'node:path';
 import { RecordBatch, Table, Utf8, tableFromIPC, vectorFromArray } from 'apache-arrow';
-import { isArrowTabular } from '../../src/codecs/arrow-values';
 import { decodeValue, encodeValue } from '../../src/codecs/values';
 import { ObjectRefArg } from '../../src/codecs/object-ref-arg';
 import { isFlmError } from '../../src/errors';
@@ -116,37 +113,5 @@ def f(data):
     return repr(cache._deserialize_object_data(data)).encode()
 `, [Buffer.concat(payload.chunks)]);
     expect(seen!.toString()).toBe("{'n': 18446744073709551616, 'm': {1: 'one'}, 's': {1}, 'b': b'z'}");
-  });
-});
-
-describe('apache-arrow is loaded when an Arrow value is met', () => {
-  it('tells Tables and RecordBatches by their marks, whatever copy of apache-arrow made them', () => {
-    const t = jsTable();
-    expect(isArrowTabular(t)).toBe(true);
-    expect(isArrowTabular(t.batches[0])).toBe(true);
-    // What another copy of the library would make: only the global marks are shared.
-    expect(isArrowTabular({ [Symbol.for('apache-arrow/Table')]: true })).toBe(true);
-    for (const v of [null, undefined, 0, 'Table', {}, [], { schema: {}, batches: [] }, { [Symbol.for('apache-arrow/Table')]: 'yes' }, Symbol.for('apache-arrow/Table')]) {
-      expect(isArrowTabular(v)).toBe(false);
-    }
-  });
-
-  it('the session runtime starts without the whole library (its IPC metadata only)', () => {
-    // A fresh process: what the session process loads at boot (the runtime's dependencies, every codec).
-    const script = [
-      "require('./src/runner/deps');",
-      "require('./src/codecs');",
-      "const loaded = Object.keys(require.cache).filter((f) => f.includes('apache-arrow'));",
-      "process.stdout.write(JSON.stringify({ root: loaded.some((f) => /Arrow\\.(node|dom)\\.js$/.test(f)), table: loaded.some((f) => f.endsWith('table.js')), some: loaded.length > 0 }));",
-    ].join('\n');
-    const out = execFileSync(process.execPath, ['-r', 'sucrase/register/ts', '-e', script], { cwd: path.join(__dirname, '..', '..'), encoding: 'utf8' });
-    expect(JSON.parse(out)).toEqual({ root: false, table: false, some: true });
-    // Meeting a value loads it.
-    const after = execFileSync(process.execPath, ['-r', 'sucrase/register/ts', '-e', `${script.split('\n').slice(0, 2).join('\n')}
-const { decodeValue } = require('./src/codecs/values');
-const { tableToIPC, tableFromArrays } = require('apache-arrow');
-const t = decodeValue({ kind: 'arrow', version: 4, ipc: tableToIPC(tableFromArrays({ a: Int32Array.from([7]) }), 'stream') });
-process.stdout.write(String(t.getChild('a').get(0)));`], { cwd: path.join(__dirname, '..', '..'), encoding: 'utf8' });
-    expect(after).toBe('7');
   });
 });
