@@ -1,6 +1,6 @@
 /**
  * `flmrun-js serve` forks its spare session process (spare-process.ts) before
- * it loads anything else: the spare then boots (~0.3–0.5 s of CPU) while serve
+ * it loads anything else: the spare then boots (~0.2–0.35 s of CPU on Node 20) while serve
  * loads its own modules and binds its socket, which Flame waits for before it
  * enters the first session, instead of while that session's package is
  * installed. This module is the first one the command line loads; it reads

@@ -1,7 +1,7 @@
 /**
  * One session process booted ahead of the next session enter.
  *
- * Starting a session process costs about 0.3–0.5 s of CPU (Node, then the
+ * Starting a session process costs about 0.2–0.35 s of CPU on Node 20 (Node, then the
  * runner and its cache client: docs/extraction.md). `flmrun-js serve` starts
  * one when it starts and another once a session has left, so that an enter
  * finds it booted, or at least well on its way, instead of paying for it

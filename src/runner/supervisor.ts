@@ -137,7 +137,7 @@ export class SessionSupervisor {
    *
    * `spec` may still be in the making (the package being fetched and
    * extracted): the child is forked at once and boots Node and the runner
-   * meanwhile (~0.5 s of CPU, about what the extraction of a 23 MB package
+   * meanwhile (~0.2–0.35 s of CPU on Node 20, about what the extraction of a 23 MB package
    * costs, docs/extraction.md), and is told the session only when the spec is
    * there. When the spec fails, the child is ended and that failure is thrown.
    * With `opts.spare`, the child is the instance's spare when it is alive
