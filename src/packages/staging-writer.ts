@@ -3,9 +3,7 @@
  *
  * Directories and links are made synchronously, as each entry arrives. A
  * regular file smaller than FLUSH_BYTES is created when its last byte has
- * arrived: its data are gathered into one buffer of their own (the pieces are
- * views of 1 MiB inflated chunks: a 1-byte view would keep a whole MiB alive),
- * and it is opened, written and closed in one go. Where that happens depends
+ * arrived, opened, written and closed in one go. Where that happens depends
  * on what creating a file costs (docs/extraction.md, "Where small files are
  * created"):
  * - on the main thread, synchronously, while creation is cheap (tens of µs, as
@@ -17,6 +15,10 @@
  *   that wait on the file system: ext4 without a journal walking recently
  *   freed inodes, a network file system), or one took tens of ms. The rest
  *   of this writer's files then go there.
+ * On the main thread its data are written from the pieces they arrived in
+ * (views of 1 MiB inflated chunks); for the pool they are first copied into
+ * one buffer of their own, as a 1-byte view waiting there would keep a whole
+ * MiB alive.
  * A bigger file is written synchronously from FLUSH_BYTES on: its cost is its
  * bytes, not its creation.
  * `room()` paces the parser at MAX_IN_FLIGHT files or MAX_IN_FLIGHT_BYTES of
@@ -251,18 +253,14 @@ export class StagingWriter {
       createFileSync(abs, mode, data);
       return;
     }
-    const t0 = this.clock();
-    let fd: number;
-    try {
-      fd = fs.openSync(abs, FILE_FLAGS, mode);
-    } finally {
-      this.timedOpen(Number(this.clock() - t0));
-    }
-    try {
-      writeAllSync(fd, data);
-    } finally {
-      fs.closeSync(fd);
-    }
+    createFileSync(abs, mode, data, () => {
+      const t0 = this.clock();
+      try {
+        return fs.openSync(abs, FILE_FLAGS, mode);
+      } finally {
+        this.timedOpen(Number(this.clock() - t0));
+      }
+    });
   }
 
   /** Counts one open made on this thread; past the budget, the writer's next files go to the pool. */
@@ -332,8 +330,9 @@ async function createFile(abs: string, mode: number, pieces: Buffer[]): Promise<
   }
 }
 
-function createFileSync(abs: string, mode: number, pieces: Buffer[]): void {
-  const fd = fs.openSync(abs, FILE_FLAGS, mode);
+/** `open`: how the file is opened (the adaptive writer times it). */
+function createFileSync(abs: string, mode: number, pieces: Buffer[], open = (): number => fs.openSync(abs, FILE_FLAGS, mode)): void {
+  const fd = open();
   try {
     writeAllSync(fd, pieces);
   } finally {
