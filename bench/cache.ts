@@ -2,8 +2,9 @@
  * Object cache (4): put and get of 16 B, 1 MiB and 64 MiB objects against our
  * server (`flmrun-js cache`, its own process) or an external Flight endpoint
  * (`--cache-endpoint grpc://host:port`, e.g. Flame's own object cache), with our
- * client (on its own HTTP/2 client, and on grpc-js for comparison) and with pyarrow.flight's
- * (as flamepy uses it), taking turns round by round; and
+ * client (on its own HTTP/2 client, and on grpc-js for comparison; each in a Node process of its own,
+ * bench/cache-client.js) and with pyarrow.flight's (as flamepy uses it; the helper's Python process),
+ * taking turns round by round; and
  * loopback TCP bandwidth between two processes in the same run, the floor
  * any gRPC transfer on this machine sits on.
  *
@@ -18,11 +19,11 @@
  * Part of `npm run bench`; alone (after `npx tsc`):
  *   node -r ./bench/register.js bench/cache.ts [--quick] [--cache-endpoint=grpc://host:port [--cache-pid=PID]]
  */
-import { spawn } from 'node:child_process';
+import { fork, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import os from 'node:os';
-import { CacheClient } from '../src/cache/client';
 import { MiB, since, summarize, type Summary } from './stats';
 import { run, startCache } from './procs';
 
@@ -91,32 +92,67 @@ interface Samples {
 
 const samples = (): Samples => ({ put: [], get: [], putCpu: [], getCpu: [] });
 
-const cpuSince = (c: NodeJS.CpuUsage): number => {
-  const d = process.cpuUsage(c);
-  return (d.user + d.system) / 1e6;
-};
-
 /** Untimed put + get pairs (size, count) before the measured rounds. */
 const WARM_UP: [number, number][] = [
   [16, 300],
   [1 << 20, 10],
 ];
 
-async function ours(client: CacheClient, size: number, n: number, s: Samples): Promise<void> {
-  const payload = Buffer.alloc(size, 7);
-  for (let i = 0; i < n; i++) {
-    let c = process.cpuUsage();
-    let t = process.hrtime.bigint();
-    const ref = await client.put('bench/ours', payload);
-    s.put.push(since(t));
-    s.putCpu.push(cpuSince(c));
-    c = process.cpuUsage();
-    t = process.hrtime.bigint();
-    await client.get({ ...ref, version: 0 });
-    s.get.push(since(t));
-    s.getCpu.push(cpuSince(c));
+/**
+ * Our client (CacheClient) in a Node process of its own, bench/cache-client.js: as pyarrow's runs in the
+ * helper's Python process and a Flame task's in its session process, not in this one (whose heap holds the
+ * TypeScript compiler and the bench's results).
+ */
+class ClientProcess {
+  private next = 0;
+  private readonly waiting = new Map<number, (m: Record<string, unknown>) => void>();
+
+  private constructor(private readonly child: ChildProcess) {
+    child.on('message', (m: Record<string, unknown>) => {
+      const done = this.waiting.get(m.id as number);
+      this.waiting.delete(m.id as number);
+      done?.(m);
+    });
+    child.on('exit', (code) => {
+      for (const done of this.waiting.values()) done({ error: `the client process ended (${code})` });
+      this.waiting.clear();
+    });
   }
-  await client.delete('bench/*');
+
+  static async start(endpoint: string, transport: 'http2' | 'grpc-js'): Promise<ClientProcess> {
+    // No execArgv: not this process's TypeScript loader.
+    const child = fork(path.join(__dirname, 'cache-client.js'), [endpoint, transport], { execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    await new Promise<void>((resolve, reject) => {
+      child.once('message', () => resolve());
+      child.once('exit', (code) => reject(new Error(`the ${transport} client process ended (${code}) before it was ready`)));
+    });
+    return new ClientProcess(child);
+  }
+
+  private call(m: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const id = this.next++;
+    return new Promise((resolve, reject) => {
+      this.waiting.set(id, (r) => (r.error === undefined ? resolve(r) : reject(new Error(String(r.error)))));
+      this.child.send({ id, ...m });
+    });
+  }
+
+  /** n put + get pairs of `size` bytes, appended to `s`. */
+  async run(size: number, n: number, s: Samples): Promise<void> {
+    const r = (await this.call({ op: 'run', size, n })) as unknown as Samples;
+    s.put.push(...r.put);
+    s.get.push(...r.get);
+    s.putCpu.push(...r.putCpu);
+    s.getCpu.push(...r.getCpu);
+  }
+
+  delete(pattern: string): Promise<unknown> {
+    return this.call({ op: 'delete', pattern });
+  }
+
+  close(): void {
+    if (this.child.connected) this.child.disconnect();
+  }
 }
 
 async function pyarrow(python: string, helper: string, endpoint: string, size: number, n: number, s: Samples): Promise<void> {
@@ -177,16 +213,19 @@ async function loopbackTcp(mib: number, reps: number): Promise<Summary> {
  */
 export async function benchCache(python: string, helper: string, target: CacheTarget, quick: boolean, embedded?: CacheTarget): Promise<CacheBench> {
   const load = { start: loadAverage(), end: [] as number[] };
-  const clients = {
-    http2: new CacheClient({ endpoint: target.endpoint, lruEntries: 0, deadlineMs: 600_000 }),
-    grpcJs: new CacheClient({ endpoint: target.endpoint, lruEntries: 0, deadlineMs: 600_000, transport: 'grpc-js' }),
-  };
   const results: CacheResult[] = [];
   const serverCpu: ServerCpu[] = [];
+  const started: ClientProcess[] = [];
+  const start = async (transport: 'http2' | 'grpc-js'): Promise<ClientProcess> => {
+    const c = await ClientProcess.start(target.endpoint, transport);
+    started.push(c);
+    return c;
+  };
   try {
+    const clients = { http2: await start('http2'), grpcJs: await start('grpc-js') };
     // Warm-up, not counted: the channels, and the JIT of our client and of a Node server (a fresh Node process spends its
     // first few hundred calls compiling; Flame's server and pyarrow's client are compiled code and have no such phase).
-    for (const c of Object.values(clients)) for (const [size, n] of WARM_UP) await ours(c, size, n, samples());
+    for (const c of Object.values(clients)) for (const [size, n] of WARM_UP) await c.run(size, n, samples());
     for (const server of embedded ? [target, embedded] : [target]) for (const [size, n] of WARM_UP) await pyarrow(python, helper, server.endpoint, size, n, samples());
     for (const { bytes, rounds, perRound } of quick ? ROUNDS_QUICK : ROUNDS_FULL) {
       const t = { ours: samples(), oursGrpcJs: samples(), pyarrow: samples(), embedded: samples() };
@@ -204,9 +243,9 @@ export async function benchCache(python: string, helper: string, target: CacheTa
           acc.pairs += perRound;
         };
       const turns: (() => Promise<void>)[] = [
-        turn('ours', target, () => ours(clients.http2, bytes, perRound, t.ours)),
+        turn('ours', target, () => clients.http2.run(bytes, perRound, t.ours)),
         turn('pyarrow', target, () => pyarrow(python, helper, target.endpoint, bytes, perRound, t.pyarrow)),
-        turn('oursGrpcJs', target, () => ours(clients.grpcJs, bytes, perRound, t.oursGrpcJs)),
+        turn('oursGrpcJs', target, () => clients.grpcJs.run(bytes, perRound, t.oursGrpcJs)),
         ...(embedded ? [turn('embedded', embedded, () => pyarrow(python, helper, embedded.endpoint, bytes, perRound, t.embedded))] : []),
       ];
       for (let r = 0; r < rounds; r++) for (let i = 0; i < turns.length; i++) await turns[(i + r) % turns.length]!();
@@ -228,7 +267,7 @@ export async function benchCache(python: string, helper: string, target: CacheTa
     }
     await clients.http2.delete('bench/*');
   } finally {
-    for (const c of Object.values(clients)) c.close();
+    for (const c of started) c.close();
   }
   const tcpMiB = 256;
   const tcp = await loopbackTcp(tcpMiB, quick ? 3 : 8);

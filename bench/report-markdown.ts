@@ -144,7 +144,7 @@ export function renderMarkdown(r: Results, svgName: string): string {
       '',
       `Put and get of one object against ${c.server === 'flmrun-js cache (embedded)' ? 'our server (`flmrun-js cache`, its own process)' : `the Flight server at ${c.server} (\`--cache-endpoint\`)`}, ` +
         'with our client (`CacheClient`, Node: its default transport, DoPut/DoGet over its own minimal HTTP/2 client, and the same client on grpc-js) and with pyarrow.flight ' +
-        '(a one-row batch, as flamepy puts a value), taking turns round by round after an untimed warm-up (300 pairs of 16 B and 10 of 1 MiB ' +
+        '(a one-row batch, as flamepy puts a value), each client in a process of its own (ours: one Node process per transport, running the build, as a session process runs it; pyarrow: the helper\'s Python process), taking turns round by round after an untimed warm-up (300 pairs of 16 B and 10 of 1 MiB ' +
         'per client and server: a Node process compiles its hot code during its first few hundred calls). Loopback TCP: one Node stream between two processes, ' +
         `${c.tcpMiB} MiB per transfer — the ceiling any gRPC transfer here works under.`,
       '',
