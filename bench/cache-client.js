@@ -11,7 +11,6 @@ const { CacheClient } = require(path.join(__dirname, '..', 'dist', 'cache', 'cli
 
 const [endpoint, transport] = process.argv.slice(2);
 const client = new CacheClient({ endpoint, lruEntries: 0, deadlineMs: 600_000, transport });
-const payloads = new Map();
 
 const since = (t) => Number(process.hrtime.bigint() - t) / 1e9;
 const cpuSince = (c) => {
@@ -20,8 +19,7 @@ const cpuSince = (c) => {
 };
 
 async function run(size, n) {
-  let payload = payloads.get(size);
-  if (!payload) payloads.set(size, (payload = Buffer.alloc(size, 7)));
+  const payload = Buffer.alloc(size, 7); // made for each turn, as before this ran in a process of its own
   const s = { put: [], get: [], putCpu: [], getCpu: [] };
   for (let i = 0; i < n; i++) {
     let c = process.cpuUsage();

@@ -113,19 +113,28 @@ class ClientProcess {
       this.waiting.delete(m.id as number);
       done?.(m);
     });
-    child.on('exit', (code) => {
-      for (const done of this.waiting.values()) done({ error: `the client process ended (${code})` });
+    const fail = (why: string): void => {
+      for (const done of this.waiting.values()) done({ error: why });
       this.waiting.clear();
-    });
+    };
+    child.on('exit', (code, signal) => fail(`the client process ended (${signal ?? code})`));
+    child.on('error', (err) => fail(`the client process: ${err.message}`));
   }
 
   static async start(endpoint: string, transport: 'http2' | 'grpc-js'): Promise<ClientProcess> {
-    // No execArgv: not this process's TypeScript loader.
-    const child = fork(path.join(__dirname, 'cache-client.js'), [endpoint, transport], { execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    await new Promise<void>((resolve, reject) => {
-      child.once('message', () => resolve());
-      child.once('exit', (code) => reject(new Error(`the ${transport} client process ended (${code}) before it was ready`)));
-    });
+    // Not this process's execArgv (its TypeScript loader): a session process's (src/runner/child-channel.ts).
+    const child = fork(path.join(__dirname, 'cache-client.js'), [endpoint, transport], { execArgv: ['--max-semi-space-size=16'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`the ${transport} client process was not ready within 60 s`)), 60_000);
+        child.once('message', () => (clearTimeout(timer), resolve()));
+        child.once('exit', (code, signal) => (clearTimeout(timer), reject(new Error(`the ${transport} client process ended (${signal ?? code}) before it was ready`))));
+        child.once('error', (err) => (clearTimeout(timer), reject(err)));
+      });
+    } catch (err) {
+      child.kill();
+      throw err;
+    }
     return new ClientProcess(child);
   }
 
@@ -133,7 +142,8 @@ class ClientProcess {
     const id = this.next++;
     return new Promise((resolve, reject) => {
       this.waiting.set(id, (r) => (r.error === undefined ? resolve(r) : reject(new Error(String(r.error)))));
-      this.child.send({ id, ...m });
+      if (!this.child.connected) return this.waiting.get(id)!({ error: 'the client process is gone' });
+      this.child.send({ id, ...m }, (err) => err && this.waiting.get(id)?.({ error: `cannot reach the client process: ${err.message}` }));
     });
   }
 
