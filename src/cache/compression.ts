@@ -19,13 +19,23 @@
  */
 import zlib from 'node:zlib';
 import { decompress as fzstdDecompress, Decompress as FzstdStream } from 'fzstd';
-import { decompressFrameSync } from 'lz4-napi';
-import { xxh64 } from '@node-rs/xxhash';
 import { CompressionType } from 'apache-arrow/fb/compression-type';
 import { BufferRegion, RecordBatch as RecordBatchHeader } from 'apache-arrow/ipc/metadata/message';
 import { invalidInput } from '../errors';
 
 const NOT_COMPRESSED = -1n;
+
+/*
+ * The two native addons are loaded on first use (each ~7 ms at a process's start, in serve and in every
+ * session process): LZ4 bodies come only from other Flight servers (Flame's cache and ours send ZSTD),
+ * and the XXH64 checksum is needed only where fzstd decodes (Node < 22.15) a frame that carries one.
+ */
+/* eslint-disable @typescript-eslint/no-require-imports -- loaded lazily on purpose (above) */
+let lz4: typeof import('lz4-napi') | undefined;
+const lz4Decompress = (frame: Buffer): Buffer => (lz4 ??= require('lz4-napi') as typeof import('lz4-napi')).decompressFrameSync(frame);
+let xxhash: typeof import('@node-rs/xxhash') | undefined;
+const xxh64 = (data: Uint8Array): bigint => (xxhash ??= require('@node-rs/xxhash') as typeof import('@node-rs/xxhash')).xxh64(data);
+/* eslint-enable @typescript-eslint/no-require-imports */
 const PREFIX = 8;
 
 type ZstdSync = (buf: Uint8Array, options?: { maxOutputLength?: number; chunkSize?: number }) => Buffer;
@@ -395,7 +405,7 @@ function decode(type: CompressionType, frame: Uint8Array, expected: number): Uin
     return fzstdDecode(frame, expected, frames);
   }
   if (type === CompressionType.LZ4_FRAME) {
-    return decompressFrameSync(Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength));
+    return lz4Decompress(Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength));
   }
   throw invalidInput(`unsupported Arrow body compression ${codecName(type)}`);
 }

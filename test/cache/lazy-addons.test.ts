@@ -1,0 +1,75 @@
+/**
+ * The cache's two native addons (lz4-napi, @node-rs/xxhash) are loaded on first use, not when serve or
+ * a session process starts (src/cache/compression.ts): a fresh process that loads the session runtime
+ * and the cache server has neither, and decoding an LZ4 body, or checking a ZSTD frame's checksum where
+ * fzstd decodes (Node < 22.15), loads the one it needs and decodes as before. The frames are made here,
+ * in the test's process; the fresh one only decodes.
+ */
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import { compressFrameSync } from 'lz4-napi';
+import { xxh64 } from '@node-rs/xxhash';
+
+const REPO = path.join(__dirname, '..', '..');
+const SUCRASE = require.resolve('sucrase/register/ts');
+const FZSTD_CHECKS = !('zstdDecompressSync' in zlib);
+
+/** Runs `body` in a fresh Node process from source and answers what it printed (JSON). */
+function fresh(body: string): unknown {
+  const loaded =
+    "const has = (m) => require.cache[require.resolve(m)] !== undefined;\n" +
+    "const loaded = () => ({ lz4: has('lz4-napi'), xxhash: has('@node-rs/xxhash') });\n";
+  return JSON.parse(execFileSync(process.execPath, ['-r', SUCRASE, '-e', loaded + body], { cwd: REPO, encoding: 'utf8', timeout: 60_000 }));
+}
+
+/** In the child: decodes a one-buffer compressed batch (`frame` base64, `size` declared, `type` the codec) and reports. */
+const decodeIn = (frame: Buffer, size: number, type: number): string =>
+  "const { BodyCompression, BufferRegion, FieldNode, RecordBatch } = require('apache-arrow/ipc/metadata/message');\n" +
+  "const { decompressBatch } = require('./src/cache/compression');\n" +
+  `const p = Buffer.alloc(8); p.writeBigInt64LE(${size}n); const body = Buffer.concat([p, Buffer.from('${frame.toString('base64')}', 'base64')]);\n` +
+  `const header = new RecordBatch(1, [new FieldNode(1, 0)], [new BufferRegion(0, body.length)], new BodyCompression(${type}));\n` +
+  "const before = loaded(); let out, refused = '';\n" +
+  'try { out = decompressBatch(header, body).buffers[0]; } catch (e) { refused = e.message; }\n' +
+  'process.stdout.write(JSON.stringify({ before, after: loaded(), refused, length: out ? out.length : -1, sha: out ? require("crypto").createHash("sha256").update(out).digest("hex") : "" }));';
+
+const sha = (b: Buffer): string => require('crypto').createHash('sha256').update(b).digest('hex') as string; // eslint-disable-line @typescript-eslint/no-require-imports
+
+it('serve and a session process start without either addon', () => {
+  const out = fresh(
+    "require('./src/runner/deps'); require('./src/codecs'); require('./src/cache/client'); require('./src/cache/server/cache-server');\n" +
+      'process.stdout.write(JSON.stringify(loaded()));',
+  );
+  expect(out).toEqual({ lz4: false, xxhash: false });
+});
+
+it('an LZ4 body loads lz4-napi and decodes', () => {
+  const data = Buffer.from('flmrun '.repeat(1000));
+  const out = fresh(decodeIn(compressFrameSync(data), data.length, 0 /* LZ4_FRAME */));
+  expect(out).toEqual({ before: { lz4: false, xxhash: false }, after: { lz4: true, xxhash: false }, refused: '', length: data.length, sha: sha(data) });
+});
+
+/** 17 MiB (above the WebAssembly decoder's 16: fzstd decodes) of one byte in RLE blocks, stating its size, with a content checksum. */
+function checksummedFrame(size: number, byte: number, flip: boolean): Buffer {
+  const head = Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0xa4, 0, 0, 0, 0]); // single segment, 4-byte content size, checksum
+  head.writeUInt32LE(size, 5);
+  const parts = [head];
+  for (let left = size; left > 0; ) {
+    const n = Math.min(left, 128 * 1024);
+    left -= n;
+    const h = (n << 3) | (1 << 1) | (left === 0 ? 1 : 0);
+    parts.push(Buffer.from([h & 0xff, (h >> 8) & 0xff, (h >> 16) & 0xff, byte]));
+  }
+  const sum = Buffer.alloc(4);
+  sum.writeUInt32LE(Number(xxh64(Buffer.alloc(size, byte)) & 0xffffffffn));
+  if (flip) sum[0] = sum[0]! ^ 1;
+  return Buffer.concat([...parts, sum]);
+}
+
+(FZSTD_CHECKS ? it : it.skip)('a ZSTD frame with a checksum loads @node-rs/xxhash where fzstd decodes; a wrong checksum is refused', () => {
+  const size = 17 * 1024 * 1024;
+  const good = fresh(decodeIn(checksummedFrame(size, 9, false), size, 1 /* ZSTD */));
+  expect(good).toEqual({ before: { lz4: false, xxhash: false }, after: { lz4: false, xxhash: true }, refused: '', length: size, sha: sha(Buffer.alloc(size, 9)) });
+  const bad = fresh(decodeIn(checksummedFrame(size, 9, true), size, 1)) as { refused: string };
+  expect(bad.refused).toMatch(/checksum/);
+});
