@@ -21,21 +21,36 @@ import zlib from 'node:zlib';
 import { decompress as fzstdDecompress, Decompress as FzstdStream } from 'fzstd';
 import { CompressionType } from 'apache-arrow/fb/compression-type';
 import { BufferRegion, RecordBatch as RecordBatchHeader } from 'apache-arrow/ipc/metadata/message';
-import { invalidInput } from '../errors';
+import { describeThrown, ErrorCode, FlmError, invalidInput, isFlmError } from '../errors';
 
 const NOT_COMPRESSED = -1n;
 
-/*
- * The two native addons are loaded on first use (each ~7 ms at a process's start, in serve and in every
- * session process): LZ4 bodies come only from other Flight servers (Flame's cache and ours send ZSTD),
- * and the XXH64 checksum is needed only where fzstd decodes (Node < 22.15) a frame that carries one.
+/**
+ * A native addon loaded on first use: each costs ~7 ms at a process's start (serve, every session
+ * process), and most processes never need them. LZ4 bodies are rare (Flame's cache answers in ZSTD, our
+ * server uncompressed; LZ4 comes only from a writer that chose it), and the XXH64 checksum is needed only
+ * where fzstd decodes (Node < 22.15) a frame that carries one. An addon that cannot load (no prebuilt
+ * binary for the platform) fails that use as UNIMPLEMENTED, not as bad input: it is this installation's
+ * lack, not the data's. The failure is remembered (napi-rs's loader is not run again for each request).
  */
-/* eslint-disable @typescript-eslint/no-require-imports -- loaded lazily on purpose (above) */
-let lz4: typeof import('lz4-napi') | undefined;
-const lz4Decompress = (frame: Buffer): Buffer => (lz4 ??= require('lz4-napi') as typeof import('lz4-napi')).decompressFrameSync(frame);
-let xxhash: typeof import('@node-rs/xxhash') | undefined;
-const xxh64 = (data: Uint8Array): bigint => (xxhash ??= require('@node-rs/xxhash') as typeof import('@node-rs/xxhash')).xxh64(data);
-/* eslint-enable @typescript-eslint/no-require-imports */
+function lazyAddon<T>(name: string, use: string): () => T {
+  let mod: T | undefined;
+  let failure: FlmError | undefined;
+  return () => {
+    if (mod !== undefined) return mod;
+    if (failure) throw failure;
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded lazily on purpose (above)
+      return (mod = require(name) as T);
+    } catch (err) {
+      throw (failure = new FlmError(ErrorCode.Unimplemented, `${use} needs ${name}, which cannot be loaded here: ${describeThrown(err)}`, { cause: err }));
+    }
+  };
+}
+const lz4 = lazyAddon<typeof import('lz4-napi')>('lz4-napi', 'decoding an LZ4_FRAME body');
+const xxhash = lazyAddon<typeof import('@node-rs/xxhash')>('@node-rs/xxhash', "checking a ZSTD frame's checksum");
+const lz4Decompress = (frame: Buffer): Buffer => lz4().decompressFrameSync(frame);
+const xxh64 = (data: Uint8Array): bigint => xxhash().xxh64(data);
 const PREFIX = 8;
 
 type ZstdSync = (buf: Uint8Array, options?: { maxOutputLength?: number; chunkSize?: number }) => Buffer;
@@ -466,6 +481,7 @@ export function decompressBatch(header: RecordBatchHeader, body: Uint8Array): Pl
         try {
           plain = ownMemory(decode(compression.type, frame, expected));
         } catch (err) {
+          if (isFlmError(err) && err.code === ErrorCode.Unimplemented) throw err; // the codec cannot load here (lazyAddon)
           throw invalidInput(`cannot decompress ${codecName(compression.type)} buffer ${i}: ${err instanceof Error ? err.message : String(err)}`, err);
         }
         if (plain.length !== expected) {

@@ -16,11 +16,11 @@ const SUCRASE = require.resolve('sucrase/register/ts');
 const FZSTD_CHECKS = !('zstdDecompressSync' in zlib);
 
 /** Runs `body` in a fresh Node process from source and answers what it printed (JSON). */
-function fresh(body: string): unknown {
+function fresh(body: string, env: NodeJS.ProcessEnv = process.env): unknown {
   const loaded =
     "const has = (m) => require.cache[require.resolve(m)] !== undefined;\n" +
     "const loaded = () => ({ lz4: has('lz4-napi'), xxhash: has('@node-rs/xxhash') });\n";
-  return JSON.parse(execFileSync(process.execPath, ['-r', SUCRASE, '-e', loaded + body], { cwd: REPO, encoding: 'utf8', timeout: 60_000 }));
+  return JSON.parse(execFileSync(process.execPath, ['-r', SUCRASE, '-e', loaded + body], { cwd: REPO, encoding: 'utf8', timeout: 60_000, env }));
 }
 
 /** In the child: decodes a one-buffer compressed batch (`frame` base64, `size` declared, `type` the codec) and reports. */
@@ -72,4 +72,26 @@ function checksummedFrame(size: number, byte: number, flip: boolean): Buffer {
   expect(good).toEqual({ before: { lz4: false, xxhash: false }, after: { lz4: false, xxhash: true }, refused: '', length: size, sha: sha(Buffer.alloc(size, 9)) });
   const bad = fresh(decodeIn(checksummedFrame(size, 9, true), size, 1)) as { refused: string };
   expect(bad.refused).toMatch(/checksum/);
+});
+
+it('an addon that cannot load fails each use as UNIMPLEMENTED (not as bad input), naming it; other codecs go on', () => {
+  const data = Buffer.from('flmrun '.repeat(1000));
+  const lz4Frame = compressFrameSync(data).toString('base64');
+  // 200 bytes of 0x61 as one RLE block (single segment, its 1-byte content size, last block): needs neither addon.
+  const block = (200 << 3) | (1 << 1) | 1;
+  const zstdFrame = Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x20, 200, block & 0xff, block >> 8, 0, 0x61]).toString('base64');
+  const out = fresh(
+    "const { BodyCompression, BufferRegion, FieldNode, RecordBatch } = require('apache-arrow/ipc/metadata/message');\n" +
+      "const { decompressBatch } = require('./src/cache/compression');\n" +
+      "const batch = (b64, size, type) => { const p = Buffer.alloc(8); p.writeBigInt64LE(BigInt(size)); const body = Buffer.concat([p, Buffer.from(b64, 'base64')]);\n" +
+      '  return [new RecordBatch(1, [new FieldNode(1, 0)], [new BufferRegion(0, body.length)], new BodyCompression(type)), body]; };\n' +
+      'const attempt = (args) => { try { decompressBatch(...args); return "decoded"; } catch (e) { return `${e.code}: ${e.message}`; } };\n' +
+      `const lz4 = batch('${lz4Frame}', ${data.length}, 0);\n` +
+      `const zstd = decompressBatch(...batch('${zstdFrame}', 200, 1)).buffers[0];\n` +
+      'process.stdout.write(JSON.stringify({ first: attempt(lz4), second: attempt(lz4), zstd: zstd.length === 200 && zstd.every((b) => b === 0x61) }));',
+    { ...process.env, NAPI_RS_NATIVE_LIBRARY_PATH: '/nonexistent/lz4.node' },
+  ) as { first: string; second: string; zstd: boolean };
+  expect(out.first).toMatch(/^UNIMPLEMENTED: decoding an LZ4_FRAME body needs lz4-napi, which cannot be loaded here: /);
+  expect(out.second).toBe(out.first);
+  expect(out.zstd).toBe(true);
 });
