@@ -11,11 +11,10 @@ import zlib from 'node:zlib';
 import { CompressionType } from 'apache-arrow';
 import { BodyCompression, BufferRegion, FieldNode, RecordBatch as RecordBatchHeader } from 'apache-arrow/ipc/metadata/message';
 import { compress as zstdCompress, isLoaded as compressorLoaded } from '@foxglove/wasm-zstd';
-import { xxh64 } from '@node-rs/xxhash';
 import { decompressBatch, loadZstdDecoder, zstdDecoderFor } from '../../src/cache/compression';
 import { isFlmError } from '../../src/errors';
+import { BLOCK_MAX, checksummedFrame, rleFrame } from './zstd-frames';
 
-const BLOCK_MAX = 128 * 1024;
 const MiB = 1024 * 1024;
 const NODE_ZSTD = 'zstdDecompressSync' in zlib;
 
@@ -32,23 +31,6 @@ function textOf(size: number): Buffer {
     n += line.length;
   }
   return Buffer.from(lines.join('').slice(0, size));
-}
-
-/** A ZSTD frame of `size` bytes of `byte`: RLE blocks, no checksum; with `contentSize`, a single segment that says its size. */
-function rleFrame(size: number, byte: number, contentSize = false): Buffer {
-  // Frame header descriptor 0: no single segment, no checksum, no dictionary, no content size; window 2^17.
-  // 0xa0: single segment, a 4-byte content size.
-  const head = contentSize ? Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0xa0, 0, 0, 0, 0]) : Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x40]);
-  if (contentSize) head.writeUInt32LE(size, 5);
-  const parts: Buffer[] = [head];
-  let left = size;
-  do {
-    const n = Math.min(left, BLOCK_MAX);
-    left -= n;
-    const head = (n << 3) | (1 << 1) | (left === 0 ? 1 : 0); // RLE block, last when nothing is left
-    parts.push(Buffer.from([head & 0xff, (head >> 8) & 0xff, (head >> 16) & 0xff, byte]));
-  } while (left > 0);
-  return Buffer.concat(parts);
 }
 
 /** A one-buffer ZSTD-compressed body declaring `declared` bytes, and its header. */
@@ -337,15 +319,6 @@ test.each([
     stderr: '',
   });
 });
-
-/** rleFrame with a content checksum (descriptor bit 2): the low 32 bits of the content's XXH64, flipped when asked. */
-function checksummedFrame(size: number, byte: number, flip: boolean): Buffer {
-  const frame = rleFrame(size, byte);
-  frame[4] = 0x04;
-  const sum = Buffer.alloc(4);
-  sum.writeUInt32LE((Number(xxh64(Buffer.alloc(size, byte)) & 0xffffffffn) ^ (flip ? 1 : 0)) >>> 0);
-  return Buffer.concat([frame, sum]);
-}
 
 test.each([1000, 16 * MiB + 5])('a ZSTD frame of %i bytes with a wrong checksum is refused, a right one accepted, before and after loading', (size) => {
   for (const mod of [freshModule(), { decompressBatch }]) {

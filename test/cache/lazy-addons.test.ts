@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { compressFrameSync } from 'lz4-napi';
-import { xxh64 } from '@node-rs/xxhash';
+import { checksummedFrame, rleFrame } from './zstd-frames';
 
 const REPO = path.join(__dirname, '..', '..');
 const SUCRASE = require.resolve('sucrase/register/ts');
@@ -49,25 +49,8 @@ it('an LZ4 body loads lz4-napi and decodes', () => {
   expect(out).toEqual({ before: { lz4: false, xxhash: false }, after: { lz4: true, xxhash: false }, refused: '', length: data.length, sha: sha(data) });
 });
 
-/** 17 MiB (above the WebAssembly decoder's 16: fzstd decodes) of one byte in RLE blocks, stating its size, with a content checksum. */
-function checksummedFrame(size: number, byte: number, flip: boolean): Buffer {
-  const head = Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0xa4, 0, 0, 0, 0]); // single segment, 4-byte content size, checksum
-  head.writeUInt32LE(size, 5);
-  const parts = [head];
-  for (let left = size; left > 0; ) {
-    const n = Math.min(left, 128 * 1024);
-    left -= n;
-    const h = (n << 3) | (1 << 1) | (left === 0 ? 1 : 0);
-    parts.push(Buffer.from([h & 0xff, (h >> 8) & 0xff, (h >> 16) & 0xff, byte]));
-  }
-  const sum = Buffer.alloc(4);
-  sum.writeUInt32LE(Number(xxh64(Buffer.alloc(size, byte)) & 0xffffffffn));
-  if (flip) sum[0] = sum[0]! ^ 1;
-  return Buffer.concat([...parts, sum]);
-}
-
 (FZSTD_CHECKS ? it : it.skip)('a ZSTD frame with a checksum loads @node-rs/xxhash where fzstd decodes; a wrong checksum is refused', () => {
-  const size = 17 * 1024 * 1024;
+  const size = 17 * 1024 * 1024; // above the WebAssembly decoder's 16 MiB: fzstd decodes
   const good = fresh(decodeIn(checksummedFrame(size, 9, false), size, 1 /* ZSTD */));
   expect(good).toEqual({ before: { lz4: false, xxhash: false }, after: { lz4: false, xxhash: true }, refused: '', length: size, sha: sha(Buffer.alloc(size, 9)) });
   const bad = fresh(decodeIn(checksummedFrame(size, 9, true), size, 1)) as { refused: string };
@@ -77,9 +60,7 @@ function checksummedFrame(size: number, byte: number, flip: boolean): Buffer {
 it('an addon that cannot load fails each use as UNIMPLEMENTED (not as bad input), naming it; other codecs go on', () => {
   const data = Buffer.from('flmrun '.repeat(1000));
   const lz4Frame = compressFrameSync(data).toString('base64');
-  // 200 bytes of 0x61 as one RLE block (single segment, its 1-byte content size, last block): needs neither addon.
-  const block = (200 << 3) | (1 << 1) | 1;
-  const zstdFrame = Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x20, 200, block & 0xff, block >> 8, 0, 0x61]).toString('base64');
+  const zstdFrame = rleFrame(200, 0x61, true).toString('base64'); // no checksum: needs neither addon
   const out = fresh(
     "const { BodyCompression, BufferRegion, FieldNode, RecordBatch } = require('apache-arrow/ipc/metadata/message');\n" +
       "const { decompressBatch } = require('./src/cache/compression');\n" +
