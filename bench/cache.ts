@@ -103,7 +103,7 @@ const WARM_UP: [number, number][] = [
  * helper's Python process and a Flame task's in its session process, not in this one (whose heap holds the
  * TypeScript compiler and the bench's results).
  */
-class ClientProcess {
+export class ClientProcess {
   private next = 0;
   private readonly waiting = new Map<number, (m: Record<string, unknown>) => void>();
 
@@ -121,9 +121,10 @@ class ClientProcess {
     child.on('error', (err) => fail(`the client process: ${err.message}`));
   }
 
-  static async start(endpoint: string, transport: 'http2' | 'grpc-js'): Promise<ClientProcess> {
+  /** `env`: the process's environment (default: this one's). */
+  static async start(endpoint: string, transport: 'http2' | 'grpc-js', env?: NodeJS.ProcessEnv): Promise<ClientProcess> {
     // Not this process's execArgv (its TypeScript loader): a session process's (src/runner/child-channel.ts).
-    const child = fork(path.join(__dirname, 'cache-client.js'), [endpoint, transport], { execArgv: ['--max-semi-space-size=16'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(path.join(__dirname, 'cache-client.js'), [endpoint, transport], { env, execArgv: ['--max-semi-space-size=16'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     try {
       await new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`the ${transport} client process was not ready within 60 s`)), 60_000);
@@ -158,6 +159,10 @@ class ClientProcess {
 
   delete(pattern: string): Promise<unknown> {
     return this.call({ op: 'delete', pattern });
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
   }
 
   close(): void {
