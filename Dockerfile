@@ -17,12 +17,13 @@ RUN npm run build
 FROM node:24-bookworm-slim
 # The young generation at Node 20's size: Node 24's V8 doubles it, and a busy serve
 # process keeps the committed pages (docs/node24-memory.md: RSS plateau 266 -> 187 MiB).
-# glibc's malloc may use transparent huge pages for large buffers (README, Limits: "Large buffers").
+# No GLIBC_TUNABLES for the image: serve gives its session processes glibc.malloc.hugetlb=1 itself,
+# and serve's own cold enter is slower with it; docker-compose.yml gives it to the object-cache
+# service (README, Limits: "Large buffers").
 ENV NODE_ENV=production \
     FLAME_INSTANCE_ENDPOINT=/run/flmrun/instance.sock \
     FLAME_LOG=info \
-    NODE_OPTIONS=--max-semi-space-size=16 \
-    GLIBC_TUNABLES=glibc.malloc.hugetlb=1
+    NODE_OPTIONS=--max-semi-space-size=16
 WORKDIR /opt/flmrun-js
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force

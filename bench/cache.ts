@@ -25,6 +25,7 @@ import net from 'node:net';
 import path from 'node:path';
 import os from 'node:os';
 import { MiB, since, summarize, type Summary } from './stats';
+import { SESSION_GLIBC_TUNABLES } from '../src/runner/child-channel';
 import { run, startCache } from './procs';
 
 export interface CacheResult {
@@ -121,8 +122,12 @@ export class ClientProcess {
     child.on('error', (err) => fail(`the client process: ${err.message}`));
   }
 
-  /** `env`: the process's environment (default: this one's). */
-  static async start(endpoint: string, transport: 'http2' | 'grpc-js', env?: NodeJS.ProcessEnv): Promise<ClientProcess> {
+  /** `env`: the process's environment (default: a session process's glibc setting, as serve gives it, in this one's). */
+  static async start(
+    endpoint: string,
+    transport: 'http2' | 'grpc-js',
+    env: NodeJS.ProcessEnv = { ...process.env, GLIBC_TUNABLES: process.env.GLIBC_TUNABLES ?? SESSION_GLIBC_TUNABLES },
+  ): Promise<ClientProcess> {
     // Not this process's execArgv (its TypeScript loader): a session process's (src/runner/child-channel.ts).
     const child = fork(path.join(__dirname, 'cache-client.js'), [endpoint, transport], { env, execArgv: ['--max-semi-space-size=16'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     try {

@@ -94,11 +94,15 @@ export function removeTempDirs(): void {
 }
 
 /** `flmrun-js cache` on a free loopback port; resolves with its grpc:// endpoint (read from its log line). */
+/** What `flmrun-js cache` runs with here and in docker-compose.yml (README, "Large buffers"), unless GLIBC_TUNABLES is set. */
+const CACHE_GLIBC_TUNABLES = 'glibc.malloc.hugetlb=1';
+
 export async function startCache(): Promise<Proc & { endpoint: string }> {
   const logFile = path.join(OUT, 'logs', 'cache.log');
   fs.rmSync(logFile, { force: true });
   const proc = start('cache', process.execPath, [CLI, 'cache', '--listen', '127.0.0.1:0', '--max-memory', String(6 * 1024 ** 3)], {
-    env: { FLAME_LOG: 'info' },
+    // glibc's huge pages for the cache server's large buffers, as docker-compose.yml gives its object-cache service.
+    env: { FLAME_LOG: 'info', GLIBC_TUNABLES: process.env.GLIBC_TUNABLES ?? CACHE_GLIBC_TUNABLES },
   });
   let endpoint = '';
   await waitFor('its endpoint', proc, () => {

@@ -34,7 +34,12 @@ export function renderMarkdown(r: Results, svgName: string): string {
         ['Python', `${m.python}; flamepy ${m.flamepy}, pyarrow ${m.pyarrow}, grpcio ${m.grpcio}`],
         ['load average (1/5/15 min)', `start ${r.loadStart.join(' / ')}, end ${r.loadEnd.join(' / ')}`],
         ['log level of the runners', `FLAME_LOG=${r.logLevel} for both runners`],
-        ['GLIBC_TUNABLES', `${process.env.GLIBC_TUNABLES === undefined ? 'unset' : `\`${process.env.GLIBC_TUNABLES}\``} for every process of the bench (npm run bench sets glibc.malloc.hugetlb=1, what serve gives its session processes, unless already set)`],
+        [
+          'GLIBC_TUNABLES',
+          process.env.GLIBC_TUNABLES === undefined
+            ? 'unset for serve and the Python runner, as Flame starts them; `glibc.malloc.hugetlb=1` for our session processes (serve gives it), our cache clients (as session processes) and our cache process (as docker-compose.yml gives it)'
+            : `\`${process.env.GLIBC_TUNABLES}\` for every process of the bench (set when it started)`,
+        ],
       ],
     ),
     '',

@@ -7,10 +7,9 @@ cd "$(dirname "$0")/.."
 [ -d node_modules ] || npm ci --no-audit --no-fund
 npx tsc -p tsconfig.json || echo "bench: tsc reported type errors; benchmarking what it emitted" >&2
 [ -f dist/cli.js ] || { echo "bench: dist/cli.js missing after the build" >&2; exit 1; }
-# Every process of the bench runs with the glibc malloc setting serve gives its session processes
-# (src/runner/child-channel.ts), where the cache client runs in production; the cache section's clients run
-# in processes of their own (bench/cache-client.js), which inherit it. Python's processes get it too (pyarrow
-# allocates through jemalloc, not glibc). A value already set, even empty, is kept, as serve keeps it.
-export GLIBC_TUNABLES="${GLIBC_TUNABLES-glibc.malloc.hugetlb=1}"
+# GLIBC_TUNABLES is left as it is (unset unless you set it), as Flame starts serve and the Python runner: serve
+# gives its session processes glibc.malloc.hugetlb=1 (src/runner/child-channel.ts), the cache section's clients
+# get the same (bench/cache.ts), our cache process what docker-compose.yml gives it (bench/procs.ts). A value
+# set here, even empty, goes to every process instead.
 export FLMRUN_BENCH_PYTHON="${FLMRUN_BENCH_PYTHON:-$(bash bench/venv.sh)}"
 exec node -r ./bench/register.js bench/main.ts "$@"

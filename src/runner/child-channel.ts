@@ -54,15 +54,21 @@ function childCommand(heapMb: number | undefined): { script: string; execArgv: s
 }
 
 /**
- * The session process's environment: the instance's, plus the channel's fd, plus glibc's malloc told
- * to ask for transparent huge pages (glibc >= 2.35; older glibc and other C libraries ignore it).
- * A large result or input is a fresh buffer of tens of MiB; with 4 KiB pages, faulting it in is most
- * of its cost. Measured on a 64 MiB Buffer allocated and filled (THP in `madvise` mode, the common
- * default): 64-71 ms of CPU per buffer, 34-35 ms with it. A GLIBC_TUNABLES already set, even empty,
- * is the user's and is kept as it is.
+ * glibc's malloc told to ask for transparent huge pages (glibc >= 2.35; older glibc and other C libraries
+ * ignore it), in the session process, where large results and inputs are made and read: a fresh buffer
+ * of tens of MiB, and with 4 KiB pages faulting it in is most of its cost. Measured on a 64 MiB Buffer
+ * allocated and filled (THP in `madvise` mode, the common default): 64-71 ms of CPU per buffer, 34-35 ms
+ * with it. Not in serve itself: its cold enter (extraction) is slower with it (docs/extraction.md,
+ * "Serve without huge pages").
+ */
+export const SESSION_GLIBC_TUNABLES = 'glibc.malloc.hugetlb=1';
+
+/**
+ * The session process's environment: the instance's, plus the channel's fd, plus SESSION_GLIBC_TUNABLES
+ * unless serve's environment sets GLIBC_TUNABLES (even empty: the user's, kept as it is).
  */
 function childEnv(): NodeJS.ProcessEnv {
-  return { ...process.env, GLIBC_TUNABLES: process.env.GLIBC_TUNABLES ?? 'glibc.malloc.hugetlb=1', [CHANNEL_ENV]: String(CHANNEL_FD) };
+  return { ...process.env, GLIBC_TUNABLES: process.env.GLIBC_TUNABLES ?? SESSION_GLIBC_TUNABLES, [CHANNEL_ENV]: String(CHANNEL_FD) };
 }
 
 export class ChildChannel {
