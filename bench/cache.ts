@@ -170,8 +170,11 @@ export class ClientProcess {
     return this.child.pid;
   }
 
-  close(): void {
+  /** Disconnects (the process then ends); resolves once it has exited. */
+  close(): Promise<void> {
+    const exited = this.child.exitCode !== null || this.child.signalCode !== null ? Promise.resolve() : new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
     if (this.child.connected) this.child.disconnect();
+    return exited;
   }
 }
 
@@ -287,7 +290,7 @@ export async function benchCache(python: string, helper: string, target: CacheTa
     }
     await clients.http2.delete('bench/*');
   } finally {
-    for (const c of started) c.close();
+    await Promise.all(started.map((c) => c.close()));
   }
   const tcpMiB = 256;
   const tcp = await loopbackTcp(tcpMiB, quick ? 3 : 8);

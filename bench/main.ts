@@ -75,6 +75,7 @@ async function main(): Promise<void> {
     loadStart,
     loadEnd: loadStart,
     logLevel,
+    glibcTunables: process.env.GLIBC_TUNABLES ?? null,
     smallN,
   };
   const [add] = await pickledRequests(python, HELPER, [['add', [5, 3], []]]);

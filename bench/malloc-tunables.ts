@@ -69,7 +69,7 @@ async function measure(endpoint: string, tunables: string | undefined): Promise<
     const pid = client.pid!;
     return { put: ms(m.putCpu), putWall: ms(m.put), get: ms(m.getCpu), getWall: ms(m.get), peakRss: statusMiB(pid, 'VmHWM'), rss: statusMiB(pid, 'VmRSS') };
   } finally {
-    client.close();
+    await client.close();
   }
 }
 

@@ -93,10 +93,10 @@ export function removeTempDirs(): void {
   tempDirs.clear();
 }
 
-/** `flmrun-js cache` on a free loopback port; resolves with its grpc:// endpoint (read from its log line). */
 /** What `flmrun-js cache` runs with here and in docker-compose.yml (README, "Large buffers"), unless GLIBC_TUNABLES is set. */
 const CACHE_GLIBC_TUNABLES = 'glibc.malloc.hugetlb=1';
 
+/** `flmrun-js cache` on a free loopback port; resolves with its grpc:// endpoint (read from its log line). */
 export async function startCache(): Promise<Proc & { endpoint: string }> {
   const logFile = path.join(OUT, 'logs', 'cache.log');
   fs.rmSync(logFile, { force: true });

@@ -36,9 +36,11 @@ export function renderMarkdown(r: Results, svgName: string): string {
         ['log level of the runners', `FLAME_LOG=${r.logLevel} for both runners`],
         [
           'GLIBC_TUNABLES',
-          process.env.GLIBC_TUNABLES === undefined
-            ? 'unset for serve and the Python runner, as Flame starts them; `glibc.malloc.hugetlb=1` for our session processes (serve gives it), our cache clients (as session processes) and our cache process (as docker-compose.yml gives it)'
-            : `\`${process.env.GLIBC_TUNABLES}\` for every process of the bench (set when it started)`,
+          r.glibcTunables === undefined
+            ? 'not recorded (a run before the setting was recorded in its results)'
+            : r.glibcTunables === null
+              ? '`glibc.malloc.hugetlb=1` for our session processes (serve gives it), our cache clients (as session processes) and our cache process (as docker-compose.yml gives it); unset for every other process (serve, the Python runner, the pyarrow helper, the floor servers), as Flame starts serve and the Python runner'
+              : `\`${r.glibcTunables}\` for every process of the bench (set when it started)`,
         ],
       ],
     ),

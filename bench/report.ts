@@ -20,6 +20,8 @@ export interface Results {
   loadStart: number[];
   loadEnd: number[];
   logLevel: string;
+  /** GLIBC_TUNABLES when the run started (null: unset); absent in results saved before it was recorded. */
+  glibcTunables?: string | null;
   smallN: number;
   small?: SmallResult[];
   /** The same small tasks driven by Python grpcio (as Flame's Rust client calls), flmrun-js and the Python runner only. */

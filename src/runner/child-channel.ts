@@ -63,12 +63,17 @@ function childCommand(heapMb: number | undefined): { script: string; execArgv: s
  */
 export const SESSION_GLIBC_TUNABLES = 'glibc.malloc.hugetlb=1';
 
+/** Serve's environment variable for the session processes' GLIBC_TUNABLES alone (README, "Large buffers"). */
+const SESSION_TUNABLES_ENV = 'FLMRUN_SESSION_GLIBC_TUNABLES';
+
 /**
- * The session process's environment: the instance's, plus the channel's fd, plus SESSION_GLIBC_TUNABLES
- * unless serve's environment sets GLIBC_TUNABLES (even empty: the user's, kept as it is).
+ * The session process's environment: the instance's, plus the channel's fd, plus its GLIBC_TUNABLES: serve's
+ * FLMRUN_SESSION_GLIBC_TUNABLES when set, else serve's own GLIBC_TUNABLES when set, else
+ * SESSION_GLIBC_TUNABLES (a value set, even empty, is the user's and is kept as it is).
  */
 function childEnv(): NodeJS.ProcessEnv {
-  return { ...process.env, GLIBC_TUNABLES: process.env.GLIBC_TUNABLES ?? SESSION_GLIBC_TUNABLES, [CHANNEL_ENV]: String(CHANNEL_FD) };
+  const tunables = process.env[SESSION_TUNABLES_ENV] ?? process.env.GLIBC_TUNABLES ?? SESSION_GLIBC_TUNABLES;
+  return { ...process.env, GLIBC_TUNABLES: tunables, [CHANNEL_ENV]: String(CHANNEL_FD) };
 }
 
 export class ChildChannel {

@@ -62,23 +62,38 @@ describe("user code's process", () => {
 });
 
 describe("the session process's environment", () => {
-  const saved = process.env.GLIBC_TUNABLES;
+  const saved = { GLIBC_TUNABLES: process.env.GLIBC_TUNABLES, FLMRUN_SESSION_GLIBC_TUNABLES: process.env.FLMRUN_SESSION_GLIBC_TUNABLES };
   afterEach(() => {
-    if (saved === undefined) delete process.env.GLIBC_TUNABLES;
-    else process.env.GLIBC_TUNABLES = saved;
+    for (const [name, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
   });
 
   it("asks glibc's malloc for huge pages when the instance's environment says nothing", async () => {
     delete process.env.GLIBC_TUNABLES;
+    delete process.env.FLMRUN_SESSION_GLIBC_TUNABLES;
     const w = await h.enter({ module: 'hostile' });
     expect(await h.run(w, 'envVar', ['GLIBC_TUNABLES'])).toBe('glibc.malloc.hugetlb=1');
   });
 
   it.each(['glibc.malloc.arena_max=2', ''])('keeps a GLIBC_TUNABLES the user set (%j)', async (value) => {
+    delete process.env.FLMRUN_SESSION_GLIBC_TUNABLES;
     process.env.GLIBC_TUNABLES = value;
     const w = await h.enter({ module: 'hostile' });
     expect(await h.run(w, 'envVar', ['GLIBC_TUNABLES'])).toBe(value);
   });
+
+  it.each([undefined, 'glibc.malloc.arena_max=2'])(
+    'gives it FLMRUN_SESSION_GLIBC_TUNABLES as its GLIBC_TUNABLES, before serve\'s own (%j)',
+    async (serveOwn) => {
+      if (serveOwn === undefined) delete process.env.GLIBC_TUNABLES;
+      else process.env.GLIBC_TUNABLES = serveOwn;
+      process.env.FLMRUN_SESSION_GLIBC_TUNABLES = 'glibc.malloc.hugetlb=1:glibc.malloc.trim_threshold=134217728';
+      const w = await h.enter({ module: 'hostile' });
+      expect(await h.run(w, 'envVar', ['GLIBC_TUNABLES'])).toBe('glibc.malloc.hugetlb=1:glibc.malloc.trim_threshold=134217728');
+    },
+  );
 });
 
 describe('leave and cancellation', () => {
