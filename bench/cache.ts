@@ -74,7 +74,7 @@ export interface CacheTarget {
 const ROUNDS_FULL = [
   { bytes: 16, rounds: 6, perRound: 100 },
   { bytes: MiB, rounds: 6, perRound: 20 },
-  { bytes: 64 * MiB, rounds: 4, perRound: 3 },
+  { bytes: 64 * MiB, rounds: 8, perRound: 3 },
 ];
 const ROUNDS_QUICK = [
   { bytes: 16, rounds: 4, perRound: 50 },

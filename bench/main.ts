@@ -14,6 +14,7 @@ import { floorContender, flmrunContender, pickledRequests, pythonContender, type
 import { doPutOnly, largeResults, refArguments, smallTasks, smallTasksGrpcio, steadyState, type BenchContext } from './tasks';
 import { benchCache, printCache } from './cache';
 import { benchPackages } from './packages';
+import { benchDeps, printDeps } from './deps';
 import { profileSmallTasks } from './profile';
 import { goals, renderChart, type Results } from './report';
 import { renderMarkdown } from './report-markdown';
@@ -120,6 +121,9 @@ async function main(): Promise<void> {
     if (only.has('packages')) {
       log('5. session enter with a package');
       r.packages = await benchPackages(ctx.cacheEndpoint, logLevel, quick);
+      log('5. session enter with npm dependencies');
+      r.deps = await benchDeps(ctx.cacheEndpoint, logLevel, quick);
+      printDeps(r.deps, (line) => log(line));
     }
     if (only.has('steady')) {
       log(`6. steady state: ${steadyN} tasks`);

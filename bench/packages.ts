@@ -112,7 +112,8 @@ function treeCpu(pid: number): { user: number; sys: number; childUser: number; c
 /** The session processes of the previous enter on each instance: the next enter waits until they are gone. */
 const lastSession = new Map<number, number[]>();
 
-async function enterAndLeave(
+/** One OnSessionEnter and OnSessionLeave on a connected client: the enter's wall time and the CPU of the instance and its session process meanwhile. */
+export async function enterAndLeave(
   socket: string, url: string, pid: number,
 ): Promise<{ wall: number; cpu: number; spareBefore: number; parts: ReturnType<typeof treeCpu> }> {
   const client = connectInstance(`unix://${socket}`);

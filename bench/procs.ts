@@ -128,6 +128,8 @@ export interface FlmrunOptions {
   cli?: string;
   /** More `serve` flags (bench/packages.ts: --no-spare-process for its A/B rounds). */
   serveArgs?: string[];
+  /** More environment (bench/deps.ts: a PATH whose `npm` counts its runs). */
+  env?: NodeJS.ProcessEnv;
 }
 
 export async function startFlmrun(o: FlmrunOptions, logLevel: string): Promise<Proc & { socket: string }> {
@@ -142,6 +144,7 @@ export async function startFlmrun(o: FlmrunOptions, logLevel: string): Promise<P
   if (o.serveArgs) args.push(...o.serveArgs);
   const proc = start(o.name ?? 'flmrun-js', process.execPath, args, {
     env: {
+      ...o.env,
       ...(nodeOptions.length ? { NODE_OPTIONS: [process.env.NODE_OPTIONS, ...nodeOptions].filter(Boolean).join(' ') } : {}),
       ...(o.cpuProfDir ? { FLMRUN_BENCH_CPU_PROF_DIR: o.cpuProfDir } : {}),
       ...(o.diagFile ? { FLMRUN_BENCH_DIAG_FILE: o.diagFile } : {}), ...(o.cacheTransport ? { FLMRUN_CACHE_TRANSPORT: o.cacheTransport } : {}) },

@@ -3,6 +3,7 @@ import type { Results } from './report';
 import { goals } from './report';
 import { MiB, type Summary } from './stats';
 import { sizeLabel } from './cache';
+import type { DepsResult } from './deps';
 
 const f = (x: number, d = 2): string => (Number.isFinite(x) ? x.toFixed(d) : 'n/a');
 const pp = (s: Summary, scale = 1, d = 2): string => `${f(s.p50 * scale, d)} | ${f(s.p99 * scale, d)}`;
@@ -169,6 +170,21 @@ export function renderMarkdown(r: Results, svgName: string): string {
         ]),
       ),
       '',
+      ...(c.results.some((x) => x.embedded)
+        ? [
+            `The two servers with the same client: pyarrow.flight against ${c.server} (the table above) and against our embedded server (\`flmrun-js cache\`, its own process), in the same rounds.`,
+            '',
+            table(
+              ['size', 'op', `${c.server} p50 ms`, 'our server p50 ms', 'our server p99 ms', 'ours / theirs (< 1: ours faster)'],
+              c.results.flatMap((x) =>
+                x.embedded
+                  ? [[sizeLabel(x.bytes), x.op, f(x.pyarrow.p50 * 1000, 3), f(x.embedded.pyarrow.p50 * 1000, 3), f(x.embedded.pyarrow.p99 * 1000, 3), `${f(x.embedded.pyarrow.p50 / x.pyarrow.p50)}x`]]
+                  : [],
+              ),
+            ),
+            '',
+          ]
+        : []),
       'CPU time per operation, p50 ms of the client\'s own process (all its threads). On a shared machine wall time mostly measures the wait ' +
         'for a core; CPU time is what each client costs.',
       '',
@@ -197,6 +213,38 @@ export function renderMarkdown(r: Results, svgName: string): string {
           ['tar xzf', ...pp(p.tar, 1000, 0).split(' | '), '1.00x'],
           ['cold enter', ...pp(p.cold, 1000, 0).split(' | '), `${f(p.cold.p50 / p.tar.p50)}x`],
           ['warm enter', ...pp(p.warm, 1000, 0).split(' | '), `${f(p.warm.p50 / p.tar.p50)}x`],
+        ],
+      ),
+      '',
+    );
+  }
+  if (r.deps) {
+    const d = r.deps;
+    const cells = (label: string, e: DepsResult['bare']): string[] => [label, f(e.cold.p50 * 1000, 0), f(e.next.p50 * 1000, 0), f(e.other.p50 * 1000, 0)];
+    const ratio = (label: string, a: DepsResult['bare'], b: DepsResult['bare']): string[] => [
+      label, `${f(a.cold.p50 / b.cold.p50)}x`, `${f(a.next.p50 / b.next.p50)}x`, `${f(a.other.p50 / b.other.p50)}x`,
+    ];
+    out.push(
+      '### Packages with npm dependencies',
+      '',
+      'OnSessionEnter of four small .tgz packages on `flmrun-js serve` as Flame starts it (no `--keep-extracted`: a tree is removed when its last session leaves), ' +
+        `taking turns round by round (${d.bare.cold.n} rounds). Three libraries of ${d.files} modules in all, either carried as files of the package or declared as npm dependencies ` +
+        '(`file:` specs, so npm installs them offline), loaded by the module at enter; a fourth package declares the same dependencies and loads them only when a method is called, ' +
+        'next to the package without the libraries: what the dependencies themselves cost an enter (their key, the lock, the link to the installed tree), their code aside. ' +
+        'Cold: a fresh instance and working directory (npm installs the dependencies). Next session: the same process enters again (the tree is extracted again; the dependencies come from the ' +
+        "working directory's store). Another process: a second instance on the same working directory, started after the first one's sessions, then a third (each round: one cold enter, two next sessions, two other processes per package). Before each enter the bench waits 1 s, so that the " +
+        "instance's spare session process has booted. After each cold enter the dependencies' sources are moved away, so that npm running again would fail the enter; " +
+        `an \`npm\` on the instances' PATH counts its runs: **npm ran ${d.npmRuns} times in ${d.depsColdEnters} cold enters** of the packages with dependencies.`,
+      '',
+      table(
+        ['package (p50 ms)', 'cold', 'next session', 'another process'],
+        [
+          cells('libraries carried in the package', d.plain),
+          cells('libraries as npm dependencies', d.withDeps),
+          cells('npm dependencies, loaded when called', d.lazyDeps),
+          cells('no libraries', d.bare),
+          ratio('dependencies / carried (same code)', d.withDeps, d.plain),
+          ratio('dependencies not loaded / no libraries', d.lazyDeps, d.bare),
         ],
       ),
       '',

@@ -7,6 +7,7 @@ import type { Machine } from './machine';
 import type { LargeResult, RefsResult, SmallResult, SteadyResult } from './tasks';
 import { sizeLabel, type CacheBench } from './cache';
 import type { PackagesResult } from './packages';
+import type { DepsResult } from './deps';
 import type { ProfileSummary } from './profile';
 import { barChart, type Panel } from './chart';
 import { MiB } from './stats';
@@ -30,6 +31,8 @@ export interface Results {
   refs?: RefsResult[];
   cache?: CacheBench;
   packages?: PackagesResult;
+  /** Enters of a package with npm dependencies (issue 14 goal 5); absent in results saved before it was measured. */
+  deps?: DepsResult;
   steady?: SteadyResult;
   profiles?: ProfileSummary[];
 }
@@ -93,6 +96,31 @@ export function goals(r: Results): Goal[] {
       measured: `${f(c.ours.p50 * 1000, 3)} vs ${f(c.pyarrow.p50 * 1000, 3)} ms (pyarrow / ours = ${f(x)}x)`,
       met: x >= 1,
     });
+  }
+  for (const c of r.cache?.results ?? []) {
+    if (!c.embedded) continue;
+    const x = c.embedded.pyarrow.p50 / c.pyarrow.p50;
+    out.push({
+      goal: `cache ${c.op} ${sizeLabel(c.bytes)}, pyarrow’s client: our embedded server within 1.5x of ${r.cache!.server} (issue 14)`,
+      measured: `${f(c.embedded.pyarrow.p50 * 1000, 3)} vs ${f(c.pyarrow.p50 * 1000, 3)} ms (${f(x)}x)`,
+      met: x <= 1.5,
+    });
+  }
+  if (r.deps) {
+    const d = r.deps;
+    const npmOk = d.npmRuns === d.depsColdEnters;
+    for (const [k, where] of [['next', 'the next session of the same process'], ['other', 'another process on the same working directory']] as const) {
+      const same = d.withDeps[k].p50 / d.plain[k].p50;
+      const lazy = d.lazyDeps[k].p50 / d.bare[k].p50;
+      out.push({
+        goal: `package with npm dependencies entered by ${where}: npm not run again, enter ≤ 1.2x the package without them (issue 14)`,
+        measured:
+          `${f(same)}x the same code carried in the package (${f(d.withDeps[k].p50 * 1000, 0)} vs ${f(d.plain[k].p50 * 1000, 0)} ms); ` +
+          `dependencies not loaded at enter ${f(lazy)}x the package without the libraries (${f(d.lazyDeps[k].p50 * 1000, 0)} vs ${f(d.bare[k].p50 * 1000, 0)} ms); ` +
+          `npm ran ${d.npmRuns} times in ${d.depsColdEnters} cold enters`,
+        met: npmOk && same <= 1.2 && lazy <= 1.2,
+      });
+    }
   }
   if (r.steady) {
     const g = r.steady.rssLate - r.steady.rssEarly;

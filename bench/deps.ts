@@ -1,0 +1,145 @@
+/**
+ * Session enter of a package with npm dependencies (issue 14 goal 5), on
+ * `flmrun-js serve` as Flame starts it (no --keep-extracted). Four packages
+ * (bench/fixture.ts writeDepsPackages) take turns round by round: the libraries as
+ * npm dependencies loaded by the module (`withDeps`) against the same JavaScript
+ * carried as files of the package (`plain`): the same code either way; and the same
+ * dependencies loaded only when called (`lazyDeps`) against the package without the
+ * libraries (`bare`): what having dependencies costs an enter, their code aside.
+ * Each is entered:
+ * - cold: a fresh instance and working directory (for the package with
+ *   dependencies, npm installs them: offline, from local `file:` specs);
+ * - next session: the same process enters again (its tree was removed at the leave
+ *   and is extracted again; the dependencies come from the working directory's store);
+ * - another process: a second instance on the same working directory, started after
+ *   the first one's sessions (the first still lives and holds the store), then a third.
+ * Before each enter the bench waits SPARE_BOOT_MS, so that the instance's spare session
+ * process (src/runner/spare-process.ts, started with serve and after each leave) has
+ * booted: the figures are the enter's own work (fetch, extract, dependencies, module
+ * load), which is what differs between the two packages, not a boot both would wait for.
+ * Once the cold enter has installed them, the dependencies' sources are moved away
+ * for the rest of the round: npm running again would fail the enter, and the bench
+ * with it. Every `npm` the instances run goes through a wrapper on their PATH that
+ * counts it: the count is reported next to the number of cold enters.
+ *
+ * Part of `npm run bench` (`--only packages`); alone (after `npx tsc`):
+ *   node -r ./bench/register.js bench/deps.ts [--quick]
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { summarize, type Summary } from './stats';
+import { startCache, startFlmrun, tempDir, type Proc } from './procs';
+import { writeDepsPackages } from './fixture';
+import { enterAndLeave } from './packages';
+
+/** Seconds (wall), p50 over the rounds. */
+export interface EnterFigures {
+  cold: Summary;
+  next: Summary;
+  other: Summary;
+}
+
+export interface DepsResult {
+  /** Modules in the libraries that `plain` and `withDeps` load (carried, or installed as dependencies). */
+  files: number;
+  /** The package alone, without the libraries. */
+  bare: EnterFigures;
+  /** The libraries carried as files of the package. */
+  plain: EnterFigures;
+  /** The libraries as npm dependencies, loaded with the module. */
+  withDeps: EnterFigures;
+  /** The same dependencies, loaded only when a method asks for them. */
+  lazyDeps: EnterFigures;
+  /** npm runs seen over the whole run, and the cold enters of the packages with dependencies (one run each). */
+  npmRuns: number;
+  depsColdEnters: number;
+}
+
+/** The wait before each enter (see above): a spare boots in ~0.2-0.4 s on the benchmark machine. */
+const SPARE_BOOT_MS = 1000;
+const booted = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, SPARE_BOOT_MS));
+
+/** A directory holding an `npm` that appends a line to `logFile` and runs the real npm. */
+function countingNpm(dir: string, logFile: string): void {
+  const real = execFileSync('bash', ['-c', 'command -v npm'], { encoding: 'utf8' }).trim();
+  if (!real) throw new Error('npm is not on PATH');
+  fs.mkdirSync(dir, { recursive: true });
+  const script = path.join(dir, 'npm');
+  fs.writeFileSync(script, `#!/bin/sh\necho "$PWD $*" >> ${JSON.stringify(logFile)}\nexec ${JSON.stringify(real)} "$@"\n`);
+  fs.chmodSync(script, 0o755);
+}
+
+export async function benchDeps(cacheEndpoint: string, logLevel: string, quick: boolean): Promise<DepsResult> {
+  const base = tempDir('deps');
+  const { bare, plain, withDeps, lazyDeps, depsSource, files } = writeDepsPackages(base);
+  const urls = { bare, plain, withDeps, lazyDeps };
+  const hidden = `${depsSource}.hidden`;
+  const npmLog = path.join(base, 'npm-runs.log');
+  const wrapper = path.join(base, 'bin');
+  countingNpm(wrapper, npmLog);
+  const env = { PATH: `${wrapper}${path.delimiter}${process.env.PATH ?? ''}` };
+  const samples = (): Record<keyof EnterFigures, number[]> => ({ cold: [], next: [], other: [] });
+  const r = { bare: samples(), plain: samples(), withDeps: samples(), lazyDeps: samples() };
+  const kinds = ['bare', 'plain', 'withDeps', 'lazyDeps'] as const;
+  const reps = quick ? 2 : 5;
+  let depsColdEnters = 0;
+  for (let i = 0; i < reps; i++) {
+    for (let j = 0; j < kinds.length; j++) {
+      const kind = kinds[(i + j) % kinds.length]!;
+      const url = `file://${urls[kind]}`;
+      const work = fs.mkdtempSync(path.join(base, 'work-'));
+      const started: Proc[] = [];
+      try {
+        if (fs.existsSync(hidden)) fs.renameSync(hidden, depsSource);
+        const a = await startFlmrun({ cacheEndpoint, workDir: work, name: 'flmrun-js-deps-a', env }, logLevel);
+        started.push(a);
+        await booted();
+        r[kind].cold.push((await enterAndLeave(a.socket, url, a.pid)).wall);
+        if (kind === 'withDeps' || kind === 'lazyDeps') depsColdEnters++;
+        fs.renameSync(depsSource, hidden);
+        for (let k = 0; k < 2; k++) {
+          await booted();
+          r[kind].next.push((await enterAndLeave(a.socket, url, a.pid)).wall);
+        }
+        for (const name of ['flmrun-js-deps-b', 'flmrun-js-deps-c']) {
+          const other = await startFlmrun({ cacheEndpoint, workDir: work, name, env }, logLevel);
+          started.push(other);
+          await booted();
+          r[kind].other.push((await enterAndLeave(other.socket, url, other.pid)).wall);
+        }
+      } finally {
+        for (const p of started.reverse()) await p.stop();
+        if (fs.existsSync(hidden)) fs.renameSync(hidden, depsSource);
+      }
+    }
+  }
+  const npmRuns = fs.existsSync(npmLog) ? fs.readFileSync(npmLog, 'utf8').split('\n').filter(Boolean).length : 0;
+  const figures = (x: Record<keyof EnterFigures, number[]>): EnterFigures => ({ cold: summarize(x.cold), next: summarize(x.next), other: summarize(x.other) });
+  return { files, bare: figures(r.bare), plain: figures(r.plain), withDeps: figures(r.withDeps), lazyDeps: figures(r.lazyDeps), npmRuns, depsColdEnters };
+}
+
+export function printDeps(d: DepsResult, out: (line: string) => void): void {
+  const ms = (s: Summary): string => `${(s.p50 * 1000).toFixed(0).padStart(6)} ms`;
+  out(`enter, p50 wall    cold        next session  another process   (${d.files} library modules; npm ran ${d.npmRuns} times, ${d.depsColdEnters} cold enters with dependencies)`);
+  const row = (label: string, e: EnterFigures): void => out(`${label.padEnd(17)}${ms(e.cold)}   ${ms(e.next)}    ${ms(e.other)}`);
+  row('no libraries', d.bare);
+  row('libraries carried', d.plain);
+  row('libraries as deps', d.withDeps);
+  row('deps, lazy', d.lazyDeps);
+  const x = (k: keyof EnterFigures, a: EnterFigures, vs: EnterFigures): string => `${(a[k].p50 / vs[k].p50).toFixed(2)}x`.padStart(9);
+  out(`deps / carried   ${x('cold', d.withDeps, d.plain)}   ${x('next', d.withDeps, d.plain)}       ${x('other', d.withDeps, d.plain)}`);
+  out(`lazy / none      ${x('cold', d.lazyDeps, d.bare)}   ${x('next', d.lazyDeps, d.bare)}       ${x('other', d.lazyDeps, d.bare)}`);
+}
+
+async function main(): Promise<void> {
+  const cache = await startCache();
+  try {
+    const d = await benchDeps(cache.endpoint, process.env.FLMRUN_BENCH_LOG ?? 'warn', process.argv.includes('--quick'));
+    printDeps(d, (line) => console.log(line));
+  } finally {
+    await cache.stop();
+  }
+}
+
+if (require.main === module) void main();
