@@ -3,7 +3,7 @@ import type { Results } from './report';
 import { goals } from './report';
 import { MiB, type Summary } from './stats';
 import { sizeLabel } from './cache';
-import type { DepsResult } from './deps';
+import type { EnterFigures } from './deps';
 
 const f = (x: number, d = 2): string => (Number.isFinite(x) ? x.toFixed(d) : 'n/a');
 const pp = (s: Summary, scale = 1, d = 2): string => `${f(s.p50 * scale, d)} | ${f(s.p99 * scale, d)}`;
@@ -220,8 +220,8 @@ export function renderMarkdown(r: Results, svgName: string): string {
   }
   if (r.deps) {
     const d = r.deps;
-    const cells = (label: string, e: DepsResult['bare']): string[] => [label, f(e.cold.p50 * 1000, 0), f(e.next.p50 * 1000, 0), f(e.other.p50 * 1000, 0)];
-    const ratio = (label: string, a: DepsResult['bare'], b: DepsResult['bare']): string[] => [
+    const cells = (label: string, e: EnterFigures): string[] => [label, f(e.cold.p50 * 1000, 0), f(e.next.p50 * 1000, 0), f(e.other.p50 * 1000, 0)];
+    const ratio = (label: string, a: EnterFigures, b: EnterFigures): string[] => [
       label, `${f(a.cold.p50 / b.cold.p50)}x`, `${f(a.next.p50 / b.next.p50)}x`, `${f(a.other.p50 / b.other.p50)}x`,
     ];
     out.push(
@@ -232,7 +232,7 @@ export function renderMarkdown(r: Results, svgName: string): string {
         '(`file:` specs, so npm installs them offline), loaded by the module at enter; a fourth package declares the same dependencies and loads them only when a method is called, ' +
         'next to the package without the libraries: what the dependencies themselves cost an enter (their key, the lock, the link to the installed tree), their code aside. ' +
         'Cold: a fresh instance and working directory (npm installs the dependencies). Next session: the same process enters again (the tree is extracted again; the dependencies come from the ' +
-        "working directory's store). Another process: a second instance on the same working directory, started after the first one's sessions, then a third (each round: one cold enter, two next sessions, two other processes per package). Before each enter the bench waits 1 s, so that the " +
+        `working directory's store). Another process: ${d.bare.other.n / d.bare.cold.n} more instances on the same working directory, one after the other, started after the first one's sessions (each round and package: one cold enter, ${d.bare.next.n / d.bare.cold.n} next sessions). Before each enter the bench waits ${f((d.waitMs ?? 1000) / 1000, 1)} s, so that the ` +
         "instance's spare session process has booted. After each cold enter the dependencies' sources are moved away, so that npm running again would fail the enter; " +
         `an \`npm\` on the instances' PATH counts its runs: **npm ran ${d.npmRuns} times in ${d.depsColdEnters} cold enters** of the packages with dependencies.`,
       '',
