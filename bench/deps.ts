@@ -41,7 +41,7 @@ export interface EnterFigures {
 }
 
 export interface DepsResult {
-  /** Modules in the libraries that `plain` and `withDeps` load (carried, or installed as dependencies). */
+  /** Files of the libraries that `plain` and `withDeps` load (their modules and package.json files; carried, or installed as dependencies). */
   files: number;
   /** The package alone, without the libraries. */
   bare: EnterFigures;
@@ -85,7 +85,6 @@ export async function benchDeps(cacheEndpoint: string, logLevel: string, quick: 
   const r = { bare: samples(), plain: samples(), withDeps: samples(), lazyDeps: samples() };
   const kinds = ['bare', 'plain', 'withDeps', 'lazyDeps'] as const;
   const reps = quick ? 2 : 5;
-  let depsColdEnters = 0;
   for (let i = 0; i < reps; i++) {
     for (let j = 0; j < kinds.length; j++) {
       const kind = kinds[(i + j) % kinds.length]!;
@@ -97,7 +96,6 @@ export async function benchDeps(cacheEndpoint: string, logLevel: string, quick: 
         started.push(a);
         await booted();
         r[kind].cold.push((await enterAndLeave(a.socket, url, a.pid)).wall);
-        if (kind === 'withDeps' || kind === 'lazyDeps') depsColdEnters++;
         fs.renameSync(depsSource, hidden);
         for (let k = 0; k < 2; k++) {
           await booted();
@@ -117,12 +115,12 @@ export async function benchDeps(cacheEndpoint: string, logLevel: string, quick: 
   }
   const npmRuns = fs.existsSync(npmLog) ? fs.readFileSync(npmLog, 'utf8').split('\n').filter(Boolean).length : 0;
   const figures = (x: Record<keyof EnterFigures, number[]>): EnterFigures => ({ cold: summarize(x.cold), next: summarize(x.next), other: summarize(x.other) });
-  return { files, bare: figures(r.bare), plain: figures(r.plain), withDeps: figures(r.withDeps), lazyDeps: figures(r.lazyDeps), npmRuns, depsColdEnters, waitMs: SPARE_BOOT_MS };
+  return { files, bare: figures(r.bare), plain: figures(r.plain), withDeps: figures(r.withDeps), lazyDeps: figures(r.lazyDeps), npmRuns, depsColdEnters: r.withDeps.cold.length + r.lazyDeps.cold.length, waitMs: SPARE_BOOT_MS };
 }
 
 export function printDeps(d: DepsResult, out: (line: string) => void): void {
   const ms = (s: Summary): string => `${(s.p50 * 1000).toFixed(0).padStart(6)} ms`;
-  out(`enter, p50 wall    cold        next session  another process   (${d.files} library modules; npm ran ${d.npmRuns} times, ${d.depsColdEnters} cold enters with dependencies)`);
+  out(`enter, p50 wall    cold        next session  another process   (libraries of ${d.files} files; npm ran ${d.npmRuns} times, ${d.depsColdEnters} cold enters with dependencies)`);
   const row = (label: string, e: EnterFigures): void => out(`${label.padEnd(17)}${ms(e.cold)}   ${ms(e.next)}    ${ms(e.other)}`);
   row('no libraries', d.bare);
   row('libraries carried', d.plain);

@@ -86,5 +86,5 @@ export function writeDepsPackages(base: string): { bare: string; plain: string; 
   const dependencies = Object.fromEntries(depNames.map((d) => [d, `file:${path.join(depsSource, d)}`]));
   const withDeps = pack('with-deps', { dependencies }, (d) => d, false);
   const lazyDeps = pack('lazy-deps', { dependencies }, (d) => d, false, true);
-  return { bare, plain, withDeps, lazyDeps, depsSource, files: DEP_PACKAGES * (DEP_MODULES + 2) };
+  return { bare, plain, withDeps, lazyDeps, depsSource, files: DEP_PACKAGES * (DEP_MODULES + 2) }; // each library: its modules, index.js, package.json
 }

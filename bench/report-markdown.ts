@@ -228,7 +228,7 @@ export function renderMarkdown(r: Results, svgName: string): string {
       '### Packages with npm dependencies',
       '',
       'OnSessionEnter of four small .tgz packages on `flmrun-js serve` as Flame starts it (no `--keep-extracted`: a tree is removed when its last session leaves), ' +
-        `taking turns round by round (${d.bare.cold.n} rounds). Three libraries of ${d.files} modules in all, either carried as files of the package or declared as npm dependencies ` +
+        `taking turns round by round (${d.bare.cold.n} rounds). Three libraries (${d.files} files in all: modules, index.js and package.json), either carried as files of the package or declared as npm dependencies ` +
         '(`file:` specs, so npm installs them offline), loaded by the module at enter; a fourth package declares the same dependencies and loads them only when a method is called, ' +
         'next to the package without the libraries: what the dependencies themselves cost an enter (their key, the lock, the link to the installed tree), their code aside. ' +
         'Cold: a fresh instance and working directory (npm installs the dependencies). Next session: the same process enters again (the tree is extracted again; the dependencies come from the ' +
