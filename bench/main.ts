@@ -15,12 +15,13 @@ import { doPutOnly, largeResults, refArguments, smallTasks, smallTasksGrpcio, st
 import { benchCache, printCache } from './cache';
 import { benchPackages } from './packages';
 import { benchDeps, printDeps } from './deps';
+import { benchCluster } from './cluster';
 import { profileSmallTasks } from './profile';
 import { goals, renderChart, type Results } from './report';
 import { renderMarkdown } from './report-markdown';
 import { since } from './stats';
 
-const SUITES = ['small', 'refs', 'large', 'cache', 'packages', 'steady'] as const;
+const SUITES = ['small', 'cluster', 'refs', 'large', 'cache', 'packages', 'steady'] as const;
 
 function positiveInt(v: string | undefined, what: string, fallback: number): number {
   if (v === undefined) return fallback;
@@ -44,6 +45,8 @@ async function main(): Promise<void> {
       'cache-endpoint': { type: 'string' },
       // The pid of the --cache-endpoint server, for its CPU time per operation (read from /proc).
       'cache-pid': { type: 'string' },
+      // Section 1c through a live Flame cluster: its session manager (its object cache is --cache-endpoint).
+      'flame-endpoint': { type: 'string' },
       'no-doc': { type: 'boolean', default: false },
       // Re-renders docs/ from a saved bench/out/results.json without measuring anything.
       render: { type: 'string' },
@@ -53,6 +56,13 @@ async function main(): Promise<void> {
   const quick = values.quick!;
   const only = new Set(values.only ? values.only.split(',') : SUITES);
   for (const s of only) if (!(SUITES as readonly string[]).includes(s)) throw new Error(`--only: unknown suite "${s}" (know ${SUITES.join(', ')})`);
+  const flameEndpoint = values['flame-endpoint'];
+  if (flameEndpoint && !values['cache-endpoint']) throw new Error('--flame-endpoint needs --cache-endpoint: the Flame cluster\'s object cache');
+  // The cluster section needs a cluster: without --flame-endpoint it is skipped (and asking for it alone is an error).
+  if (!flameEndpoint) {
+    if (values.only && only.has('cluster')) throw new Error('--only cluster needs --flame-endpoint http://host:port (a Flame session manager)');
+    only.delete('cluster');
+  }
   const smallN = positiveInt(values['small-n'], '--small-n', quick ? 2000 : 10_000);
   const steadyN = positiveInt(values['steady-n'], '--steady-n', quick ? 10_000 : 100_000);
   const logLevel = process.env.FLMRUN_BENCH_LOG ?? 'warn';
@@ -104,6 +114,10 @@ async function main(): Promise<void> {
       } finally {
         for (const c of cs) await c.close();
       }
+    }
+    if (only.has('cluster')) {
+      log(`1c. small tasks through the Flame cluster at ${flameEndpoint}`);
+      r.cluster = await benchCluster(python, HELPER, flameEndpoint!, values['cache-endpoint']!, quick);
     }
     if (only.has('large')) {
       log('2. large results');

@@ -12,7 +12,7 @@ import path from 'node:path';
 
 export const ROOT = path.resolve(__dirname, '..');
 export const OUT = path.join(ROOT, 'bench', 'out');
-const CLI = path.join(ROOT, 'dist', 'cli.js');
+export const CLI = path.join(ROOT, 'dist', 'cli.js');
 const REGISTER = path.join(__dirname, 'register.js');
 
 export interface Proc {

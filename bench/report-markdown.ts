@@ -4,6 +4,7 @@ import { goals } from './report';
 import { MiB, type Summary } from './stats';
 import { sizeLabel } from './cache';
 import type { EnterFigures } from './deps';
+import type { ClusterResult, ClusterRunner } from './cluster';
 
 const f = (x: number, d = 2): string => (Number.isFinite(x) ? x.toFixed(d) : 'n/a');
 const pp = (s: Summary, scale = 1, d = 2): string => `${f(s.p50 * scale, d)} | ${f(s.p99 * scale, d)}`;
@@ -99,6 +100,7 @@ export function renderMarkdown(r: Results, svgName: string): string {
       '',
     );
   }
+  if (r.cluster) out.push(...clusterSection(r.cluster));
   if (r.large) {
     out.push(
       '## 2. Large results',
@@ -353,6 +355,38 @@ const NOTES = [
   '',
 ];
 
+/** The first task of the late half of the blocks (1-based, counting the session's untimed first task). */
+function lateFrom(c: ClusterResult): number {
+  const blocks = c.runners[0]?.blocks.length ?? 0;
+  return 2 + (blocks - blocks / 2) * c.blockSize;
+}
+
+function clusterSection(c: ClusterResult): string[] {
+  const blocks = c.runners[0]?.blocks.length ?? 0;
+  const py = c.runners.find((x) => x.name === 'python-runner');
+  const ratio = (a: Summary, b: Summary | undefined): string => (b ? `${f(a.p50 / b.p50)}x` : '');
+  return [
+    '### 1c. The same task through a live Flame cluster',
+    '',
+    `\`add(5, 3)\` as a flamepy client sees it (\`Session.invoke\`, then the ObjectRef it answers): through Flame's session manager at ${c.flameEndpoint}, ` +
+      `its executor manager (which starts each runner as registered: \`flmrun-js serve\` with the package's url, \`python -m flamepy.runner.runpy\`) and its object cache at ${c.cacheEndpoint} (\`--flame-endpoint\`, \`--cache-endpoint\`). ` +
+      `One session per runner (one instance each), opened by an untimed first task (the bind and session enter), then ${blocks} blocks of ${c.blockSize} tasks per session in turns. ` +
+      'Each runner\'s instance is fresh at the first block: V8 compiles and optimizes flmrun-js\'s task path while it serves, so an instance\'s first hundreds of tasks cost more than later ones; ' +
+      'the blocks in order show that curve. Flame\'s own hops (client to session manager, session manager to executor manager and back) are in every figure.',
+    '',
+    table(
+      ['runner', `first ${c.blockSize} p50 ms`, `tasks ${lateFrom(c)} on, p50 ms`, 'p99 ms (late)', 'first vs Python runner', 'late vs Python runner'],
+      c.runners.map((x) => [x.name, f(x.first.p50), f(x.late.p50), f(x.late.p99), ratio(x.first, py?.first), ratio(x.late, py?.late)]),
+    ),
+    '',
+    table(
+      ['block (tasks)', ...c.runners.map((x) => `${x.name} p50 ms`)],
+      Array.from({ length: blocks }, (_, i) => [`${2 + i * c.blockSize}-${1 + (i + 1) * c.blockSize}`, ...c.runners.map((x) => f(x.blocks[i]!.p50))]),
+    ),
+    '',
+  ];
+}
+
 /** What a user gains (or loses) against Flame's Python runner: the opening table, each row from this run. */
 function gains(r: Results): string[] {
   const rows: string[][] = [];
@@ -364,6 +398,12 @@ function gains(r: Results): string[] {
   };
   row('small task p50, driven as Flame drives it (grpcio)', p50(r.smallGrpcio, 'flmrun-js'), p50(r.smallGrpcio, 'python-runner'), 'ms', true);
   row('small task p50, grpc-js driver', p50(r.small, 'flmrun-js'), p50(r.small, 'python-runner'), 'ms', true);
+  const cl = (name: string): ClusterRunner | undefined => r.cluster?.runners.find((x) => x.name === name);
+  const [clA, clB] = [cl('flmrun-js'), cl('python-runner')];
+  if (clA && clB) {
+    row(`small task p50 through a Flame cluster (flamepy client), a session's first ${r.cluster!.blockSize} tasks`, clA.first.p50, clB.first.p50, 'ms', true);
+    row(`small task p50 through a Flame cluster (flamepy client), tasks ${lateFrom(r.cluster!)} on`, clA.late.p50, clB.late.p50, 'ms', true);
+  }
   for (const size of [...new Set(r.large?.map((l) => l.sizeMiB))]) {
     const a = r.large!.find((l) => l.sizeMiB === size && l.name === 'flmrun-js');
     const b = r.large!.find((l) => l.sizeMiB === size && l.name === 'python-runner');
@@ -388,8 +428,10 @@ function gains(r: Results): string[] {
 const REPRODUCE = [
   '`npm run bench` builds (tsc), creates the bench\'s Python venv (bench/venv.sh → bench/.venv, the pins of scripts/test-venv.sh: flamepy 0.6.0, ',
   'pyarrow, grpcio, cloudpickle, pymongo from PyPI) on first use, runs everything (under 15 minutes on 2 cores) and writes this file and ',
-  'the chart. `npm run bench -- --quick` is a smoke run of a few minutes. Options: `--only small,large,refs,cache,packages,steady`, ',
+  'the chart. `npm run bench -- --quick` is a smoke run of a few minutes. Options: `--only small,cluster,large,refs,cache,packages,steady`, ',
   '`--cache-endpoint grpc://host:port` (the cache section against another Flight server, e.g. Flame\'s own object cache; default our embedded one), ',
+  '`--flame-endpoint http://host:port` (section 1c through a live Flame cluster: its session manager, with its object cache as `--cache-endpoint`; ',
+  'the bench registers two applications there whose commands are this checkout\'s build and the bench venv\'s Python, so the cluster\'s executor manager must run on this machine), ',
   '`--small-n N` (default 10000), `--steady-n N` (default 100000), `--profile` (profile even when the goals are met), ',
   '`--no-doc` (print only), `--render FILE` (rewrite this file and the chart from a saved results.json). Raw results: bench/out/results.json; process logs: bench/out/logs/. ',
   'FLMRUN_BENCH_PYTHON=/path/to/python uses another Python with the same packages.',

@@ -8,6 +8,7 @@ import type { LargeResult, RefsResult, SmallResult, SteadyResult } from './tasks
 import { sizeLabel, type CacheBench } from './cache';
 import type { PackagesResult } from './packages';
 import type { DepsResult } from './deps';
+import type { ClusterResult } from './cluster';
 import type { ProfileSummary } from './profile';
 import { barChart, type Panel } from './chart';
 import { MiB } from './stats';
@@ -27,6 +28,8 @@ export interface Results {
   small?: SmallResult[];
   /** The same small tasks driven by Python grpcio (as Flame's Rust client calls), flmrun-js and the Python runner only. */
   smallGrpcio?: SmallResult[];
+  /** The same small task through a live Flame cluster (`--flame-endpoint`); absent when none was given. */
+  cluster?: ClusterResult;
   large?: LargeResult[];
   refs?: RefsResult[];
   cache?: CacheBench;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `npm run bench [-- --quick | --only ... | --small-n N | --steady-n N | --profile | --no-doc]`:
+# `npm run bench [-- --quick | --only ... | --small-n N | --steady-n N | --profile | --no-doc | --cache-endpoint URL | --flame-endpoint URL]`:
 # builds flmrun-js, makes the bench's Python venv on first use (bench/venv.sh), runs every
 # benchmark of issue 5 and writes docs/benchmarks.md + docs/benchmarks.svg. Not part of `npm test`.
 set -euo pipefail

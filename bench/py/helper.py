@@ -11,6 +11,9 @@
                                        client, unlike grpc-js): reads lines "SOCKET SESSION N" from stdin, runs
                                        N OnTaskInvoke calls with INPUT on that runner, answers one JSON line of
                                        round-trip milliseconds per request line
+  helper.py cluster SPEC_JSON          small tasks through a live Flame cluster (FLAME_ENDPOINT: its session
+                                       manager; FLAME_CACHE_ENDPOINT: its object cache), as a flamepy client
+                                       sees them: see cluster()
 
 The cache endpoint comes from FLAME_CACHE_ENDPOINT, as for the runner.
 """
@@ -125,5 +128,62 @@ def drive(input_hex):
         print(json.dumps(out), flush=True)
 
 
+def cluster(spec_json):
+    """Small tasks through a live Flame cluster, as a flamepy client sees them. spec_json: {"apps": [{"label",
+    "app", "kind": "js" | "py", "attrs": ApplicationAttributes}], "blocks": B, "n": N}. Registers each app, opens
+    one session per app (min and max 1 instance; "py": the RunnerContext put as Runner puts it), runs one untimed
+    task (the bind and session enter) whose ObjectRef must resolve to 8, then B blocks of N `invoke(add(5, 3))`
+    per session, the sessions taking turns block by block (the order rotated); prints {label: [[ms, ...], ...]}.
+    Closes the sessions and unregisters the apps, also on failure."""
+    import uuid
+
+    from flamepy import close_session, create_session, register_application, unregister_application
+    from flamepy.core import ObjectRef, get_object, put_object
+    from flamepy.runner.types import RunnerContext, RunnerRequest
+
+    spec = json.loads(spec_json)
+    task_input = cloudpickle.dumps(RunnerRequest(method="add", args=(5, 3)), protocol=cloudpickle.DEFAULT_PROTOCOL)
+    sessions = []
+    registered = []
+    try:
+        for a in spec["apps"]:
+            register_application(a["app"], a["attrs"])
+            registered.append(a["app"])
+        for a in spec["apps"]:
+            sid = f"{a['app']}-{uuid.uuid4().hex[:8]}"
+            common = None
+            if a["kind"] == "py":
+                ctx = RunnerContext(execution_object=Bench)
+                ref = put_object(f"{a['app']}/{sid}", cloudpickle.dumps(ctx, protocol=cloudpickle.DEFAULT_PROTOCOL))
+                common = ref.encode()
+            ssn = create_session(a["app"], common_data=common, session_id=sid, min_instances=1, max_instances=1)
+            sessions.append((a["label"], ssn))
+            value = get_object(ObjectRef.decode(ssn.invoke(task_input)))
+            if value != 8:
+                raise SystemExit(f"{a['label']}: add(5, 3) gave {value!r}")
+        out = {label: [] for label, _ in sessions}
+        for b in range(int(spec["blocks"])):
+            k = b % len(sessions)
+            for label, ssn in sessions[k:] + sessions[:k]:
+                block = []
+                for _ in range(int(spec["n"])):
+                    t = time.perf_counter()
+                    ssn.invoke(task_input)
+                    block.append((time.perf_counter() - t) * 1000)
+                out[label].append(block)
+        print(json.dumps(out))
+    finally:
+        for _, ssn in sessions:
+            try:
+                close_session(ssn.id)
+            except Exception as e:  # report, and go on closing the others
+                print(f"closing session {ssn.id}: {e}", file=sys.stderr)
+        for app in registered:
+            try:
+                unregister_application(app)
+            except Exception as e:
+                print(f"unregistering {app}: {e}", file=sys.stderr)
+
+
 if __name__ == "__main__":
-    {"context": context, "requests": requests, "cache": cache, "drive": drive}[sys.argv[1]](*sys.argv[2:])
+    {"context": context, "requests": requests, "cache": cache, "drive": drive, "cluster": cluster}[sys.argv[1]](*sys.argv[2:])
