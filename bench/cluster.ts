@@ -23,7 +23,7 @@ export interface ClusterRunner {
   blocks: Summary[];
   /** The first block: the first tasks after the session's first (untimed) task. */
   first: Summary;
-  /** The second half of the blocks. */
+  /** The later half of the blocks (from block floor(B / 2), 0-based). */
   late: Summary;
 }
 
@@ -65,7 +65,7 @@ export async function benchCluster(python: string, helper: string, flameEndpoint
   const samples = JSON.parse(out.trim().split('\n').pop()!) as Record<ClusterRunner['name'], number[][]>;
   const runners = (['flmrun-js', 'python-runner'] as const).map((name): ClusterRunner => {
     const b = samples[name];
-    return { name, blocks: b.map((x) => summarize(x)), first: summarize(b[0]!), late: summarize(b.slice(b.length / 2).flat()) };
+    return { name, blocks: b.map((x) => summarize(x)), first: summarize(b[0]!), late: summarize(b.slice(Math.floor(b.length / 2)).flat()) };
   });
   return { flameEndpoint, cacheEndpoint, blockSize, runners };
 }

@@ -355,10 +355,10 @@ const NOTES = [
   '',
 ];
 
-/** The first task of the late half of the blocks (1-based, counting the session's untimed first task). */
+/** The first task of the late half of the blocks (bench/cluster.ts `late`; 1-based, counting the session's untimed first task). */
 function lateFrom(c: ClusterResult): number {
   const blocks = c.runners[0]?.blocks.length ?? 0;
-  return 2 + (blocks - blocks / 2) * c.blockSize;
+  return 2 + Math.floor(blocks / 2) * c.blockSize;
 }
 
 function clusterSection(c: ClusterResult): string[] {
