@@ -5,19 +5,25 @@
  * session it binds, so a session's first tasks run while V8 still compiles
  * and optimizes the task path.
  *
- *   npm run build && node -r ./bench/register.js bench/warm-up.ts [--reps 3] [--cache-endpoint URL]
+ *   npm run build && node -r ./bench/register.js bench/warm-up.ts [--reps 3] [--cache-endpoint URL] [--floors]
  *
  * Python grpcio drives both (bench/py/helper.py `drive`, as in section 1b);
  * each rep starts both runners afresh, in turns. Without --cache-endpoint the
  * results go to our embedded cache, in a process of its own. The CPU is read
  * from /proc for the runner's process and its descendants (serve, its session
  * process and its spare one).
+ *
+ * --floors adds the floor servers of section 1 (bench/floor-server.ts), fresh
+ * each rep too: the gRPC echo alone (grpc-js's server), the floor (and our
+ * cache client's DoPut) and the floor with a child process (and a crossing
+ * to it). Their curves split a fresh flmrun-js's extra cost among the layers
+ * every Node runner has and the rest (our framing, codecs, supervisor).
  */
 import fs from 'node:fs';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { flmrunContender, pickledRequests, pythonContender, type Contender } from './contenders';
+import { floorContender, flmrunContender, pickledRequests, pythonContender, type Contender } from './contenders';
 import { removeTempDirs, startCache, withDescendants } from './procs';
 import { benchPython, HELPER } from './python';
 import { percentile } from './stats';
@@ -41,7 +47,9 @@ function cpuMs(pid: number, alone = false): number {
 const median = (xs: number[]): number => percentile([...xs].sort((a, b) => a - b), 50);
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { reps: { type: 'string', default: '3' }, 'cache-endpoint': { type: 'string' } } });
+  const { values } = parseArgs({
+    options: { reps: { type: 'string', default: '3' }, 'cache-endpoint': { type: 'string' }, floors: { type: 'boolean', default: false } },
+  });
   const reps = Number(values.reps);
   const python = await benchPython();
   const cache = values['cache-endpoint'] ? undefined : await startCache();
@@ -55,15 +63,27 @@ async function main(): Promise<void> {
     if (line.done) throw new Error('the grpcio driver closed its output');
     return JSON.parse(line.value as string) as number[];
   };
-  const names = ['flmrun-js', 'python-runner'] as const;
+  const starts: [string, () => Promise<Contender>][] = [
+    ['flmrun-js', () => flmrunContender(endpoint, 'warn')],
+    ['python-runner', () => pythonContender(python, HELPER, endpoint, 'warn')],
+  ];
+  if (values.floors) {
+    for (const mode of ['echo', 'put', 'child'] as const) {
+      const start = (): Promise<Contender> => floorContender(endpoint, mode);
+      starts.push([`${mode === 'put' ? 'floor' : `floor (${mode})`}`, start]);
+    }
+  }
+  const names = starts.map(([name]) => name);
   // [runner][window] -> per rep: p50 ms, CPU ms per task
   const p50s = names.map(() => EDGES.slice(1).map((): number[] => []));
   const cpus = names.map(() => EDGES.slice(1).map((): number[] => []));
   const serveCpu = EDGES.slice(1).map((): number[] => []);
   try {
     for (let rep = 0; rep < reps; rep++) {
-      for (const k of rep % 2 ? [1, 0] : [0, 1]) {
-        const c = k === 0 ? await flmrunContender(endpoint, 'warn') : await pythonContender(python, HELPER, endpoint, 'warn');
+      // In turns, the order reversed every other rep.
+      const order = names.map((_, k) => k);
+      for (const k of rep % 2 ? order.reverse() : order) {
+        const c = await starts[k]![1]();
         try {
           // Let serve's spare session process finish booting, as it has by the time Flame sends a task.
           await new Promise((r) => setTimeout(r, 1500));
