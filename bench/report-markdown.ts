@@ -131,6 +131,9 @@ export function renderMarkdown(r: Results, svgName: string): string {
       'The RSS goal is read on (peak − idle) / size — what returning the object cost — for 64 and 256 MiB; at 1 MiB the runtime\'s own warm-up ' +
         'over the repetitions (JIT, heap growth, gRPC buffers) is larger than the object, so that row is shown but not judged.',
       '',
+      'Each size starts fresh runners, so the 1 MiB row is an instance\'s first 30 tasks, while V8 still compiles flmrun-js\'s task path. ' +
+        'Over tasks 101-200 of an instance the same task ran 0.87-0.92x the Python runner\'s p50 in three runs (`bench/large-warm.ts`, docs/warm-up.md).',
+      '',
     );
   }
   if (r.refs) {

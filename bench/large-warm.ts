@@ -1,0 +1,84 @@
+/**
+ * Section 2's 1 MiB result over a fresh instance's first tasks and after:
+ * the same task (`blob(1 MiB)`, its result stored in the cache) on fresh
+ * instances of both runners, p50 by window of task numbers. Section 2 starts
+ * fresh runners for each size and times 30 tasks, so its 1 MiB figure is the
+ * first 30 tasks of an instance, while V8 still compiles the task path
+ * (docs/warm-up.md).
+ *
+ *   npm run build && node -r ./bench/register.js bench/large-warm.ts [--reps 2] [--cache-endpoint URL]
+ *
+ * The Node gRPC driver of section 2 (bench/contenders.ts), the two runners in
+ * turns task by task; each result is deleted from the cache after its task.
+ * Without --cache-endpoint the results go to our embedded cache, in a process
+ * of its own, as in section 2.
+ */
+import { parseArgs } from 'node:util';
+import { CacheClient } from '../src/cache/client';
+import { flmrunContender, pickledRequests, pythonContender } from './contenders';
+import { removeTempDirs, startCache } from './procs';
+import { benchPython, HELPER } from './python';
+import { MiB, percentile, since } from './stats';
+
+const EDGES = [0, 30, 100, 200, 300];
+
+const median = (xs: number[]): number => percentile([...xs].sort((a, b) => a - b), 50);
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { reps: { type: 'string', default: '2' }, 'cache-endpoint': { type: 'string' } } });
+  const reps = Number(values.reps);
+  const python = await benchPython();
+  const embedded = values['cache-endpoint'] ? undefined : await startCache();
+  const endpoint = values['cache-endpoint'] ?? embedded!.endpoint;
+  const cache = new CacheClient({ endpoint });
+  const [add, blob] = await pickledRequests(python, HELPER, [
+    ['add', [5, 3], []],
+    ['blob', [MiB], []],
+  ]);
+  const names = ['flmrun-js', 'python-runner'];
+  // [runner][window] -> per rep: p50 ms
+  const p50s = names.map(() => EDGES.slice(1).map((): number[] => []));
+  try {
+    for (let rep = 0; rep < reps; rep++) {
+      const contenders = [await flmrunContender(endpoint, 'warn'), await pythonContender(python, HELPER, endpoint, 'warn')];
+      try {
+        // As section 2: one small task first (the session is entered), then the 1 MiB tasks.
+        for (const c of contenders) await c.invoke(add!);
+        const times = contenders.map((): number[] => []);
+        for (let t = 0; t < EDGES[EDGES.length - 1]!; t++) {
+          for (const k of (t + rep) % 2 ? [1, 0] : [0, 1]) {
+            const start = process.hrtime.bigint();
+            const ref = await contenders[k]!.invoke(blob!);
+            times[k]!.push(since(start) * 1000);
+            await cache.delete(ref.key);
+          }
+        }
+        for (let k = 0; k < names.length; k++) {
+          for (let w = 0; w < EDGES.length - 1; w++) p50s[k]![w]!.push(median(times[k]!.slice(EDGES[w], EDGES[w + 1])));
+        }
+      } finally {
+        for (const c of contenders) await c.close();
+      }
+      process.stderr.write(`rep ${rep + 1}/${reps} done\n`);
+    }
+  } finally {
+    await cache.close();
+    await embedded?.stop();
+    removeTempDirs();
+  }
+  const head = EDGES.slice(1).map((e, w) => `${EDGES[w]! + 1}-${e}`);
+  const out = [
+    `Node ${process.version}, ${reps} reps, cache ${values['cache-endpoint'] ?? 'embedded'}; p50 ms of a task returning 1 MiB, medians over the reps`,
+    '',
+    `| tasks of the instance | ${head.join(' | ')} |`,
+    `|---|${head.map(() => '---|').join('')}`,
+    ...names.map((name, k) => `| ${name} | ${p50s[k]!.map((x) => median(x).toFixed(2)).join(' | ')} |`),
+    `| flmrun-js / python-runner | ${head.map((_, w) => (median(p50s[0]![w]!) / median(p50s[1]![w]!)).toFixed(2) + 'x').join(' | ')} |`,
+  ];
+  process.stdout.write(`${out.join('\n')}\n`);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`large-warm failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});
