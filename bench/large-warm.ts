@@ -18,11 +18,9 @@ import { CacheClient } from '../src/cache/client';
 import { flmrunContender, pickledRequests, pythonContender } from './contenders';
 import { removeTempDirs, startCache } from './procs';
 import { benchPython, HELPER } from './python';
-import { MiB, percentile, since } from './stats';
+import { MiB, since, summarize } from './stats';
 
 const EDGES = [0, 30, 100, 200, 300];
-
-const median = (xs: number[]): number => percentile([...xs].sort((a, b) => a - b), 50);
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { reps: { type: 'string', default: '2' }, 'cache-endpoint': { type: 'string' } } });
@@ -54,7 +52,7 @@ async function main(): Promise<void> {
           }
         }
         for (let k = 0; k < names.length; k++) {
-          for (let w = 0; w < EDGES.length - 1; w++) p50s[k]![w]!.push(median(times[k]!.slice(EDGES[w], EDGES[w + 1])));
+          for (let w = 0; w < EDGES.length - 1; w++) p50s[k]![w]!.push(summarize(times[k]!.slice(EDGES[w], EDGES[w + 1])).p50);
         }
       } finally {
         for (const c of contenders) await c.close();
@@ -72,8 +70,8 @@ async function main(): Promise<void> {
     '',
     `| tasks of the instance | ${head.join(' | ')} |`,
     `|---|${head.map(() => '---|').join('')}`,
-    ...names.map((name, k) => `| ${name} | ${p50s[k]!.map((x) => median(x).toFixed(2)).join(' | ')} |`),
-    `| flmrun-js / python-runner | ${head.map((_, w) => (median(p50s[0]![w]!) / median(p50s[1]![w]!)).toFixed(2) + 'x').join(' | ')} |`,
+    ...names.map((name, k) => `| ${name} | ${p50s[k]!.map((x) => summarize(x).p50.toFixed(2)).join(' | ')} |`),
+    `| flmrun-js / python-runner | ${head.map((_, w) => (summarize(p50s[0]![w]!).p50 / summarize(p50s[1]![w]!).p50).toFixed(2) + 'x').join(' | ')} |`,
   ];
   process.stdout.write(`${out.join('\n')}\n`);
 }

@@ -26,7 +26,7 @@ import { parseArgs } from 'node:util';
 import { floorContender, flmrunContender, pickledRequests, pythonContender, type Contender } from './contenders';
 import { removeTempDirs, startCache, withDescendants } from './procs';
 import { benchPython, HELPER } from './python';
-import { percentile } from './stats';
+import { summarize } from './stats';
 
 const EDGES = [0, 50, 200, 500, 1000, 2000];
 
@@ -43,8 +43,6 @@ function cpuMs(pid: number, alone = false): number {
   }
   return ticks * 10; // USER_HZ is 100 on Linux
 }
-
-const median = (xs: number[]): number => percentile([...xs].sort((a, b) => a - b), 50);
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -70,7 +68,7 @@ async function main(): Promise<void> {
   if (values.floors) {
     for (const mode of ['echo', 'put', 'child'] as const) {
       const start = (): Promise<Contender> => floorContender(endpoint, mode);
-      starts.push([`${mode === 'put' ? 'floor' : `floor (${mode})`}`, start]);
+      starts.push([mode === 'put' ? 'floor' : `floor (${mode})`, start]);
     }
   }
   const names = starts.map(([name]) => name);
@@ -90,7 +88,7 @@ async function main(): Promise<void> {
           for (let w = 0; w < EDGES.length - 1; w++) {
             const n = EDGES[w + 1]! - EDGES[w]!;
             const [c0, s0] = [cpuMs(c.proc.pid), cpuMs(c.proc.pid, true)];
-            p50s[k]![w]!.push(median(await block(c, n)));
+            p50s[k]![w]!.push(summarize(await block(c, n)).p50);
             cpus[k]![w]!.push((cpuMs(c.proc.pid) - c0) / n);
             if (k === 0) serveCpu[w]!.push((cpuMs(c.proc.pid, true) - s0) / n);
           }
@@ -107,7 +105,7 @@ async function main(): Promise<void> {
     removeTempDirs();
   }
   const head = EDGES.slice(1).map((e, w) => `${EDGES[w]! + 1}-${e}`);
-  const row = (label: string, xs: number[][]): string => `| ${label} | ${xs.map((x) => median(x).toFixed(2)).join(' | ')} |`;
+  const row = (label: string, xs: number[][]): string => `| ${label} | ${xs.map((x) => summarize(x).p50.toFixed(2)).join(' | ')} |`;
   const out = [
     `Node ${process.version}, ${reps} reps, cache ${values['cache-endpoint'] ?? 'embedded'}; medians over the reps`,
     '',
