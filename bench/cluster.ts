@@ -23,7 +23,7 @@ export interface ClusterRunner {
   blocks: Summary[];
   /** The first block: the first tasks after the session's first (untimed) task. */
   first: Summary;
-  /** The later half of the blocks (from block floor(B / 2), 0-based). */
+  /** The later half of the blocks (from block lateBlock(B), 0-based). */
   late: Summary;
 }
 
@@ -32,6 +32,11 @@ export interface ClusterResult {
   cacheEndpoint: string;
   blockSize: number;
   runners: ClusterRunner[];
+}
+
+/** The first block (0-based) of the late half of `blocks` blocks: the report's late figure and its task numbers both read it. */
+export function lateBlock(blocks: number): number {
+  return Math.floor(blocks / 2);
 }
 
 export async function benchCluster(python: string, helper: string, flameEndpoint: string, cacheEndpoint: string, quick: boolean): Promise<ClusterResult> {
@@ -65,7 +70,7 @@ export async function benchCluster(python: string, helper: string, flameEndpoint
   const samples = JSON.parse(out.trim().split('\n').pop()!) as Record<ClusterRunner['name'], number[][]>;
   const runners = (['flmrun-js', 'python-runner'] as const).map((name): ClusterRunner => {
     const b = samples[name];
-    return { name, blocks: b.map((x) => summarize(x)), first: summarize(b[0]!), late: summarize(b.slice(Math.floor(b.length / 2)).flat()) };
+    return { name, blocks: b.map((x) => summarize(x)), first: summarize(b[0]!), late: summarize(b.slice(lateBlock(b.length)).flat()) };
   });
   return { flameEndpoint, cacheEndpoint, blockSize, runners };
 }

@@ -4,7 +4,7 @@ import { goals } from './report';
 import { MiB, type Summary } from './stats';
 import { sizeLabel } from './cache';
 import type { EnterFigures } from './deps';
-import type { ClusterResult, ClusterRunner } from './cluster';
+import { lateBlock, type ClusterResult, type ClusterRunner } from './cluster';
 
 const f = (x: number, d = 2): string => (Number.isFinite(x) ? x.toFixed(d) : 'n/a');
 const pp = (s: Summary, scale = 1, d = 2): string => `${f(s.p50 * scale, d)} | ${f(s.p99 * scale, d)}`;
@@ -369,7 +369,7 @@ const NOTES = [
 /** The first task of the late half of the blocks (bench/cluster.ts `late`; 1-based, counting the session's untimed first task). */
 function lateFrom(c: ClusterResult): number {
   const blocks = c.runners[0]?.blocks.length ?? 0;
-  return 2 + Math.floor(blocks / 2) * c.blockSize;
+  return 2 + lateBlock(blocks) * c.blockSize;
 }
 
 function clusterSection(c: ClusterResult): string[] {
