@@ -6,7 +6,11 @@
  * first 30 tasks of an instance, while V8 still compiles the task path
  * (docs/warm-up.md).
  *
- *   npm run build && node -r ./bench/register.js bench/large-warm.ts [--reps 2] [--cache-endpoint URL]
+ *   npm run build && node -r ./bench/register.js bench/large-warm.ts [--reps 2] [--cache-endpoint URL] [--session-tunables VALUE]
+ *
+ * --session-tunables adds a third contender in the same turns: flmrun-js whose
+ * session processes get GLIBC_TUNABLES=VALUE (FLMRUN_SESSION_GLIBC_TUNABLES)
+ * instead of the default glibc.malloc.hugetlb=1, e.g. glibc.malloc.hugetlb=0.
  *
  * The Node gRPC driver of section 2 (bench/contenders.ts), the two runners in
  * turns task by task; each result is deleted from the cache after its task.
@@ -23,7 +27,10 @@ import { MiB, since, summarize } from './stats';
 const EDGES = [0, 30, 100, 200, 300];
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { reps: { type: 'string', default: '2' }, 'cache-endpoint': { type: 'string' } } });
+  const { values } = parseArgs({
+    options: { reps: { type: 'string', default: '2' }, 'cache-endpoint': { type: 'string' }, 'session-tunables': { type: 'string' } },
+  });
+  const tunables = values['session-tunables'];
   const reps = Number(values.reps);
   const python = await benchPython();
   const embedded = values['cache-endpoint'] ? undefined : await startCache();
@@ -33,18 +40,21 @@ async function main(): Promise<void> {
     ['add', [5, 3], []],
     ['blob', [MiB], []],
   ]);
-  const names = ['flmrun-js', 'python-runner'];
+  const names = ['flmrun-js', 'python-runner', ...(tunables === undefined ? [] : [`flmrun-js, ${tunables}`])];
   // [runner][window] -> per rep: p50 ms
   const p50s = names.map(() => EDGES.slice(1).map((): number[] => []));
   try {
     for (let rep = 0; rep < reps; rep++) {
       const contenders = [await flmrunContender(endpoint, 'warn'), await pythonContender(python, HELPER, endpoint, 'warn')];
+      if (tunables !== undefined) contenders.push(await flmrunContender(endpoint, 'warn', { env: { FLMRUN_SESSION_GLIBC_TUNABLES: tunables } }));
       try {
         // As section 2: one small task first (the session is entered), then the 1 MiB tasks.
         for (const c of contenders) await c.invoke(add!);
         const times = contenders.map((): number[] => []);
         for (let t = 0; t < EDGES[EDGES.length - 1]!; t++) {
-          for (const k of (t + rep) % 2 ? [1, 0] : [0, 1]) {
+          // The order rotates task by task.
+          for (let j = 0; j < contenders.length; j++) {
+            const k = (t + rep + j) % contenders.length;
             const start = process.hrtime.bigint();
             const ref = await contenders[k]!.invoke(blob!);
             times[k]!.push(since(start) * 1000);
@@ -71,7 +81,12 @@ async function main(): Promise<void> {
     `| tasks of the instance | ${head.join(' | ')} |`,
     `|---|${head.map(() => '---|').join('')}`,
     ...names.map((name, k) => `| ${name} | ${p50s[k]!.map((x) => summarize(x).p50.toFixed(2)).join(' | ')} |`),
-    `| flmrun-js / python-runner | ${head.map((_, w) => (summarize(p50s[0]![w]!).p50 / summarize(p50s[1]![w]!).p50).toFixed(2) + 'x').join(' | ')} |`,
+    ...names
+      .filter((_, k) => k !== 1)
+      .map((name) => {
+        const k = names.indexOf(name);
+        return `| ${name} / python-runner | ${head.map((_, w) => (summarize(p50s[k]![w]!).p50 / summarize(p50s[1]![w]!).p50).toFixed(2) + 'x').join(' | ')} |`;
+      }),
   ];
   process.stdout.write(`${out.join('\n')}\n`);
 }
