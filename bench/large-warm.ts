@@ -81,12 +81,10 @@ async function main(): Promise<void> {
     `| tasks of the instance | ${head.join(' | ')} |`,
     `|---|${head.map(() => '---|').join('')}`,
     ...names.map((name, k) => `| ${name} | ${p50s[k]!.map((x) => summarize(x).p50.toFixed(2)).join(' | ')} |`),
-    ...names
-      .filter((_, k) => k !== 1)
-      .map((name) => {
-        const k = names.indexOf(name);
-        return `| ${name} / python-runner | ${head.map((_, w) => (summarize(p50s[k]![w]!).p50 / summarize(p50s[1]![w]!).p50).toFixed(2) + 'x').join(' | ')} |`;
-      }),
+    // Each flmrun-js contender over the Python runner (names[1]).
+    ...names.flatMap((name, k) =>
+      k === 1 ? [] : [`| ${name} / python-runner | ${head.map((_, w) => (summarize(p50s[k]![w]!).p50 / summarize(p50s[1]![w]!).p50).toFixed(2) + 'x').join(' | ')} |`],
+    ),
   ];
   process.stdout.write(`${out.join('\n')}\n`);
 }
