@@ -6,11 +6,12 @@
  * first 30 tasks of an instance, while V8 still compiles the task path
  * (docs/warm-up.md).
  *
- *   npm run build && node -r ./bench/register.js bench/large-warm.ts [--reps 2] [--cache-endpoint URL] [--session-tunables VALUE]
+ *   npm run build && node -r ./bench/register.js bench/large-warm.ts [--reps 2] [--cache-endpoint URL] [--session-tunables VALUE ...]
  *
- * --session-tunables adds a third contender in the same turns: flmrun-js whose
- * session processes get GLIBC_TUNABLES=VALUE (FLMRUN_SESSION_GLIBC_TUNABLES)
- * instead of the default glibc.malloc.hugetlb=1, e.g. glibc.malloc.hugetlb=0.
+ * Each --session-tunables (it may be repeated) adds a contender in the same
+ * turns: flmrun-js whose session processes get GLIBC_TUNABLES=VALUE
+ * (FLMRUN_SESSION_GLIBC_TUNABLES) instead of the default glibc.malloc.hugetlb=1,
+ * e.g. glibc.malloc.hugetlb=0.
  *
  * The Node gRPC driver of section 2 (bench/contenders.ts), the two runners in
  * turns task by task; each result is deleted from the cache after its task.
@@ -20,7 +21,7 @@
 import { parseArgs } from 'node:util';
 import { CacheClient } from '../src/cache/client';
 import { flmrunContender, pickledRequests, pythonContender } from './contenders';
-import { removeTempDirs, startCache } from './procs';
+import { memory, removeTempDirs, startCache } from './procs';
 import { benchPython, HELPER } from './python';
 import { MiB, since, summarize } from './stats';
 
@@ -28,9 +29,9 @@ const EDGES = [0, 30, 100, 200, 300];
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { reps: { type: 'string', default: '2' }, 'cache-endpoint': { type: 'string' }, 'session-tunables': { type: 'string' } },
+    options: { reps: { type: 'string', default: '2' }, 'cache-endpoint': { type: 'string' }, 'session-tunables': { type: 'string', multiple: true } },
   });
-  const tunables = values['session-tunables'];
+  const tunables = values['session-tunables'] ?? [];
   const reps = Number(values.reps);
   const python = await benchPython();
   const embedded = values['cache-endpoint'] ? undefined : await startCache();
@@ -40,16 +41,19 @@ async function main(): Promise<void> {
     ['add', [5, 3], []],
     ['blob', [MiB], []],
   ]);
-  const names = ['flmrun-js', 'python-runner', ...(tunables === undefined ? [] : [`flmrun-js, ${tunables}`])];
+  const names = ['flmrun-js', 'python-runner', ...tunables.map((t) => `flmrun-js, ${t}`)];
   // [runner][window] -> per rep: p50 ms
   const p50s = names.map(() => EDGES.slice(1).map((): number[] => []));
+  // [runner] -> per rep: RSS (MiB, all the runner's processes) after the first small task, after the last task, and their peak.
+  const rss = names.map(() => ({ idle: [] as number[], end: [] as number[], peak: [] as number[] }));
   try {
     for (let rep = 0; rep < reps; rep++) {
       const contenders = [await flmrunContender(endpoint, 'warn'), await pythonContender(python, HELPER, endpoint, 'warn')];
-      if (tunables !== undefined) contenders.push(await flmrunContender(endpoint, 'warn', { env: { FLMRUN_SESSION_GLIBC_TUNABLES: tunables } }));
+      for (const t of tunables) contenders.push(await flmrunContender(endpoint, 'warn', { env: { FLMRUN_SESSION_GLIBC_TUNABLES: t } }));
       try {
         // As section 2: one small task first (the session is entered), then the 1 MiB tasks.
         for (const c of contenders) await c.invoke(add!);
+        contenders.forEach((c, k) => rss[k]!.idle.push(memory(c.proc.pid).rss / MiB));
         const times = contenders.map((): number[] => []);
         for (let t = 0; t < EDGES[EDGES.length - 1]!; t++) {
           // The order rotates task by task.
@@ -62,6 +66,9 @@ async function main(): Promise<void> {
           }
         }
         for (let k = 0; k < names.length; k++) {
+          const m = memory(contenders[k]!.proc.pid);
+          rss[k]!.end.push(m.rss / MiB);
+          rss[k]!.peak.push(m.peak / MiB);
           for (let w = 0; w < EDGES.length - 1; w++) p50s[k]![w]!.push(summarize(times[k]!.slice(EDGES[w], EDGES[w + 1])).p50);
         }
       } finally {
@@ -85,6 +92,10 @@ async function main(): Promise<void> {
     ...names.flatMap((name, k) =>
       k === 1 ? [] : [`| ${name} / python-runner | ${head.map((_, w) => (summarize(p50s[k]![w]!).p50 / summarize(p50s[1]![w]!).p50).toFixed(2) + 'x').join(' | ')} |`],
     ),
+    '',
+    '| RSS of the runner\'s processes, MiB | after the first small task | after task 300 | peak |',
+    '|---|---|---|---|',
+    ...names.map((name, k) => `| ${name} | ${[rss[k]!.idle, rss[k]!.end, rss[k]!.peak].map((x) => summarize(x).p50.toFixed(0)).join(' | ')} |`),
   ];
   process.stdout.write(`${out.join('\n')}\n`);
 }
