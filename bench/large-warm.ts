@@ -13,7 +13,7 @@
  * (FLMRUN_SESSION_GLIBC_TUNABLES) instead of the default glibc.malloc.hugetlb=1,
  * e.g. glibc.malloc.hugetlb=0.
  *
- * The Node gRPC driver of section 2 (bench/contenders.ts), the two runners in
+ * The Node gRPC driver of section 2 (bench/contenders.ts), the runners taking
  * turns task by task; each result is deleted from the cache after its task.
  * Without --cache-endpoint the results go to our embedded cache, in a process
  * of its own, as in section 2.
