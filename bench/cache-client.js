@@ -2,14 +2,17 @@
 // process and as a Flame task's runs in its session process. Plain JavaScript on the build (dist/), so that the
 // process holds what a session process holds and not the bench's own modules (the TypeScript compiler that
 // bench/register.js loads made the orchestrator's heap 34 MB, and each collection the 64 MiB operations start cost
-// it 4-8 ms more). argv: endpoint, transport ('http2' | 'grpc-js'). Messages from the parent:
-//   { id, op: 'run', size, n }  -> { id, put, get, putCpu, getCpu }: n put + get pairs of `size` bytes, seconds each
+// it 4-8 ms more). argv: endpoint, transport ('http2' | 'grpc-js'), and optionally the build to load (default: dist/,
+// bench/cache-content.ts's --base). Messages from the parent:
+//   { id, op: 'run', size, n [, file] }  -> { id, put, get, putCpu, getCpu }: n put + get pairs of `size` bytes
+//     (Buffer.alloc(size, 7), or the bytes of `file`), seconds each
 //   { id, op: 'delete', pattern } -> { id }
 // Errors are answered as { id, error }. The process ends when the parent disconnects.
+const fs = require('node:fs');
 const path = require('node:path');
-const { CacheClient } = require(path.join(__dirname, '..', 'dist', 'cache', 'client'));
 
-const [endpoint, transport] = process.argv.slice(2);
+const [endpoint, transport, dist = path.join(__dirname, '..', 'dist')] = process.argv.slice(2);
+const { CacheClient } = require(path.join(path.resolve(dist), 'cache', 'client'));
 const client = new CacheClient({ endpoint, lruEntries: 0, deadlineMs: 600_000, transport });
 
 const since = (t) => Number(process.hrtime.bigint() - t) / 1e9;
@@ -18,8 +21,8 @@ const cpuSince = (c) => {
   return (d.user + d.system) / 1e6;
 };
 
-async function run(size, n) {
-  const payload = Buffer.alloc(size, 7); // made for each turn, as before this ran in a process of its own
+async function run(size, n, file) {
+  const payload = file ? fs.readFileSync(file) : Buffer.alloc(size, 7); // made for each turn, as before this ran in a process of its own
   const s = { put: [], get: [], putCpu: [], getCpu: [] };
   for (let i = 0; i < n; i++) {
     let c = process.cpuUsage();
@@ -38,7 +41,7 @@ async function run(size, n) {
 }
 
 process.on('message', (m) => {
-  const work = m.op === 'run' ? run(m.size, m.n) : m.op === 'delete' ? client.delete(m.pattern).then(() => ({})) : Promise.reject(new Error(`unknown op ${m.op}`));
+  const work = m.op === 'run' ? run(m.size, m.n, m.file) : m.op === 'delete' ? client.delete(m.pattern).then(() => ({})) : Promise.reject(new Error(`unknown op ${m.op}`));
   work.then(
     (r) => process.send({ id: m.id, ...r }),
     (err) => process.send({ id: m.id, error: err instanceof Error ? err.message : String(err) }),

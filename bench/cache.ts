@@ -84,14 +84,14 @@ const ROUNDS_QUICK = [
 
 export const sizeLabel = (bytes: number): string => (bytes >= MiB ? `${bytes / MiB} MiB` : `${bytes} B`);
 
-interface Samples {
+export interface Samples {
   put: number[];
   get: number[];
   putCpu: number[];
   getCpu: number[];
 }
 
-const samples = (): Samples => ({ put: [], get: [], putCpu: [], getCpu: [] });
+export const samples = (): Samples => ({ put: [], get: [], putCpu: [], getCpu: [] });
 
 /** Untimed put + get pairs (size, count) before the measured rounds. */
 const WARM_UP: [number, number][] = [
@@ -122,14 +122,18 @@ export class ClientProcess {
     child.on('error', (err) => fail(`the client process: ${err.message}`));
   }
 
-  /** `env`: the process's environment (default: a session process's glibc setting, as serve gives it, in this one's). */
+  /**
+   * `env`: the process's environment (default: a session process's glibc setting, as serve gives it, in this one's);
+   * `dist`: the build whose client it loads (default: this checkout's dist/).
+   */
   static async start(
     endpoint: string,
     transport: 'http2' | 'grpc-js',
     env: NodeJS.ProcessEnv = { ...process.env, GLIBC_TUNABLES: process.env.GLIBC_TUNABLES ?? SESSION_GLIBC_TUNABLES },
+    dist?: string,
   ): Promise<ClientProcess> {
     // Not this process's execArgv (its TypeScript loader): a session process's (src/runner/child-channel.ts).
-    const child = fork(path.join(__dirname, 'cache-client.js'), [endpoint, transport], { env, execArgv: ['--max-semi-space-size=16'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(path.join(__dirname, 'cache-client.js'), [endpoint, transport, ...(dist ? [dist] : [])], { env, execArgv: ['--max-semi-space-size=16'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     try {
       await new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`the ${transport} client process was not ready within 60 s`)), 60_000);
@@ -153,9 +157,9 @@ export class ClientProcess {
     });
   }
 
-  /** n put + get pairs of `size` bytes, appended to `s`. */
-  async run(size: number, n: number, s: Samples): Promise<void> {
-    const r = (await this.call({ op: 'run', size, n })) as unknown as Samples;
+  /** n put + get pairs of `size` bytes (of 7, or the bytes of `file`), appended to `s`. */
+  async run(size: number, n: number, s: Samples, file?: string): Promise<void> {
+    const r = (await this.call({ op: 'run', size, n, file })) as unknown as Samples;
     s.put.push(...r.put);
     s.get.push(...r.get);
     s.putCpu.push(...r.putCpu);
@@ -178,8 +182,9 @@ export class ClientProcess {
   }
 }
 
-async function pyarrow(python: string, helper: string, endpoint: string, size: number, n: number, s: Samples): Promise<void> {
-  const res = JSON.parse(await run(python, [helper, 'cache', endpoint, String(size), String(n)])) as { put: number[]; get: number[]; put_cpu: number[]; get_cpu: number[] };
+/** n put + get pairs of pyarrow.flight (the helper's process) of `size` bytes (of 7, or the bytes of `file`), appended to `s`. */
+export async function pyarrow(python: string, helper: string, endpoint: string, size: number, n: number, s: Samples, file?: string): Promise<void> {
+  const res = JSON.parse(await run(python, [helper, 'cache', endpoint, String(size), String(n), ...(file ? [file] : [])])) as { put: number[]; get: number[]; put_cpu: number[]; get_cpu: number[] };
   s.put.push(...res.put);
   s.get.push(...res.get);
   s.putCpu.push(...res.put_cpu);

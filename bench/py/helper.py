@@ -5,8 +5,10 @@
   helper.py requests JSON              JSON = [[method, args, [ref_hex, ...]], ...]; print a JSON list of
                                        cloudpickle.dumps(RunnerRequest(...)) (hex), as the SDK sends; each
                                        ref_hex (a BSON ObjectRef) is appended as an ObjectRef argument
-  helper.py cache ENDPOINT SIZE N      pyarrow.flight put/get timings (seconds per op, JSON: put, get wall;
-                                       put_cpu, get_cpu: this process's CPU time, all threads)
+  helper.py cache ENDPOINT SIZE N [FILE]
+                                       pyarrow.flight put/get timings (seconds per op, JSON: put, get wall;
+                                       put_cpu, get_cpu: this process's CPU time, all threads); the object is
+                                       SIZE bytes of 7, or the bytes of FILE
   helper.py drive INPUT_HEX            a small-task driver on grpcio (whose C core behaves like Flame's Rust
                                        client, unlike grpc-js): reads lines "SOCKET SESSION N" from stdin, runs
                                        N OnTaskInvoke calls with INPUT on that runner, answers one JSON line of
@@ -67,7 +69,7 @@ def requests(specs_json):
     print(json.dumps(out))
 
 
-def cache(endpoint, size, n):
+def cache(endpoint, size, n, file=None):
     import bson
     import pyarrow as pa
     import pyarrow.flight as fl
@@ -76,7 +78,12 @@ def cache(endpoint, size, n):
     c = fl.FlightClient(endpoint, generic_options=[("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", -1)])
     schema = pa.schema([pa.field("version", pa.uint64()), pa.field("data", pa.binary())])
     # One row, as flamepy's put_object sends a value.
-    batch = pa.record_batch([pa.array([0], pa.uint64()), pa.array([b"\x07" * size], pa.binary())], schema=schema)
+    if file:
+        with open(file, "rb") as f:
+            payload = f.read()
+    else:
+        payload = b"\x07" * size
+    batch = pa.record_batch([pa.array([0], pa.uint64()), pa.array([payload], pa.binary())], schema=schema)
 
     def put():
         w, r = c.do_put(fl.FlightDescriptor.for_path("bench/pyarrow"), schema)
