@@ -10,13 +10,16 @@
  * codecs come from libraries:
  * - ZSTD: node:zlib's zstd when the runtime has it (Node >= 22.15); else
  *   @foxglove/wasm-zstd (libzstd built to WebAssembly, no install script) for
- *   outputs up to WASM_MAX_OUTPUT, and fzstd (pure JS) for larger ones, until
- *   the WebAssembly module has loaded, and where it cannot load (see
- *   zstdDecoderFor, loadZstdDecoder). Every frame's header is checked first
- *   (checkZstdFrames) so that neither allocates by a hostile header.
+ *   outputs up to WASM_MAX_OUTPUT in one kept instance, and for larger outputs
+ *   made mostly by compressed blocks in an instance of their own; fzstd (pure
+ *   JS) for the rest (runs of one byte), until the WebAssembly module has
+ *   loaded, and where it cannot load (see zstdDecoderFor, loadZstdDecoder).
+ *   Every frame's header is checked first (checkZstdFrames) so that no decoder
+ *   allocates by a hostile header.
  * - LZ4_FRAME: lz4-napi (lz4_flex through N-API, prebuilt per platform as
  *   registry packages, no install script; maintained, works in worker threads).
  */
+import fs from 'node:fs';
 import zlib from 'node:zlib';
 import { decompress as fzstdDecompress, Decompress as FzstdStream } from 'fzstd';
 import { CompressionType } from 'apache-arrow/fb/compression-type';
@@ -93,14 +96,26 @@ function ownMemory(out: Uint8Array): Uint8Array {
 }
 
 /**
- * The largest output given to the WebAssembly decoder. libzstd there decodes 3.5-4.5 times as fast as
+ * The largest output given to the kept WebAssembly decoder. libzstd there decodes 3.5-4.5 times as fast as
  * fzstd (JSON-like text, 1 and 16 MiB: 6.1 -> 1.3 ms and 143 -> 32 ms; docs/cache-get.md), but it writes
  * into the module's linear memory, which only grows: every output is copied out of it (a second pass,
  * which makes a 64 MiB RLE-only output cost 21 ms instead of fzstd's 14), and the largest output decoded
  * stays allocated for the life of the process (thread). Up to this size both are small prices; above it,
- * fzstd writes straight into the memory handed on.
+ * see WASM_ONCE_SHARE.
  */
 const WASM_MAX_OUTPUT = 16 * 1024 * 1024;
+
+/**
+ * Above WASM_MAX_OUTPUT, libzstd decodes in a WebAssembly instance made for the one buffer (made from the
+ * compiled module in about a millisecond, dropped after it: its memory goes back at the next garbage
+ * collection, as an ArrayBuffer's would) when at least this share of the output comes from compressed
+ * blocks: there fzstd's byte loops cost most (64 MiB of JSON-like text from Flame's cache: fzstd 312-378 ms
+ * of CPU, libzstd here 92-135 ms and its instance's fresh memory 40-65 ms of system time; docs/cache-get.md).
+ * Raw and RLE blocks fzstd writes at memory speed straight into the output handed on, which a fresh
+ * instance's memory and the copy out of it would only slow (about 1 ms per MiB of output here, against
+ * about 3 ms per MiB of compressed blocks saved: even at a third the two are close).
+ */
+const WASM_ONCE_SHARE = 1 / 3;
 
 /** What the Emscripten module of @foxglove/wasm-zstd exposes (its dist/wasm-zstd.js; the package declares no types for it). */
 interface ZstdModule {
@@ -111,12 +126,88 @@ interface ZstdModule {
   _decompress(dst: number, dstCapacity: number, src: number, srcSize: number): number;
 }
 
+/** The few parts of the WebAssembly API used here (our TypeScript lib has no WebAssembly types; `node --jitless` has no WebAssembly). */
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: object };
+  compile(bytes: Uint8Array): Promise<object>;
+  RuntimeError: new () => Error;
+}
+const wasmApi = (): WasmApi | undefined => (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
+
+/** The kept instance (outputs up to WASM_MAX_OUTPUT). */
 let wasmZstd: ZstdModule | undefined;
 let wasmLoading: Promise<void> | undefined;
+/** The compiled module, shared by the kept instance and the one-buffer ones; null: it cannot be had here. */
+let wasmCompiled: object | null | undefined;
 
-/** Whether this runtime has WebAssembly at all (`node --jitless` has not). */
-function hasWebAssembly(): boolean {
-  return typeof (globalThis as { WebAssembly?: unknown }).WebAssembly === 'object';
+/** The package's .wasm file, or undefined when it is not installed. */
+function wasmBytes(): Buffer | undefined {
+  try {
+    return fs.readFileSync(require.resolve('@foxglove/wasm-zstd/dist/wasm-zstd.wasm'));
+  } catch {
+    return undefined;
+  }
+}
+
+type ZstdFactory = (overrides: object) => Promise<unknown>;
+let wasmFactory: ZstdFactory | null | undefined;
+
+/** The package's Emscripten factory (its dist/wasm-zstd.js), required once; undefined when it cannot be. */
+function zstdFactory(): ZstdFactory | undefined {
+  if (wasmFactory === undefined) {
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on demand on purpose (loadZstdDecoder); the package has no `exports` map
+      wasmFactory = require('@foxglove/wasm-zstd/dist/wasm-zstd.js') as ZstdFactory;
+    } catch {
+      wasmFactory = null;
+    }
+  }
+  return wasmFactory ?? undefined;
+}
+
+/**
+ * An instance of the compiled module through the package's Emscripten factory, made synchronously (its
+ * `instantiateWasm` hook: the factory then sets the module up before it returns), or undefined when it
+ * cannot be made (no memory for it: "WebAssembly.instantiate(): Out of memory" under `ulimit -v`).
+ */
+function instantiateZstd(compiled: object): ZstdModule | undefined {
+  const api = wasmApi();
+  const factory = zstdFactory();
+  if (!api || !factory) return undefined;
+  let made = false;
+  const overrides = {
+    // The module reports a failed instantiation on stderr itself; the failure is handled here (fzstd decodes).
+    printErr: () => undefined,
+    instantiateWasm(imports: object, receive: (instance: object, module: object) => void): object {
+      const instance = new api.Instance(compiled, imports);
+      receive(instance, compiled);
+      made = true;
+      return instance.exports;
+    },
+  };
+  try {
+    // The factory's promise rejects when the hook threw; that is seen through `made`.
+    factory(overrides).catch(() => undefined);
+  } catch {
+    return undefined;
+  }
+  const mod = overrides as unknown as ZstdModule;
+  return made && mod.HEAPU8 instanceof Uint8Array ? mod : undefined;
+}
+
+/** The compiled module, compiled now (synchronously, ~8 ms once) if loadZstdDecoder has not done so yet. */
+function compiledZstd(): object | undefined {
+  if (wasmCompiled === undefined) {
+    const api = wasmApi();
+    const bytes = api && wasmBytes();
+    try {
+      wasmCompiled = api && bytes ? new api.Module(bytes) : null;
+    } catch {
+      wasmCompiled = null;
+    }
+  }
+  return wasmCompiled ?? undefined;
 }
 
 /**
@@ -128,27 +219,46 @@ function hasWebAssembly(): boolean {
  * The package's own entry (dist/index.js) is not used: it starts loading on import and leaves the load's
  * rejection unhandled (a missing .wasm, or "WebAssembly.instantiate(): Out of memory" under `ulimit -v`,
  * would end the process), its decompress does not check malloc's result and answers a Buffer.allocUnsafe
- * (Buffer's shared pool). The Emscripten factory is called here, and the few lines of wasmDecompress
- * below stand in for that wrapper.
+ * (Buffer's shared pool). The module is compiled here and instantiated through the Emscripten factory
+ * (instantiateZstd), and the few lines of wasmDecompress below stand in for that wrapper.
  */
 export function loadZstdDecoder(): Promise<void> {
   if (!wasmLoading) {
-    if (nodeZstd || !hasWebAssembly()) return (wasmLoading = Promise.resolve());
-    let loaded: Promise<ZstdModule>;
-    try {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on demand on purpose (above); the package has no `exports` map
-      const factory = require('@foxglove/wasm-zstd/dist/wasm-zstd.js') as (overrides?: object) => Promise<ZstdModule>;
-      // printErr: the module reports a failed load on stderr itself; the failure is handled here (fzstd decodes).
-      loaded = factory({ printErr: () => undefined });
-    } catch {
-      return (wasmLoading = Promise.resolve()); // not installed or not loadable: fzstd decodes
-    }
-    wasmLoading = Promise.resolve(loaded).then(
-      (mod) => {
-        wasmZstd = mod;
-      },
-      () => undefined,
-    );
+    const api = wasmApi();
+    const factory = !nodeZstd && api ? zstdFactory() : undefined;
+    const bytes = factory && wasmCompiled !== null ? wasmBytes() : undefined;
+    if (!api || !factory || !bytes) return (wasmLoading = Promise.resolve()); // node:zlib decodes, or fzstd (not installed, --jitless)
+    wasmLoading = new Promise<void>((done) => {
+      const overrides = {
+        // The module reports a failed load on stderr itself; the failure is handled here (fzstd decodes).
+        printErr: () => undefined,
+        // Compiled off the event loop, once (compiledZstd may have done it already), then instantiated.
+        instantiateWasm(imports: object, receive: (instance: object, module: object) => void): object {
+          const compiled = wasmCompiled ? Promise.resolve(wasmCompiled) : api.compile(bytes);
+          compiled
+            .then((module) => {
+              wasmCompiled ??= module;
+              receive(new api.Instance(module, imports), module);
+            })
+            .catch(() => {
+              wasmCompiled ??= null;
+              done(); // not usable here (e.g. "Out of memory" under `ulimit -v`): fzstd decodes
+            });
+          return {}; // the exports come through `receive`
+        },
+      };
+      try {
+        factory(overrides).then(
+          () => {
+            wasmZstd = overrides as unknown as ZstdModule;
+            done();
+          },
+          () => done(),
+        );
+      } catch {
+        done();
+      }
+    });
   }
   return wasmLoading;
 }
@@ -159,14 +269,29 @@ export function preloadZstdDecoder(): void {
 }
 
 /**
- * Which ZSTD decoder takes a frame declared to hold `expected` bytes (node:zlib's aside). The WebAssembly
- * one only up to WASM_MAX_OUTPUT (output and frame), and only for a declaration the frame could honour (the sender's word
- * sizes its allocation there): a lying prefix goes to fzstd, which allocates by what the frame holds.
- * Module loading is asynchronous: until it is done, fzstd decodes (the same bytes, more slowly).
+ * Which ZSTD decoder takes a frame declared to hold `expected` bytes (node:zlib's aside), `checked` being
+ * what checkZstdFrames found in it (walked here when not given).
+ * - 'wasm', the kept WebAssembly instance: outputs and frames up to WASM_MAX_OUTPUT, and only a
+ *   declaration the frame could honour (the sender's word sizes its allocation there). Its loading is
+ *   asynchronous: until it is done, fzstd decodes (the same bytes, more slowly).
+ * - 'wasm-once', an instance of its own: larger outputs whose frames all state their content size (which
+ *   then sizes the allocation, as fzstd's would be) and that come mostly from compressed blocks
+ *   (WASM_ONCE_SHARE). Made synchronously: the choice depends on the bytes alone, never on loading.
+ * - 'fzstd' for the rest: a lying prefix, runs of one byte, frames that do not state their size.
  */
-export function zstdDecoderFor(frame: Uint8Array, expected: number): 'wasm' | 'fzstd' {
-  // The frame is copied into the module's memory too: bounded alike (a valid one is at most a little longer than its output).
-  if (expected > WASM_MAX_OUTPUT || frame.length > WASM_MAX_OUTPUT || expected > frame.length * MAX_ZSTD_RATIO) return 'fzstd';
+export function zstdDecoderFor(frame: Uint8Array, expected: number, checked?: CheckedFrames): 'wasm' | 'wasm-once' | 'fzstd' {
+  if (expected > frame.length * MAX_ZSTD_RATIO || !wasmApi()) return 'fzstd';
+  if (expected > WASM_MAX_OUTPUT || frame.length > WASM_MAX_OUTPUT) {
+    let found = checked;
+    try {
+      found ??= checkZstdFrames(frame, expected);
+    } catch {
+      return 'fzstd'; // refused by the check: no decoder will see it
+    }
+    const { frames, known } = found;
+    const stated = statedSize(frames);
+    return stated !== undefined && stated - known >= stated * WASM_ONCE_SHARE && compiledZstd() ? 'wasm-once' : 'fzstd';
+  }
   if (!wasmZstd) {
     void loadZstdDecoder();
     return 'fzstd';
@@ -174,9 +299,19 @@ export function zstdDecoderFor(frame: Uint8Array, expected: number): 'wasm' | 'f
   return 'wasm';
 }
 
+/** What all the frames' headers say they hold together, or undefined when one does not say. */
+function statedSize(frames: ZstdFrame[]): number | undefined {
+  let total = 0;
+  for (const frame of frames) {
+    if (frame.contentSize < 0) return undefined;
+    total += frame.contentSize;
+  }
+  return total;
+}
+
 /** WebAssembly's trap error, read when needed: under `node --jitless` there is no WebAssembly. */
 function isWasmTrap(err: unknown): boolean {
-  const RuntimeError = (globalThis as { WebAssembly?: { RuntimeError?: new () => Error } }).WebAssembly?.RuntimeError;
+  const RuntimeError = wasmApi()?.RuntimeError;
   return RuntimeError !== undefined && err instanceof RuntimeError;
 }
 
@@ -184,6 +319,7 @@ function isWasmTrap(err: unknown): boolean {
  * libzstd's ZSTD_decompress into an output of at most `expected` bytes, copied out of the module's memory
  * into memory of its own (never Buffer's shared pool). Throws when libzstd refuses the frame; answers
  * undefined when the module's memory cannot hold frame and output (malloc answered 0): fzstd decodes then.
+ * A one-buffer instance (not the kept one) is left as it is: nothing else uses it.
  */
 function wasmDecompress(mod: ZstdModule, frame: Uint8Array, expected: number): Uint8Array | undefined {
   let src = 0;
@@ -199,8 +335,8 @@ function wasmDecompress(mod: ZstdModule, frame: Uint8Array, expected: number): U
     out.set(mod.HEAPU8.subarray(dst, dst + n));
     return out;
   } catch (err) {
-    // A trap (not libzstd's error answer) may leave the module's memory in any state: fzstd decodes from now on.
-    if (isWasmTrap(err)) {
+    // A trap (not libzstd's error answer) may leave the kept module's memory in any state: fzstd decodes from now on.
+    if (mod === wasmZstd && isWasmTrap(err)) {
       wasmZstd = undefined;
       wasmLoading = Promise.resolve();
     }
@@ -231,11 +367,11 @@ const ZSTD_MAGIC = 0xfd2fb528;
  * declared length is, and pads a frame whose content size says more than it holds with zeros. Refuses a
  * window above libzstd's default limit (as node:zlib does), content sizes or raw and RLE blocks adding up
  * to more than `expected`, a block above Block_Maximum_Size, a frame needing a dictionary, and more than
- * MAX_ZSTD_FRAMES frames; answers the frames (skippable ones left out). Walks block headers only (3 bytes
- * each, no decoding). By hand: fzstd reads these headers but does not export that, and no maintained JS library
- * does it alone.
+ * MAX_ZSTD_FRAMES frames; answers the frames (skippable ones left out) and the bytes their raw and RLE
+ * blocks regenerate. Walks block headers only (3 bytes each, no decoding). By hand: fzstd reads these
+ * headers but does not export that, and no maintained JS library does it alone.
  */
-function checkZstdFrames(buf: Uint8Array, expected: number): ZstdFrame[] {
+function checkZstdFrames(buf: Uint8Array, expected: number): CheckedFrames {
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const frames: ZstdFrame[] = [];
   let total = 0;
@@ -315,7 +451,14 @@ function checkZstdFrames(buf: Uint8Array, expected: number): ZstdFrame[] {
     if (known > expected) throw new Error(`ZSTD buffer holds more than the ${expected} declared`);
     frames.push({ start, end: at, contentSize: contentSize ?? -1, checksum: checksum === 1 });
   }
-  return frames;
+  return { frames, known };
+}
+
+/** What checkZstdFrames found in a ZSTD buffer. */
+export interface CheckedFrames {
+  frames: ZstdFrame[];
+  /** Bytes the raw and RLE blocks of all frames regenerate (known from their headers; the rest comes from compressed blocks). */
+  known: number;
 }
 
 interface ZstdFrame {
@@ -335,8 +478,8 @@ interface ZstdFrame {
  * - fzstd answers a frame of stated content size as that many bytes even when its blocks hold fewer (zero
  *   padding). Up to WASM_MAX_OUTPUT, such frames are decoded through fzstd's stream decoder, which hands
  *   out each block's bytes, so that their real length is known. Not above: the stream decoder costs up
- *   to twice the CPU of the one-shot one (64 MiB of runs: 93-142 vs 45-91 ms), and there fzstd is always
- *   the decoder (no answer changes with loading).
+ *   to twice the CPU of the one-shot one (64 MiB of runs: 93-142 vs 45-91 ms), and there the decoder
+ *   is chosen by the bytes alone (zstdDecoderFor): no answer changes with loading.
  * Several frames are decoded one by one (each has its own checksum and content size) and joined.
  */
 function fzstdDecode(buf: Uint8Array, expected: number, frames: ZstdFrame[]): Uint8Array {
@@ -409,15 +552,21 @@ function decode(type: CompressionType, frame: Uint8Array, expected: number): Uin
     // answers its own length (the caller compares).
     // Both decoders below see only frames that pass (libzstd's one-shot decoding has no window limit, fzstd
     // allocates by the window): the same bytes get the same answer from either.
-    const frames = checkZstdFrames(frame, expected);
-    if (zstdDecoderFor(frame, expected) === 'wasm') {
+    const checked = checkZstdFrames(frame, expected);
+    const decoder = zstdDecoderFor(frame, expected, checked);
+    if (decoder === 'wasm') {
       const out = wasmDecompress(wasmZstd!, frame, expected);
+      if (out) return out;
+    } else if (decoder === 'wasm-once') {
+      // Sized by what the frames state (libzstd refuses a frame holding another length), not by the prefix.
+      const once = instantiateZstd(compiledZstd()!);
+      const out = once && wasmDecompress(once, frame, statedSize(checked.frames)!);
       if (out) return out;
     }
     // No buffer sized by the declared length: the 8-byte prefix is the sender's word, and a hostile
     // one (2^30, say) would make every request allocate and zero that much (found by test/fuzz).
     // The caller compares the result with the declared length.
-    return fzstdDecode(frame, expected, frames);
+    return fzstdDecode(frame, expected, checked.frames);
   }
   if (type === CompressionType.LZ4_FRAME) {
     return lz4Decompress(Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength));
