@@ -117,6 +117,14 @@ const WASM_MAX_OUTPUT = 16 * 1024 * 1024;
  */
 const WASM_ONCE_SHARE = 1 / 3;
 
+/**
+ * The largest output a one-buffer instance decodes. The instance holds the frame, the output and libzstd's
+ * workspace (about 95 MiB for a 64 MiB output of text) besides the output copied out of it, until the next
+ * garbage collection: about twice fzstd's memory while it lasts. Past this size that transient memory
+ * weighs more than the CPU saved, and fzstd decodes, slowly but into the output alone.
+ */
+const WASM_ONCE_MAX_OUTPUT = 256 * 1024 * 1024;
+
 /** What the Emscripten module of @foxglove/wasm-zstd exposes (its dist/wasm-zstd.js; the package declares no types for it). */
 interface ZstdModule {
   HEAPU8: Uint8Array;
@@ -274,10 +282,12 @@ export function preloadZstdDecoder(): void {
  * - 'wasm', the kept WebAssembly instance: outputs and frames up to WASM_MAX_OUTPUT, and only a
  *   declaration the frame could honour (the sender's word sizes its allocation there). Its loading is
  *   asynchronous: until it is done, fzstd decodes (the same bytes, more slowly).
- * - 'wasm-once', an instance of its own: larger outputs whose frames all state their content size (which
- *   then sizes the allocation, as fzstd's would be) and that come mostly from compressed blocks
- *   (WASM_ONCE_SHARE). Made synchronously: the choice depends on the bytes alone, never on loading.
- * - 'fzstd' for the rest: a lying prefix, runs of one byte, frames that do not state their size.
+ * - 'wasm-once', an instance of its own: larger outputs, up to WASM_ONCE_MAX_OUTPUT, whose frames all state
+ *   their content size (which then sizes the allocation, as fzstd's would be) and that come mostly from
+ *   compressed blocks (WASM_ONCE_SHARE). Made synchronously: the choice depends on the bytes alone, never
+ *   on loading.
+ * - 'fzstd' for the rest: a lying prefix, runs of one byte, frames that do not state their size, outputs
+ *   above WASM_ONCE_MAX_OUTPUT.
  */
 export function zstdDecoderFor(frame: Uint8Array, expected: number, checked?: CheckedFrames): 'wasm' | 'wasm-once' | 'fzstd' {
   if (expected > frame.length * MAX_ZSTD_RATIO || !wasmApi()) return 'fzstd';
@@ -290,7 +300,8 @@ export function zstdDecoderFor(frame: Uint8Array, expected: number, checked?: Ch
     }
     const { frames, known } = found;
     const stated = statedSize(frames);
-    return stated !== undefined && stated - known >= stated * WASM_ONCE_SHARE && compiledZstd() ? 'wasm-once' : 'fzstd';
+    const once = stated !== undefined && stated <= WASM_ONCE_MAX_OUTPUT && stated - known >= stated * WASM_ONCE_SHARE;
+    return once && compiledZstd() ? 'wasm-once' : 'fzstd';
   }
   if (!wasmZstd) {
     void loadZstdDecoder();

@@ -98,6 +98,9 @@ test.each([0, 100, 5000, 40_000])("a decoded ZSTD buffer of %i bytes is memory o
   expect(zstdDecoderFor(Buffer.alloc(16 * MiB + 1), MiB)).toBe('fzstd');
 });
 
+/** One compressed block regenerating 128 KiB of 'a' (literals and one long match; made by libzstd), not the last. */
+const COMPRESSED_BLOCK = Buffer.from('5400001061610100fbff39c002', 'hex');
+
 /** The offset of a frame's 4-byte content size field, for a frame made by zstdCompress of 65,792 bytes to 4 GiB. */
 function contentSizeAt(frame: Buffer): number {
   const descriptor = frame[4]!;
@@ -122,6 +125,17 @@ function contentSizeAt(frame: Buffer): number {
   expect(zstdDecoderFor(half, 18 * MiB)).toBe('wasm-once');
   // Not a ZSTD buffer at all: refused by the check before any decoder.
   expect(zstdDecoderFor(Buffer.alloc(17 * MiB), size)).toBe('fzstd');
+  // Compressed blocks only, stating their size (headers are all the choice reads: nothing is decoded here):
+  // up to 256 MiB an instance of their own, above it fzstd (the instance would hold about twice the memory).
+  const stating = (blocks: number): Buffer => {
+    const head = Buffer.from('28b52ffd805800000000', 'hex'); // a 4-byte content size, window 2 MiB (0x58)
+    head.writeUInt32LE(blocks * BLOCK_MAX, 6);
+    const last = Buffer.from(COMPRESSED_BLOCK);
+    last[0]! |= 1;
+    return Buffer.concat([head, ...Array.from({ length: blocks - 1 }, () => COMPRESSED_BLOCK), last]);
+  };
+  expect(zstdDecoderFor(stating(2048), 2048 * BLOCK_MAX)).toBe('wasm-once');
+  expect(zstdDecoderFor(stating(2049), 2049 * BLOCK_MAX)).toBe('fzstd');
 });
 
 test('a text-like ZSTD buffer above 16 MiB decodes the same before and after loading; wrong content sizes and truncation are refused by both', () => {
@@ -437,9 +451,9 @@ test('more than 1,024 frames in one buffer are refused; 1,024 decode', () => {
 });
 
 test('a frame of compressed blocks stating no content size is stopped once past the declared length (13 KB for 125 MiB, declared 1), before and after loading', () => {
-  // One compressed block regenerating 128 KiB of 'a' (literals and one long match; made by libzstd with
-  // contentSizeFlag 0), repeated: 1,000 of them. Its output is unknown until decoded.
-  const block = Buffer.from('5400001061610100fbff39c002', 'hex');
+  // COMPRESSED_BLOCK (made by libzstd with contentSizeFlag 0), repeated: 1,000 of them. Its output is
+  // unknown until decoded.
+  const block = COMPRESSED_BLOCK;
   const last = Buffer.from(block);
   last[0]! |= 1;
   const frame = Buffer.concat([Buffer.from('28b52ffd0058', 'hex'), ...Array.from({ length: 999 }, () => block), last]);
