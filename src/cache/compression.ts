@@ -298,8 +298,7 @@ export function zstdDecoderFor(frame: Uint8Array, expected: number, checked?: Ch
     } catch {
       return 'fzstd'; // refused by the check: no decoder will see it
     }
-    const { frames, known } = found;
-    const stated = statedSize(frames);
+    const { stated, known } = found;
     const once = stated !== undefined && stated <= WASM_ONCE_MAX_OUTPUT && stated - known >= stated * WASM_ONCE_SHARE;
     return once && compiledZstd() ? 'wasm-once' : 'fzstd';
   }
@@ -308,16 +307,6 @@ export function zstdDecoderFor(frame: Uint8Array, expected: number, checked?: Ch
     return 'fzstd';
   }
   return 'wasm';
-}
-
-/** What all the frames' headers say they hold together, or undefined when one does not say. */
-function statedSize(frames: ZstdFrame[]): number | undefined {
-  let total = 0;
-  for (const frame of frames) {
-    if (frame.contentSize < 0) return undefined;
-    total += frame.contentSize;
-  }
-  return total;
 }
 
 /** WebAssembly's trap error, read when needed: under `node --jitless` there is no WebAssembly. */
@@ -385,7 +374,9 @@ const ZSTD_MAGIC = 0xfd2fb528;
 function checkZstdFrames(buf: Uint8Array, expected: number): CheckedFrames {
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const frames: ZstdFrame[] = [];
+  /** The content sizes the frames state, added up; whether every frame states one. */
   let total = 0;
+  let allStated = true;
   /** Bytes the raw and RLE blocks of all frames regenerate: known exactly from their headers. */
   let known = 0;
   let at = 0;
@@ -436,7 +427,7 @@ function checkZstdFrames(buf: Uint8Array, expected: number): CheckedFrames {
     if (contentSize !== undefined) {
       total += contentSize;
       if (total > expected) throw new Error(`ZSTD frame header says ${contentSize} bytes, more than the ${expected} declared`);
-    }
+    } else allStated = false;
     // A single-segment frame's window is its content (RFC 8878 §3.1.1.1.2).
     if (single) window = contentSize!;
     // Block_Maximum_Size (§3.1.1.2.3): what keeps a block's output, and so MAX_ZSTD_RATIO, bounded. fzstd
@@ -462,12 +453,14 @@ function checkZstdFrames(buf: Uint8Array, expected: number): CheckedFrames {
     if (known > expected) throw new Error(`ZSTD buffer holds more than the ${expected} declared`);
     frames.push({ start, end: at, contentSize: contentSize ?? -1, checksum: checksum === 1 });
   }
-  return { frames, known };
+  return { frames, known, stated: allStated ? total : undefined };
 }
 
 /** What checkZstdFrames found in a ZSTD buffer. */
 export interface CheckedFrames {
   frames: ZstdFrame[];
+  /** What all the frames' headers say they hold together; undefined when one does not say. */
+  stated: number | undefined;
   /** Bytes the raw and RLE blocks of all frames regenerate (known from their headers; the rest comes from compressed blocks). */
   known: number;
 }
@@ -571,7 +564,7 @@ function decode(type: CompressionType, frame: Uint8Array, expected: number): Uin
     } else if (decoder === 'wasm-once') {
       // Sized by what the frames state (libzstd refuses a frame holding another length), not by the prefix.
       const once = instantiateZstd(compiledZstd()!);
-      const out = once && wasmDecompress(once, frame, statedSize(checked.frames)!);
+      const out = once && wasmDecompress(once, frame, checked.stated!);
       if (out) return out;
     }
     // No buffer sized by the declared length: the 8-byte prefix is the sender's word, and a hostile
