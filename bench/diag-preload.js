@@ -1,7 +1,9 @@
 // Loaded into `flmrun-js serve` and its session process by the steady-state benchmark (NODE_OPTIONS=--require=…),
 // and, because workers inherit execArgv, into their worker threads too: every second each thread
 // appends its event-loop delay (perf_hooks.monitorEventLoopDelay, ms) and the process RSS to
-// $FLMRUN_BENCH_DIAG_FILE as one JSON line. Nothing in src/ knows about it.
+// $FLMRUN_BENCH_DIAG_FILE as one JSON line; main threads add their V8 heap (`heap`: process.memoryUsage(), and
+// `spaces`: each heap space's used / physical MiB, where section 6 saw the young generation grow). Nothing in src/
+// knows about it.
 const file = process.env.FLMRUN_BENCH_DIAG_FILE;
 if (file) {
   const fs = require('node:fs');
@@ -21,6 +23,11 @@ if (file) {
   const ms = (ns) => Math.max(0, Math.round(ns / 1e3) / 1e3 - RESOLUTION_MS);
   setInterval(() => {
     const line = { thread, pid: process.pid, tid: threadId, t: Date.now(), p50: ms(h.percentile(50)), p99: ms(h.percentile(99)), max: ms(h.max), rss: process.memoryUsage.rss() };
+    if (isMainThread) {
+      line.heap = process.memoryUsage();
+      const mib = (n) => Math.round(n / 2 ** 17) / 8;
+      line.spaces = Object.fromEntries(require('node:v8').getHeapSpaceStatistics().map((x) => [x.space_name, `${mib(x.space_used_size)}/${mib(x.physical_space_size)}`]));
+    }
     fs.appendFileSync(file, `${JSON.stringify(line)}\n`);
     h.reset();
   }, 1000).unref();

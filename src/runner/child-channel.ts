@@ -36,7 +36,7 @@ export function liveSessionChildren(): number {
   return liveChildren;
 }
 
-const YOUNG_GENERATION = '--max-semi-space-size=16';
+const YOUNG_GENERATION = ['--max-semi-space-size=16', '--min-semi-space-size=16'];
 
 /**
  * The child's script: the built one, or, when this module itself runs from
@@ -46,7 +46,10 @@ const YOUNG_GENERATION = '--max-semi-space-size=16';
 function childCommand(heapMb: number | undefined): { script: string; execArgv: string[] } {
   // The young generation capped at Node 20's size: Node 22+'s V8 doubles it, and a session
   // process busy with a steady stream of tasks keeps the committed pages (docs/node24-memory.md).
-  const heap = [YOUNG_GENERATION, ...(heapMb === undefined ? [] : [`--max-old-space-size=${heapMb}`])];
+  // It also starts at that size: left to grow from 1 MiB, V8 doubles it only as survivors add up,
+  // which under small tasks took 50,000 of them, so RSS climbed long after warm-up (docs/benchmarks.md,
+  // section 6). Its pages are touched only as objects are made: a spare session process holds under 1 MiB more.
+  const heap = [...YOUNG_GENERATION, ...(heapMb === undefined ? [] : [`--max-old-space-size=${heapMb}`])];
   if (path.extname(__filename) === '.ts') {
     return { script: path.join(__dirname, 'child-entry.ts'), execArgv: [...heap, '--require', require.resolve('sucrase/register/ts')] };
   }

@@ -94,6 +94,13 @@ describe("the session process's environment", () => {
       expect(await h.run(w, 'envVar', ['GLIBC_TUNABLES'])).toBe('glibc.malloc.hugetlb=1:glibc.malloc.trim_threshold=134217728');
     },
   );
+
+  it('has its young generation at full size from the start: it does not grow while tasks run', async () => {
+    // Left to grow, V8 doubles it from 1 MiB per semi-space over tens of thousands of small tasks, and RSS climbs
+    // long after warm-up; the session process starts at the size (16 MiB) it caps it at (docs/benchmarks.md, section 6).
+    const w = await h.enter({ module: 'hostile' });
+    expect(await h.run(w, 'newSpaceGrowth')).toBe(0);
+  });
 });
 
 describe('leave and cancellation', () => {
