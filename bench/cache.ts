@@ -25,7 +25,7 @@ import net from 'node:net';
 import path from 'node:path';
 import os from 'node:os';
 import { MiB, since, summarize, type Summary } from './stats';
-import { SESSION_GLIBC_TUNABLES } from '../src/runner/child-channel';
+import { SESSION_GLIBC_TUNABLES, YOUNG_GENERATION } from '../src/runner/child-channel';
 import { run, startCache } from './procs';
 
 export interface CacheResult {
@@ -133,7 +133,7 @@ export class ClientProcess {
     dist?: string,
   ): Promise<ClientProcess> {
     // Not this process's execArgv (its TypeScript loader): a session process's (src/runner/child-channel.ts).
-    const child = fork(path.join(__dirname, 'cache-client.js'), [endpoint, transport, ...(dist ? [dist] : [])], { env, execArgv: ['--max-semi-space-size=16'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(path.join(__dirname, 'cache-client.js'), [endpoint, transport, ...(dist ? [dist] : [])], { env, execArgv: [...YOUNG_GENERATION], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     try {
       await new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`the ${transport} client process was not ready within 60 s`)), 60_000);

@@ -36,7 +36,8 @@ export function liveSessionChildren(): number {
   return liveChildren;
 }
 
-const YOUNG_GENERATION = ['--max-semi-space-size=16', '--min-semi-space-size=16'];
+/** V8 flags of every session process (see childCommand); bench/cache.ts gives its client processes the same. */
+export const YOUNG_GENERATION: readonly string[] = ['--max-semi-space-size=16', '--min-semi-space-size=16'];
 
 /**
  * The child's script: the built one, or, when this module itself runs from
