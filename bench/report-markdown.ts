@@ -281,16 +281,29 @@ export function renderMarkdown(r: Results, svgName: string): string {
       '',
     );
     out.push(
-      "What grew in earlier runs of this length (+15 to +19 MiB) was V8's young generation. It starts at 1 MiB per semi-space and doubles " +
-        'only as objects surviving its collections add up, to a cap of 16 MiB. Under small tasks the session process reached that cap near ' +
-        'task 50,000 (its new space went 8 → 14 → 28 MiB, `v8.getHeapSpaceStatistics()` read every second in session 19). The session process ' +
-        'now starts with its young generation at the cap (`--min-semi-space-size=16` beside `--max-semi-space-size=16`); three runs then gave ' +
-        '−5.3, −5.6 and −6.3 MiB where the build before gave +14.9 and +17.8 in the same hour, and settled about 5 MiB higher (229–232 MiB over ' +
-        'the last 20% against 224–226: the new space holds 32–34 MiB of pages instead of 28). A cap of 8 MiB was also flat and settled at 214–216 MiB, ' +
-        'at the same CPU per small task, but would halve the young generation for all user code, so 16 stays. The serve process still grows its own: its V8 flags are ' +
-        "its command's (`NODE_OPTIONS`), and it reached its size by 30–40% of these runs. What still rises from 20% to about 50% of a run, and " +
-        'falls after, is old generations filling up to their first large mark-compact: in the session process 10 → 25 MiB of old space used, ' +
-        'then 8–11 MiB to the end; in serve 17 → 27, then 12–16.',
+      "What grew in earlier runs of this length (+15 to +19 MiB on Node 20) was the session process's young generation. V8 starts it at " +
+        "1 MiB per semi-space, and Node 20's V8 doubles it only as objects surviving its collections add up, up to the 16 MiB cap the " +
+        'session process had: under small tasks it reached the cap near task 50,000 (new space 8 → 14 → 28 MiB of pages, ' +
+        '`v8.getHeapSpaceStatistics()` read every second by bench/diag-preload.js, session 19). The session process now has it at one ' +
+        'fixed size, 8 MiB per semi-space (`--min-semi-space-size=8 --max-semi-space-size=8`). Runs of `npm run bench -- --only steady ' +
+        "--no-doc` in the same hours, each Node line from the registry (growth; the session process's RSS at the end of the run):",
+      '',
+      table(
+        ['Node', "V8's sizing, cap 16 (before)", 'fixed at 16', 'fixed at 8 (now)'],
+        [
+          ['20', '+14.9, +17.8 MiB; 103 MiB', '−3.4 to −6.3 MiB (five runs); 108–109 MiB', '−5.5, −4.2 MiB; 94 MiB'],
+          ['24', '+14.8, −3.5 MiB; 98–118 MiB', '+10.3 MiB; 138 MiB', '+4.9 MiB; 112 MiB'],
+          ['22', '+41.6 MiB; 96 MiB', 'not run', '+24.9 MiB; 98 MiB'],
+        ],
+      ),
+      '',
+      "Node 24's V8 also shrinks the young generation (to 3.5–13 MiB of pages in these runs), so a fixed 16 cost it some 20 MiB. " +
+        'CPU per small task did not differ beyond noise (`bench/task-cpu.ts`, Node 20 and 24), nor did two throwaway allocation-heavy ' +
+        'workloads run with both caps (a JSON parse and map of 200,000 objects; 2,000 concurrent requests holding objects across timers). ' +
+        "On Node 22 the serve process is what grows (81–88 → 145–151 MiB, its old space filling to 39 MiB before its first large " +
+        "mark-compact); its V8 flags are its command's (`NODE_OPTIONS`). What still rises from 20% to about 50% of a Node 20 run, and " +
+        'falls after, is old generations filling up to their first large mark-compact: in the session process 10 → 25 MiB of old space ' +
+        'used, then 8–11 MiB to the end; in serve 17 → 27, then 12–16.',
       '',
     );
     if (s.tasks < 400_000) {

@@ -37,7 +37,7 @@ export function liveSessionChildren(): number {
 }
 
 /** V8 flags of every session process (see childCommand); bench/cache.ts gives its client processes the same. */
-export const YOUNG_GENERATION: readonly string[] = ['--max-semi-space-size=16', '--min-semi-space-size=16'];
+export const YOUNG_GENERATION: readonly string[] = ['--max-semi-space-size=8', '--min-semi-space-size=8'];
 
 /**
  * The child's script: the built one, or, when this module itself runs from
@@ -45,11 +45,13 @@ export const YOUNG_GENERATION: readonly string[] = ['--max-semi-space-size=16', 
  * sucrase's require hook, so that tests never run a stale build.
  */
 function childCommand(heapMb: number | undefined): { script: string; execArgv: string[] } {
-  // The young generation capped at Node 20's size: Node 22+'s V8 doubles it, and a session
-  // process busy with a steady stream of tasks keeps the committed pages (docs/node24-memory.md).
-  // It also starts at that size: left to grow from 1 MiB, V8 doubles it only as survivors add up,
-  // which under small tasks took 50,000 of them, so RSS climbed long after warm-up (docs/benchmarks.md,
-  // section 6). Its pages are touched only as objects are made: a spare session process holds under 1 MiB more.
+  // The young generation at one fixed size, 8 MiB per semi-space. Left to V8, it starts at 1 MiB and is
+  // resized as collections go: Node 20's V8 only grows it, to 16 MiB, which under small tasks took some
+  // 50,000 of them, so RSS climbed long after warm-up; Node 22+'s grows it to 32 or 64 MiB and keeps the
+  // pages of a busy process (docs/node24-memory.md). Fixed at 8, RSS is flat from the first thousands of
+  // tasks on every line, at the same CPU per task; 16 cost Node 24 some 20 MiB more per busy session
+  // process (docs/benchmarks.md, section 6). Its pages are touched only as objects are made: a spare
+  // session process holds about 2 MiB more than with V8's start (VmRSS, median of five starts).
   const heap = [...YOUNG_GENERATION, ...(heapMb === undefined ? [] : [`--max-old-space-size=${heapMb}`])];
   if (path.extname(__filename) === '.ts') {
     return { script: path.join(__dirname, 'child-entry.ts'), execArgv: [...heap, '--require', require.resolve('sucrase/register/ts')] };

@@ -96,8 +96,8 @@ describe("the session process's environment", () => {
   );
 
   it('has its young generation at full size from the start: it does not grow while tasks run', async () => {
-    // Left to grow, V8 doubles it from 1 MiB per semi-space over tens of thousands of small tasks, and RSS climbs
-    // long after warm-up; the session process starts at the size (16 MiB) it caps it at (docs/benchmarks.md, section 6).
+    // Left to V8, it grows from 1 MiB per semi-space over tens of thousands of small tasks, and RSS climbs long after
+    // warm-up; the session process has it at one fixed size (docs/benchmarks.md, section 6).
     const w = await h.enter({ module: 'hostile' });
     expect(await h.run(w, 'newSpaceGrowth')).toBe(0);
   });
