@@ -234,15 +234,16 @@ export function loadZstdDecoder(): Promise<void> {
   if (!wasmLoading) {
     const api = wasmApi();
     const factory = !nodeZstd && api ? zstdFactory() : undefined;
-    const bytes = factory && wasmCompiled !== null ? wasmBytes() : undefined;
-    if (!api || !factory || !bytes) return (wasmLoading = Promise.resolve()); // node:zlib decodes, or fzstd (not installed, --jitless)
+    // The .wasm is read only when compiledZstd has not compiled it already.
+    const bytes = factory && wasmCompiled === undefined ? wasmBytes() : undefined;
+    if (!api || !factory || wasmCompiled === null || (!wasmCompiled && !bytes)) return (wasmLoading = Promise.resolve()); // node:zlib decodes, or fzstd (not installed, --jitless)
     wasmLoading = new Promise<void>((done) => {
       const overrides = {
         // The module reports a failed load on stderr itself; the failure is handled here (fzstd decodes).
         printErr: () => undefined,
         // Compiled off the event loop, once (compiledZstd may have done it already), then instantiated.
         instantiateWasm(imports: object, receive: (instance: object, module: object) => void): object {
-          const compiled = wasmCompiled ? Promise.resolve(wasmCompiled) : api.compile(bytes);
+          const compiled = wasmCompiled ? Promise.resolve(wasmCompiled) : bytes ? api.compile(bytes) : Promise.reject(new Error('no .wasm'));
           compiled
             .then((module) => {
               wasmCompiled ??= module;
