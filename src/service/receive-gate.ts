@@ -42,8 +42,24 @@ export interface ReceiveGateOptions {
 
 type Turn = () => void;
 
+/** What the gate tells a call in line (ReceiveGate.enqueue). */
+export interface AdmissionHandlers {
+  start(): void;
+  refuse(message: string): void;
+  timedOut(details: string): void;
+}
+
+/** A call's place in line (ReceiveGate.enqueue). */
+export interface Admission {
+  /** Left the line: done, refused or timed out. */
+  readonly closed: boolean;
+  /** The call's message length, from its prefix: refuses it when that would pass the bound. */
+  announced(length: number): void;
+  done(): void;
+}
+
 /** How long a refused call's stream may stay open for the client to end it, before it is reset. */
-const REFUSED_STREAM_LINGER_MS = 5_000;
+export const REFUSED_STREAM_LINGER_MS = 5_000;
 
 export class ReceiveGate {
   private reading = false;
@@ -87,7 +103,15 @@ export class ReceiveGate {
     return held > 0 && held + length > this.opts.maxBytes ? held : undefined;
   }
 
-  private gated(call: grpc.ServerInterceptingCallInterface, bounded: boolean): grpc.ServerInterceptingCall {
+  /**
+   * A call's place in line, whatever serves it (the interceptor below, or src/service/raw-task.ts on its
+   * HTTP/2 stream). At the call's turn `start` is called: read its body now. `refuse(message)` when its input
+   * would take the held bytes past the bound (at its turn, or once `announced` reports its message length),
+   * `timedOut(details)` when it kept the turn past readTimeoutMs without delivering its request; after
+   * either, the call has left the line. `done` leaves the line or gives the turn back: the whole request
+   * was received, the call was cancelled or answered. Idempotent.
+   */
+  enqueue(bounded: boolean, h: AdmissionHandlers): Admission {
     let done = false;
     let holdsTurn = false;
     let timer: NodeJS.Timeout | undefined;
@@ -109,15 +133,42 @@ export class ReceiveGate {
     const refuse = (held: number): void => {
       if (done) return;
       this.refusedEarly++;
-      const message = `refused before its input was read: ${queueFullReason(held, this.opts.maxBytes)}`;
-      outer.sendMessage({ return_code: ReturnCode.Unavailable, message }, () => outer.sendStatus({ code: grpc.status.OK, details: 'OK' }));
-      // The rest of the body is never read: flow control holds it with the client, which ends its
-      // stream on the reply. One that does not is reset once the reply has long been sent.
-      const stream = httpStream(call);
-      stream?.pause();
-      if (stream) setTimeout(() => resetStream(stream), REFUSED_STREAM_LINGER_MS).unref();
+      h.refuse(`refused before its input was read: ${queueFullReason(held, this.opts.maxBytes)}`);
       finish();
     };
+    waiter = () => {
+      waiter = undefined;
+      if (done) return;
+      // Full already: whatever this call sends is refused, without waiting for its length.
+      const held = this.opts.heldBytes();
+      if (bounded && held > 0 && held >= this.opts.maxBytes) return refuse(held);
+      holdsTurn = true;
+      this.reading = true;
+      timer = setTimeout(() => {
+        this.timedOut++;
+        h.timedOut(`the request was not received within ${this.opts.readTimeoutMs} ms of its turn to be read`);
+        finish();
+      }, this.opts.readTimeoutMs);
+      timer.unref();
+      h.start();
+    };
+    this.waiting.push(waiter);
+    this.next();
+    return {
+      get closed() {
+        return done;
+      },
+      announced: (length) => {
+        if (!bounded) return;
+        const before = this.wouldOverflow(length);
+        if (before !== undefined) refuse(before);
+      },
+      done: finish,
+    };
+  }
+
+  private gated(call: grpc.ServerInterceptingCallInterface, bounded: boolean): grpc.ServerInterceptingCall {
+    let admission: Admission | undefined;
     const outer: grpc.ServerInterceptingCall = new grpc.ServerInterceptingCall(
       call,
       new grpc.ResponderBuilder()
@@ -125,48 +176,38 @@ export class ReceiveGate {
           next(
             new grpc.ServerListenerBuilder()
               .withOnReceiveMetadata((metadata, pass) => {
-                waiter = () => {
-                  waiter = undefined;
-                  if (done) return;
-                  // Full already: whatever this call sends is refused, without waiting for its length.
-                  const held = this.opts.heldBytes();
-                  if (bounded && held > 0 && held >= this.opts.maxBytes) return refuse(held);
-                  holdsTurn = true;
-                  this.reading = true;
-                  timer = setTimeout(() => {
-                    this.timedOut++;
-                    outer.sendStatus({
-                      code: grpc.status.DEADLINE_EXCEEDED,
-                      details: `the request was not received within ${this.opts.readTimeoutMs} ms of its turn to be read`,
-                    });
-                  }, this.opts.readTimeoutMs);
-                  timer.unref();
-                  if (bounded) {
-                    peekMessageLength(call, (length) => {
-                      const before = this.wouldOverflow(length);
-                      if (before !== undefined) refuse(before);
-                    });
-                  }
-                  pass(metadata);
-                };
-                this.waiting.push(waiter);
-                this.next();
+                admission = this.enqueue(bounded, {
+                  start: () => {
+                    if (bounded) peekMessageLength(call, (length) => admission?.announced(length));
+                    pass(metadata);
+                  },
+                  refuse: (message) => {
+                    outer.sendMessage({ return_code: ReturnCode.Unavailable, message }, () => outer.sendStatus({ code: grpc.status.OK, details: 'OK' }));
+                    // The rest of the body is not kept: held by flow control until the status is out, then read
+                    // and dropped by grpc-js (a gRPC client completes its call once its request is sent). A stream
+                    // the client does not end is reset once the reply has long been sent.
+                    const stream = httpStream(call);
+                    stream?.pause();
+                    if (stream) setTimeout(() => resetStream(stream), REFUSED_STREAM_LINGER_MS).unref();
+                  },
+                  timedOut: (details) => outer.sendStatus({ code: grpc.status.DEADLINE_EXCEEDED, details }),
+                });
               })
               .withOnReceiveMessage((message, pass) => {
-                if (!done) pass(message);
+                if (!admission?.closed) pass(message);
               })
               // The handler has the whole request once the client half-closes: the next body may be read.
               .withOnReceiveHalfClose((pass) => {
-                if (done) return;
+                if (!admission || admission.closed) return;
                 pass();
-                finish();
+                admission.done();
               })
-              .withOnCancel(finish)
+              .withOnCancel(() => admission?.done())
               .build(),
           ),
         )
         .withSendStatus((status, pass) => {
-          finish();
+          admission?.done();
           pass(status);
         })
         .build(),

@@ -14,6 +14,7 @@ import { SessionSupervisor } from '../runner/supervisor';
 import { SpareProcess } from '../runner/spare-process';
 import { InstanceService } from './instance-service';
 import { ReceiveGate } from './receive-gate';
+import { serveTasksOnStreams } from './raw-task';
 import { instanceProtos } from './protos';
 import { bindTcp, bindUnixSocket, type UnixListener } from './listeners';
 import { parseHostPort } from '../options/values';
@@ -106,7 +107,13 @@ export async function startInstance(opts: ServeOptions, logger: Logger): Promise
   });
   const server = new grpc.Server({ ...SERVER_CHANNEL_OPTIONS, interceptors: [gate.interceptor()] });
   const handlers = service.handlers();
-  for (const def of instanceProtos().services) server.addService(def, handlers as unknown as grpc.UntypedServiceImplementation);
+  const services = instanceProtos().services;
+  for (const def of services) server.addService(def, handlers as unknown as grpc.UntypedServiceImplementation);
+  // Tasks on their HTTP/2 streams directly (raw-task.ts), unless told to leave them to grpc-js.
+  if (process.env.FLMRUN_TASK_TRANSPORT !== 'grpc-js') {
+    const tasks = new Map(services.map((def) => [def.OnTaskInvoke!.path, def.OnTaskInvoke as grpc.MethodDefinition<unknown, unknown>]));
+    serveTasksOnStreams(server, tasks, handlers.OnTaskInvoke, gate);
+  }
   const health = new HealthImplementation({ '': 'SERVING', [INSTANCE_SERVICE]: 'SERVING' });
   health.addToServer(server);
 

@@ -27,6 +27,7 @@ import { decodeReceived, type ReceivedFlightData } from './received-parts';
 import { FramedMessage } from './shared-answers';
 import type { PutBudget } from './put-budget';
 import { boundedText, type ServiceStatus } from './status';
+import { countOpenStream, grpcTimeoutMs, hookStreamHandlers, plainGrpcRequest, type StreamHandler } from '../../util/grpc-streams';
 
 const SERVICE = '/arrow.flight.protocol.FlightService/';
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
@@ -56,15 +57,6 @@ function decodeTicket(m: Buffer): Buffer {
   } catch (err) {
     throw new CallError(grpc.status.INTERNAL, err instanceof Error ? err.message : String(err));
   }
-}
-
-/** grpc-timeout (PROTOCOL-HTTP2: up to 8 digits and a unit) in milliseconds; undefined when absent or malformed. */
-function timeoutMs(value: string | string[] | undefined): number | undefined {
-  if (typeof value !== 'string') return undefined;
-  const m = /^(\d{1,8})([HMSmun])$/.exec(value);
-  if (!m) return undefined;
-  const scale = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 1e-3, n: 1e-6 }[m[2] as 'H'];
-  return Number(m[1]) * scale;
 }
 
 /**
@@ -97,7 +89,7 @@ export class RawCall extends EventEmitter {
     });
     stream.on('aborted', () => this.markCancelled());
     stream.on('error', () => this.markCancelled());
-    const ms = timeoutMs(headers['grpc-timeout']);
+    const ms = grpcTimeoutMs(headers['grpc-timeout']);
     if (ms !== undefined) {
       this.deadline = setTimeout(() => {
         this.fail(grpc.status.DEADLINE_EXCEEDED, 'Deadline exceeded');
@@ -338,16 +330,8 @@ function rawMethodOf(headers: http2.IncomingHttpHeaders): RawMethod | undefined 
   if (typeof path !== 'string' || !path.startsWith(SERVICE)) return undefined;
   const method = path.slice(SERVICE.length);
   if (method !== 'DoGet' && method !== 'DoPut') return undefined;
-  if (headers[':method'] !== 'POST') return undefined;
-  const type = headers['content-type'];
-  if (type !== 'application/grpc' && type !== 'application/grpc+proto') return undefined;
-  // A compressed request is grpc-js's to decode.
-  const encoding = headers['grpc-encoding'];
-  if (encoding !== undefined && encoding !== 'identity') return undefined;
-  return method;
+  return plainGrpcRequest(headers) ? method : undefined;
 }
-
-type StreamHandler = (this: unknown, extraInterceptors: unknown, stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => void;
 
 /**
  * Makes `server` hand DoGet and DoPut streams to `serve` (before it binds).
@@ -365,7 +349,6 @@ export function takeStreams(
   serve: (method: RawMethod, stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => void,
   otherMaxMessage: number,
 ): boolean {
-  const target = server as unknown as { _streamHandler?: unknown; _channelzHandler?: unknown; onStreamOpened?: unknown };
   // The server's options with a lower receive limit, made once per limit (and again should grpc-js replace its options object).
   const lowered = new Map<number, { from: object; options: grpc.ChannelOptions }>();
   const withLimit = (options: object, limit: number): grpc.ChannelOptions => {
@@ -376,10 +359,8 @@ export function takeStreams(
     }
     return made.options;
   };
-  const wrap = (original: unknown): StreamHandler | undefined => {
-    if (typeof original !== 'function') return undefined;
-    const grpcHandler = original as StreamHandler;
-    return function (this: unknown, extraInterceptors, stream, headers) {
+  return hookStreamHandlers(server, (grpcHandler: StreamHandler): StreamHandler =>
+    function (this: unknown, extraInterceptors, stream, headers) {
       const method = rawMethodOf(headers);
       if (!method) {
         const self = this as { options?: unknown };
@@ -396,15 +377,8 @@ export function takeStreams(
         }
       }
       // grpc-js counts a session's open streams for its idle timeout; it must count these too.
-      const opened = (this as { onStreamOpened?: unknown }).onStreamOpened;
-      if (typeof opened === 'function') (opened as (s: http2.ServerHttp2Stream) => void).call(this, stream);
+      countOpenStream(this, stream);
       serve(method, stream, headers);
-    };
-  };
-  const stream = wrap(target._streamHandler);
-  const channelz = wrap(target._channelzHandler);
-  if (!stream || !channelz) return false;
-  target._streamHandler = stream;
-  target._channelzHandler = channelz;
-  return true;
+    },
+  );
 }
