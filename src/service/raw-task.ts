@@ -165,7 +165,12 @@ function serveTask(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpH
       return status(grpc.status.INTERNAL, 'Error deserializing request');
     }
     call = new RawTaskCall(request, deadline);
-    handler(call as unknown as Parameters<TaskHandler>[0], reply as Parameters<TaskHandler>[1]);
+    try {
+      handler(call as unknown as Parameters<TaskHandler>[0], reply as Parameters<TaskHandler>[1]);
+    } catch (err) {
+      // Not reached by user-caused errors (the handler answers them); a bug answers instead of ending serve.
+      status(grpc.status.INTERNAL, err instanceof Error ? err.message : String(err));
+    }
   };
 
   const timeoutMs = grpcTimeoutMs(headers['grpc-timeout']);
