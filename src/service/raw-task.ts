@@ -18,18 +18,24 @@ import http2 from 'node:http2';
 import { EventEmitter } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
 import { ReturnCode } from '../errors';
-import { countOpenStream, grpcTimeoutMs, hookStreamHandlers, plainGrpcRequest, type StreamHandler } from '../util/grpc-streams';
+import {
+  countOpenStream,
+  END_STREAM,
+  grpcMessage,
+  grpcTimeoutMs,
+  hookStreamHandlers,
+  OK_TRAILERS,
+  plainGrpcRequest,
+  RESPONSE_HEADERS,
+  WAIT_FOR_TRAILERS,
+  type StreamHandler,
+} from '../util/grpc-streams';
 import type { InstanceHandlers } from './protos';
 import type { TaskResult as TaskResultIn } from '../generated/flame/flame/v1/TaskResult';
 import { REFUSED_STREAM_LINGER_MS, type ReceiveGate } from './receive-gate';
 
 type TaskHandler = InstanceHandlers['OnTaskInvoke'];
 
-const RESPONSE_HEADERS: http2.OutgoingHttpHeaders = Object.freeze({ ':status': 200, 'content-type': 'application/grpc' });
-/** No `date` header: gRPC has no use for it (src/cache/server/raw-call.ts measured what it costs). */
-const WAIT_FOR_TRAILERS = Object.freeze({ waitForTrailers: true, sendDate: false }) as http2.ServerStreamResponseOptions;
-const END_STREAM = Object.freeze({ endStream: true, sendDate: false }) as http2.ServerStreamResponseOptions;
-const OK_TRAILERS: http2.OutgoingHttpHeaders = Object.freeze({ 'grpc-status': String(grpc.status.OK) });
 const PREFIX = 5;
 const drop = (): void => undefined;
 
@@ -86,7 +92,7 @@ function serveTask(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpH
     answered = true;
     clearTimeout(deadlineTimer);
     if (stream.destroyed || stream.closed) return;
-    stream.respond({ ...RESPONSE_HEADERS, 'grpc-status': String(code), 'grpc-message': encodeURI(details) }, END_STREAM);
+    stream.respond({ ...RESPONSE_HEADERS, 'grpc-status': String(code), 'grpc-message': grpcMessage(details) }, END_STREAM);
   };
   /**
    * After an answer sent before the request was read whole: the rest is read and dropped, as grpc-js does

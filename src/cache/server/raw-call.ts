@@ -27,21 +27,21 @@ import { decodeReceived, type ReceivedFlightData } from './received-parts';
 import { FramedMessage } from './shared-answers';
 import type { PutBudget } from './put-budget';
 import { boundedText, type ServiceStatus } from './status';
-import { countOpenStream, grpcTimeoutMs, hookStreamHandlers, plainGrpcRequest, type StreamHandler } from '../../util/grpc-streams';
+import {
+  countOpenStream,
+  END_STREAM,
+  grpcMessage,
+  grpcTimeoutMs,
+  hookStreamHandlers,
+  OK_TRAILERS,
+  plainGrpcRequest,
+  RESPONSE_HEADERS,
+  WAIT_FOR_TRAILERS,
+  type StreamHandler,
+} from '../../util/grpc-streams';
 
 const SERVICE = '/arrow.flight.protocol.FlightService/';
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 type RawMethod = 'DoGet' | 'DoPut';
-const RESPONSE_HEADERS: http2.OutgoingHttpHeaders = Object.freeze({ ':status': 200, 'content-type': 'application/grpc' });
-/**
- * node:http2 adds a `date` header to every response unless told not to (`sendDate`, an option its respond()
- * reads though its documentation does not list it; a Node that ignored it would send the date, as before).
- * gRPC has no use for it, and making and encoding it was a measurable part of a small call: without it a bare
- * node:http2 server answered pyarrow's 16-byte puts and gets 8-12% sooner (p50, bench/cache-floor-server.js).
- */
-const WAIT_FOR_TRAILERS = Object.freeze({ waitForTrailers: true, sendDate: false }) as http2.ServerStreamResponseOptions;
-const END_STREAM = Object.freeze({ endStream: true, sendDate: false }) as http2.ServerStreamResponseOptions;
-const OK_TRAILERS: http2.OutgoingHttpHeaders = Object.freeze({ 'grpc-status': String(grpc.status.OK) });
 /**
  * A DoGet's request is one Ticket: a key (components of at most 200 bytes) and a version. Far more than any
  * ticket needs, and it keeps what a DoGet can make the server gather small.
@@ -193,8 +193,7 @@ export class RawCall extends EventEmitter {
     const stream = this.stream;
     if (stream.destroyed || stream.closed) return;
     const trailers: http2.OutgoingHttpHeaders = code === grpc.status.OK && !details ? OK_TRAILERS : { 'grpc-status': String(code) };
-    // As grpc-js sends it (encodeURI; clients decode percent-escapes), lone surrogates made valid first.
-    if (details) trailers['grpc-message'] = encodeURI(boundedText(details).replace(LONE_SURROGATE, '\ufffd'));
+    if (details) trailers['grpc-message'] = grpcMessage(boundedText(details));
     if (!this.responded) {
       // Nothing sent yet: the status alone, in the response headers ("trailers-only").
       this.responded = true;
