@@ -11,7 +11,8 @@
  * - the deadline (`grpc-timeout`): when it passes before the answer, the call ends with DEADLINE_EXCEEDED
  *   and the handler sees it cancelled; a stream closed or reset before the answer is cancelled too;
  * - one message per request, uncompressed, decoded with the service's own deserializer; anything else ends
- *   the call with INTERNAL and a reason, and the instance serves on;
+ *   the call with INTERNAL and a reason, and the instance serves on (bytes past the one message are answered
+ *   when they arrive and dropped, as grpc-js answers a second message, so nothing beyond it is held);
  * - the answer: HEADERS, the one message, and the status in the trailers; an error as a trailers-only answer.
  */
 import http2 from 'node:http2';
@@ -85,6 +86,8 @@ function serveTask(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpH
   const chunks: Buffer[] = [];
   let size = 0;
   let prefixRead = false;
+  /** Where the request's one message ends in its body, once its prefix is read. */
+  let messageEnd = Infinity;
 
   /** Ends the call with `code` and no message (a trailers-only answer), unless it was answered. */
   const status = (code: grpc.status, details: string): void => {
@@ -138,7 +141,16 @@ function serveTask(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpH
     if (!prefixRead && size >= PREFIX) {
       prefixRead = true;
       const head = chunks.length === 1 ? chunk : Buffer.concat(chunks, size);
-      admission.announced(head.readUInt32BE(1));
+      messageEnd = PREFIX + head.readUInt32BE(1);
+      admission.announced(messageEnd - PREFIX);
+    }
+    // Bytes past the one message are not held until the client ends: answered now, the rest dropped (grpc-js
+    // answers a unary call's second message when it arrives).
+    if (size > messageEnd && !answered) {
+      chunks.length = 0;
+      stopReading();
+      status(grpc.status.INTERNAL, 'the request holds more than one message');
+      admission.done();
     }
   };
   const onEnd = (): void => {
@@ -158,11 +170,9 @@ function serveTask(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpH
         ? 'the request holds no message'
         : body[0] !== 0
           ? 'the request message is marked compressed, but the call names no grpc-encoding'
-          : PREFIX + body.readUInt32BE(1) !== body.length
-            ? PREFIX + body.readUInt32BE(1) > body.length
-              ? 'the request ended inside its message'
-              : 'the request holds more than one message'
-            : undefined;
+          : body.length < messageEnd
+            ? 'the request ended inside its message'
+            : undefined; // more than one message was answered as it came (onData)
     if (problem) return status(grpc.status.INTERNAL, problem);
     let request: unknown;
     try {

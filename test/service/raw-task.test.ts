@@ -103,6 +103,27 @@ describe('tasks on their HTTP/2 streams', () => {
     expect(await t.valueOf(await t.client.invoke({ task_id: 'r6', session_id: 's', input: t.request('sum', [2, 2]) }))).toBe(4);
   });
 
+  it('answers bytes past the one message as they come, not when the client ends (nothing more is held)', async () => {
+    const session = http2.connect('http://localhost', { createConnection: () => net.connect(t.socketPath) });
+    session.on('error', () => undefined);
+    try {
+      const stream = session.request({ ':method': 'POST', ':path': TASK_PATH, 'content-type': 'application/grpc', te: 'trailers' });
+      stream.on('error', () => undefined);
+      const answer = new Promise<http2.IncomingHttpHeaders>((resolve) => stream.once('response', resolve));
+      // One whole message and the start of a second; the client never ends its request.
+      stream.write(Buffer.concat([framed(task('r7', [1, 1])), framed(Buffer.alloc(1 << 20)).subarray(0, 64 * 1024)]));
+      const head = await answer;
+      expect(stream.writableEnded).toBe(false);
+      expect([head['grpc-status'], decodeURIComponent(String(head['grpc-message']))]).toEqual([String(grpc.status.INTERNAL), 'the request holds more than one message']);
+      // What the client sends after the answer is read and dropped: its write completes.
+      await new Promise<void>((resolve, reject) => stream.write(Buffer.alloc(256 * 1024), (err) => (err ? reject(err) : resolve())));
+      stream.close();
+    } finally {
+      session.close();
+    }
+    expect(await t.valueOf(await t.client.invoke({ task_id: 'r8', session_id: 's', input: t.request('sum', [3, 4]) }))).toBe(7);
+  });
+
   it('leaves a compressed request to grpc-js, which decodes it', async () => {
     const { InstanceClient } = instanceProtos();
     const gzip = new InstanceClient(`unix://${t.socketPath}`, grpc.credentials.createInsecure(), { 'grpc.default_compression_algorithm': 2 });
