@@ -63,11 +63,19 @@ export function plainGrpcRequest(headers: http2.IncomingHttpHeaders): boolean {
   return encoding === undefined || encoding === 'identity';
 }
 
-/** grpc-timeout (PROTOCOL-HTTP2: up to 8 digits and a unit) in milliseconds; undefined when absent or malformed. */
+/** The longest delay a Node timer holds; a longer one fires after 1 ms (with a TimeoutOverflowWarning). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * grpc-timeout (PROTOCOL-HTTP2: up to 8 digits and a unit) in milliseconds; undefined when absent or malformed,
+ * and when longer than a timer can hold (24.8 days; "99999999H" is valid): no deadline within a process's reach,
+ * where a timer would fire at once (grpc-js's own server truncates such a timeout to 32 bits).
+ */
 export function grpcTimeoutMs(value: string | string[] | undefined): number | undefined {
   if (typeof value !== 'string') return undefined;
   const m = /^(\d{1,8})([HMSmun])$/.exec(value);
   if (!m) return undefined;
   const scale = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 1e-3, n: 1e-6 }[m[2] as 'H'];
-  return Number(m[1]) * scale;
+  const ms = Number(m[1]) * scale;
+  return ms > MAX_TIMER_MS ? undefined : ms;
 }

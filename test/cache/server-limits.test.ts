@@ -216,6 +216,21 @@ describe('bytes of messages still arriving count too', () => {
     }
   });
 
+  test('a put whose deadline lies further than a timer holds (grpc-timeout 99999999H) is served as one without', async () => {
+    const { server, endpoint } = await startServer();
+    const { session, stream, status } = rawFlightCall(endpoint, 'DoPut', { 'grpc-timeout': '99999999H' });
+    try {
+      stream.write(grpcMessage(encodeFlightData({ flight_descriptor: path1('app/far'), data_header: PUT_SCHEMA_HEADER })));
+      // The call stays open a while (a timer that overflowed would fire after 1 ms, within it).
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      stream.end(grpcMessage(encodeFlightData(chunk(1024, 1))));
+      expect(await status).toBe(String(grpc.status.OK));
+    } finally {
+      session.destroy();
+      await server.close();
+    }
+  });
+
   test('a put past its deadline in the middle of a message releases all it held at once, the client still connected', async () => {
     const { server, endpoint } = await startServer({ maxMemoryBytes: 8 * MiB, idleTimeoutMs: 600_000 });
     const { session, stream, status } = rawFlightCall(endpoint, 'DoPut', { 'grpc-timeout': '500m' });

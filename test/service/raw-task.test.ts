@@ -26,8 +26,8 @@ async function entered(env?: string): Promise<TestInstance> {
   }
 }
 
-/** One OnTaskInvoke whose body is `body` as sent (framing and all); the status and the answer's TaskResult. */
-function rawTask(socket: string, body: Buffer, headers: http2.OutgoingHttpHeaders = {}): Promise<{ status: string; details?: string; result?: TaskResult }> {
+/** One OnTaskInvoke whose body is `body` as sent (framing and all), after `delayMs`; the status and the answer's TaskResult. */
+function rawTask(socket: string, body: Buffer, headers: http2.OutgoingHttpHeaders = {}, delayMs = 0): Promise<{ status: string; details?: string; result?: TaskResult }> {
   const session = http2.connect('http://localhost', { createConnection: () => net.connect(socket) });
   session.on('error', () => undefined);
   const stream = session.request({ ':method': 'POST', ':path': TASK_PATH, 'content-type': 'application/grpc', te: 'trailers', ...headers });
@@ -48,7 +48,8 @@ function rawTask(socket: string, body: Buffer, headers: http2.OutgoingHttpHeader
       session.close();
       resolve({ status, details, result: all.length >= 5 ? (def.responseDeserialize(all.subarray(5)) as TaskResult) : undefined });
     });
-    stream.end(body);
+    if (delayMs) setTimeout(() => stream.end(body), delayMs);
+    else stream.end(body);
   });
 }
 
@@ -135,6 +136,13 @@ describe('tasks on their HTTP/2 streams', () => {
     } finally {
       gzip.close();
     }
+  });
+
+  it('serves a call whose deadline lies further than a timer holds (grpc-timeout 99999999H) as one without', async () => {
+    // The request comes 50 ms after its headers (a timer that overflowed would fire after 1 ms, before it).
+    const res = await rawTask(t.socketPath, framed(task('d0', [2, 5])), { 'grpc-timeout': '99999999H' }, 50);
+    expect(res.status).toBe('0');
+    expect(await t.valueOf(res.result!)).toBe(7);
   });
 
   it('ends a call whose deadline passes with DEADLINE_EXCEEDED, and serves on', async () => {
