@@ -13,6 +13,7 @@
  */
 import type http2 from 'node:http2';
 import type * as grpc from '@grpc/grpc-js';
+import { MAX_TIMER_MS } from '../options/values';
 
 export const RESPONSE_HEADERS: http2.OutgoingHttpHeaders = Object.freeze({ ':status': 200, 'content-type': 'application/grpc' });
 /**
@@ -62,9 +63,6 @@ export function plainGrpcRequest(headers: http2.IncomingHttpHeaders): boolean {
   const encoding = headers['grpc-encoding'];
   return encoding === undefined || encoding === 'identity';
 }
-
-/** The longest delay a Node timer holds; a longer one fires after 1 ms (with a TimeoutOverflowWarning). */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * grpc-timeout (PROTOCOL-HTTP2: up to 8 digits and a unit) in milliseconds; undefined when absent or malformed,
