@@ -85,8 +85,7 @@ function serveTask(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpH
   let deadlineTimer: NodeJS.Timeout | undefined;
   const chunks: Buffer[] = [];
   let size = 0;
-  let prefixRead = false;
-  /** Where the request's one message ends in its body, once its prefix is read. */
+  /** Where the request's one message ends in its body, once its prefix is read (Infinity until then). */
   let messageEnd = Infinity;
 
   /** Ends the call with `code` and no message (a trailers-only answer), unless it was answered. */
@@ -138,8 +137,7 @@ function serveTask(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpH
   const onData = (chunk: Buffer): void => {
     chunks.push(chunk);
     size += chunk.length;
-    if (!prefixRead && size >= PREFIX) {
-      prefixRead = true;
+    if (messageEnd === Infinity && size >= PREFIX) {
       const head = chunks.length === 1 ? chunk : Buffer.concat(chunks, size);
       messageEnd = PREFIX + head.readUInt32BE(1);
       admission.announced(messageEnd - PREFIX);
