@@ -6,13 +6,20 @@
  * carried as files of the package (`plain`): the same code either way; and the same
  * dependencies loaded only when called (`lazyDeps`) against the package without the
  * libraries (`bare`): what having dependencies costs an enter, their code aside.
- * Each is entered:
- * - cold: a fresh instance and working directory (for the package with
+ * The two of a pair are measured side by side in each round (the pairs take turns):
+ * - cold: each on a fresh instance and working directory (for the package with
  *   dependencies, npm installs them: offline, from local `file:` specs);
- * - next session: the same process enters again (its tree was removed at the leave
- *   and is extracted again; the dependencies come from the working directory's store);
- * - another process: a second instance on the same working directory, started after
- *   the first one's sessions (the first still lives and holds the store), then a third.
+ * - next session: the instance of the cold enter with dependencies enters both packages
+ *   again, NEXT_SESSIONS times each, taking turns (each tree is extracted again, as it was
+ *   removed at the leave; the dependencies come from the working directory's store);
+ * - another process: 2 x OTHER_PROCESSES more instances on that working directory, one
+ *   after the other, each entering one of the two, taking turns (the first instance still
+ *   lives and holds the store).
+ * Why pairs: when each package had instances of its own (2 next sessions and 2 other
+ * processes per round), the p50 ratio of the dependencies moved by 0.1-0.2 between runs
+ * (next session 1.12-1.18x, another process 1.11-1.21x), while the same two enters taking
+ * turns 20 times on one instance differed by ~1 ms in 21 (1.06x): the spread was between
+ * instances and moments, not in the enters.
  * Before each enter the bench waits SPARE_BOOT_MS, so that the instance's spare session
  * process (src/runner/spare-process.ts, started with serve and after each leave) has
  * booted: the figures are the enter's own work (fetch, extract, dependencies, module
@@ -56,10 +63,15 @@ export interface DepsResult {
   depsColdEnters: number;
   /** The wait before each enter, ms (SPARE_BOOT_MS); absent in results saved before it was recorded (1000 then). */
   waitMs?: number;
+  /** Next sessions and other processes taken in pairs (see above); absent in results saved before, when each package had instances of its own. */
+  paired?: boolean;
 }
 
 /** The wait before each enter (see above): a spare boots in ~0.2-0.4 s on the benchmark machine. */
 const SPARE_BOOT_MS = 1000;
+/** Enters per round and package (see above). */
+const NEXT_SESSIONS = 4;
+const OTHER_PROCESSES = 3;
 const booted = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, SPARE_BOOT_MS));
 
 /** A directory holding an `npm` that appends a line to `logFile` and runs the real npm. */
@@ -83,29 +95,44 @@ export async function benchDeps(cacheEndpoint: string, logLevel: string, quick: 
   const env = { PATH: `${wrapper}${path.delimiter}${process.env.PATH ?? ''}` };
   const samples = (): Record<keyof EnterFigures, number[]> => ({ cold: [], next: [], other: [] });
   const r = { bare: samples(), plain: samples(), withDeps: samples(), lazyDeps: samples() };
-  const kinds = ['bare', 'plain', 'withDeps', 'lazyDeps'] as const;
+  // Each package with dependencies next to the one it is compared with.
+  const pairs = [['bare', 'lazyDeps'], ['plain', 'withDeps']] as const;
   const reps = quick ? 2 : 5;
   for (let i = 0; i < reps; i++) {
-    for (let j = 0; j < kinds.length; j++) {
-      const kind = kinds[(i + j) % kinds.length]!;
-      const url = `file://${urls[kind]}`;
-      const work = fs.mkdtempSync(path.join(base, 'work-'));
+    for (let j = 0; j < pairs.length; j++) {
+      const [plainKind, depsKind] = pairs[(i + j) % pairs.length]!;
+      const url = (kind: keyof typeof urls): string => `file://${urls[kind]}`;
       const started: Proc[] = [];
-      try {
-        const a = await startFlmrun({ cacheEndpoint, workDir: work, name: 'flmrun-js-deps-a', env }, logLevel);
-        started.push(a);
+      const start = async (workDir: string, name: string): Promise<Proc & { socket: string }> => {
+        const p = await startFlmrun({ cacheEndpoint, workDir, name, env }, logLevel);
+        started.push(p);
         await booted();
-        r[kind].cold.push((await enterAndLeave(a.socket, url, a.pid)).wall);
+        return p;
+      };
+      try {
+        // Cold: each package on a fresh instance and working directory, which goes first alternating by round.
+        const work = fs.mkdtempSync(path.join(base, 'work-'));
+        const coldPlain = async (): Promise<void> => {
+          const p = await start(fs.mkdtempSync(path.join(base, 'work-')), 'flmrun-js-deps-cold');
+          r[plainKind].cold.push((await enterAndLeave(p.socket, url(plainKind), p.pid)).wall);
+        };
+        if (i % 2 === 0) await coldPlain();
+        const a = await start(work, 'flmrun-js-deps-a');
+        r[depsKind].cold.push((await enterAndLeave(a.socket, url(depsKind), a.pid)).wall);
         fs.renameSync(depsSource, hidden);
-        for (let k = 0; k < 2; k++) {
-          await booted();
-          r[kind].next.push((await enterAndLeave(a.socket, url, a.pid)).wall);
+        if (i % 2 === 1) await coldPlain();
+        // Next session: the instance of the cold enter with dependencies enters both packages again, taking turns.
+        for (let k = 0; k < NEXT_SESSIONS; k++) {
+          for (const kind of k % 2 === 0 ? [plainKind, depsKind] : [depsKind, plainKind]) {
+            await booted();
+            r[kind].next.push((await enterAndLeave(a.socket, url(kind), a.pid)).wall);
+          }
         }
-        for (const name of ['flmrun-js-deps-b', 'flmrun-js-deps-c']) {
-          const other = await startFlmrun({ cacheEndpoint, workDir: work, name, env }, logLevel);
-          started.push(other);
-          await booted();
-          r[kind].other.push((await enterAndLeave(other.socket, url, other.pid)).wall);
+        // Another process: new instances on the same working directory, each entering one of the two, taking turns.
+        for (let k = 0; k < 2 * OTHER_PROCESSES; k++) {
+          const kind = (k + i) % 2 === 0 ? plainKind : depsKind;
+          const other = await start(work, `flmrun-js-deps-other-${k + 1}`);
+          r[kind].other.push((await enterAndLeave(other.socket, url(kind), other.pid)).wall);
         }
       } finally {
         for (const p of started.reverse()) await p.stop();
@@ -115,7 +142,10 @@ export async function benchDeps(cacheEndpoint: string, logLevel: string, quick: 
   }
   const npmRuns = fs.existsSync(npmLog) ? fs.readFileSync(npmLog, 'utf8').split('\n').filter(Boolean).length : 0;
   const figures = (x: Record<keyof EnterFigures, number[]>): EnterFigures => ({ cold: summarize(x.cold), next: summarize(x.next), other: summarize(x.other) });
-  return { files, bare: figures(r.bare), plain: figures(r.plain), withDeps: figures(r.withDeps), lazyDeps: figures(r.lazyDeps), npmRuns, depsColdEnters: r.withDeps.cold.length + r.lazyDeps.cold.length, waitMs: SPARE_BOOT_MS };
+  return {
+    files, bare: figures(r.bare), plain: figures(r.plain), withDeps: figures(r.withDeps), lazyDeps: figures(r.lazyDeps), npmRuns,
+    depsColdEnters: r.withDeps.cold.length + r.lazyDeps.cold.length, waitMs: SPARE_BOOT_MS, paired: true,
+  };
 }
 
 export function printDeps(d: DepsResult, out: (line: string) => void): void {

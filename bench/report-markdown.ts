@@ -233,12 +233,19 @@ export function renderMarkdown(r: Results, svgName: string): string {
     out.push(
       '### Packages with npm dependencies',
       '',
-      'OnSessionEnter of four small .tgz packages on `flmrun-js serve` as Flame starts it (no `--keep-extracted`: a tree is removed when its last session leaves), ' +
-        `taking turns round by round (${d.bare.cold.n} rounds). Three libraries (${d.files} files in all: modules, index.js and package.json), either carried as files of the package or declared as npm dependencies ` +
+      'OnSessionEnter of four small .tgz packages on `flmrun-js serve` as Flame starts it (no `--keep-extracted`: a tree is removed when its last session leaves). ' +
+        `Three libraries (${d.files} files in all: modules, index.js and package.json), either carried as files of the package or declared as npm dependencies ` +
         '(`file:` specs, so npm installs them offline), loaded by the module at enter; a fourth package declares the same dependencies and loads them only when a method is called, ' +
         'next to the package without the libraries: what the dependencies themselves cost an enter (their key, the lock, the link to the installed tree), their code aside. ' +
-        'Cold: a fresh instance and working directory (npm installs the dependencies). Next session: the same process enters again (the tree is extracted again; the dependencies come from the ' +
-        `working directory's store). Another process: ${d.bare.other.n / d.bare.cold.n} more instances on the same working directory, one after the other, started after the first one's sessions (each round and package: one cold enter, ${d.bare.next.n / d.bare.cold.n} next sessions). Before each enter the bench waits ${f((d.waitMs ?? 1000) / 1000, 1)} s, so that the ` +
+        (d.paired
+          ? `Each package with dependencies is measured side by side with the one it is compared with, in ${d.bare.cold.n} rounds (the two pairs taking turns). ` +
+            'Cold: each of the two on a fresh instance and working directory (npm installs the dependencies). ' +
+            `Next session: the instance of the cold enter with dependencies enters both packages again, ${d.bare.next.n / d.bare.cold.n} times each, taking turns ` +
+            "(each tree is extracted again; the dependencies come from the working directory's store). " +
+            `Another process: ${(d.bare.other.n + d.lazyDeps.other.n) / d.bare.cold.n} more instances on that working directory, one after the other, each entering one of the two, taking turns. `
+          : `The packages take turns round by round (${d.bare.cold.n} rounds). Cold: a fresh instance and working directory (npm installs the dependencies). Next session: the same process enters again (the tree is extracted again; the dependencies come from the ` +
+            `working directory's store). Another process: ${d.bare.other.n / d.bare.cold.n} more instances on the same working directory, one after the other, started after the first one's sessions (each round and package: one cold enter, ${d.bare.next.n / d.bare.cold.n} next sessions). `) +
+        `Before each enter the bench waits ${f((d.waitMs ?? 1000) / 1000, 1)} s, so that the ` +
         "instance's spare session process has booted. After each cold enter the dependencies' sources are moved away, so that npm running again would fail the enter; " +
         `an \`npm\` on the instances' PATH counts its runs: **npm ran ${d.npmRuns} times in ${d.depsColdEnters} cold enters** of the packages with dependencies.`,
       '',
