@@ -1,8 +1,8 @@
 import { HpackDecoder, HpackError, HUFFMAN_CODES, encodeHeaders, huffmanDecode, huffmanEncode } from '../../../src/cache/h2/hpack';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const hpack = require('hpack.js') as {
-  compressor: { create(o: { table: { size: number } }): Oracle };
-  decompressor: { create(o: { table: { size: number } }): Oracle };
+  compressor: { create(o: { table: { maxSize: number } }): Oracle };
+  decompressor: { create(o: { table: { maxSize: number } }): Oracle };
 };
 interface Oracle {
   write(x: unknown): void;
@@ -88,7 +88,7 @@ describe('HPACK decoding: RFC 7541 Appendix C', () => {
 
 describe('HPACK decoding against hpack.js as an oracle', () => {
   it('decodes what hpack.js encodes (indexing, Huffman, never-indexed, size updates) over many blocks', () => {
-    let c = hpack.compressor.create({ table: { size: 4096 } });
+    let c = hpack.compressor.create({ table: { maxSize: 4096 } });
     const d = new HpackDecoder(4096);
     let seed = 7;
     const rand = (n: number): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
@@ -96,7 +96,7 @@ describe('HPACK decoding against hpack.js as an oracle', () => {
       // Every 50 blocks: size updates to 0 (emptying the table) and back, before the first block of a fresh encoder.
       let prefix: Buffer = Buffer.alloc(0);
       if (block % 50 === 49) {
-        c = hpack.compressor.create({ table: { size: 4096 } });
+        c = hpack.compressor.create({ table: { maxSize: 4096 } });
         prefix = hex('20 3fe11f');
       }
       const headers: Array<{ name: string; value: string; huffman: boolean; neverIndex: boolean }> = [];
@@ -126,7 +126,7 @@ describe('HPACK decoding against hpack.js as an oracle', () => {
       ['te', 'trailers'],
       ['grpc-timeout', '30000m'],
     ];
-    const o = hpack.decompressor.create({ table: { size: 4096 } });
+    const o = hpack.decompressor.create({ table: { maxSize: 4096 } });
     o.write(encodeHeaders(headers));
     o.execute();
     const out: Array<[string, string]> = [];
