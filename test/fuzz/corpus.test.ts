@@ -4,9 +4,9 @@
  */
 import fs from 'node:fs';
 import { CORPUS_DIR, corpusOf } from './harness';
-import { EXTERNAL_TARGETS, TARGETS } from './targets';
+import { ASYNC_TARGETS, EXTERNAL_TARGETS, TARGETS } from './targets';
 
-const known = [...Object.keys(TARGETS), ...EXTERNAL_TARGETS];
+const known = [...Object.keys(TARGETS), ...Object.keys(ASYNC_TARGETS), ...EXTERNAL_TARGETS];
 
 it('every corpus directory names a fuzz target', () => {
   const dirs = fs.readdirSync(CORPUS_DIR, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);

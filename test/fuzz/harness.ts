@@ -54,6 +54,9 @@ export function testTimeoutMs(shortRuns: number, msPerInput = 2): number {
 
 export type Outcome = 'accepted' | 'refused';
 
+/** fast-check 4 leaves the property's error out of its report unless asked: a failure must say which rule broke. */
+export const REPORT_ERRORS = { includeErrorInReport: true } as const;
+
 class FuzzFailure extends Error {}
 
 /** What one input cost: process CPU time and wall time, in ms. */
@@ -172,7 +175,7 @@ export async function fuzzAsync(
       stats[outcome]++;
     }),
     // A hung promise fails the run instead of hanging it (the CPU bound is judged per input above).
-    { numRuns: runsFor(shortRuns), seed: SEED, timeout: HANG_GUARD_MS },
+    { numRuns: runsFor(shortRuns), seed: SEED, timeout: HANG_GUARD_MS, ...REPORT_ERRORS },
   );
   return finish(name, fromDetails(details, stats), stats, started);
 }
@@ -199,12 +202,13 @@ const HANG_MS = HANG_GUARD_MS;
 const WORKER_HEAP_MB = 768;
 
 /**
- * Fuzzes a synchronous in-process target (targets.ts) in a worker thread, so that a
- * decoder that loops forever or exhausts the heap is caught (terminated) and its
+ * Fuzzes an in-process target (targets.ts: TARGETS, or ASYNC_TARGETS with a server of their
+ * own) in a worker thread, so that a decoder that loops forever or exhausts the heap, or
+ * an exception thrown out of an event, is caught (the worker terminated or dead) and its
  * input kept, instead of hanging or killing the test process.
  */
 export function fuzzInWorker(
-  name: string, mode: 'bytes' | 'frames' | 'replay', seedInputs: Uint8Array[] | Uint8Array[][], shortRuns: number,
+  name: string, mode: 'bytes' | 'frames' | 'chunks' | 'replay', seedInputs: Uint8Array[] | Uint8Array[][], shortRuns: number,
 ): Promise<FuzzStats> {
   const shared = new SharedArrayBuffer(8 + IN_FLIGHT_BYTES);
   const slots = new Int32Array(shared, 0, 2);

@@ -136,6 +136,26 @@ export function fuzzSequences(seedStreams: readonly (readonly Uint8Array[])[]): 
   });
 }
 
+/**
+ * A byte stream sent in chunks (a server's answer, each chunk one socket write): message-level edits
+ * of the seed streams as fuzzSequences makes them (a chunk per message), or byte mutations of a whole
+ * stream cut at random points, so that what the receiver parses straddles its reads anywhere.
+ */
+export function fuzzChunks(seedStreams: readonly (readonly Uint8Array[])[]): fc.Arbitrary<Buffer[]> {
+  const whole = seedStreams.map((s) => Buffer.concat(s));
+  const cut = fc.tuple(fuzzBytes(whole), fc.array(fc.nat(), { maxLength: 8 })).map(([bytes, cuts]) => {
+    const at = [...new Set(cuts.map((c) => (bytes.length === 0 ? 0 : c % bytes.length)))].sort((a, b) => a - b);
+    const out: Buffer[] = [];
+    let from = 0;
+    for (const to of [...at, bytes.length]) {
+      if (to > from) out.push(bytes.subarray(from, to));
+      from = to;
+    }
+    return out;
+  });
+  return fc.oneof({ arbitrary: fuzzSequences(seedStreams), weight: 3 }, { arbitrary: cut, weight: 2 });
+}
+
 /** Length-prefixed frames: how a message sequence is kept as one corpus file. */
 export function toFrames(messages: readonly Uint8Array[]): Buffer {
   const parts: Buffer[] = [];

@@ -15,7 +15,32 @@ import { parseKey, parsePath, parsePrefix, parsePutTarget } from '../../src/wire
 import { PutReceiver } from '../../src/cache/server/put-receiver';
 import { PutBudget } from '../../src/cache/server/put-budget';
 import { AnswerReader } from '../../src/cache/answer';
+import { HpackDecoder, HpackError } from '../../src/cache/h2/hpack';
+import { invalidInput } from '../../src/errors';
 import { fromFrames } from './mutate';
+import type { H2Target } from './h2-target';
+
+// hpack.js (a devDependency, as in test/cache/h2/hpack.test.ts): the oracle of the hpack-block target.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const hpackJs = require('hpack.js') as { decompressor: { create(o: { table: { maxSize: number } }): HpackOracle } };
+interface HpackOracle {
+  write(block: Buffer): void;
+  execute(): void;
+  read(): { name: string; value: string } | null;
+}
+
+/** hpack.js's reading of a block as [name, value, ...]; undefined when it refuses the block. */
+function oracleDecode(oracle: HpackOracle, block: Buffer): string[] | undefined {
+  try {
+    oracle.write(block);
+    oracle.execute();
+    const out: string[] = [];
+    for (let h = oracle.read(); h !== null; h = oracle.read()) out.push(h.name, h.value);
+    return out;
+  } catch {
+    return undefined;
+  }
+}
 
 /** A put may carry this much in the in-process target: small, so that length edits hit the limit too. */
 const PUT_LIMIT_BYTES = 1 << 20;
@@ -89,9 +114,46 @@ export const TARGETS = {
     for (const m of fromFrames(b)) reader.add(decodeFlightData(m));
     return reader.finish();
   },
+  'hpack-block': (b: Buffer) => {
+    // One connection's header blocks, in order, through one decoder (its dynamic table carries over, as
+    // H2Connection's does). The decoder refuses with HpackError (the connection turns it into
+    // COMPRESSION_ERROR): that is this target's refusal, anything else thrown is a failure. hpack.js
+    // decodes the same blocks alongside, and where it does, both must read the same headers. (In the
+    // long runs it refused nothing ours took; it takes a size update after a header field, which RFC
+    // 7541 §4.2 forbids and ours refuses.) Should it refuse a block ours took, the tables may differ
+    // from there, and the comparison stops.
+    const decoder = new HpackDecoder();
+    let oracle: HpackOracle | undefined = hpackJs.decompressor.create({ table: { maxSize: 4096 } });
+    for (const block of fromFrames(b)) {
+      let list: string[];
+      try {
+        list = decoder.decode(block);
+      } catch (err) {
+        if (err instanceof HpackError) throw invalidInput(`hpack: ${err.message}`, err);
+        throw err;
+      }
+      expect(list.length % 2 === 0 && list.every((s) => typeof s === 'string'), 'names and values alternate, all strings');
+      let size = 0;
+      for (const [name, value] of decoder.entries) size += name.length + value.length + 32;
+      expect(size === decoder.tableSize && size <= 4096, `the dynamic table's size (${decoder.tableSize}) is its entries' and within the 4096 allowed`);
+      const theirs = oracle && oracleDecode(oracle, block);
+      if (theirs === undefined) oracle = undefined;
+      else expect(JSON.stringify(theirs) === JSON.stringify(list), `the headers are hpack.js's: ${JSON.stringify(theirs).slice(0, 200)}, not ${JSON.stringify(list).slice(0, 200)}`);
+    }
+  },
 } satisfies Record<string, (input: Buffer) => unknown>;
 
 export type TargetName = keyof typeof TARGETS;
+
+/**
+ * Targets that need a server of their own, fuzzed in the worker too (so that an exception thrown out
+ * of a socket event kills the worker and the input is kept): set up once, then one async call per input.
+ */
+export const ASYNC_TARGETS = {
+  'h2-server-bytes': async (): Promise<H2Target> => (await import('./h2-target')).startH2ServerBytes(),
+} satisfies Record<string, () => Promise<{ run(input: Buffer): Promise<unknown>; close(): Promise<void> }>>;
+
+export type AsyncTargetName = keyof typeof ASYNC_TARGETS;
 
 /** Targets that need a live server or a file system; their own test files replay their corpus. */
 export const EXTERNAL_TARGETS = ['server-doput', 'server-doget-ticket', 'archive-extract'] as const;
