@@ -351,8 +351,13 @@ export class Http2Transport {
         if (settled) return;
         if (httpCode !== 0 && httpCode !== 200) return finish(new CallError(httpStatus(httpCode), `the server answered HTTP ${httpCode}`));
         if (grpcStatus === undefined) return finish(new CallError(Status.UNAVAILABLE, "the stream ended before the call's status"));
-        const code = Number(grpcStatus);
-        if (code !== Status.OK) return finish(new CallError(code as Status, grpcMessage));
+        // grpc-status is digits (PROTOCOL-HTTP2) naming a known code; anything else is taken as UNKNOWN, and the words
+        // say what the server sent: Number() alone made '' OK, 'abc' NaN, and a status without grpc-message had no words.
+        if (!/^[0-9]+$/.test(grpcStatus) || Status[Number(grpcStatus)] === undefined) {
+          return finish(new CallError(Status.UNKNOWN, `the server sent grpc-status ${JSON.stringify(grpcStatus.slice(0, 40))}, not a gRPC status code${grpcMessage ? `: ${grpcMessage}` : ''}`));
+        }
+        const code = Number(grpcStatus) as Status;
+        if (code !== Status.OK) return finish(new CallError(code, grpcMessage || `the server ended the call with ${Status[code]} and no grpc-message`));
         if (reader.partial) return finish(new CallError(Status.INTERNAL, 'the answer ended inside a message'));
         finish();
       };

@@ -293,6 +293,18 @@ describe('failures a raw HTTP/2 peer causes', () => {
     await nextCallWorks();
   });
 
+  it.each([
+    ['abc', Status.UNKNOWN, 'the server sent grpc-status "abc", not a gRPC status code'],
+    ['99', Status.UNKNOWN, 'the server sent grpc-status "99", not a gRPC status code'],
+    ['', Status.UNKNOWN, 'the server sent grpc-status "", not a gRPC status code'],
+    ['13', Status.INTERNAL, 'the server ended the call with INTERNAL and no grpc-message'],
+  ])('grpc-status %j without a grpc-message: the call fails with a known code and words that say what came', async (status, code, words) => {
+    behaviour = { onBody: (peer, id) => peer.respond(id, [], status) };
+    const err = await callFailure(get());
+    expect([err.code, err.details]).toEqual([code, words]);
+    await nextCallWorks();
+  });
+
   it('a PING flood from a server that does not read the acknowledgements: the connection is refused, nothing piles up', async () => {
     behaviour = {
       onBody: (peer) => {
