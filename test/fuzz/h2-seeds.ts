@@ -100,40 +100,69 @@ const putAndGet = (putBytes: number) => (client: CacheClient, endpoint: string):
   client.get({ endpoint, key: GET_KEY, version: 0 }),
 ];
 
-/** Recorded answers of the embedded server, each as its frames. */
-async function recorded(): Promise<Buffer[][]> {
-  const out: Buffer[][] = [];
+/** Runs `fn` with a client of its own, closed after. */
+async function withClient(endpoint: string, fn: (client: CacheClient) => Promise<unknown>): Promise<void> {
+  const client = new CacheClient({ endpoint });
+  try {
+    await fn(client);
+  } finally {
+    client.close();
+  }
+}
+
+/** Recorded answers of the embedded server, each as its frames; `large`: a get of 200 KB. */
+async function recorded(): Promise<{ answers: Buffer[][]; large: Buffer[] }> {
+  const answers: Buffer[][] = [];
+  let large: Buffer[] = [];
   for (const transport of ['http2', 'grpc-js'] as const) {
     const { server, endpoint } = await startServer({ transport, maxMemoryBytes: 1 << 20 });
     try {
-      const direct = new CacheClient({ endpoint });
-      try {
-        await direct.update(GET_KEY, Buffer.from('the base of the object'));
-        await direct.patch(GET_KEY, Buffer.from('patch one'));
-        await direct.patch(GET_KEY, Buffer.from('patch two'));
-      } finally {
-        direct.close();
-      }
-      out.push(splitFrames(await record(endpoint, putAndGet(16))));
+      await withClient(endpoint, async (c) => {
+        await c.update(GET_KEY, Buffer.from('the base of the object'));
+        await c.patch(GET_KEY, Buffer.from('patch one'));
+        await c.patch(GET_KEY, Buffer.from('patch two'));
+      });
+      answers.push(splitFrames(await record(endpoint, putAndGet(16))));
       // NOT_FOUND as a trailers-only answer, and a put above the server's memory refused.
-      const del = new CacheClient({ endpoint });
-      try {
-        await del.delete(GET_KEY);
-      } finally {
-        del.close();
+      await withClient(endpoint, (c) => c.delete(GET_KEY));
+      answers.push(splitFrames(await record(endpoint, putAndGet(2 << 20))));
+      // A get in several DATA frames (nghttp2 sends at most 16 KiB in one).
+      await withClient(endpoint, (c) => c.update(GET_KEY, Buffer.alloc(40_000, 0x62)));
+      answers.push(splitFrames(await record(endpoint, putAndGet(16))));
+      if (transport === 'http2') {
+        await withClient(endpoint, (c) => c.update(GET_KEY, Buffer.alloc(200_000, 0x63)));
+        large = splitFrames(await record(endpoint, putAndGet(16)));
       }
-      out.push(splitFrames(await record(endpoint, putAndGet(2 << 20))));
-      const big = new CacheClient({ endpoint });
-      try {
-        await big.update(GET_KEY, Buffer.alloc(40_000, 0x62));
-      } finally {
-        big.close();
-      }
-      out.push(splitFrames(await record(endpoint, putAndGet(16))));
     } finally {
       await server.close();
     }
   }
+  return { answers, large };
+}
+
+/**
+ * Each stream's DATA frames joined into one (a server may send up to the 16 MiB frame we allow): past
+ * its first 64 KiB, the client reads such a frame straight into the message (H2Connection.readBuffer).
+ */
+function oneDataFrame(answer: Buffer[]): Buffer[] {
+  const out: Buffer[] = [];
+  const data = new Map<number, { at: number; flags: number; parts: Buffer[] }>();
+  for (const raw of answer) {
+    const f = parse(raw);
+    if (f.type !== FrameType.DATA) {
+      out.push(raw);
+      continue;
+    }
+    const d = data.get(f.id);
+    if (d) {
+      d.flags |= f.flags;
+      d.parts.push(f.payload);
+    } else {
+      data.set(f.id, { at: out.length, flags: f.flags, parts: [f.payload] });
+      out.push(raw);
+    }
+  }
+  for (const [id, d] of data) out[d.at] = frame(FrameType.DATA, d.flags, id, Buffer.concat(d.parts));
   return out;
 }
 
@@ -247,12 +276,13 @@ function variants(answer: Buffer[]): Buffer[][] {
   ];
 }
 
-let cache: Promise<Buffer[][]> | undefined;
+let cache: ReturnType<typeof recorded> | undefined;
 
 /** The h2-server-bytes seeds: recorded answers (the first `recordedCount`), then the hand-made ones. */
-export function h2ServerSeeds(): Promise<{ seeds: Buffer[][]; recordedCount: number }> {
+export async function h2ServerSeeds(): Promise<{ seeds: Buffer[][]; recordedCount: number }> {
   cache ??= recorded();
-  return cache.then((rec) => ({ seeds: [...rec, ...variants(rec[0]!)], recordedCount: rec.length }));
+  const { answers, large } = await cache;
+  return { seeds: [...answers, ...variants(answers[0]!), oneDataFrame(large)], recordedCount: answers.length };
 }
 
 /** The header blocks of a stream of frames, in order (each HEADERS with its CONTINUATIONs, joined). */
