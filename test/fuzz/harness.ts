@@ -262,7 +262,11 @@ export function fuzzInWorker(
       }
     }, 100);
     worker.on('message', (r: { stats: FuzzStats; failed: boolean; report?: string; counterexample?: Uint8Array }) => settle(r.stats, r));
-    worker.on('error', (err) => crashed(`the worker died: ${describeThrown(err)}`));
+    // The worker's error comes from another realm than jest's (instanceof Error fails there, and describeThrown
+    // printed a TypeError as `{}`): its own name and message.
+    worker.on('error', (err: { name?: unknown; message?: unknown }) =>
+      crashed(`the worker died: ${typeof err.message === 'string' ? `${String(err.name)}: ${err.message}` : describeThrown(err)}`),
+    );
     worker.on('exit', (code) => crashed(`the worker exited with code ${code} before finishing`));
   });
 }
