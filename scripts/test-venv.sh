@@ -7,6 +7,10 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 venv="${FLMRUN_TEST_VENV:-$here/.test-venv}"
 pins="flamepy==0.6.0 cloudpickle==3.1.2 pyarrow==26.0.1 grpcio==1.85.1 pymongo==4.20.0 pytest==9.2.0"
 stamp="$venv/.flmrun-pins"
+# Jest workers may call this at once (a test run without scripts/test.sh): one creates, the others wait.
+mkdir -p "$(dirname "$venv")"
+exec 9>"$venv.lock"
+flock 9
 if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$pins" ]; then
   python3 -m venv "$venv" >&2
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check $pins >&2

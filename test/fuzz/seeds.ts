@@ -97,7 +97,9 @@ let cache: Map<SeedKind, Buffer[]> | undefined;
 /** Seeds of the given kinds, Python's and ours. */
 export function seeds(...kinds: SeedKind[]): Buffer[] {
   if (!cache) {
-    cache = new Map();
+    // Kept only once Python has answered: a failed run must fail every later call with its own error
+    // (it runs again), not leave an empty cache that reads as "no seeds of kind answer-ipc".
+    const built = new Map<SeedKind, Buffer[]>();
     const all: [SeedKind, Uint8Array][] = [];
     for (const out of pythonOutputs(PYTHON)) {
       const nul = out.indexOf(0);
@@ -105,9 +107,10 @@ export function seeds(...kinds: SeedKind[]): Buffer[] {
     }
     all.push(...jsSeeds());
     for (const [kind, bytes] of all) {
-      if (!cache.has(kind)) cache.set(kind, []);
-      cache.get(kind)!.push(Buffer.from(bytes));
+      if (!built.has(kind)) built.set(kind, []);
+      built.get(kind)!.push(Buffer.from(bytes));
     }
+    cache = built;
   }
   const out = kinds.flatMap((k) => cache!.get(k) ?? []);
   if (out.length === 0) throw new Error(`no seeds of kind ${kinds.join(', ')}`);
