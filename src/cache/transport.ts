@@ -318,7 +318,9 @@ export class Http2Transport {
           reject(err);
         } else resolve();
       };
+      /** The answer's :status: 0 while none came, -1 when it was not a 3-digit HTTP status (then httpText says what came). */
       let httpCode = 0;
+      let httpText = '';
       let grpcStatus: string | undefined;
       let grpcMessage = '';
       let headersSeen = false;
@@ -349,6 +351,10 @@ export class Http2Transport {
       );
       const closed = (): void => {
         if (settled) return;
+        // RFC 9113 §8.3.2: every response carries :status; an answer without a valid one is malformed.
+        if (headersSeen && httpCode <= 0) {
+          return finish(new CallError(Status.INTERNAL, httpCode === 0 ? "the server's answer has no :status" : `the server's answer has :status ${JSON.stringify(httpText.slice(0, 40))}, not an HTTP status`));
+        }
         if (httpCode !== 0 && httpCode !== 200) return finish(new CallError(httpStatus(httpCode), `the server answered HTTP ${httpCode}`));
         if (grpcStatus === undefined) return finish(new CallError(Status.UNAVAILABLE, "the stream ended before the call's status"));
         // grpc-status is digits (PROTOCOL-HTTP2) naming a known code; anything else is taken as UNKNOWN, and the words
@@ -367,7 +373,8 @@ export class Http2Transport {
           for (let i = 0; i < list.length; i += 2) {
             const name = list[i]!;
             if (!headersSeen && name === ':status') {
-              httpCode = Number(list[i + 1]);
+              httpText = list[i + 1]!;
+              httpCode = /^[1-5][0-9][0-9]$/.test(httpText) ? Number(httpText) : -1;
               // A 1xx block (RFC 9110 §15.2) comes before the response itself: the next block is the answer.
               informational = httpCode >= 100 && httpCode < 200;
             } else if (name === 'grpc-status') grpcStatus = list[i + 1];

@@ -305,6 +305,22 @@ describe('failures a raw HTTP/2 peer causes', () => {
     await nextCallWorks();
   });
 
+  it.each([
+    [[[':status', 'abc'], ['content-type', 'application/grpc']], 'the server\'s answer has :status "abc", not an HTTP status'],
+    [[[':status', ''], ['content-type', 'application/grpc']], 'the server\'s answer has :status "", not an HTTP status'],
+    [[['content-type', 'application/grpc']], "the server's answer has no :status"],
+  ] as [[string, string][], string][])('response headers %j: the call fails INTERNAL, saying what came', async (headers, words) => {
+    behaviour = {
+      onBody: (peer, id) => {
+        peer.send(FrameType.HEADERS, Flag.END_HEADERS, id, encodeHeaders(headers));
+        peer.send(FrameType.HEADERS, Flag.END_HEADERS | Flag.END_STREAM, id, encodeHeaders([['grpc-status', '0']]));
+      },
+    };
+    const err = await callFailure(get());
+    expect([err.code, err.details]).toEqual([Status.INTERNAL, words]);
+    await nextCallWorks();
+  });
+
   it('a PING flood from a server that does not read the acknowledgements: the connection is refused, nothing piles up', async () => {
     behaviour = {
       onBody: (peer) => {
