@@ -5,7 +5,7 @@
  * through the client's AnswerReader. The same streams also go to a live server
  * in cache-server.test.ts.
  */
-import { checkSync, corpusOf, fuzzInWorker, testTimeoutMs } from './harness';
+import { checkSync, fuzzInWorker, itReplaysCorpusInWorker, testTimeoutMs } from './harness';
 import { toFrames } from './mutate';
 import { seeds } from './seeds';
 import { answerStreams, putStreams } from './stream-seeds';
@@ -28,11 +28,7 @@ const streamCases: [TargetName, () => Promise<Buffer[][]> | Buffer[][]][] = [
 describe.each([...byteCases.map((c) => [...c, 'bytes'] as const), ...streamCases.map((c) => [...c, 'frames'] as const)])(
   'fuzz %s',
   (name, seedsOf, mode) => {
-    it('replays its corpus', async () => {
-      const corpus = corpusOf(name).map((c) => c.input);
-      const stats = await fuzzInWorker(name, 'replay', corpus, 0);
-      expect(stats.inputs).toBe(corpus.length);
-    }, testTimeoutMs(0));
+    itReplaysCorpusInWorker(name);
 
     it('decodes its seeds', async () => {
       const s = await seedsOf();

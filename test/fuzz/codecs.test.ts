@@ -5,7 +5,7 @@
  * Each target runs in a worker thread (harness.ts), so a hang or a heap
  * exhaustion fails the test with the input kept instead of stopping the suite.
  */
-import { checkSync, corpusOf, fuzzInWorker, testTimeoutMs } from './harness';
+import { checkSync, fuzzInWorker, itReplaysCorpusInWorker, testTimeoutMs } from './harness';
 import { seeds } from './seeds';
 import { TARGETS, type TargetName } from './targets';
 
@@ -23,11 +23,7 @@ const cases: [TargetName, () => Buffer[]][] = [
 ];
 
 describe.each(cases)('fuzz %s', (name, seedsOf) => {
-  it('replays its corpus', async () => {
-    const corpus = corpusOf(name).map((c) => c.input);
-    const stats = await fuzzInWorker(name, 'replay', corpus, 0);
-    expect(stats.inputs).toBe(corpus.length);
-  }, testTimeoutMs(0));
+  itReplaysCorpusInWorker(name);
 
   it('decodes its seeds', () => {
     const results = seedsOf().map((s) => checkSync(name, s, TARGETS[name]));

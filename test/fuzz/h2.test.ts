@@ -5,7 +5,7 @@
  *   embedded cache server and hand-made ones (h2-seeds.ts);
  * - hpack-block: one connection's header blocks through one HpackDecoder (targets.ts).
  */
-import { checkAsync, checkSync, corpusOf, fuzzInWorker, testTimeoutMs } from './harness';
+import { checkAsync, checkSync, fuzzInWorker, itReplaysCorpusInWorker, testTimeoutMs } from './harness';
 import { toFrames } from './mutate';
 import { h2ServerSeeds, hpackSeeds } from './h2-seeds';
 import { startH2ServerBytes } from './h2-target';
@@ -18,11 +18,7 @@ const HPACK_SHORT_RUNS = 3000;
 describe('fuzz h2-server-bytes', () => {
   const name = 'h2-server-bytes';
 
-  it('replays its corpus', async () => {
-    const corpus = corpusOf(name).map((c) => c.input);
-    const stats = await fuzzInWorker(name, 'replay', corpus, 0);
-    expect(stats.inputs).toBe(corpus.length);
-  }, testTimeoutMs(0));
+  itReplaysCorpusInWorker(name);
 
   it('takes the recorded answers, and the hand-made ones end as the target judges', async () => {
     const { seeds, recordedCount } = await h2ServerSeeds();
@@ -49,11 +45,7 @@ describe('fuzz h2-server-bytes', () => {
 describe('fuzz hpack-block', () => {
   const name = 'hpack-block';
 
-  it('replays its corpus', async () => {
-    const corpus = corpusOf(name).map((c) => c.input);
-    const stats = await fuzzInWorker(name, 'replay', corpus, 0);
-    expect(stats.inputs).toBe(corpus.length);
-  }, testTimeoutMs(0));
+  itReplaysCorpusInWorker(name);
 
   it('decodes its seeds', async () => {
     const results = (await hpackSeeds()).map((s) => checkSync(name, toFrames(s), TARGETS[name]));

@@ -194,6 +194,15 @@ export function corpusOf(name: string): { file: string; input: Buffer }[] {
   return files.map((f) => ({ file: f, input: fs.readFileSync(path.join(dir, f)) }));
 }
 
+/** The "replays its corpus" test of an in-process target: every kept input again, in the fuzz worker (fuzzInWorker). */
+export function itReplaysCorpusInWorker(name: string): void {
+  it('replays its corpus', async () => {
+    const corpus = corpusOf(name).map((c) => c.input);
+    const stats = await fuzzInWorker(name, 'replay', corpus, 0);
+    expect(stats.inputs).toBe(corpus.length);
+  }, testTimeoutMs(0));
+}
+
 /** Room for the in-flight input in shared memory; longer inputs are kept truncated (said in the report). */
 const IN_FLIGHT_BYTES = 8 << 20;
 /** A decoder that has not returned after this long is hung (the CPU bound is checked inside the worker). */
