@@ -13,7 +13,7 @@
  * A stream is kept as its frames, each one chunk (one socket write) of the fuzz server.
  */
 import net from 'node:net';
-import { CacheClient } from '../../src/cache/client';
+import { CacheClient, type CacheClientOptions } from '../../src/cache/client';
 import { ErrorCode, FRAME_HEADER, Flag, FrameType, Setting, frame } from '../../src/cache/h2/frames';
 import { encodeHeaders } from '../../src/cache/h2/hpack';
 import { startServer } from '../cache/helpers';
@@ -39,14 +39,14 @@ export function splitFrames(stream: Buffer): Buffer[] {
   return out;
 }
 
-interface Frame {
+export interface Frame {
   type: number;
   flags: number;
   id: number;
   payload: Buffer;
 }
 
-const parse = (f: Buffer): Frame => ({ type: f[3]!, flags: f[4]!, id: f.readUInt32BE(5) & 0x7fffffff, payload: f.subarray(FRAME_HEADER) });
+export const parse = (f: Buffer): Frame => ({ type: f[3]!, flags: f[4]!, id: f.readUInt32BE(5) & 0x7fffffff, payload: f.subarray(FRAME_HEADER) });
 
 /** A HEADERS frame's header block fragment (without pad length, priority and padding). */
 function fragmentOf(f: Frame): Buffer {
@@ -64,7 +64,11 @@ function fragmentOf(f: Frame): Buffer {
  * The bytes a server sent on the client's one connection while `calls` ran: the client talks to a
  * relay that passes everything on and keeps what the server sent.
  */
-async function record(serverEndpoint: string, calls: (client: CacheClient, endpoint: string) => Promise<unknown>[]): Promise<Buffer> {
+export async function record(
+  serverEndpoint: string,
+  calls: (client: CacheClient, endpoint: string) => Promise<unknown>[],
+  clientOptions: Partial<CacheClientOptions> = {},
+): Promise<Buffer> {
   const port = Number(new URL(serverEndpoint.replace(/^grpc:/, 'http:')).port);
   const received: Buffer[] = [];
   const sockets = new Set<net.Socket>();
@@ -83,7 +87,7 @@ async function record(serverEndpoint: string, calls: (client: CacheClient, endpo
   });
   await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
   const endpoint = `grpc://127.0.0.1:${(relay.address() as net.AddressInfo).port}`;
-  const client = new CacheClient({ endpoint, retries: 0, keepaliveMs: 0 });
+  const client = new CacheClient({ endpoint, retries: 0, keepaliveMs: 0, ...clientOptions });
   try {
     await Promise.allSettled(calls(client, endpoint));
   } finally {
@@ -101,7 +105,7 @@ const putAndGet = (putBytes: number) => (client: CacheClient, endpoint: string):
 ];
 
 /** Runs `fn` with a client of its own, closed after. */
-async function withClient(endpoint: string, fn: (client: CacheClient) => Promise<unknown>): Promise<void> {
+export async function withClient(endpoint: string, fn: (client: CacheClient) => Promise<unknown>): Promise<void> {
   const client = new CacheClient({ endpoint });
   try {
     await fn(client);
@@ -166,7 +170,7 @@ function oneDataFrame(answer: Buffer[]): Buffer[] {
   return out;
 }
 
-function settings(pairs: [number, number][]): Buffer {
+export function settings(pairs: [number, number][]): Buffer {
   const b = Buffer.alloc(6 * pairs.length);
   pairs.forEach(([id, value], i) => {
     b.writeUInt16BE(id, 6 * i);
@@ -175,30 +179,30 @@ function settings(pairs: [number, number][]): Buffer {
   return frame(FrameType.SETTINGS, 0, 0, b);
 }
 
-const u32 = (...values: number[]): Buffer => {
+export const u32 = (...values: number[]): Buffer => {
   const b = Buffer.alloc(4 * values.length);
   values.forEach((v, i) => b.writeUInt32BE(v >>> 0, 4 * i));
   return b;
 };
-const goaway = (last: number, code: number, debug: string): Buffer => frame(FrameType.GOAWAY, 0, 0, Buffer.concat([u32(last, code), Buffer.from(debug)]));
+export const goaway = (last: number, code: number, debug: string): Buffer => frame(FrameType.GOAWAY, 0, 0, Buffer.concat([u32(last, code), Buffer.from(debug)]));
 const isTrailers = (f: Frame, id: number): boolean => f.type === FrameType.HEADERS && f.id === id && (f.flags & Flag.END_STREAM) !== 0;
 
 /** `answer` with `extra` frames put before the first frame `where` picks (at the end when none does). */
-function insertBefore(answer: Buffer[], where: (f: Frame) => boolean, extra: Buffer[]): Buffer[] {
+export function insertBefore(answer: Buffer[], where: (f: Frame) => boolean, extra: Buffer[]): Buffer[] {
   const i = answer.findIndex((f) => where(parse(f)));
   const at = i < 0 ? answer.length : i;
   return [...answer.slice(0, at), ...extra, ...answer.slice(at)];
 }
 
 /** `answer` with `extra` frames put after the first frame `where` picks (at the end when none does). */
-function insertAfter(answer: Buffer[], where: (f: Frame) => boolean, extra: Buffer[]): Buffer[] {
+export function insertAfter(answer: Buffer[], where: (f: Frame) => boolean, extra: Buffer[]): Buffer[] {
   const i = answer.findIndex((f) => where(parse(f)));
   const at = i < 0 ? answer.length : i + 1;
   return [...answer.slice(0, at), ...extra, ...answer.slice(at)];
 }
 
 /** Hand-made variants of a recorded answer (its first frame the server's SETTINGS). */
-function variants(answer: Buffer[]): Buffer[][] {
+export function variants(answer: Buffer[]): Buffer[][] {
   const [first, ...rest] = answer;
   const mapFrames = (fn: (f: Frame, raw: Buffer) => Buffer[]): Buffer[] => answer.flatMap((raw) => fn(parse(raw), raw));
   return [

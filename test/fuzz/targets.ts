@@ -167,6 +167,10 @@ export type TargetName = keyof typeof TARGETS;
  */
 export const ASYNC_TARGETS = {
   'h2-server-bytes': async (): Promise<H2Target> => (await import('./h2-target')).startH2ServerBytes(),
+  'h2-upload': async (): Promise<H2Target> => {
+    const { H2_UPLOAD, startH2ServerBytes } = await import('./h2-target');
+    return startH2ServerBytes(H2_UPLOAD);
+  },
 } satisfies Record<string, () => Promise<{ run(input: Buffer): Promise<unknown>; close(): Promise<void> }>>;
 
 export type AsyncTargetName = keyof typeof ASYNC_TARGETS;
