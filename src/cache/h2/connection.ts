@@ -333,7 +333,9 @@ export class H2Connection implements FrameSink {
         this.blocked.add(s);
         break;
       }
-      const n = Math.min(allowed, s.queuedBytes);
+      // With only END_STREAM left, an empty frame that no window holds back: `allowed` may be below 0
+      // then (a SETTINGS_INITIAL_WINDOW_SIZE decrease, RFC 9113 §6.9.2), and the length must not be.
+      const n = Math.max(0, Math.min(allowed, s.queuedBytes));
       const last = n === s.queuedBytes && s.endQueued;
       writeFrameHeader(heads, headAt, n, FrameType.DATA, last ? Flag.END_STREAM : 0, s.id);
       out.push(Buffer.from(heads.buffer, heads.byteOffset + headAt, FRAME_HEADER));

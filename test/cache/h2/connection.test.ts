@@ -124,6 +124,8 @@ interface Behaviour {
   onRequest?(peer: Peer, id: number): void;
   onBody?(peer: Peer, id: number, body: Buffer): void;
   onData?(peer: Peer, id: number): void;
+  /** The client acknowledged a SETTINGS frame (the preface's first). */
+  onSettingsAck?(peer: Peer): void;
 }
 
 describe('failures a raw HTTP/2 peer causes', () => {
@@ -152,6 +154,7 @@ describe('failures a raw HTTP/2 peer causes', () => {
         {
           onFrame: (type, flags, id) => {
             if (type === FrameType.SETTINGS && !(flags & Flag.ACK)) peer.send(FrameType.SETTINGS, Flag.ACK, 0);
+            if (type === FrameType.SETTINGS && flags & Flag.ACK) behaviour.onSettingsAck?.(peer);
             if (type === FrameType.HEADERS) {
               peer.bodies.set(id, []);
               b.onRequest?.(peer, id);
@@ -208,6 +211,36 @@ describe('failures a raw HTTP/2 peer causes', () => {
     const msgs = [{ data_body: Buffer.alloc(50_000, 3) }];
     const [meta] = await transport.doPut(endpoint, msgs, { deadlineMs: 30_000 });
     expect(meta).toEqual(sha(frameFlightData(msgs[0]!)));
+  });
+
+  it('a streamed put that ends while a SETTINGS change holds its window below 0: END_STREAM goes out in an empty DATA frame', async () => {
+    // Found by the h2-upload fuzz target's review: with only END_STREAM left to send and the stream's
+    // window below 0 (RFC 9113 §6.9.2), the frame's length was the window, negative (a garbage frame
+    // header, and the queue counted bytes it did not hold: the next window opened threw from a socket event).
+    const message = { data_body: Buffer.alloc(1000, 7) };
+    const zero = Buffer.alloc(6);
+    zero.writeUInt16BE(Setting.INITIAL_WINDOW_SIZE, 0);
+    let acks = 0;
+    let allSent!: () => void;
+    const held = new Promise<void>((r) => (allSent = r));
+    behaviour = {
+      // The message went out in the default window; now the window is 0 - its size.
+      onData: (peer) => peer.send(FrameType.SETTINGS, 0, 0, zero),
+      onSettingsAck: () => void (++acks === 2 && allSent()),
+      onBody: (peer, id, body) => peer.respond(id, [Buffer.concat([Buffer.from([0x0a, 32]), sha([body])])]),
+    };
+    async function* messages(): AsyncGenerator<typeof message> {
+      yield message;
+      await held; // the client has applied the SETTINGS: the put ends with its window below 0
+    }
+    // A transport of its own: the shrunk window must not stay with the connection the other tests use.
+    const own = new Http2Transport(() => undefined);
+    try {
+      const [meta] = await own.doPut(endpoint, messages(), { deadlineMs: 30_000 });
+      expect(meta).toEqual(sha(frameFlightData(message)));
+    } finally {
+      own.close();
+    }
   });
 
   it('GOAWAY: calls above its last stream id are sent once more on a fresh connection, then fail UNAVAILABLE; the next call opens a fresh one', async () => {
